@@ -1,0 +1,206 @@
+package model
+
+import (
+	"unsafe"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// matmulForwardNaive is the reference matrix multiplication, kept as the test
+// oracle for the fast path (llm.c's matmul_forward_naive):
+//
+//	out[t,o] = b[o] + Σ_c inp[t,c]·w[o,c]      (out = inp·wᵀ + b)
+//
+// out is (T,OC); inp is (T,C); w is (OC,C) like PyTorch's Linear; b is (OC) or nil.
+func matmulForwardNaive[F Float](out, inp, w, b []F, T, C, OC int) {
+	for t := 0; t < T; t++ {
+		x := inp[t*C : (t+1)*C]
+		for o := 0; o < OC; o++ {
+			var s F
+			if b != nil {
+				s = b[o]
+			}
+			wr := w[o*C : (o+1)*C]
+			for c, v := range x {
+				s += v * wr[c]
+			}
+			out[t*OC+o] = s
+		}
+	}
+}
+
+// matmulBackwardNaive is the reference backward of matmulForwardNaive:
+//
+//	dinp[t,c] += Σ_o dout[t,o]·w[o,c]     (dinp += dout·w)
+//	dw[o,c]   += Σ_t dout[t,o]·inp[t,c]   (dw += doutᵀ·inp)
+//	db[o]     += Σ_t dout[t,o]
+//
+// db may be nil when the layer has no bias.
+func matmulBackwardNaive[F Float](dinp, dw, db, dout, inp, w []F, T, C, OC int) {
+	for t := 0; t < T; t++ {
+		g := dout[t*OC : (t+1)*OC]
+		di := dinp[t*C : (t+1)*C]
+		for o, d := range g {
+			wr := w[o*C : (o+1)*C]
+			for c := range di {
+				di[c] += d * wr[c]
+			}
+		}
+	}
+	for o := 0; o < OC; o++ {
+		dwr := dw[o*C : (o+1)*C]
+		var sb F
+		for t := 0; t < T; t++ {
+			d := dout[t*OC+o]
+			sb += d
+			x := inp[t*C : (t+1)*C]
+			for c := range dwr {
+				dwr[c] += d * x[c]
+			}
+		}
+		if db != nil {
+			db[o] += sb
+		}
+	}
+}
+
+// matmulForward computes out = inp·wᵀ + b (see matmulForwardNaive) for rows t
+// of out. float32 uses gonum's Sgemm (SIMD dot products), called on tiles small
+// enough that gonum stays serial and allocation-free; float64 uses the naive loop.
+// Each out[t,o] is b[o] + dot(inp[t,:], w[o,:]) whatever the tiling, so the result
+// does not depend on how rows are split between goroutines.
+func matmulForward[F Float](out, inp, w, b []F, T, C, OC int) {
+	if unsafe.Sizeof(F(0)) != 4 {
+		matmulForwardNaive(out, inp, w, b, T, C, OC)
+		return
+	}
+	o32, i32, w32, b32 := as32(out), as32(inp), as32(w), as32(b)
+	for t := 0; t < T; t++ {
+		if b32 != nil {
+			copy(o32[t*OC:(t+1)*OC], b32)
+		} else {
+			clear(o32[t*OC : (t+1)*OC])
+		}
+	}
+	// out (T,OC) += inp (T,C) · wᵀ (C,OC)
+	gemmTiled(blas.NoTrans, blas.Trans, T, OC, C, i32, C, w32, C, o32, OC)
+}
+
+// matmulBackwardInp accumulates dinp[t,c] += Σ_o dout[t,o]·w[o,c] for T rows.
+func matmulBackwardInp[F Float](dinp, dout, w []F, T, C, OC int) {
+	if unsafe.Sizeof(F(0)) != 4 {
+		for t := 0; t < T; t++ {
+			g := dout[t*OC : (t+1)*OC]
+			di := dinp[t*C : (t+1)*C]
+			for o, d := range g {
+				wr := w[o*C : (o+1)*C]
+				for c := range di {
+					di[c] += d * wr[c]
+				}
+			}
+		}
+		return
+	}
+	// dinp (T,C) += dout (T,OC) · w (OC,C)
+	gemmTiled(blas.NoTrans, blas.NoTrans, T, C, OC, as32(dout), OC, as32(w), C, as32(dinp), C)
+}
+
+// matmulBackwardParams accumulates dw[o,c] += Σ_t dout[t,o]·inp[t,c] and
+// db[o] += Σ_t dout[t,o] for the output rows o0..o1-1. db may be nil.
+func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int) {
+	if db != nil {
+		for o := o0; o < o1; o++ {
+			var s F
+			for t := 0; t < T; t++ {
+				s += dout[t*OC+o]
+			}
+			db[o] += s
+		}
+	}
+	if unsafe.Sizeof(F(0)) != 4 {
+		for o := o0; o < o1; o++ {
+			dwr := dw[o*C : (o+1)*C]
+			for t := 0; t < T; t++ {
+				d := dout[t*OC+o]
+				x := inp[t*C : (t+1)*C]
+				for c := range dwr {
+					dwr[c] += d * x[c]
+				}
+			}
+		}
+		return
+	}
+	// dw[o0:o1] (o1-o0,C) += dout[:,o0:o1]ᵀ (o1-o0,T) · inp (T,C)
+	gemmTiled(blas.Trans, blas.NoTrans, o1-o0, C, T, as32(dout)[o0:], OC, as32(inp), C, as32(dw)[o0*C:], C)
+}
+
+// matmulBackward accumulates all three gradients of matmulForward (see
+// matmulBackwardNaive for the formulas), serially.
+func matmulBackward[F Float](dinp, dw, db, dout, inp, w []F, T, C, OC int) {
+	matmulBackwardInp(dinp, dout, w, T, C, OC)
+	matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
+}
+
+// gemmTile bounds the (m, n) tiles handed to gonum: ceil(m/64)·ceil(n/64) must stay
+// below gonum's minParBlock (4) so that Sgemm runs serially, without goroutines
+// or allocations; 64×128 gives 2 blocks.
+const gemmTileM, gemmTileN = 64, 128
+
+// gemmTiled computes c (m,n) += op(a) (m,k) · op(b) (k,n) in float32 by tiles
+// of c. Within a tile gonum accumulates each c[i,j] over the full k in a fixed
+// order, so every element gets the same bits for any tiling.
+func gemmTiled(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	for i0 := 0; i0 < m; i0 += gemmTileM {
+		mi := min(gemmTileM, m-i0)
+		for j0 := 0; j0 < n; j0 += gemmTileN {
+			nj := min(gemmTileN, n-j0)
+			// seek to the tile: rows i0.. of op(a), columns j0.. of op(b) and c
+			var as, bs []float32
+			if tA == blas.NoTrans {
+				as = a[i0*lda:]
+			} else {
+				as = a[i0:]
+			}
+			if tB == blas.NoTrans {
+				bs = b[j0:]
+			} else {
+				bs = b[j0*ldb:]
+			}
+			blas32.Gemm(tA, tB, 1,
+				blas32.General{Rows: rowsOf(tA, mi, k), Cols: colsOf(tA, mi, k), Stride: lda, Data: as},
+				blas32.General{Rows: rowsOf(tB, k, nj), Cols: colsOf(tB, k, nj), Stride: ldb, Data: bs},
+				1, blas32.General{Rows: mi, Cols: nj, Stride: ldc, Data: c[i0*ldc+j0:]})
+		}
+	}
+}
+
+// rowsOf and colsOf give the stored shape of an operand whose op() is (r, c).
+func rowsOf(tr blas.Transpose, r, c int) int {
+	if tr == blas.NoTrans {
+		return r
+	}
+	return c
+}
+
+func colsOf(tr blas.Transpose, r, c int) int {
+	if tr == blas.NoTrans {
+		return c
+	}
+	return r
+}
+
+// as32 reinterprets a []F whose element size is 4 bytes (so F's underlying
+// type is float32) as []float32, without copying.
+func as32[F Float](x []F) []float32 {
+	if x == nil {
+		return nil
+	}
+	if len(x) == 0 {
+		return []float32{}
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x))
+}

@@ -1,0 +1,427 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+)
+
+// Model is a GPT-2-style decoder with all parameters in one flat buffer laid
+// out by Tensors(Cfg).
+type Model[F Float] struct {
+	Cfg    Config
+	Params []F // (NumParams(Cfg)), see Tensors for the layout
+
+	lanes *lanePool[F] // lazily started by the batch helpers
+}
+
+// New returns a model for cfg with all parameters zero; call Init to initialize.
+// It panics if cfg is invalid.
+func New[F Float](cfg Config) *Model[F] {
+	if err := cfg.Validate(); err != nil {
+		panic("model: invalid config")
+	}
+	return &Model[F]{Cfg: cfg, Params: make([]F, NumParams(cfg))}
+}
+
+// View returns the sub-slice of m.Params holding the tensor called name.
+func (m *Model[F]) View(name string) []F { return ViewOf(m.Params, m.Cfg, name) }
+
+// Init sets the parameters to GPT-2's initialization, deterministically from seed:
+//
+//	weights and embeddings           ~ N(0, 0.02)
+//	attn.proj.w and mlp.proj.w       ~ N(0, 0.02/sqrt(2L))   (residual projections)
+//	biases                           = 0
+//	LayerNorm weights / biases       = 1 / 0
+//
+// Values are drawn in tensor-table order from rand.New(rand.NewPCG(seed, 0)).
+func (m *Model[F]) Init(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for _, t := range Tensors(m.Cfg) {
+		p := m.Params[t.Offset : t.Offset+t.Size]
+		base := t.Name[strings.LastIndexByte(t.Name, '.')+1:]
+		switch {
+		case strings.HasSuffix(t.Name, "ln1.w") || strings.HasSuffix(t.Name, "ln2.w") || t.Name == "lnf.w":
+			for i := range p {
+				p[i] = 1
+			}
+		case base == "b":
+			clear(p)
+		default:
+			std := 0.02
+			if strings.HasSuffix(t.Name, "attn.proj.w") || strings.HasSuffix(t.Name, "mlp.proj.w") {
+				std = 0.02 / math.Sqrt(2*float64(m.Cfg.L))
+			}
+			for i := range p {
+				p[i] = F(std * rng.NormFloat64())
+			}
+		}
+	}
+}
+
+// layerParams are the views of one block's tensors (into Params or a gradient buffer).
+type layerParams[F Float] struct {
+	ln1w, ln1b []F // (C)
+	qkvw       []F // (3C,C)
+	qkvb       []F // (3C)
+	attprojw   []F // (C,C)
+	attprojb   []F // (C)
+	ln2w, ln2b []F // (C)
+	fcw        []F // (4C,C)
+	fcb        []F // (4C)
+	fcprojw    []F // (C,4C)
+	fcprojb    []F // (C)
+}
+
+// paramViews are the views of all tensors of one buffer.
+type paramViews[F Float] struct {
+	wte    []F // (V,C)
+	wpe    []F // (T,C)
+	layers []layerParams[F]
+	lnfw   []F // (C)
+	lnfb   []F // (C)
+	head   []F // (V,C): lm_head.w, or wte when tied
+}
+
+func viewsOf[F Float](buf []F, cfg Config) paramViews[F] {
+	ts := Tensors(cfg)
+	if len(buf) != NumParams(cfg) {
+		panic("model: buffer length does not match the config")
+	}
+	get := func(i int) []F {
+		t := ts[i]
+		return buf[t.Offset : t.Offset+t.Size : t.Offset+t.Size]
+	}
+	v := paramViews[F]{wte: get(0), wpe: get(1), layers: make([]layerParams[F], cfg.L)}
+	for l := range v.layers {
+		i := 2 + 12*l
+		v.layers[l] = layerParams[F]{
+			ln1w: get(i), ln1b: get(i + 1), qkvw: get(i + 2), qkvb: get(i + 3),
+			attprojw: get(i + 4), attprojb: get(i + 5), ln2w: get(i + 6), ln2b: get(i + 7),
+			fcw: get(i + 8), fcb: get(i + 9), fcprojw: get(i + 10), fcprojb: get(i + 11),
+		}
+	}
+	i := 2 + 12*cfg.L
+	v.lnfw, v.lnfb = get(i), get(i+1)
+	if cfg.Tied {
+		v.head = v.wte
+	} else {
+		v.head = get(i + 2)
+	}
+	return v
+}
+
+// layerActs are one block's cached activations, each sized for Cfg.T tokens.
+type layerActs[F Float] struct {
+	ln1        []F // (T,C)
+	ln1m, ln1r []F // (T) mean, rstd
+	qkv        []F // (T,3C)
+	att        []F // (H,T,T) with stride n for a sequence of n tokens
+	atty       []F // (T,C)
+	attproj    []F // (T,C)
+	res2       []F // (T,C) = input + attproj
+	ln2        []F // (T,C)
+	ln2m, ln2r []F // (T)
+	fch        []F // (T,4C)
+	fchg       []F // (T,4C) GELU(fch)
+	fcproj     []F // (T,C)
+	res3       []F // (T,C) = res2 + fcproj, the block output
+}
+
+// Workspace holds the activations and activation gradients of one sequence of
+// up to Cfg.T tokens. It reads the model's Params at each call, so it stays valid
+// when an optimizer updates them. A Workspace is not safe for concurrent use.
+type Workspace[F Float] struct {
+	m     *Model[F]
+	procs int // goroutines per kernel; results do not depend on it
+
+	n, respStart int     // the last Forward's length and response start; n = 0 before any Forward
+	tokens       []int32 // (T) copy of the last Forward's tokens
+
+	enc        []F // (T,C) token + position embeddings
+	layers     []layerActs[F]
+	lnf        []F // (T,C) final LayerNorm output
+	lnfm, lnfr []F // (T)
+	logits     []F // (T,V), only R rows used
+	probs      []F // (T,V)
+	lp         []F // (T)
+
+	// gradient scratch, shared by all layers
+	dlogits []F // (T,V)
+	dlnf    []F // (T,C)
+	dres    []F // (T,C) gradient of the residual stream at the current depth
+	dfchg   []F // (T,4C)
+	dfch    []F // (T,4C)
+	dln     []F // (T,C) gradient of ln1 or ln2 output
+	datty   []F // (T,C)
+	dqkv    []F // (T,3C)
+	datt    []F // (H,T) attention backward scratch
+
+	viewCache [2]struct { // 0: Params, 1: the last gradient buffer
+		base *F
+		n    int
+		v    paramViews[F]
+	}
+}
+
+// NewWorkspace allocates the buffers for one sequence. Its kernels use up to
+// GOMAXPROCS goroutines, splitting outputs so that results are bit-identical
+// for any GOMAXPROCS.
+func (m *Model[F]) NewWorkspace() *Workspace[F] {
+	return m.newWorkspace(runtime.GOMAXPROCS(0))
+}
+
+func (m *Model[F]) newWorkspace(procs int) *Workspace[F] {
+	cfg := m.Cfg
+	T, C, V, H := cfg.T, cfg.C, cfg.V, cfg.H
+	mk := func(n int) []F { return make([]F, n) }
+	ws := &Workspace[F]{m: m, procs: max(1, procs), tokens: make([]int32, T)}
+	ws.enc = mk(T * C)
+	ws.layers = make([]layerActs[F], cfg.L)
+	for l := range ws.layers {
+		ws.layers[l] = layerActs[F]{
+			ln1: mk(T * C), ln1m: mk(T), ln1r: mk(T), qkv: mk(T * 3 * C), att: mk(H * T * T),
+			atty: mk(T * C), attproj: mk(T * C), res2: mk(T * C), ln2: mk(T * C), ln2m: mk(T), ln2r: mk(T),
+			fch: mk(T * 4 * C), fchg: mk(T * 4 * C), fcproj: mk(T * C), res3: mk(T * C),
+		}
+	}
+	ws.lnf, ws.lnfm, ws.lnfr = mk(T*C), mk(T), mk(T)
+	ws.logits, ws.probs, ws.lp = mk(T*V), mk(T*V), mk(T)
+	ws.dlogits, ws.dlnf, ws.dres = mk(T*V), mk(T*C), mk(T*C)
+	ws.dfchg, ws.dfch, ws.dln, ws.datty, ws.dqkv, ws.datt = mk(T*4*C), mk(T*4*C), mk(T*C), mk(T*C), mk(T*3*C), mk(H*T)
+	return ws
+}
+
+// Forward runs the model on one sequence, tokens = prompt then response, whose
+// response starts at index respStart, and returns the log-probability of each
+// response token:
+//
+//	lp[j] = log softmax(logits[respStart-1+j])[tokens[respStart+j]],  j = 0..n-respStart-1
+//
+// so that log π(y|x) = Σ_j lp[j]. The LM head is computed only at positions
+// respStart-1..n-2. The returned slice is a view into the workspace, valid until
+// the next Forward. It panics if n > Cfg.T, a token is outside [0,V), or
+// respStart is not in [1, n).
+func (ws *Workspace[F]) Forward(tokens []int32, respStart int) []F {
+	cfg := ws.m.Cfg
+	checkSeq(cfg, tokens, respStart)
+	n := len(tokens)
+	C, V, H := cfg.C, cfg.V, cfg.H
+	R := n - respStart
+	p := ws.views(0, ws.m.Params)
+	ws.n, ws.respStart = n, respStart
+	copy(ws.tokens, tokens)
+
+	encoderForward(ws.enc, tokens, p.wte, p.wpe, n, C)
+	x := ws.enc // (n,C) block input
+	for l := range ws.layers {
+		a, w := &ws.layers[l], &p.layers[l]
+		// x = x + attn(ln1(x))
+		ws.layerNormF(a.ln1, a.ln1m, a.ln1r, x, w.ln1w, w.ln1b, n, C)
+		ws.matmulF(a.qkv, a.ln1, w.qkvw, w.qkvb, n, C, 3*C)
+		ws.attentionF(a.atty, a.att, a.qkv, n, C, H)
+		ws.matmulF(a.attproj, a.atty, w.attprojw, w.attprojb, n, C, C)
+		residualForward(a.res2, x, a.attproj, n*C)
+		// x = x + mlp(ln2(x))
+		ws.layerNormF(a.ln2, a.ln2m, a.ln2r, a.res2, w.ln2w, w.ln2b, n, C)
+		ws.matmulF(a.fch, a.ln2, w.fcw, w.fcb, n, C, 4*C)
+		ws.geluF(a.fchg, a.fch, n*4*C)
+		ws.matmulF(a.fcproj, a.fchg, w.fcprojw, w.fcprojb, n, 4*C, C)
+		residualForward(a.res3, a.res2, a.fcproj, n*C)
+		x = a.res3
+	}
+	ws.layerNormF(ws.lnf, ws.lnfm, ws.lnfr, x, p.lnfw, p.lnfb, n, C)
+	// logits (R,V) = lnf[respStart-1 : n-1] · headᵀ; no bias
+	ws.matmulF(ws.logits, ws.lnf[(respStart-1)*C:], p.head, nil, R, C, V)
+	logProbForward(ws.lp, ws.probs, ws.logits, ws.tokens[respStart:n], R, V)
+	return ws.lp[:R:R]
+}
+
+// Hidden returns the final-LayerNorm output of the last Forward, (n,C) row-major,
+// as a view valid until the next Forward.
+func (ws *Workspace[F]) Hidden() []F {
+	return ws.lnf[: ws.n*ws.m.Cfg.C : ws.n*ws.m.Cfg.C]
+}
+
+// Backward accumulates into dparams (layout of Tensors) the gradient of
+// Σ_j dlogp[j]·lp[j] for the lp of the last Forward:
+//
+//	dparams += ∇θ Σ_j dlogp[j]·lp[j]
+//
+// dlogp = all ones gives ∇θ log π(y|x); dlogp = -1/N gives the gradient of the
+// mean cross-entropy. It panics if no Forward ran or a length does not match.
+func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
+	cfg := ws.m.Cfg
+	if ws.n == 0 {
+		panic("model: Backward before Forward")
+	}
+	n, rs := ws.n, ws.respStart
+	R := n - rs
+	if len(dlogp) != R {
+		panic("model: dlogp length does not match the response length")
+	}
+	if len(dparams) != len(ws.m.Params) {
+		panic("model: gradient buffer length does not match the model")
+	}
+	C, V, H := cfg.C, cfg.V, cfg.H
+	p := ws.views(0, ws.m.Params)
+	g := ws.views(1, dparams)
+
+	// we kick off the chain rule with dlogp, the weight of each response token's log-prob
+	clear(ws.dlogits[:R*V])
+	logProbBackward(ws.dlogits, dlogp, ws.probs, ws.tokens[rs:n], R, V)
+	clear(ws.dlnf[:n*C])
+	ws.matmulB(ws.dlnf[(rs-1)*C:], g.head, nil, ws.dlogits, ws.lnf[(rs-1)*C:], p.head, R, C, V)
+	clear(ws.dres[:n*C])
+	last := ws.enc
+	if cfg.L > 0 {
+		last = ws.layers[cfg.L-1].res3
+	}
+	ws.layerNormB(ws.dres, g.lnfw, g.lnfb, ws.dlnf, last, p.lnfw, ws.lnfm, ws.lnfr, n, C)
+
+	// ws.dres is the gradient of the residual stream. Each block computed
+	// res2 = x + attproj and res3 = res2 + fcproj, so the gradient of the block
+	// output flows unchanged into both summands: the branch reads ws.dres as its
+	// dout, and the LayerNorm backward adds its contribution into ws.dres in place.
+	for l := cfg.L - 1; l >= 0; l-- {
+		a, w, d := &ws.layers[l], &p.layers[l], &g.layers[l]
+		x := ws.enc
+		if l > 0 {
+			x = ws.layers[l-1].res3
+		}
+		// res3 = res2 + fcproj(gelu(fc(ln2(res2))))
+		clear(ws.dfchg[:n*4*C])
+		ws.matmulB(ws.dfchg, d.fcprojw, d.fcprojb, ws.dres, a.fchg, w.fcprojw, n, 4*C, C)
+		clear(ws.dfch[:n*4*C])
+		ws.geluB(ws.dfch, a.fch, ws.dfchg, n*4*C)
+		clear(ws.dln[:n*C])
+		ws.matmulB(ws.dln, d.fcw, d.fcb, ws.dfch, a.ln2, w.fcw, n, C, 4*C)
+		ws.layerNormB(ws.dres, d.ln2w, d.ln2b, ws.dln, a.res2, w.ln2w, a.ln2m, a.ln2r, n, C) // ws.dres = d res2
+		// res2 = x + attproj(attention(qkv(ln1(x))))
+		clear(ws.datty[:n*C])
+		ws.matmulB(ws.datty, d.attprojw, d.attprojb, ws.dres, a.atty, w.attprojw, n, C, C)
+		clear(ws.dqkv[:n*3*C])
+		ws.attentionB(ws.dqkv, ws.datt, ws.datty, a.qkv, a.att, n, C, H)
+		clear(ws.dln[:n*C])
+		ws.matmulB(ws.dln, d.qkvw, d.qkvb, ws.dqkv, a.ln1, w.qkvw, n, C, 3*C)
+		ws.layerNormB(ws.dres, d.ln1w, d.ln1b, ws.dln, x, w.ln1w, a.ln1m, a.ln1r, n, C) // ws.dres = d x
+	}
+	encoderBackward(g.wte, g.wpe, ws.dres, ws.tokens[:n], n, C)
+}
+
+// ---------------------------------------------------------------------------
+// Parallel kernel launch. Every kernel below is split over a fixed dimension of
+// its OUTPUT (rows, heads or channels); each output element is computed by one
+// goroutine with the same code and summation order as the serial kernel, so the
+// bits do not depend on ws.procs. With procs == 1 the serial kernel is called
+// directly (no closure, no allocation).
+
+func (ws *Workspace[F]) par(n int, fn func(lo, hi int)) {
+	p := min(ws.procs, n)
+	if p <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < p; i++ {
+		lo, hi := i*n/p, (i+1)*n/p
+		wg.Go(func() { fn(lo, hi) })
+	}
+	fn(0, n/p)
+	wg.Wait()
+}
+
+func (ws *Workspace[F]) layerNormF(out, mean, rstd, inp, w, b []F, T, C int) {
+	if ws.procs == 1 {
+		layerNormForward(out, mean, rstd, inp, w, b, T, C)
+		return
+	}
+	ws.par(T, func(lo, hi int) {
+		layerNormForward(out[lo*C:], mean[lo:], rstd[lo:], inp[lo*C:], w, b, hi-lo, C)
+	})
+}
+
+func (ws *Workspace[F]) layerNormB(dinp, dw, db, dout, inp, w, mean, rstd []F, T, C int) {
+	if ws.procs == 1 {
+		layerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd, T, C)
+		return
+	}
+	// rows of dinp and channels of dw, db are split alike; they are disjoint outputs
+	ws.par(ws.procs, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
+			layerNormBackwardInp(dinp[t0*C:], dout[t0*C:], inp[t0*C:], w, mean[t0:], rstd[t0:], t1-t0, C)
+			layerNormBackwardParams(dw, db, dout, inp, mean, rstd, T, C, k*C/ws.procs, (k+1)*C/ws.procs)
+		}
+	})
+}
+
+func (ws *Workspace[F]) matmulF(out, inp, w, b []F, T, C, OC int) {
+	if ws.procs == 1 {
+		matmulForward(out, inp, w, b, T, C, OC)
+		return
+	}
+	ws.par(T, func(lo, hi int) {
+		matmulForward(out[lo*OC:], inp[lo*C:], w, b, hi-lo, C, OC)
+	})
+}
+
+func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
+	if ws.procs == 1 {
+		matmulBackward(dinp, dw, db, dout, inp, w, T, C, OC)
+		return
+	}
+	// part k computes rows t of dinp and rows o of dw, db of its share
+	ws.par(ws.procs, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
+			matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
+			matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs)
+		}
+	})
+}
+
+func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, C, H int) {
+	if ws.procs == 1 {
+		attentionForward(out, att, qkv, T, C, H)
+		return
+	}
+	ws.par(H, func(lo, hi int) { attentionForwardHeads(out, att, qkv, T, C, H, lo, hi) })
+}
+
+func (ws *Workspace[F]) attentionB(dqkv, datt, dout, qkv, att []F, T, C, H int) {
+	if ws.procs == 1 {
+		attentionBackward(dqkv, datt, dout, qkv, att, T, C, H)
+		return
+	}
+	ws.par(H, func(lo, hi int) { attentionBackwardHeads(dqkv, datt, dout, qkv, att, T, C, H, lo, hi) })
+}
+
+func (ws *Workspace[F]) geluF(out, inp []F, N int) {
+	if ws.procs == 1 {
+		geluForward(out, inp, N)
+		return
+	}
+	ws.par(N, func(lo, hi int) { geluForward(out[lo:], inp[lo:], hi-lo) })
+}
+
+func (ws *Workspace[F]) geluB(dinp, inp, dout []F, N int) {
+	if ws.procs == 1 {
+		geluBackward(dinp, inp, dout, N)
+		return
+	}
+	ws.par(N, func(lo, hi int) { geluBackward(dinp[lo:], inp[lo:], dout[lo:], hi-lo) })
+}
+
+// views returns the tensor views of buf, rebuilt only when buf is not the
+// buffer seen last time in this cache slot (so steady-state calls do not allocate).
+func (ws *Workspace[F]) views(slot int, buf []F) *paramViews[F] {
+	c := &ws.viewCache[slot]
+	if c.base != &buf[0] || c.n != len(buf) {
+		c.v = viewsOf(buf, ws.m.Cfg)
+		c.base, c.n = &buf[0], len(buf)
+	}
+	return &c.v
+}
