@@ -1,0 +1,608 @@
+package safetensors
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxHeaderLen is the largest header Read accepts (100 MiB, the bound the
+// reference implementation uses), so a corrupt length cannot make Read
+// allocate without limit.
+const MaxHeaderLen = 100 << 20
+
+// metadataKey is the reserved header key holding the string→string metadata.
+const metadataKey = "__metadata__"
+
+// Tensor is one named tensor: its dtype, its shape (row-major, outermost
+// first; an empty shape is a scalar) and its raw little-endian bytes.
+type Tensor struct {
+	Name  string
+	DType string // "F32" | "F64" | "I32" | "I64"
+	Shape []int
+	Data  []byte
+}
+
+// DTypeSize returns the size in bytes of one element of dtype, and false when
+// the dtype is not one this package supports.
+func DTypeSize(dtype string) (int, bool) {
+	switch dtype {
+	case "F32", "I32":
+		return 4, true
+	case "F64", "I64":
+		return 8, true
+	}
+	return 0, false
+}
+
+// NumElements returns the product of shape (1 for a scalar), and false when a
+// dimension is negative or the product overflows an int.
+func NumElements(shape []int) (int, bool) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d != 0 && n > math.MaxInt/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
+// F32 returns a Tensor of dtype F32 holding a little-endian copy of data.
+// It panics if len(data) is not the product of shape.
+func F32(name string, shape []int, data []float32) Tensor {
+	checkLen(len(data), shape)
+	b := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return Tensor{Name: name, DType: "F32", Shape: append([]int(nil), shape...), Data: b}
+}
+
+// F64 returns a Tensor of dtype F64 holding a little-endian copy of data.
+// It panics if len(data) is not the product of shape.
+func F64(name string, shape []int, data []float64) Tensor {
+	checkLen(len(data), shape)
+	b := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(v))
+	}
+	return Tensor{Name: name, DType: "F64", Shape: append([]int(nil), shape...), Data: b}
+}
+
+// I32 returns a Tensor of dtype I32 holding a little-endian copy of data.
+// It panics if len(data) is not the product of shape.
+func I32(name string, shape []int, data []int32) Tensor {
+	checkLen(len(data), shape)
+	b := make([]byte, 4*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	}
+	return Tensor{Name: name, DType: "I32", Shape: append([]int(nil), shape...), Data: b}
+}
+
+// I64 returns a Tensor of dtype I64 holding a little-endian copy of data.
+// It panics if len(data) is not the product of shape.
+func I64(name string, shape []int, data []int64) Tensor {
+	checkLen(len(data), shape)
+	b := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
+	}
+	return Tensor{Name: name, DType: "I64", Shape: append([]int(nil), shape...), Data: b}
+}
+
+func checkLen(n int, shape []int) {
+	want, ok := NumElements(shape)
+	if !ok || want != n {
+		panic("safetensors: data length does not match shape")
+	}
+}
+
+// check validates one tensor for writing: a known dtype, a non-empty name
+// that is not the metadata key, and a byte length equal to the element count
+// times the dtype size.
+func (t *Tensor) check() error {
+	if t.Name == "" {
+		return errors.New("safetensors: empty tensor name")
+	}
+	if t.Name == metadataKey {
+		return fmt.Errorf("safetensors: tensor name %q is reserved", t.Name)
+	}
+	size, ok := DTypeSize(t.DType)
+	if !ok {
+		return fmt.Errorf("safetensors: tensor %q: unknown dtype %q (want F32, F64, I32 or I64)", t.Name, t.DType)
+	}
+	n, ok := NumElements(t.Shape)
+	if !ok || n > math.MaxInt/size {
+		return fmt.Errorf("safetensors: tensor %q: invalid shape %v", t.Name, t.Shape)
+	}
+	if n*size != len(t.Data) {
+		return fmt.Errorf("safetensors: tensor %q: shape %v × %s size %d = %d bytes, got=%d bytes",
+			t.Name, t.Shape, t.DType, size, n*size, len(t.Data))
+	}
+	return nil
+}
+
+// encodeHeader returns the JSON header for tensors laid out back to back in
+// the given order, padded with spaces to a multiple of 8 bytes. Metadata keys
+// are written sorted, so the encoding is a function of (tensors, meta) only.
+func encodeHeader(tensors []Tensor, meta map[string]string) ([]byte, error) {
+	var h bytes.Buffer
+	h.WriteByte('{')
+	first := true
+	comma := func() {
+		if !first {
+			h.WriteByte(',')
+		}
+		first = false
+	}
+	str := func(s string) error {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("safetensors: string %q is not valid UTF-8", s)
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("safetensors: %w", err)
+		}
+		h.Write(b)
+		return nil
+	}
+	if len(meta) > 0 {
+		keys := make([]string, 0, len(meta))
+		for k := range meta {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		comma()
+		h.WriteString(`"` + metadataKey + `":{`)
+		for i, k := range keys {
+			if i > 0 {
+				h.WriteByte(',')
+			}
+			if err := str(k); err != nil {
+				return nil, err
+			}
+			h.WriteByte(':')
+			if err := str(meta[k]); err != nil {
+				return nil, err
+			}
+		}
+		h.WriteByte('}')
+	}
+	seen := make(map[string]bool, len(tensors))
+	off := 0
+	for i := range tensors {
+		t := &tensors[i]
+		if err := t.check(); err != nil {
+			return nil, err
+		}
+		if seen[t.Name] {
+			return nil, fmt.Errorf("safetensors: duplicate tensor name %q", t.Name)
+		}
+		seen[t.Name] = true
+		comma()
+		if err := str(t.Name); err != nil {
+			return nil, err
+		}
+		h.WriteString(`:{"dtype":"` + t.DType + `","shape":[`)
+		for j, d := range t.Shape {
+			if j > 0 {
+				h.WriteByte(',')
+			}
+			h.WriteString(strconv.Itoa(d))
+		}
+		end := off + len(t.Data)
+		h.WriteString(`],"data_offsets":[` + strconv.Itoa(off) + `,` + strconv.Itoa(end) + `]}`)
+		off = end
+	}
+	h.WriteByte('}')
+	for h.Len()%8 != 0 {
+		h.WriteByte(' ')
+	}
+	return h.Bytes(), nil
+}
+
+// Write encodes tensors (in the given order, packed back to back) and meta
+// (may be nil; omitted when empty) to w. It returns an error, writing
+// nothing, if a tensor is invalid (see [Tensor] and the package doc) or two
+// tensors share a name.
+func Write(w io.Writer, tensors []Tensor, meta map[string]string) error {
+	hdr, err := encodeHeader(tensors, meta)
+	if err != nil {
+		return err
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(hdr)))
+	if _, err := w.Write(n[:]); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	for i := range tensors {
+		if _, err := w.Write(tensors[i].Data); err != nil {
+			return fmt.Errorf("safetensors: %w", err)
+		}
+	}
+	return nil
+}
+
+// WriteFile writes tensors and meta to path atomically: it writes a temporary
+// file in the same directory, syncs it, and renames it over path, so a reader
+// sees either the old file or the complete new one.
+func WriteFile(path string, tensors []Tensor, meta map[string]string) (err error) {
+	// Validate before creating anything.
+	if _, err := encodeHeader(tensors, meta); err != nil {
+		return err
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err = Write(bw, tensors, meta); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	// Persist the rename itself; best effort (not every filesystem allows
+	// syncing a directory).
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// File is a decoded safetensors file. Tensors are in ascending data-offset
+// order, which for files written by [Write] is the order they were given in.
+// Tensor data slices alias one buffer owned by the File.
+type File struct {
+	Tensors []Tensor
+	Meta    map[string]string // nil when the file has no "__metadata__"
+	index   map[string]int
+}
+
+// Tensor returns the tensor called name, and false if there is none.
+func (f *File) Tensor(name string) (Tensor, bool) {
+	i, ok := f.index[name]
+	if !ok {
+		return Tensor{}, false
+	}
+	return f.Tensors[i], true
+}
+
+// Names returns the tensor names in file order.
+func (f *File) Names() []string {
+	names := make([]string, len(f.Tensors))
+	for i := range f.Tensors {
+		names[i] = f.Tensors[i].Name
+	}
+	return names
+}
+
+func (f *File) typed(name, dtype string) (Tensor, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return Tensor{}, fmt.Errorf("safetensors: no tensor %q", name)
+	}
+	if t.DType != dtype {
+		return Tensor{}, fmt.Errorf("safetensors: tensor %q: dtype got=%s, want=%s", name, t.DType, dtype)
+	}
+	return t, nil
+}
+
+// Float32s returns a copy of the F32 tensor called name. It is an error if
+// the tensor is missing or has another dtype.
+func (f *File) Float32s(name string) ([]float32, error) {
+	t, err := f.typed(name, "F32")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(t.Data)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+	}
+	return out, nil
+}
+
+// Float64s returns a copy of the F64 tensor called name. It is an error if
+// the tensor is missing or has another dtype.
+func (f *File) Float64s(name string) ([]float64, error) {
+	t, err := f.typed(name, "F64")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(t.Data)/8)
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:]))
+	}
+	return out, nil
+}
+
+// Int32s returns a copy of the I32 tensor called name. It is an error if the
+// tensor is missing or has another dtype.
+func (f *File) Int32s(name string) ([]int32, error) {
+	t, err := f.typed(name, "I32")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int32, len(t.Data)/4)
+	for i := range out {
+		out[i] = int32(binary.LittleEndian.Uint32(t.Data[4*i:]))
+	}
+	return out, nil
+}
+
+// Int64s returns a copy of the I64 tensor called name. It is an error if the
+// tensor is missing or has another dtype.
+func (f *File) Int64s(name string) ([]int64, error) {
+	t, err := f.typed(name, "I64")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(t.Data)/8)
+	for i := range out {
+		out[i] = int64(binary.LittleEndian.Uint64(t.Data[8*i:]))
+	}
+	return out, nil
+}
+
+// ReadFile reads and validates the safetensors file at path.
+func ReadFile(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	file, err := Read(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return file, nil
+}
+
+// headerEntry is one tensor's header record; every field is required.
+type headerEntry struct {
+	DType       *string `json:"dtype"`
+	Shape       *[]int  `json:"shape"`
+	DataOffsets *[]int  `json:"data_offsets"`
+}
+
+// Read reads and validates a safetensors file of size bytes from r. All
+// tensor data is read into memory.
+func Read(r io.ReaderAt, size int64) (*File, error) {
+	if size < 8 {
+		return nil, fmt.Errorf("safetensors: truncated file: %d bytes, need at least 8 for the header length", size)
+	}
+	var nb [8]byte
+	if _, err := r.ReadAt(nb[:], 0); err != nil {
+		return nil, fmt.Errorf("safetensors: reading header length: %w", err)
+	}
+	n := binary.LittleEndian.Uint64(nb[:])
+	if n > uint64(size-8) {
+		return nil, fmt.Errorf("safetensors: header length %d beyond file (%d bytes after the length)", n, size-8)
+	}
+	if n > MaxHeaderLen {
+		return nil, fmt.Errorf("safetensors: header length %d exceeds the maximum %d", n, MaxHeaderLen)
+	}
+	hdr := make([]byte, n)
+	if _, err := r.ReadAt(hdr, 8); err != nil {
+		return nil, fmt.Errorf("safetensors: reading header: %w", err)
+	}
+	dataLen := size - 8 - int64(n)
+	entries, meta, err := parseHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	// Validate every entry and check that the offsets tile [0, dataLen).
+	f := &File{Meta: meta, index: make(map[string]int, len(entries))}
+	type span struct {
+		begin, end int64
+		t          Tensor
+	}
+	spans := make([]span, 0, len(entries))
+	for _, e := range entries {
+		name, h := e.name, e.h
+		if name == "" {
+			return nil, errors.New("safetensors: empty tensor name")
+		}
+		esize, ok := DTypeSize(*h.DType)
+		if !ok {
+			return nil, fmt.Errorf("safetensors: tensor %q: unknown dtype %q (want F32, F64, I32 or I64)", name, *h.DType)
+		}
+		numel, ok := NumElements(*h.Shape)
+		if !ok || numel > math.MaxInt/esize {
+			return nil, fmt.Errorf("safetensors: tensor %q: invalid shape %v", name, *h.Shape)
+		}
+		off := *h.DataOffsets
+		if len(off) != 2 {
+			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets has %d values, want 2", name, len(off))
+		}
+		b, en := int64(off[0]), int64(off[1])
+		if b < 0 || en < b || en > dataLen {
+			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] out of range [0,%d]", name, b, en, dataLen)
+		}
+		if int64(numel)*int64(esize) != en-b {
+			return nil, fmt.Errorf("safetensors: tensor %q: shape %v × %s size %d = %d bytes, got=%d bytes (data_offsets [%d,%d])",
+				name, *h.Shape, *h.DType, esize, numel*esize, en-b, b, en)
+		}
+		spans = append(spans, span{b, en, Tensor{Name: name, DType: *h.DType, Shape: *h.Shape}})
+	}
+	sort.SliceStable(spans, func(i, j int) bool {
+		if spans[i].begin != spans[j].begin {
+			return spans[i].begin < spans[j].begin
+		}
+		return spans[i].end < spans[j].end
+	})
+	var pos int64
+	for _, s := range spans {
+		if s.begin < pos {
+			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] overlap the previous tensor (ends at %d)",
+				s.t.Name, s.begin, s.end, pos)
+		}
+		if s.begin > pos {
+			return nil, fmt.Errorf("safetensors: bytes [%d,%d) of the data buffer belong to no tensor", pos, s.begin)
+		}
+		pos = s.end
+	}
+	if pos != dataLen {
+		return nil, fmt.Errorf("safetensors: bytes [%d,%d) of the data buffer belong to no tensor", pos, dataLen)
+	}
+	data := make([]byte, dataLen)
+	if _, err := r.ReadAt(data, 8+int64(n)); err != nil && !(errors.Is(err, io.EOF) && dataLen == 0) {
+		return nil, fmt.Errorf("safetensors: reading data: %w", err)
+	}
+	for i, s := range spans {
+		t := s.t
+		t.Data = data[s.begin:s.end:s.end]
+		f.Tensors = append(f.Tensors, t)
+		f.index[t.Name] = i
+	}
+	return f, nil
+}
+
+type namedEntry struct {
+	name string
+	h    headerEntry
+}
+
+// parseHeader decodes the header JSON: a single object whose keys are tensor
+// names (each mapping to a complete headerEntry) plus an optional
+// "__metadata__" object of strings. Duplicate keys, unknown fields and
+// trailing non-space bytes are errors.
+func parseHeader(hdr []byte) ([]namedEntry, map[string]string, error) {
+	if !utf8.Valid(hdr) {
+		return nil, nil, errors.New("safetensors: bad header: not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(hdr))
+	bad := func(err error) error { return fmt.Errorf("safetensors: bad header JSON: %w", err) }
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, bad(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, nil, errors.New("safetensors: bad header JSON: not an object")
+	}
+	var entries []namedEntry
+	var meta map[string]string
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, bad(err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, nil, errors.New("safetensors: bad header JSON: key is not a string")
+		}
+		if seen[key] {
+			return nil, nil, fmt.Errorf("safetensors: bad header JSON: duplicate key %q", key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, bad(err)
+		}
+		if key == metadataKey {
+			if err := strictUnmarshal(raw, &meta); err != nil || meta == nil {
+				return nil, nil, fmt.Errorf("safetensors: bad header: %s must map strings to strings", metadataKey)
+			}
+			if err := noDuplicateKeys(raw); err != nil {
+				return nil, nil, fmt.Errorf("safetensors: bad header: %s: %w", metadataKey, err)
+			}
+			continue
+		}
+		var h headerEntry
+		if err := strictUnmarshal(raw, &h); err != nil {
+			return nil, nil, fmt.Errorf("safetensors: bad header entry for tensor %q: %w", key, err)
+		}
+		if h.DType == nil || h.Shape == nil || h.DataOffsets == nil {
+			return nil, nil, fmt.Errorf("safetensors: bad header entry for tensor %q: need dtype, shape and data_offsets", key)
+		}
+		if err := noDuplicateKeys(raw); err != nil {
+			return nil, nil, fmt.Errorf("safetensors: bad header entry for tensor %q: %w", key, err)
+		}
+		entries = append(entries, namedEntry{key, h})
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, nil, bad(err)
+	}
+	rest := hdr[dec.InputOffset():]
+	if len(bytes.TrimRight(rest, " ")) != 0 {
+		return nil, nil, errors.New("safetensors: bad header JSON: trailing bytes after the object (only space padding is allowed)")
+	}
+	return entries, meta, nil
+}
+
+// strictUnmarshal decodes raw into v, rejecting unknown object fields.
+func strictUnmarshal(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
+}
+
+// noDuplicateKeys reports an error if the JSON object raw repeats a key at its
+// top level (encoding/json would silently keep the last one).
+func noDuplicateKeys(raw []byte) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := d.Token(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return fmt.Errorf("duplicate key %q", k)
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
