@@ -438,7 +438,9 @@ func TestPanics(t *testing.T) {
 			ws.Forward([]int32{0, 1, 2}, 1)
 			ws.Backward(make([]float64, len(m.Params)), make([]float64, 1))
 		}, "model: dlogp length does not match the response length"},
-		{"batch", func() { m.AccumulateGrads(make([]float64, len(m.Params)), []Seq{{Tokens: []int32{0, 1}, RespStart: 1}}, nil) },
+		{"batch", func() {
+			m.AccumulateGrads(make([]float64, len(m.Params)), []Seq{{Tokens: []int32{0, 1}, RespStart: 1}}, nil)
+		},
 			"model: dlogps and seqs lengths differ"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
