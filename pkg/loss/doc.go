@@ -39,40 +39,91 @@
 //
 // Notation: r_w = z_w − z_w^ref, r_l = z_l − z_l^ref, Δ = r_w − r_l,
 // z̄ = z/|y| (per-token mean), σ logistic, σ'(x) = σ(x)σ(−x),
-// NLL = −z_w/|y_w|, c = NLLCoef, ε = LabelSmoothing, 1[·] indicator.
-// The "r" column is d_w/d_l; "decoupled" means each side has its own weight.
+// a = βr_w, b = βr_l, NLL = −z_w/|y_w|, c = NLLCoef, ε = LabelSmoothing,
+// 1[·] indicator.
+// "Decoupled" means each side has its own weight, so r varies freely.
 // Each name's constant (Sigmoid, Hinge, ...) documents the loss in full,
 // with its citation. Defaults are TRL's where TRL has the loss.
 //
-//	name          ℓ (margin in brackets)                        d_w                              d_l                         r             defaults           citation
-//	sigmoid, dpo  −(1−ε)logσ(u) − ε logσ(−u) [u = βΔ]           β[(1−ε)σ(−u) − εσ(u)]            same                        1             β .1, ε 0          DPO 2305.18290; TRL
-//	hinge         max(0, 1 − u) [u = βΔ]                        β·1[u < 1]                       same                        1             β .1               RSO 2309.06657; TRL
-//	ipo           (δ − 1/2β)² [δ = r_w/|y_w| − r_l/|y_l|]       2(1/2β − δ)/|y_w|                2(1/2β − δ)/|y_l|           |y_l|/|y_w|   β(=τ) .1           IPO 2310.12036; TRL
-//	robust        [−(1−ε)logσ(u) + ε logσ(−u)]/(1−2ε) [u=βΔ]    β[(1−ε)σ(−u) + εσ(u)]/(1−2ε)     same                        1             β .1, ε 0          2403.00409; TRL
-//	exo_pair      KL(σ(±u) ‖ [1−ε, ε]) [u = βΔ]                 βσ'(u)(log((1−ε)/ε) − u)         same                        1             β .1, ε 1e-3       EXO 2402.00856; TRL
-//	nca_pair      −logσ(a) − ½logσ(−a) − ½logσ(−b) [βΔ]         β[σ(−a) − ½σ(a)], a = βr_w       ½βσ(b), b = βr_l            decoupled     β .1               NCA 2402.05369; TRL
-//	bco_pair      −logσ(a) − logσ(−b) [βΔ]                      βσ(−a)                           βσ(b)                       decoupled     β .1               BCO 2404.04656; TRL
-//	sppo_hard     (r_w − 1/2β)² + (r_l + 1/2β)² [βΔ]            2(1/2β − r_w)                    2(r_l + 1/2β)               decoupled     β .1               SPPO 2405.00675; TRL
-//	sppo          half of sppo_hard [βΔ]                        1/2β − r_w                       r_l + 1/2β                  decoupled     β .1               authors' repo
-//	apo_zero      1 − σ(a) + σ(b) [βΔ]                          βσ'(a)                           βσ'(b)                      decoupled     β .1               APO 2408.06266; TRL
-//	apo_down      σ(a) + 1 − σ(u) [u = βΔ]                      β[σ'(u) − σ'(a)]                 βσ'(u)                      any sign      β .1               APO 2408.06266; TRL
-//	sigmoid_norm  −logσ(u) [u = β(r_w/|y_w| − r_l/|y_l|)]       βσ(−u)/|y_w|                     βσ(−u)/|y_l|                |y_l|/|y_w|   β .1               TRL
-//	discopop      (1−m)(−logσ(u)) + m·e^{−u}, m = σ(u/τ) [βΔ]   −βℓ'(u)                          same                        1             β .1, τ .05        2406.08414; TRL
-//	slic          max(0, δ − u) + c·NLL [u = z_w − z_l]         1[u < δ] + c/|y_w|               1[u < δ]                    ≥ 1           δ 1, c 0           SLiC-HF 2305.10425
-//	kto_pair      λ_D(1−σ(a)) + λ_U(1−σ(b)) [βΔ]                λ_D βσ'(a), a = β(r_w − z0)      λ_U βσ'(b), b = β(z0 − r_l) decoupled     β .1, λ_D=λ_U=1    KTO 2402.01306; TRL
-//	orpo          c·NLL − β logσ(u) [u = lo_w − lo_l]           [βσ(−u)/(1−p_w) + c]/|y_w|       βσ(−u)/((1−p_l)|y_l|)       > |y_l|/|y_w|·(1−p_l)/(1−p_w)  β .1, c 1   ORPO 2403.07691; TRL
-//	simpo         smoothed −logσ(u) + c·NLL [u = β(z̄_w − z̄_l) − γ]  β[(1−ε)σ(−u) − εσ(u)]/|y_w| + c/|y_w|  β[…]/|y_l|    |y_l|/|y_w| (c=0)  β .1, γ .5, c 0  SimPO 2405.14734; TRL CPO
-//	cpo           smoothed −logσ(u) + c·NLL [u = β(z_w − z_l)]  β[(1−ε)σ(−u) − εσ(u)] + c/|y_w|  β[(1−ε)σ(−u) − εσ(u)]       > 1           β .1, c 1          CPO 2401.08417; TRL CPO
-//	rdpo          −logσ(u) [u = βΔ + α(|y_w| − |y_l|)]          βσ(−u)                           same                        1             β .1, α .2         R-DPO 2403.19159; authors
-//	dpop          −logσ(u) [u = β(Δ − λ·max(0, −r_w))]          βσ(−u)(1 + λ·1[r_w < 0])         βσ(−u)                      1 or 1+λ      β .1, λ 50         DPOP 2402.13228; authors
-//	rrhf          max(0, −u) + c·NLL [u = z̄_w − z̄_l]           (1[u < 0] + c)/|y_w|             1[u < 0]/|y_l|              ≥ |y_l|/|y_w| c 1                RRHF 2304.05302; authors
+//	name          ℓ                                         margin (Result.Margin)
+//	sigmoid, dpo  −(1−ε) logσ(u) − ε logσ(−u)               u = βΔ
+//	hinge         max(0, 1 − u)                             u = βΔ
+//	ipo           (δ − 1/(2β))²                             δ = r_w/|y_w| − r_l/|y_l|
+//	robust        [−(1−ε) logσ(u) + ε logσ(−u)]/(1 − 2ε)    u = βΔ
+//	exo_pair      Σ_{i=w,l} q_i log(q_i/p_i), q = σ(±u)     u = βΔ    (p = [1−ε, ε])
+//	nca_pair      −logσ(a) − ½logσ(−a) − ½logσ(−b)          βΔ
+//	bco_pair      −logσ(a) − logσ(−b)                       βΔ
+//	sppo_hard     (r_w − 1/(2β))² + (r_l + 1/(2β))²         βΔ
+//	sppo          half of sppo_hard                         βΔ
+//	apo_zero      1 − σ(a) + σ(b)                           βΔ
+//	apo_down      σ(a) + 1 − σ(u)                           u = βΔ
+//	sigmoid_norm  −logσ(u)                                  u = β(r_w/|y_w| − r_l/|y_l|)
+//	discopop      (1−m)(−logσ(u)) + m e^{−u}, m = σ(u/τ)    u = βΔ
+//	slic          max(0, δ − u) + c·NLL                     u = z_w − z_l
+//	kto_pair      λ_D(1 − σ(a')) + λ_U(1 − σ(b'))           βΔ        (a' = β(r_w − z0), b' = β(z0 − r_l))
+//	orpo          c·NLL − β logσ(u)                         u = lo_w − lo_l
+//	simpo         −(1−ε) logσ(u) − ε logσ(−u) + c·NLL       u = β(z̄_w − z̄_l) − γ
+//	cpo           −(1−ε) logσ(u) − ε logσ(−u) + c·NLL       u = β(z_w − z_l)
+//	rdpo          −logσ(u)                                  u = βΔ + α(|y_w| − |y_l|)
+//	dpop          −logσ(u)                                  u = β(Δ − λ max(0, −r_w))
+//	rrhf          max(0, −u) + c·NLL                        u = z̄_w − z̄_l
+//
+// Weights, with s(u) = (1−ε)σ(−u) − εσ(u) (σ(−u) when ε = 0):
+//
+//	name          d_w                          d_l                      r = d_w/d_l
+//	sigmoid, dpo  β s(u)                       β s(u)                   1
+//	hinge         β 1[u < 1]                   β 1[u < 1]               1
+//	ipo           2(1/(2β) − δ)/|y_w|          2(1/(2β) − δ)/|y_l|      |y_l|/|y_w|
+//	robust        β[(1−ε)σ(−u) + εσ(u)]/(1−2ε) same                     1
+//	exo_pair      βσ'(u)(log((1−ε)/ε) − u)     same                     1
+//	nca_pair      β[σ(−a) − ½σ(a)]             ½βσ(b)                   decoupled
+//	bco_pair      βσ(−a)                       βσ(b)                    decoupled
+//	sppo_hard     2(1/(2β) − r_w)              2(r_l + 1/(2β))          decoupled
+//	sppo          1/(2β) − r_w                 r_l + 1/(2β)             decoupled
+//	apo_zero      βσ'(a)                       βσ'(b)                   decoupled
+//	apo_down      β[σ'(u) − σ'(a)]             βσ'(u)                   any sign
+//	sigmoid_norm  βσ(−u)/|y_w|                 βσ(−u)/|y_l|             |y_l|/|y_w|
+//	discopop      −β ℓ'(u)                     same                     1
+//	slic          1[u < δ] + c/|y_w|           1[u < δ]                 ≥ 1
+//	kto_pair      λ_D βσ'(a')                  λ_U βσ'(b')              decoupled
+//	orpo          [βσ(−u)/(1−p_w) + c]/|y_w|   βσ(−u)/((1−p_l)|y_l|)    ≈ |y_l|/|y_w| for small p
+//	simpo         (β s(u) + c)/|y_w|           β s(u)/|y_l|             |y_l|/|y_w| when c = 0
+//	cpo           β s(u) + c/|y_w|             β s(u)                   > 1 when c > 0
+//	rdpo          βσ(−u)                       βσ(−u)                   1
+//	dpop          βσ(−u)(1 + λ 1[r_w < 0])     βσ(−u)                   1, or 1 + λ when r_w < 0
+//	rrhf          (1[u < 0] + c)/|y_w|         1[u < 0]/|y_l|           |y_l|/|y_w| when c = 0
+//
+// Defaults and sources:
+//
+//	name          defaults                       citation (arXiv id); reference code
+//	sigmoid, dpo  β 0.1, ε 0                     DPO 2305.18290; TRL
+//	hinge         β 0.1                          RSO 2309.06657; TRL
+//	ipo           β (IPO's τ) 0.1                IPO 2310.12036; TRL (length-averaged)
+//	robust        β 0.1, ε 0                     Robust DPO 2403.00409; TRL
+//	exo_pair      β 0.1, ε 1e-3                  EXO 2402.00856; TRL
+//	nca_pair      β 0.1                          NCA 2402.05369; TRL
+//	bco_pair      β 0.1                          BCO 2404.04656; TRL (no running-mean shift)
+//	sppo_hard     β 0.1                          SPPO 2405.00675; TRL
+//	sppo          β 0.1                          SPPO 2405.00675; authors ("sppo")
+//	apo_zero      β 0.1                          APO 2408.06266; TRL
+//	apo_down      β 0.1                          APO 2408.06266; TRL
+//	sigmoid_norm  β 0.1                          TRL (length-normalised DPO)
+//	discopop      β 0.1, τ 0.05                  DiscoPOP 2406.08414; TRL
+//	slic          δ 1, c 0                       SLiC-HF 2305.10425
+//	kto_pair      β 0.1, λ_D 1, λ_U 1            KTO 2402.01306; TRL kto_trainer.py
+//	orpo          β 0.1, c 1                     ORPO 2403.07691; TRL experimental/orpo
+//	simpo         β 0.1, γ 0.5, ε 0, c 0         SimPO 2405.14734; TRL experimental/cpo
+//	cpo           β 0.1, ε 0, c 1                CPO 2401.08417; TRL experimental/cpo
+//	rdpo          β 0.1, α 0.2                   R-DPO 2403.19159; authors ("rdpo")
+//	dpop          β 0.1, λ 50                    DPOP 2402.13228; authors ("pdpo")
+//	rrhf          c 1                            RRHF 2304.05302; authors ("rrhf")
 //
 // Here lo = z̄ − log(1 − e^{z̄}) is the per-token log-odds, p = e^{z̄}, and
 // z0 = max(0, Pair.KL) is kto_pair's reference point. For discopop,
 // ℓ'(u) = m(1−m)/τ·(e^{−u} + logσ(u)) − (1−m)σ(−u) − m·e^{−u}.
-// "authors" is the paper's repository, HumainLab/Understand_MarginPO; "TRL"
-// is huggingface/trl trl/trainer/dpo_trainer.py (or kto_trainer.py), and
-// "TRL CPO"/orpo trl/experimental/{cpo,orpo}. All ids are arXiv ids.
+// "authors" is the paper's repository, HumainLab/Understand_MarginPO
+// (dpo.py, cpo.py); "TRL" is huggingface/trl trl/trainer/dpo_trainer.py
+// unless another file is named.
 //
 // # Decisions
 //

@@ -24,7 +24,9 @@ const (
 	//
 	// Margin u. Rafailov et al. 2023, "Direct Preference Optimization",
 	// arXiv 2305.18290; cDPO: Mitchell 2023 (note, no arXiv id).
-	// TRL trl/trainer/dpo_trainer.py loss_type "sigmoid".
+	// TRL trl/trainer/dpo_trainer.py loss_type "sigmoid"; trl 0.11, which the
+	// paper used, applies label_smoothing here, some later TRL versions only in
+	// robust/exo_pair/aot. ε = 0 (the default) is plain DPO either way.
 	Sigmoid = "sigmoid"
 
 	// Hinge is the SLiC-style hinge on the DPO margin:
