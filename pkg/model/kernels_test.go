@@ -220,3 +220,16 @@ func cmp32(t *testing.T, name string, got, want []float32, tol float64) {
 		t.Errorf("%s: relErr = %.3g, want ≤ %g", name, e, tol)
 	}
 }
+
+// TestTanh: the exp-based tanh agrees with math.Tanh to 4 ulps of 1 in
+// absolute terms, over [-20, 20] (beyond, both are ±1 in float64).
+func TestTanh(t *testing.T) {
+	for u := -20.0; u <= 20; u += 0.001 {
+		if d := math.Abs(tanh(u) - math.Tanh(u)); d > 1e-15 {
+			t.Fatalf("tanh(%v) = %v, math.Tanh = %v", u, tanh(u), math.Tanh(u))
+		}
+	}
+	if tanh(400) != 1 || tanh(-400) != -1 {
+		t.Errorf("tanh(±400) = %v, %v, want ±1", tanh(400), tanh(-400))
+	}
+}
