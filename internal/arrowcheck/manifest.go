@@ -167,6 +167,11 @@ func SummarizeReader(mem memory.Allocator, name string, r ReadAtSeeker) (s FileS
 			s, err = FileSummary{}, fmt.Errorf("arrowcheck: %s: reader panic: %v", name, p)
 		}
 	}()
+	size, err := r.Seek(0, io.SeekEnd)
+	if err != nil {
+		return FileSummary{}, fmt.Errorf("arrowcheck: %s: %w", name, err)
+	}
+	mem = cappedAllocator{Allocator: mem, max: allocFloor + allocExpansion*size}
 	head := make([]byte, len(arrowMagic))
 	n, _ := r.ReadAt(head, 0)
 	s = FileSummary{Path: name, Format: FormatStream}
@@ -215,6 +220,43 @@ func SummarizeReader(mem memory.Allocator, name string, r ReadAtSeeker) (s FileS
 	s.MetadataKeys, s.Metadata = metadataOf(t.schema)
 	s.Columns = t.summaries()
 	return s, nil
+}
+
+// Bounds of one allocation while reading an input of n bytes: allocFloor +
+// allocExpansion·n. Arrow Go sizes each buffer from the message metadata
+// before reading it, so a corrupt length (hundreds of GB) would kill the
+// process with "out of memory" instead of returning an error. Real buffers
+// are at most the file size, or their compressed size times the codec's
+// ratio (well under 4096 even for all-zero zstd blocks of small files).
+const (
+	allocFloor     = 1 << 30
+	allocExpansion = 4096
+)
+
+// errAllocCap is the panic value of cappedAllocator; SummarizeReader
+// recovers it into an error.
+const errAllocCap = "arrowcheck: buffer larger than the input can hold (corrupt length?)"
+
+// cappedAllocator panics with errAllocCap on any single allocation above max.
+type cappedAllocator struct {
+	memory.Allocator
+	max int64
+}
+
+// Allocate implements memory.Allocator.
+func (a cappedAllocator) Allocate(n int) []byte {
+	if int64(n) > a.max {
+		panic(errAllocCap)
+	}
+	return a.Allocator.Allocate(n)
+}
+
+// Reallocate implements memory.Allocator.
+func (a cappedAllocator) Reallocate(n int, b []byte) []byte {
+	if int64(n) > a.max {
+		panic(errAllocCap)
+	}
+	return a.Allocator.Reallocate(n, b)
 }
 
 // metadataOf returns the schema's metadata keys (never nil, so JSON shows
