@@ -8,8 +8,8 @@
 // negative), so the synthetic tasks control it exactly:
 //
 //   - sentiment: a review whose words carry a polarity, then the cue
-//     "sentiment"; chosen = prefix + correct label + suffix, rejected = prefix
-//     + opposite label + the same suffix. Presets 1t (label only),
+//     "sentiment"; chosen = prefix, correct label, suffix; rejected = prefix,
+//     opposite label, the same suffix. Presets 1t (label only),
 //     short-suffix (3 shared tokens) and long-suffix (24) follow the paper's
 //     three datasets.
 //   - edit: the rejected response is the chosen one with exactly K tokens

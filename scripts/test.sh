@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Usage: scripts/test.sh
+#
+# The project's whole test suite, as CI runs it: installs what the tests need
+# (scripts/setup.sh), checks formatting and vet, runs every Go test (including
+# the PyTorch oracle, which fails loudly in CI if torch is missing), runs the
+# demo pipeline on small sizes and checks that every Arrow output opens in
+# independent readers (nodejs-polars, apache-arrow JS) and that the report page
+# loads in headless Chromium.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/setup.sh
+
+echo "== gofmt, go vet" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+
+echo "== go test" >&2
+go test -count=1 -timeout 15m ./...
+
+echo "== demo pipeline (quick) and independent readers" >&2
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+QUICK=1 bash scripts/demo.sh "$out" >/dev/null
+bash scripts/interop.sh
+bash scripts/interop.sh "$out"
+if [ -f "$out/report/index.html" ] && [ -f scripts/check_report.sh ]; then
+	bash scripts/check_report.sh "$out/report"
+fi
+echo "== all tests passed" >&2
