@@ -5,8 +5,8 @@ package deps
 import (
 	_ "github.com/apache/arrow/go/v17/arrow/ipc"
 	_ "github.com/klauspost/compress/zstd"
-	_ "gonum.org/v1/gonum/floats"
-	_ "gonum.org/v1/gonum/diff/fd"
-	_ "gonum.org/v1/plot"
 	_ "golang.org/x/sys/cpu"
+	_ "gonum.org/v1/gonum/diff/fd"
+	_ "gonum.org/v1/gonum/floats"
+	_ "gonum.org/v1/plot"
 )
