@@ -154,20 +154,24 @@ func dotNormsBlock(a, b []float32) (dot, aa, bb float64) {
 	b = b[:len(a)]
 	var d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3 float64
 	for len(a) >= 4 {
-		x0, x1, x2, x3 := float64(a[0]), float64(a[1]), float64(a[2]), float64(a[3])
-		y0, y1, y2, y3 := float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
-		d0 += x0 * y0
-		d1 += x1 * y1
-		d2 += x2 * y2
-		d3 += x3 * y3
-		a0 += x0 * x0
-		a1 += x1 * x1
-		a2 += x2 * x2
-		a3 += x3 * x3
-		b0 += y0 * y0
-		b1 += y1 * y1
-		b2 += y2 * y2
-		b3 += y3 * y3
+		// One element at a time keeps only two temporaries live, so the
+		// twelve accumulators stay in registers (16 XMM on amd64).
+		x, y := float64(a[0]), float64(b[0])
+		d0 += x * y
+		a0 += x * x
+		b0 += y * y
+		x, y = float64(a[1]), float64(b[1])
+		d1 += x * y
+		a1 += x * x
+		b1 += y * y
+		x, y = float64(a[2]), float64(b[2])
+		d2 += x * y
+		a2 += x * x
+		b2 += y * y
+		x, y = float64(a[3]), float64(b[3])
+		d3 += x * y
+		a3 += x * x
+		b3 += y * y
 		a, b = a[4:], b[4:]
 	}
 	for i := range a {
