@@ -137,3 +137,79 @@ func TestTwoTokenAntiParallel(t *testing.T) {
 		}
 	}
 }
+
+// logSoftmaxAt returns log softmax(W h)_a for W (V, D) stored row-major.
+func logSoftmaxAt(W, h []float64, a int) float64 {
+	V, D := len(W)/len(h), len(h)
+	z := make([]float64, V)
+	for v := range V {
+		for d := range D {
+			z[v] += W[v*D+d] * h[d]
+		}
+	}
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = math.Max(m, v)
+	}
+	var s float64
+	for _, v := range z {
+		s += math.Exp(v - m)
+	}
+	return z[a] - m - math.Log(s)
+}
+
+// TestFirstOrderTaylor: on the last-layer softmax model, take a real DPO-like
+// step Δθ = η(g_w − g_l) and compare Predict with the exact change of the
+// log-probs. The Taylor remainder is O(η²), so RelErr = O(η): halving η must
+// roughly halve it (ratio in [1.6, 2.4]) and the sign pattern must match.
+func TestFirstOrderTaylor(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 0))
+	const V, D = 10, 8
+	W := make([]float64, V*D)
+	h := make([]float64, D)
+	for i := range W {
+		W[i] = r.NormFloat64()
+	}
+	for i := range h {
+		h[i] = r.NormFloat64()
+	}
+	z := make([]float64, V)
+	for v := range V {
+		for d := range D {
+			z[v] += W[v*D+d] * h[d]
+		}
+	}
+	p := softmax(z)
+	a, b := 3, 7
+	gw, gl := lastLayerGrad(p, h, a), lastLayerGrad(p, h, b)
+	relErr := func(eta float64) FirstOrderCheck {
+		delta := make([]float32, V*D)
+		W2 := make([]float64, V*D)
+		for i := range delta {
+			delta[i] = float32(eta * (float64(gw[i]) - float64(gl[i])))
+			W2[i] = W[i] + float64(delta[i])
+		}
+		predW, predL := Predict(gw, gl, delta)
+		obsW := logSoftmaxAt(W2, h, a) - logSoftmaxAt(W, h, a)
+		obsL := logSoftmaxAt(W2, h, b) - logSoftmaxAt(W, h, b)
+		return FirstOrder(predW, predL, obsW, obsL)
+	}
+	c1, c2 := relErr(1e-2), relErr(5e-3)
+	t.Logf("η=1e-2: %+v\nη=5e-3: %+v", c1, c2)
+	for _, c := range []FirstOrderCheck{c1, c2} {
+		if !c.Match || c.PredCase != CaseIdeal || c.RelErrW > 0.1 || c.RelErrL > 0.1 {
+			t.Errorf("FirstOrder = %+v", c)
+		}
+		// Same context: log p_a − log p_b = (W_a − W_b)·h is linear in W, so
+		// the margin's first-order prediction is exact up to the float32
+		// rounding of g and Δθ (~1e-7).
+		if c.RelErrMargin > 1e-6 {
+			t.Errorf("RelErrMargin = %v, want ≈ 0 (margin is linear)", c.RelErrMargin)
+		}
+	}
+	for name, q := range map[string]float64{"W": c1.RelErrW / c2.RelErrW, "L": c1.RelErrL / c2.RelErrL} {
+		if q < 1.6 || q > 2.4 {
+			t.Errorf("RelErr%s(η)/RelErr%s(η/2) = %v, want ≈ 2", name, name, q)
+		}
+	}
+}

@@ -245,3 +245,9 @@ func TestFirstOrderCases(t *testing.T) {
 		t.Errorf("NaN prediction matched")
 	}
 }
+
+func TestPairNoAlloc(t *testing.T) {
+	if n := testing.AllocsPerRun(10, func() { Pair(1, 4, 9, 1, 1) }); n != 0 {
+		t.Errorf("Pair allocs = %v on clean input", n)
+	}
+}
