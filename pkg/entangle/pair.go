@@ -161,11 +161,9 @@ func Pair(dot, ww, ll, dw, dl float64) PairStats {
 		}
 		return x / y
 	}
+	// ‖g_w‖‖g_l‖ = √(ww·ll) lies between ww and ll, so it cannot overflow
+	// or underflow to 0 when both are positive and finite.
 	p.Cos = div(dot, p.NormW*p.NormL)
-	if p.NormW*p.NormL == 0 && ww > 0 && ll > 0 {
-		// Underflow of the product: fall back on the two quotients.
-		p.Cos = dot / p.NormW / p.NormL
-	}
 	if math.Abs(p.Cos) > 1+1e-9 {
 		p.Warnings = append(p.Warnings, fmt.Errorf("%w: cos = %g", ErrCauchySchwarz, p.Cos))
 	}

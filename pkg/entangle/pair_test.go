@@ -251,3 +251,15 @@ func TestPairNoAlloc(t *testing.T) {
 		t.Errorf("Pair allocs = %v on clean input", n)
 	}
 }
+
+// TestPairExtremeScales: ‖g_w‖‖g_l‖ = √(ww·ll) stays representable even when
+// ww·ll would not: ww = 1e300, ll = 1e-300 (norms 1e150, 1e-150), I = 0.5
+// gives cos = 0.5; ww = ll = 1e300 with I = 0.5e300 gives cos = 0.5.
+func TestPairExtremeScales(t *testing.T) {
+	for _, tc := range []struct{ dot, ww, ll float64 }{{0.5, 1e300, 1e-300}, {0.5e300, 1e300, 1e300}, {0.5e-300, 1e-300, 1e-300}} {
+		p := Pair(tc.dot, tc.ww, tc.ll, 1, 1)
+		if math.Abs(p.Cos-0.5) > 1e-15 || len(p.Warnings) != 0 {
+			t.Errorf("Pair(%g, %g, %g): Cos = %v, warnings %v", tc.dot, tc.ww, tc.ll, p.Cos, p.Warnings)
+		}
+	}
+}

@@ -20,6 +20,11 @@ type Sketch struct {
 	scale float64 // 1/√K
 }
 
+// SketchScheme names the sign-generation scheme of Sketch. Record it with
+// the seed and K next to stored sketches: sketches are comparable only if all
+// three agree. It changes whenever the signs would.
+const SketchScheme = "rademacher-splitmix64-v1"
+
 // maxSketchRows bounds K so that (row, tile) packs into one 64-bit key.
 const maxSketchRows = 1 << 24
 

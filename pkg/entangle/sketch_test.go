@@ -186,3 +186,16 @@ func BenchmarkProject(b *testing.B) {
 		})
 	}
 }
+
+// TestSplitMix64Reference pins the hash to the published SplitMix64
+// sequence (Steele, Lea & Flood 2014; Vigna's splitmix64.c): with state 0
+// the generator returns mix(γ), mix(2γ), mix(3γ), … and its first outputs are
+// 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f. A change here
+// changes every stored sketch (see SketchScheme).
+func TestSplitMix64Reference(t *testing.T) {
+	for i, want := range []uint64{0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f} {
+		if got := splitmix64(uint64(i + 1)); got != want {
+			t.Errorf("splitmix64(%d) = %#x, want %#x", i+1, got, want)
+		}
+	}
+}
