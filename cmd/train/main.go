@@ -1,0 +1,165 @@
+// Train trains the entangle GPT on a prefgen dataset: supervised fine-tuning
+// (-mode sft) or margin-based preference optimization (-mode pref), writing a
+// run directory with metrics, checkpoints and the final weights
+// (docs/FORMATS.md).
+//
+// Usage:
+//
+//	train [flags] -out DIR [data.arrow|-]
+//	train -resume DIR [data.arrow|-]
+//
+// Run "train -h" for the flags and examples.
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+
+	"entangle/pkg/cli"
+	"entangle/pkg/model"
+	"entangle/pkg/prefdata"
+	"entangle/pkg/train"
+)
+
+func main() { os.Exit(cli.Main("train", run)) }
+
+var help = cli.Help{
+	Synopsis: "train [flags] -out DIR [data.arrow|-]\n       train -resume DIR [-q] [data.arrow|-]",
+	Doc: `Train reads a prefgen dataset (file or stdin) and trains the GPT of pkg/model.
+-mode sft fine-tunes on prompt + chosen (split "sft", else "train") with the
+cross-entropy of the response tokens, and evaluates the "test" split every
+-eval-every steps (loss, token accuracy, and the fraction of pairs whose chosen
+response is more likely than the rejected one). The model is a -model preset
+with optional overrides, or the weights of -init. DIR receives config.json,
+steps.arrows (one row per step, Arrow IPC stream), checkpoint.safetensors
+(every -ckpt-every steps, at the end and on SIGINT/SIGTERM), model.safetensors
+(final weights) and DONE. -resume DIR continues an interrupted run on the same
+data; its final weights are bit-identical to an uninterrupted run's. Same flags
+and seed give identical checkpoints for any GOMAXPROCS.`,
+	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft 1t.arrow
+prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
+train -resume runs/sft-long long.arrow`,
+}
+
+func run(ctx context.Context, env *cli.Env) error {
+	cfg := train.DefaultConfig()
+	fs := cli.NewFlagSet("train")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft or pref")
+	preset := fs.String("model", cfg.Preset, "model `preset`: tiny, S or M")
+	var over model.Config
+	fs.IntVar(&over.V, "vocab-size", 0, "override the preset's vocabulary `size` V")
+	fs.IntVar(&over.T, "context", 0, "override the preset's context `length` T")
+	fs.IntVar(&over.C, "width", 0, "override the preset's `channels` C")
+	fs.IntVar(&over.L, "layers", 0, "override the preset's number of `blocks` L")
+	fs.IntVar(&over.H, "heads", 0, "override the preset's attention `heads` H")
+	untied := fs.Bool("untied", false, "give the model its own LM head (not tied to wte)")
+	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors); the model config is the checkpoint's")
+	out := fs.String("out", "", "run `directory` (created; must be empty unless -force)")
+	resume := fs.String("resume", "", "continue the interrupted run in `DIR`")
+	force := fs.Bool("force", false, "replace the run in a non-empty -out directory")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "`seed` of the model init and the data order")
+	fs.StringVar(&cfg.Optim, "optim", cfg.Optim, "`optimizer`: adamw or sgd")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning `rate`")
+	fs.Float64Var(&cfg.WeightDecay, "wd", cfg.WeightDecay, "weight `decay` (decoupled for adamw, L2 for sgd)")
+	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "sgd `momentum`")
+	fs.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "linear warmup `steps`")
+	fs.StringVar(&cfg.Decay, "decay", cfg.Decay, "learning-rate `decay` after warmup: cosine, linear or constant")
+	fs.Float64Var(&cfg.MinLR, "min-lr", cfg.MinLR, "learning `rate` at the end of the decay")
+	fs.Float64Var(&cfg.Clip, "clip", cfg.Clip, "clip the gradient's global L2 norm at `max` (0 = off)")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "`examples` per step")
+	fs.IntVar(&cfg.Steps, "steps", 0, "optimizer `steps` (0: -epochs passes over the data)")
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "`passes` over the training split when -steps is 0")
+	fs.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "evaluate the test split every `K` steps (and at 0 and the end)")
+	fs.IntVar(&cfg.CkptEvery, "ckpt-every", 0, "write the checkpoint every `K` steps (0: at the end and on interrupt only)")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	if err := cli.Parse(env, fs, help, env.Args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return cli.Usagef("train reads one dataset, got %d", fs.NArg())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	opt := train.Options{Stderr: env.Stderr, Quiet: *quiet, Name: env.Name}
+
+	if *resume != "" {
+		for name := range set {
+			if name != "resume" && name != "q" {
+				return cli.Usagef("-resume takes the configuration from %s; -%s is not allowed with it", *resume, name)
+			}
+		}
+		opt.Dir = *resume
+		d, err := readData(env, fs)
+		if err != nil {
+			return err
+		}
+		return train.Resume(ctx, d, opt)
+	}
+
+	if *out == "" {
+		return cli.Usagef("-out DIR is required (the run directory)")
+	}
+	if cfg.Mode == train.ModePref {
+		return cli.Usagef("-mode pref is not available yet in this build (pkg/pref is not wired); use -mode sft")
+	}
+	if cfg.Init != "" {
+		for _, name := range []string{"model", "vocab-size", "context", "width", "layers", "heads", "untied"} {
+			if set[name] {
+				return cli.Usagef("-%s conflicts with -init (the model config is the checkpoint's)", name)
+			}
+		}
+		cfg.Preset = ""
+	} else {
+		m, err := model.Preset(*preset)
+		if err != nil {
+			return cli.Usagef("-model: %v", err)
+		}
+		for _, o := range []struct {
+			dst *int
+			v   int
+			f   string
+		}{{&m.V, over.V, "vocab-size"}, {&m.T, over.T, "context"}, {&m.C, over.C, "width"}, {&m.L, over.L, "layers"}, {&m.H, over.H, "heads"}} {
+			if set[o.f] {
+				if o.v < 1 {
+					return cli.Usagef("-%s must be at least 1, got %d", o.f, o.v)
+				}
+				*o.dst = o.v
+			}
+		}
+		if m.T > prefdata.MaxSeqLen {
+			return cli.Usagef("-context must be at most %d, got %d", prefdata.MaxSeqLen, m.T)
+		}
+		m.Tied = !*untied
+		cfg.Model, cfg.Preset = m, *preset
+	}
+	if set["steps"] && !set["epochs"] {
+		cfg.Epochs = 0
+	}
+	if err := cfg.Validate(); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	if err := train.CheckDir(*out, *force); err != nil {
+		return cli.Usagef("%v", err)
+	}
+	d, err := readData(env, fs)
+	if err != nil {
+		return err
+	}
+	if err := train.Prepare(&cfg, d); err != nil {
+		return err
+	}
+	opt.Dir = *out
+	return train.Run(ctx, cfg, d, opt)
+}
+
+// readData reads the dataset named by the positional argument (none or "-" is stdin).
+func readData(env *cli.Env, fs *flag.FlagSet) (*prefdata.Dataset, error) {
+	in := cli.Inputs(fs)[0]
+	r, err := cli.OpenInput(env, in)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return prefdata.Read(r, cli.InputName(in))
+}

@@ -1,0 +1,151 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"entangle/pkg/loss"
+	"entangle/pkg/model"
+	"entangle/pkg/optim"
+)
+
+// Modes of a run.
+const (
+	ModeSFT  = "sft"  // supervised fine-tuning on prompt + chosen
+	ModePref = "pref" // margin-based preference optimization (pkg/pref)
+)
+
+// Config is the resolved configuration of a run: everything that decides its
+// results. It is echoed as JSON into config.json, the checkpoint metadata
+// ("train_config") and every output stream ("config"), and -resume reads it
+// back from the checkpoint.
+type Config struct {
+	Mode   string       `json:"mode"`   // "sft" | "pref"
+	Model  model.Config `json:"model"`  // the architecture
+	Preset string       `json:"preset"` // the -model preset, "" when the weights come from Init
+	Init   string       `json:"init"`   // checkpoint or model file of the initial weights, "" for a fresh Init(Seed)
+	Seed   uint64       `json:"seed"`   // model init (stream 0) and data order (stream 1+epoch)
+
+	Optim       string  `json:"optim"`        // "adamw" | "sgd"
+	LR          float64 `json:"lr"`           // peak learning rate
+	WeightDecay float64 `json:"weight_decay"` // AdamW decoupled decay, or SGD L2 decay
+	Momentum    float64 `json:"momentum"`     // SGD momentum
+	Warmup      int     `json:"warmup"`       // linear warmup steps
+	Decay       string  `json:"decay"`        // "cosine" | "linear" | "constant"
+	MinLR       float64 `json:"min_lr"`       // learning rate at the end of the decay
+	Clip        float64 `json:"clip"`         // global-norm clipping threshold, 0 = off
+
+	Batch     int `json:"batch"`      // examples (sft) or pairs (pref) per step
+	Steps     int `json:"steps"`      // optimizer steps; resolved from Epochs when 0
+	Epochs    int `json:"epochs"`     // passes over the training split when Steps is 0
+	EvalEvery int `json:"eval_every"` // held-out evaluation every K steps (and at 0 and the end); 0 = only at 0 and the end
+	CkptEvery int `json:"ckpt_every"` // checkpoint every K steps (and at the end); 0 = only at the end
+
+	// Data is a fingerprint of the dataset (see Fingerprint); -resume refuses
+	// other data.
+	Data string `json:"data"`
+
+	// Pref holds the preference settings; nil for sft.
+	Pref *PrefConfig `json:"pref,omitempty"`
+}
+
+// PrefConfig holds the settings of -mode pref.
+type PrefConfig struct {
+	Ref          string      `json:"ref"`           // reference model file ("" = Init)
+	Loss         string      `json:"loss"`          // pkg/loss name
+	Params       loss.Params `json:"params"`        // the loss's hyperparameters
+	NLL          float64     `json:"nll"`           // coefficient of the added chosen NLL (loss.WithNLL)
+	Normalize    bool        `json:"normalize"`     // pairwise normalized update (loss.Normalized)
+	Sparse       string      `json:"sparse"`        // "" | "oracle" | "learned"
+	SparseLambda float64     `json:"sparse_lambda"` // sparsity weight of -sparse learned
+	Probe        int         `json:"probe"`         // held-out probe pairs (the first N of the test split)
+	DumpEvery    int         `json:"dump_every"`    // probe/gradient dumps every K steps, 0 = never
+	Grads        string      `json:"grads"`         // "" | "full" | "sketch:K"
+	SketchSeed   uint64      `json:"sketch_seed"`   // seed of the JL sketch
+	DumpTrain    bool        `json:"dump_train"`    // also dump the training pairs' gradients
+	TokenGrads   int         `json:"token_grads"`   // per-token gradients of the first N probe pairs
+}
+
+// DefaultConfig returns the defaults of the train command: SFT of the tiny
+// preset with AdamW, lr 1e-3, cosine decay to 1e-4 after 10 warmup steps,
+// clipping at 1, batches of 16, one epoch.
+func DefaultConfig() Config {
+	m, _ := model.Preset("tiny")
+	return Config{
+		Mode: ModeSFT, Model: m, Preset: "tiny", Seed: 1,
+		Optim: "adamw", LR: 1e-3, WeightDecay: 0, Momentum: 0,
+		Warmup: 10, Decay: "cosine", MinLR: 1e-4, Clip: 1,
+		Batch: 16, Epochs: 1, EvalEvery: 50,
+	}
+}
+
+// Validate reports the first hyperparameter outside its domain, naming the
+// flag that sets it. Steps or Epochs must be positive.
+func (c *Config) Validate() error {
+	switch {
+	case c.Mode != ModeSFT && c.Mode != ModePref:
+		return fmt.Errorf("-mode must be sft or pref, got %q", c.Mode)
+	case c.Optim != "adamw" && c.Optim != "sgd":
+		return fmt.Errorf("-optim must be adamw or sgd, got %q", c.Optim)
+	case !(c.LR > 0) || isInf(c.LR):
+		return fmt.Errorf("-lr must be > 0, got %v", c.LR)
+	case !(c.WeightDecay >= 0) || isInf(c.WeightDecay):
+		return fmt.Errorf("-wd must be ≥ 0, got %v", c.WeightDecay)
+	case !(c.Momentum >= 0 && c.Momentum < 1):
+		return fmt.Errorf("-momentum must be in [0, 1), got %v", c.Momentum)
+	case c.Momentum != 0 && c.Optim != "sgd":
+		return fmt.Errorf("-momentum applies to -optim sgd only (AdamW's β1 is fixed at %v)", optim.Beta1)
+	case c.Warmup < 0:
+		return fmt.Errorf("-warmup must be ≥ 0, got %d", c.Warmup)
+	case c.Decay != "cosine" && c.Decay != "linear" && c.Decay != "constant":
+		return fmt.Errorf("-decay must be cosine, linear or constant, got %q", c.Decay)
+	case !(c.MinLR >= 0 && c.MinLR <= c.LR):
+		return fmt.Errorf("-min-lr must be in [0, lr=%v], got %v", c.LR, c.MinLR)
+	case !(c.Clip >= 0) || isInf(c.Clip):
+		return fmt.Errorf("-clip must be ≥ 0 (0 = off), got %v", c.Clip)
+	case c.Batch < 1:
+		return fmt.Errorf("-batch must be at least 1, got %d", c.Batch)
+	case c.Steps < 0:
+		return fmt.Errorf("-steps must be ≥ 0, got %d", c.Steps)
+	case c.Epochs < 0:
+		return fmt.Errorf("-epochs must be ≥ 0, got %d", c.Epochs)
+	case c.Steps == 0 && c.Epochs == 0:
+		return fmt.Errorf("-steps or -epochs must be positive")
+	case c.EvalEvery < 0:
+		return fmt.Errorf("-eval-every must be ≥ 0, got %d", c.EvalEvery)
+	case c.CkptEvery < 0:
+		return fmt.Errorf("-ckpt-every must be ≥ 0, got %d", c.CkptEvery)
+	}
+	if c.Init == "" {
+		if err := c.Model.Validate(); err != nil {
+			return fmt.Errorf("model: %v", err)
+		}
+	}
+	return nil
+}
+
+func isInf(x float64) bool { return x > 1e308 || x < -1e308 }
+
+// Schedule returns the learning-rate schedule of c over total steps.
+func (c *Config) Schedule(total int) optim.Schedule {
+	w := min(c.Warmup, total)
+	return optim.Schedule{Warmup: w, Total: total, Peak: c.LR, Min: c.MinLR, Decay: c.Decay}
+}
+
+// JSON returns c as compact JSON (the form stored in metadata).
+func (c *Config) JSON() string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic("train: config does not marshal: " + err.Error())
+	}
+	return string(b)
+}
+
+// RunID returns the run's identifier: the first 8 bytes, in hex, of the
+// SHA-256 of the resolved config's JSON.
+func (c *Config) RunID() string {
+	h := sha256.Sum256([]byte(c.JSON()))
+	return hex.EncodeToString(h[:8])
+}

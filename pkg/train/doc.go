@@ -1,0 +1,57 @@
+// Package train is the training loop of the entangle toolkit: supervised
+// fine-tuning (SFT) and margin-based preference optimization of the GPT of
+// pkg/model, with checkpoints that resume bit-identically.
+//
+// # Runs
+//
+// A run lives in a directory (train -out DIR):
+//
+//	config.json             the resolved Config (also in every output's metadata)
+//	steps.arrows            metrics, format "entangle.steps" (docs/FORMATS.md): one record batch per step
+//	checkpoint.safetensors  latest state for Resume: weights, optimizer state, step
+//	model.safetensors       final weights only (what a later stage's -init or -ref loads)
+//	DONE                    written last, atomically, with the final step
+//
+// Prepare resolves a Config against the dataset, Run trains, Resume continues
+// from the checkpoint. When the context is cancelled (SIGINT or SIGTERM in the
+// train command), the current step finishes, the checkpoint is written, every
+// stream gets its end-of-stream marker, and the error wraps ErrInterrupted.
+//
+// # SFT
+//
+// The training examples are the "sft" split (or "train" when there is none):
+// the sequence prompt + chosen, with the next-token cross-entropy on the
+// response tokens only, averaged over the batch's response tokens:
+//
+//	L = −(1/N) Σ_i Σ_{t∈y_i} log π(y_t | x_i, y_<t),   N = Σ_i |y_i|
+//
+// so the model's backward pass is seeded with dlogp = −1/N (llm.c's
+// "dlosses = 1/(B·T)"). Every EvalEvery steps, at step 0 and at the end, the
+// "test" split is evaluated: the mean response-token loss and token accuracy
+// (argmax = target) on prompt + chosen, and over the pairs the mean summed and
+// per-token log-probs of both responses, their mean difference (column margin)
+// and the fraction of pairs with log π(y_w|x) > log π(y_l|x) (column
+// rewards_accuracies: the "eval pref accuracy", rewards being the log-probs
+// themselves since SFT has no reference).
+//
+// # Determinism
+//
+// The batch of step s is a pure function of (Seed, s): epoch e visits the
+// examples in the permutation drawn from rand.NewPCG(Seed, 1+e), an epoch has
+// ceil(n/Batch) steps (the last batch may be smaller), and the model's Init
+// uses stream 0. Per-sequence work runs on model.Lanes goroutines, sequence i
+// on lane i mod Lanes, lanes reduced in lane order; statistics are summed in
+// index order; the optimizers are element-wise. So the same Config and data
+// give the same checkpoint bytes and the same metrics (except the wall-time
+// column ms) for any GOMAXPROCS, and a resumed run ends with the same weights
+// as an uninterrupted one.
+//
+// # Checkpoints
+//
+// safetensors files: the parameters under their model.Tensors names (F32,
+// with shapes), then optim.m and optim.v (F32, flat; SGD's momentum or AdamW's
+// moments, when present) and optim.t (I64 scalar, the optimizer's step count).
+// "__metadata__": format ("entangle.checkpoint", or "entangle.model" for
+// model.safetensors, which has no optimizer tensors), format_version "1",
+// config (model.Config JSON), train_config (Config JSON), step, mode.
+package train

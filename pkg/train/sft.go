@@ -1,0 +1,212 @@
+package train
+
+import (
+	"math"
+	"sync"
+
+	"entangle/pkg/model"
+	"entangle/pkg/prefdata"
+)
+
+// lanes runs per-sequence work on model.Lanes goroutines, each with its own
+// workspace and gradient buffer: sequence i always goes to lane i mod Lanes,
+// each lane handles its sequences in order, and reduce adds the lanes'
+// buffers in lane order. Per-sequence statistics are stored by index and
+// summed in index order by the caller, so nothing depends on GOMAXPROCS.
+// (model.AccumulateGrads does the same, but does not return the log-probs and
+// hidden states the SFT metrics need.)
+type lanes struct {
+	m    *model.Model[float32]
+	ws   [model.Lanes]*model.Workspace[float32]
+	grad [model.Lanes][]float32 // (P) per-lane gradient, nil until a backward is asked
+}
+
+func newLanes(m *model.Model[float32]) *lanes {
+	l := &lanes{m: m}
+	for k := range model.Lanes {
+		l.ws[k] = m.NewWorkspace()
+	}
+	return l
+}
+
+// run calls fn(k, i, ws, grad) for i = 0..n-1 on lane k = i mod Lanes. With
+// backward set, every lane's gradient buffer is zeroed first.
+func (l *lanes) run(n int, backward bool, fn func(k, i int, ws *model.Workspace[float32], grad []float32)) {
+	var wg sync.WaitGroup
+	for k := range model.Lanes {
+		if backward {
+			if l.grad[k] == nil {
+				l.grad[k] = make([]float32, len(l.m.Params))
+			}
+			clear(l.grad[k])
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < n; i += model.Lanes {
+				fn(k, i, l.ws[k], l.grad[k])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// reduceTo sets dst to the sum of the lanes' gradients, added in lane order.
+func (l *lanes) reduceTo(dst []float32) {
+	for j := range dst {
+		var s float32
+		for k := range model.Lanes {
+			s += l.grad[k][j]
+		}
+		dst[j] = s
+	}
+}
+
+// seqStats is what one sequence's forward pass yields.
+type seqStats struct {
+	logp    float64 // Σ_j lp[j], summed in float64
+	correct int     // response tokens whose argmax is the target
+	n       int     // response tokens
+}
+
+// forwardStats runs ws.Forward on s and returns its log-prob sum and, when
+// acc is set, the number of response tokens the model predicts exactly
+// (argmax of the logits = target; ties count as wrong only when another token
+// is strictly larger).
+func forwardStats(ws *model.Workspace[float32], m *model.Model[float32], s model.Seq, acc bool) (seqStats, []float32) {
+	lp := ws.Forward(s.Tokens, s.RespStart)
+	st := seqStats{n: len(lp)}
+	for _, x := range lp {
+		st.logp += float64(x)
+	}
+	if acc {
+		st.correct = argmaxHits(ws.Hidden(), headOf(m), s, m.Cfg.C)
+	}
+	return st, lp
+}
+
+// headOf returns the LM head's weights, (V, C): wte when tied.
+func headOf(m *model.Model[float32]) []float32 {
+	if m.Cfg.Tied {
+		return m.View("wte")
+	}
+	return m.View("lm_head.w")
+}
+
+// argmaxHits counts the response tokens whose logit, recomputed from the
+// final hidden state h (n, C) and the head W (V, C), is the largest:
+//
+//	logits[t][v] = Σ_c h[t][c]·W[v][c],  hit ⇔ max_v logits[t-1][v] ≤ logits[t-1][tokens[t]]
+func argmaxHits(h, W []float32, s model.Seq, C int) int {
+	V := len(W) / C
+	hits := 0
+	for t := s.RespStart; t < len(s.Tokens); t++ {
+		h_t := h[(t-1)*C : t*C] // the position that predicts tokens[t]
+		target := int(s.Tokens[t])
+		best := math.Inf(-1)
+		var tl float64
+		for v := range V {
+			w_v := W[v*C : (v+1)*C]
+			var z float64
+			for c, x := range h_t {
+				z += float64(x) * float64(w_v[c])
+			}
+			if v == target {
+				tl = z
+			}
+			best = max(best, z)
+		}
+		if tl >= best {
+			hits++
+		}
+	}
+	return hits
+}
+
+// sftGrad sets grad to the gradient of the batch's mean response-token
+// cross-entropy,
+//
+//	L = −(1/N) Σ_i Σ_j lp_i[j],   N = Σ_i |y_i|
+//
+// (so every dlogp is −1/N), and returns L and the fraction of response tokens
+// whose argmax is the target, both before the update.
+func (l *lanes) sftGrad(grad []float32, seqs []model.Seq) (loss, tokAcc float64) {
+	N := 0
+	maxn := 0
+	for _, s := range seqs {
+		n := len(s.Tokens) - s.RespStart
+		N += n
+		maxn = max(maxn, n)
+	}
+	dl := make([]float32, maxn)
+	for j := range dl {
+		dl[j] = float32(-1 / float64(N)) // the chain rule starts here: dL/dlp = −1/N
+	}
+	stats := make([]seqStats, len(seqs))
+	l.run(len(seqs), true, func(k, i int, ws *model.Workspace[float32], g []float32) {
+		st, lp := forwardStats(ws, l.m, seqs[i], true)
+		stats[i] = st
+		ws.Backward(g, dl[:len(lp)])
+	})
+	l.reduceTo(grad)
+	var sum float64
+	hits := 0
+	for _, st := range stats {
+		sum += st.logp
+		hits += st.correct
+	}
+	return -sum / float64(N), float64(hits) / float64(N)
+}
+
+// evalResult is a held-out evaluation on the test split.
+type evalResult struct {
+	Loss     float64 // mean response-token cross-entropy of prompt + chosen (token-weighted)
+	TokenAcc float64 // fraction of chosen-response tokens whose argmax is the target
+	// Over the test pairs: mean summed and per-token log-probs of each side,
+	// the mean of logp_w − logp_l, and the fraction of pairs with logp_w > logp_l
+	// (the "eval pref accuracy").
+	LogpChosen, LogpRejected       float64
+	LogpChosenTok, LogpRejectedTok float64
+	Margin, PrefAcc                float64
+}
+
+// evaluate runs the model on every test pair (chosen and rejected).
+func (l *lanes) evaluate(test []prefdata.Example) evalResult {
+	n := len(test)
+	stats := make([]seqStats, 2*n) // chosen of pair p at 2p, rejected at 2p+1
+	l.run(2*n, false, func(k, i int, ws *model.Workspace[float32], _ []float32) {
+		e := &test[i/2]
+		if i%2 == 0 {
+			stats[i], _ = forwardStats(ws, l.m, seqOf(e.Prompt, e.Chosen), true)
+		} else {
+			stats[i], _ = forwardStats(ws, l.m, seqOf(e.Prompt, e.Rejected), false)
+		}
+	})
+	var r evalResult
+	var sum float64
+	tokens, hits, wins := 0, 0, 0
+	for p := range n {
+		w, ll := stats[2*p], stats[2*p+1]
+		sum += w.logp
+		tokens += w.n
+		hits += w.correct
+		r.LogpChosen += w.logp
+		r.LogpRejected += ll.logp
+		r.LogpChosenTok += w.logp / float64(w.n)
+		r.LogpRejectedTok += ll.logp / float64(ll.n)
+		r.Margin += w.logp - ll.logp
+		if w.logp > ll.logp {
+			wins++
+		}
+	}
+	r.Loss = -sum / float64(tokens)
+	r.TokenAcc = float64(hits) / float64(tokens)
+	fn := float64(n)
+	r.LogpChosen /= fn
+	r.LogpRejected /= fn
+	r.LogpChosenTok /= fn
+	r.LogpRejectedTok /= fn
+	r.Margin /= fn
+	r.PrefAcc = float64(wins) / fn
+	return r
+}
