@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"entangle/pkg/cli"
+	"entangle/pkg/prefdata"
+	"entangle/pkg/safetensors"
+	"entangle/pkg/train"
+)
+
+// trainCmd runs the command in process and returns stdout, stderr and the exit code.
+func trainCmd(t *testing.T, ctx context.Context, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cli.Env{Name: "train", Args: args, Stdin: bytes.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code := cli.Run(ctx, env, run)
+	return out.String(), errb.String(), code
+}
+
+// dataset writes a synthetic dataset to dir and returns its path.
+func dataset(t *testing.T, dir, preset string, vocab int) string {
+	t.Helper()
+	g := prefdata.DefaultGenConfig()
+	if err := g.ApplyPreset(preset); err != nil {
+		t.Fatal(err)
+	}
+	g.Vocab, g.NSFT, g.NTrain, g.NTest = vocab, 64, 16, 16
+	d, err := prefdata.Generate(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := prefdata.WriteStream(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, preset+"-"+itoa(vocab)+".arrows")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHelpAndUsageErrors(t *testing.T) {
+	ctx := context.Background()
+	out, stderr, code := trainCmd(t, ctx, nil, "-h")
+	if code != 0 || !strings.Contains(out, "usage: train") || !strings.Contains(out, "Examples:") || !strings.Contains(out, "-resume") || stderr != "" {
+		t.Fatalf("-h: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	dir := t.TempDir()
+	nonEmpty := filepath.Join(dir, "full")
+	os.MkdirAll(nonEmpty, 0o755)
+	os.WriteFile(filepath.Join(nonEmpty, "x"), nil, 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-bogus"}, "train: flag provided but not defined: -bogus"},
+		{[]string{"x.arrow"}, "train: -out DIR is required"},
+		{[]string{"-out", dir + "/r", "-lr", "0"}, "train: -lr must be > 0, got 0"},
+		{[]string{"-out", dir + "/r", "-lr", "-1"}, "train: -lr must be > 0"},
+		{[]string{"-out", dir + "/r", "-batch", "0"}, "train: -batch must be at least 1, got 0"},
+		{[]string{"-out", dir + "/r", "-steps", "-2"}, "train: -steps must be ≥ 0"},
+		{[]string{"-out", dir + "/r", "-momentum", "0.9"}, "train: -momentum applies to -optim sgd only"},
+		{[]string{"-out", dir + "/r", "-optim", "sgd", "-momentum", "1"}, "train: -momentum must be in [0, 1)"},
+		{[]string{"-out", dir + "/r", "-decay", "exp"}, "train: -decay must be cosine, linear or constant"},
+		{[]string{"-out", dir + "/r", "-min-lr", "1"}, "train: -min-lr must be in [0, lr=0.001]"},
+		{[]string{"-out", dir + "/r", "-clip", "-1"}, "train: -clip must be ≥ 0"},
+		{[]string{"-out", dir + "/r", "-model", "XL"}, "train: -model: "},
+		{[]string{"-out", dir + "/r", "-heads", "3"}, "train: model: "},
+		{[]string{"-out", dir + "/r", "-init", "m.safetensors", "-layers", "3"}, "train: -layers conflicts with -init"},
+		{[]string{"-out", dir + "/r", "-mode", "rlhf"}, "train: -mode must be sft or pref"},
+		{[]string{"-out", dir + "/r", "a", "b"}, "train: train reads one dataset, got 2"},
+		{[]string{"-out", nonEmpty}, "is not empty (use -resume"},
+		{[]string{"-resume", dir, "-lr", "0.1"}, "train: -resume takes the configuration from"},
+	} {
+		out, stderr, code := trainCmd(t, ctx, nil, tc.args...)
+		if code != 2 || out != "" || !strings.HasPrefix(stderr, tc.want) && !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+func TestDataErrors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	big := dataset(t, dir, "1t", 128)        // vocabulary 128 > tiny's 64
+	long := dataset(t, dir, "long-suffix", 64) // 24 suffix tokens: longer than tiny's context 32
+	good := dataset(t, dir, "1t", 64)
+	// A model file with its version changed, a truncated one.
+	_, stderr, code := trainCmd(t, ctx, nil, "-q", "-steps", "2", "-out", filepath.Join(dir, "ok"), good)
+	if code != 0 {
+		t.Fatalf("good run: exit %d, %s", code, stderr)
+	}
+	modelPath := filepath.Join(dir, "ok", train.ModelFile)
+	b, _ := os.ReadFile(modelPath)
+	trunc := filepath.Join(dir, "trunc.safetensors")
+	os.WriteFile(trunc, b[:len(b)/2], 0o644)
+	f, err := safetensors.ReadFile(modelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Meta["format_version"] = "9"
+	v9 := filepath.Join(dir, "v9.safetensors")
+	if err := safetensors.WriteFile(v9, f.Tensors, f.Meta); err != nil {
+		t.Fatal(err)
+	}
+	lt, _ := prefdata.Read(bytes.NewReader(mustRead(t, long)), "long")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{big}, "vocabulary has 128 tokens but the model's vocab_size is 64"},
+		{[]string{long}, "longest sequence has " + itoa(lt.MaxLen()) + " tokens but the model's context is 32"},
+		{[]string{"-init", trunc, good}, "train: checkpoint " + trunc + ": safetensors: "},
+		{[]string{"-init", v9, good}, `format_version "9" is not supported (want "1"`},
+		{[]string{"-init", modelPath, big}, "vocabulary has 128 tokens but the model's vocab_size is 64"},
+		{[]string{filepath.Join(dir, "missing.arrow")}, "no such file"},
+	} {
+		args := append([]string{"-q", "-steps", "2", "-out", filepath.Join(dir, "r"), "-force"}, tc.args...)
+		_, stderr, code := trainCmd(t, ctx, nil, args...)
+		if code != 1 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q, want exit 1 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	// A truncated dataset on stdin.
+	data := mustRead(t, good)
+	_, stderr, code = trainCmd(t, ctx, data[:len(data)/2], "-q", "-out", filepath.Join(dir, "r2"))
+	if code != 1 || !strings.HasPrefix(stderr, "train: <stdin>") {
+		t.Errorf("truncated stdin: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func itoa(n int) string {
+	var b []byte
+	for n > 0 || len(b) == 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
+
+// TestRunInterruptResume: a full run from stdin writes every output; a run
+// whose context is cancelled stops with exit 1 and a message naming the
+// checkpoint, leaves readable outputs, and -resume finishes it with the same
+// final weights as the uninterrupted run.
+func TestRunInterruptResume(t *testing.T) {
+	dir := t.TempDir()
+	data := mustRead(t, dataset(t, dir, "1t", 64))
+	args := []string{"-steps", "12", "-eval-every", "4", "-batch", "8", "-lr", "1e-2"}
+	full := filepath.Join(dir, "full")
+	out, stderr, code := trainCmd(t, context.Background(), data, append(args, "-out", full)...)
+	if code != 0 || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "12/12 loss ") || !strings.Contains(stderr, "eval step 12: loss ") {
+		t.Errorf("progress lines missing from stderr %q", stderr)
+	}
+	for _, f := range []string{train.ConfigFile, train.StepsFile, train.CheckpointFile, train.ModelFile} {
+		if _, err := os.Stat(filepath.Join(full, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if done := string(mustRead(t, filepath.Join(full, train.DoneFile))); done != "12\n" {
+		t.Errorf("DONE holds %q, want the final step", done)
+	}
+	// -q silences progress.
+	_, stderr, code = trainCmd(t, context.Background(), data, append(args, "-q", "-out", filepath.Join(dir, "quiet"))...)
+	if code != 0 || stderr != "" {
+		t.Errorf("-q: exit %d, stderr %q", code, stderr)
+	}
+
+	// Interrupted before the first step (the context is already cancelled).
+	part := filepath.Join(dir, "part")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, stderr, code = trainCmd(t, ctx, data, append(args, "-q", "-out", part)...)
+	want := "train: interrupted after step 0 of 12; checkpoint written to " + filepath.Join(part, train.CheckpointFile)
+	if code != 1 || !strings.HasPrefix(stderr, want) {
+		t.Fatalf("interrupted: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	if _, err := train.ReadCheckpoint(filepath.Join(part, train.CheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = trainCmd(t, context.Background(), data, "-resume", part, "-q", "-")
+	if code != 0 {
+		t.Fatalf("resume: exit %d, stderr %q", code, stderr)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(full, train.ModelFile)), mustRead(t, filepath.Join(part, train.ModelFile))) {
+		t.Errorf("resumed model.safetensors differs from the uninterrupted run's")
+	}
+	// A finished run has nothing to resume.
+	_, stderr, code = trainCmd(t, context.Background(), data, "-resume", part, "-q")
+	if code != 1 || !strings.Contains(stderr, "is complete") {
+		t.Errorf("resume of a finished run: exit %d, stderr %q", code, stderr)
+	}
+}
