@@ -89,7 +89,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 func TestDataErrors(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	big := dataset(t, dir, "1t", 128)        // vocabulary 128 > tiny's 64
+	big := dataset(t, dir, "1t", 128)          // vocabulary 128 > tiny's 64
 	long := dataset(t, dir, "long-suffix", 64) // 24 suffix tokens: longer than tiny's context 32
 	good := dataset(t, dir, "1t", 64)
 	// A model file with its version changed, a truncated one.
