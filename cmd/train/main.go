@@ -73,6 +73,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	fs.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "evaluate the test split every `K` steps (and at 0 and the end)")
 	fs.IntVar(&cfg.CkptEvery, "ckpt-every", 0, "write the checkpoint every `K` steps (0: at the end and on interrupt only)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
+	pf := addPrefFlags(fs)
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
@@ -101,7 +102,20 @@ func run(ctx context.Context, env *cli.Env) error {
 		return cli.Usagef("-out DIR is required (the run directory)")
 	}
 	if cfg.Mode == train.ModePref {
+		if cfg.Init == "" {
+			return cli.Usagef("-mode pref needs -init CHECKPOINT (the SFT model, also the default reference)")
+		}
+		pc, err := pf.resolve(env)
+		if err != nil {
+			return err
+		}
+		cfg.Pref = pc
 		return cli.Usagef("-mode pref is not available yet in this build (pkg/pref is not wired); use -mode sft")
+	}
+	for _, name := range prefOnly() {
+		if set[name] {
+			return cli.Usagef("-%s applies to -mode pref only", name)
+		}
 	}
 	if cfg.Init != "" {
 		for _, name := range []string{"model", "vocab-size", "context", "width", "layers", "heads", "untied"} {

@@ -78,6 +78,13 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-out", dir + "/r", "a", "b"}, "train: train reads one dataset, got 2"},
 		{[]string{"-out", nonEmpty}, "is not empty (use -resume"},
 		{[]string{"-resume", dir, "-lr", "0.1"}, "train: -resume takes the configuration from"},
+		{[]string{"-out", dir + "/r", "-beta", "0.2"}, "train: -beta applies to -mode pref only"},
+		{[]string{"-out", dir + "/r", "-mode", "pref"}, "train: -mode pref needs -init CHECKPOINT"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-beta", "0"}, "train: sigmoid: "},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-beta", "x"}, "train: invalid value \"x\" for flag -beta"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-loss", "nope"}, "train: -loss: unknown loss \"nope\""},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-grads", "sketch:0", "-dump-every", "1"}, "train: -grads must be full or sketch:K"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-token-grads", "2"}, "train: -token-grads 2 exceeds -probe 0"},
 	} {
 		out, stderr, code := trainCmd(t, ctx, nil, tc.args...)
 		if code != 2 || out != "" || !strings.HasPrefix(stderr, tc.want) && !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
