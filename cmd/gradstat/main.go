@@ -1,0 +1,137 @@
+// Gradstat computes gradient-entanglement statistics from train's outputs:
+// per pair, per step, per parameter group and per token, from run
+// directories, sweep directories or streams (docs/FORMATS.md).
+//
+// Usage:
+//
+//	gradstat [flags] [run.arrows|DIR|-]...
+//
+// Run "gradstat -h" for the flags and examples.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"entangle/pkg/cli"
+	"entangle/pkg/gradstat"
+)
+
+func main() { os.Exit(cli.Main("gradstat", run)) }
+
+var help = cli.Help{
+	Synopsis: "gradstat [flags] [run.arrows|DIR|-]...",
+	Doc: `Gradstat reads train's outputs and computes the gradient-entanglement
+statistics of the paper: for every preference pair ⟨g_w,g_l⟩, the norms, cos,
+the norm and chosen/rejected ratios, R = ⟨g_w,g_l⟩/min(‖g_w‖²,‖g_l‖²), the
+paper's case (1 ideal, 2 both fall, 3 both rise) and the case for the loss's own
+weights, the first-order predictions and, for probe pairs, how well they match
+the observed log-prob changes, and CHES. Inputs are pairs/grads/steps streams
+(files or stdin), run directories (their .arrows files read in lockstep) or
+sweep directories (every run below, labelled by the key=value parts of its
+path). One pass, one step in memory. -table chooses the table: steps (per step
+and kind: distributions, case fractions, batch figures), pairs, groups (per
+parameter group) or tokens (per-token cosine matrix, from -token-grads dumps).
+Output is an Arrow stream (an Arrow file with -o FILE), tsv/csv/jsonl with
+-format, or with -summary an aligned table per run with the headline figures.
+Warnings (zero norms, NaN, groups not adding up) go to stderr; a bad or
+truncated input stops with "file:step N: ..." and exit 1 after writing what
+was computed.`,
+	Examples: `prefgen 1t | train -mode pref -out runs/1t - && gradstat -summary runs/1t
+gradstat -table pairs -format tsv runs/1t | head
+gradstat -table tokens -o tokens.arrow runs/long
+gradstat -summary -every 10 sweeps/loss-cmp
+train -mode pref -o - data.arrow | gradstat -format csv > steps.csv`,
+}
+
+func run(ctx context.Context, env *cli.Env) error {
+	fs := cli.NewFlagSet("gradstat")
+	table := fs.String("table", gradstat.TableSteps, "`table`: "+strings.Join(gradstat.Tables, ", "))
+	format := fs.String("format", "arrow", "output `format`: arrow, tsv, csv or jsonl")
+	summary := fs.Bool("summary", false, "print a human-readable table per run instead")
+	every := fs.Int("every", 1, "-summary: print every `N`th step (and the last)")
+	out := fs.String("o", "-", "output `file` (Arrow: an IPC file; - is stdout, an IPC stream)")
+	maxWarn := fs.Int("max-warnings", 100, "print at most `N` warning lines per run (the rest are counted)")
+	quiet := fs.Bool("q", false, "no warnings on stderr")
+	if err := cli.Parse(env, fs, help, env.Args); err != nil {
+		return err
+	}
+	cols := gradstat.ColumnsOf(*table)
+	if cols == nil {
+		return cli.Usagef("unknown -table %q (%s)", *table, strings.Join(gradstat.Tables, ", "))
+	}
+	if !slices.Contains([]string{"arrow", "tsv", "csv", "jsonl"}, *format) {
+		return cli.Usagef("unknown -format %q (arrow, tsv, csv or jsonl)", *format)
+	}
+	if *every < 1 {
+		return cli.Usagef("-every must be at least 1, got %d", *every)
+	}
+	var inputs []gradstat.Input
+	stdin := 0
+	for _, a := range cli.Inputs(fs) {
+		in, err := gradstat.Resolve(a)
+		if err != nil {
+			return cli.Usagef("%v", err)
+		}
+		if a == "-" {
+			stdin++
+		}
+		inputs = append(inputs, in...)
+	}
+	if stdin > 1 {
+		return cli.Usagef("standard input (-) given %d times", stdin)
+	}
+	binary := *format == "arrow" && !*summary
+	if binary && (*out == "-" || *out == "") && cli.IsTerminal(env.Stdout) {
+		return cli.Usagef("refusing to write Arrow to a terminal; use -format tsv, -summary, or -o FILE")
+	}
+	o, err := cli.CreateOutput(env, *out, binary)
+	if err != nil {
+		return err
+	}
+	defer o.Abort()
+	opt := gradstat.Options{Table: *table, MaxWarnings: *maxWarn}
+	if !*quiet {
+		opt.Warn = func(msg string) { cli.Warnf(env.Stderr, env.Name, "%s", msg) }
+	}
+	switch {
+	case *summary:
+		opt.Summary = gradstat.NewSummaryWriter(o, *every)
+	case binary:
+		meta := map[string]string{"format": gradstat.FormatName(*table), "format_version": gradstat.FormatVersion, "producer": "gradstat", "table": *table}
+		if o.IsStdout() {
+			opt.Sink = gradstat.NewArrowStreamSink(o, cols, meta)
+		} else if opt.Sink, err = gradstat.NewArrowFileSink(o.File(), cols, meta); err != nil {
+			return err
+		}
+	default:
+		if opt.Sink, err = gradstat.NewTextSink(o, *format, cols); err != nil {
+			return err
+		}
+	}
+	e := gradstat.NewEngine(opt)
+	open := func(path string) (io.ReadCloser, error) { return cli.OpenInput(env, path) }
+	var first error
+	for _, in := range inputs {
+		err := gradstat.Process(ctx, e, in, open, opt.Warn)
+		if err != nil {
+			if first != nil {
+				cli.Warnf(env.Stderr, env.Name, "%v", err)
+				continue
+			}
+			first = err
+		}
+	}
+	if opt.Sink != nil {
+		if err := opt.Sink.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if err := o.Commit(); err != nil && first == nil && !cli.ErrClosedPipe(err) {
+		first = err
+	}
+	return first
+}

@@ -1,0 +1,101 @@
+package gradstat
+
+import (
+	"bufio"
+	"io"
+
+	"entangle/pkg/runfmt"
+)
+
+// feed is one stream of a run, delivered step group by step group: the
+// contiguous rows of the current batch that share a step.
+type feed struct {
+	name   string
+	format string
+	meta   runfmt.Meta
+
+	next  func() bool
+	err   func() error
+	close func()
+	load  func() int // takes the current batch's rows; returns their number
+
+	steps []runfmt.StepRow
+	pairs []runfmt.PairRow
+	grads []runfmt.GradRow
+	pos   int // start of the current group in the batch
+	end   int // end of the current group
+	n     int // rows in the batch
+
+	cur      int64 // step of the current group
+	done     bool
+	complete int64 // last step delivered completely
+	any      bool  // a group was delivered
+}
+
+// openFeed opens the train output stream r, whichever of the three formats
+// it holds (runfmt checks format, version, columns and metadata).
+func openFeed(r io.Reader, name string) (*feed, error) {
+	a, err := runfmt.OpenAny(bufio.NewReaderSize(r, 1<<20), name)
+	if err != nil {
+		return nil, err
+	}
+	f := &feed{name: name, format: a.Format, meta: a.Meta, complete: -1, close: a.Release}
+	switch {
+	case a.Steps != nil:
+		rd := a.Steps
+		f.next, f.err = rd.Next, rd.Err
+		f.load = func() int { f.steps = rd.Rows(); return len(f.steps) }
+	case a.Pairs != nil:
+		rd := a.Pairs
+		f.next, f.err = rd.Next, rd.Err
+		f.load = func() int { f.pairs = rd.Rows(); return len(f.pairs) }
+	default:
+		rd := a.Grads
+		f.next, f.err = rd.Next, rd.Err
+		f.load = func() int { f.grads = rd.Rows(); return len(f.grads) }
+	}
+	return f, nil
+}
+
+func (f *feed) stepAt(i int) int64 {
+	switch f.format {
+	case runfmt.FormatSteps:
+		return f.steps[i].Step
+	case runfmt.FormatPairs:
+		return f.pairs[i].Step
+	}
+	return f.grads[i].Step
+}
+
+// advance moves to the next step group, reading a batch when needed.
+func (f *feed) advance() {
+	if f.any && f.end > f.pos {
+		f.complete = f.cur
+	}
+	f.pos = f.end
+	for f.pos >= f.n {
+		if !f.next() {
+			f.done = true
+			return
+		}
+		f.n, f.pos, f.end = f.load(), 0, 0
+	}
+	f.cur = f.stepAt(f.pos)
+	f.end = f.pos + 1
+	for f.end < f.n && f.stepAt(f.end) == f.cur {
+		f.end++
+	}
+	f.any = true
+}
+
+// attach adds the current group to d.
+func (f *feed) attach(d *StepData) {
+	switch f.format {
+	case runfmt.FormatSteps:
+		d.Steps = f.steps[f.pos:f.end]
+	case runfmt.FormatPairs:
+		d.Pairs = f.pairs[f.pos:f.end]
+	case runfmt.FormatGrads:
+		d.Grads = f.grads[f.pos:f.end]
+	}
+}

@@ -1,0 +1,258 @@
+package gradstat
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// FormatVersion is the format_version of gradstat's Arrow output.
+const FormatVersion = "1"
+
+// FormatName returns the format metadata value of a gradstat table,
+// "entangle.gradstat.<table>".
+func FormatName(table string) string { return "entangle.gradstat." + table }
+
+func arrowType(t Type) arrow.DataType {
+	switch t {
+	case Int:
+		return arrow.PrimitiveTypes.Int64
+	case Float:
+		return arrow.PrimitiveTypes.Float64
+	case String:
+		return arrow.BinaryTypes.String
+	default:
+		return arrow.FixedWidthTypes.Boolean
+	}
+}
+
+// Schema returns the Arrow schema of a table with the given metadata.
+func Schema(cols []Column, meta map[string]string) *arrow.Schema {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.Name, Type: arrowType(c.Type), Nullable: true}
+	}
+	md := arrow.MetadataFrom(meta)
+	return arrow.NewSchema(fields, &md)
+}
+
+type arrowSink struct {
+	schema *arrow.Schema
+	mem    memory.Allocator
+	w      interface {
+		Write(arrow.Record) error
+		Close() error
+	}
+}
+
+// NewArrowStreamSink returns a Sink writing an Arrow IPC stream to w, one
+// record batch per Write.
+func NewArrowStreamSink(w io.Writer, cols []Column, meta map[string]string) Sink {
+	s := &arrowSink{schema: Schema(cols, meta), mem: memory.NewGoAllocator()}
+	s.w = ipc.NewWriter(w, ipc.WithSchema(s.schema), ipc.WithAllocator(s.mem))
+	return s
+}
+
+// NewArrowFileSink returns a Sink writing an Arrow IPC file to w (the footer
+// is written by Close).
+func NewArrowFileSink(w io.WriteSeeker, cols []Column, meta map[string]string) (Sink, error) {
+	s := &arrowSink{schema: Schema(cols, meta), mem: memory.NewGoAllocator()}
+	fw, err := ipc.NewFileWriter(w, ipc.WithSchema(s.schema), ipc.WithAllocator(s.mem))
+	if err != nil {
+		return nil, err
+	}
+	s.w = fw
+	return s, nil
+}
+
+func (s *arrowSink) Write(b *Batch) error {
+	if b.N == 0 {
+		return nil
+	}
+	rb := array.NewRecordBuilder(s.mem, s.schema)
+	defer rb.Release()
+	for c, col := range b.Cols {
+		valid := b.Valid[c]
+		switch col.Type {
+		case Int:
+			rb.Field(c).(*array.Int64Builder).AppendValues(b.Ints[c], valid)
+		case Float:
+			rb.Field(c).(*array.Float64Builder).AppendValues(b.Fls[c], valid)
+		case String:
+			rb.Field(c).(*array.StringBuilder).AppendValues(b.Strs[c], valid)
+		case Bool:
+			rb.Field(c).(*array.BooleanBuilder).AppendValues(b.Bools[c], valid)
+		}
+	}
+	rec := rb.NewRecord()
+	defer rec.Release()
+	return s.w.Write(rec)
+}
+
+func (s *arrowSink) Close() error { return s.w.Close() }
+
+// textSink writes tsv, csv or jsonl.
+type textSink struct {
+	format string
+	w      *bufio.Writer
+	cw     *csv.Writer
+	cols   []Column
+	rec    []string
+	buf    []byte
+	header bool
+}
+
+// NewTextSink returns a Sink writing the rows as text: "tsv" (header line,
+// tab-separated, empty for null), "csv" (RFC 4180, empty for null) or
+// "jsonl" (one object per row, null for null). Floats are written in the
+// shortest form that reads back to the same float64.
+func NewTextSink(w io.Writer, format string, cols []Column) (Sink, error) {
+	s := &textSink{format: format, w: bufio.NewWriterSize(w, 1<<16), cols: cols, rec: make([]string, len(cols))}
+	switch format {
+	case "tsv", "jsonl":
+	case "csv":
+		s.cw = csv.NewWriter(s.w)
+	default:
+		return nil, fmt.Errorf("gradstat: unknown text format %q", format)
+	}
+	return s, nil
+}
+
+func (s *textSink) cell(b *Batch, c, r int) string {
+	if !b.Valid[c][r] {
+		return ""
+	}
+	switch b.Cols[c].Type {
+	case Int:
+		return strconv.FormatInt(b.Ints[c][r], 10)
+	case Float:
+		return strconv.FormatFloat(b.Fls[c][r], 'g', -1, 64)
+	case String:
+		return b.Strs[c][r]
+	default:
+		return strconv.FormatBool(b.Bools[c][r])
+	}
+}
+
+func (s *textSink) writeHeader() error {
+	s.header = true
+	if s.format == "jsonl" {
+		return nil
+	}
+	for i, c := range s.cols {
+		s.rec[i] = c.Name
+	}
+	return s.line()
+}
+
+func (s *textSink) line() error {
+	if s.cw != nil {
+		return s.cw.Write(s.rec)
+	}
+	for i, v := range s.rec {
+		if i > 0 {
+			s.w.WriteByte('\t')
+		}
+		s.w.WriteString(tsvEscape(v))
+	}
+	return s.w.WriteByte('\n')
+}
+
+// tsvEscape replaces the tab, newline and carriage return characters that
+// would break a TSV line by their backslash escapes (and backslash by \\).
+func tsvEscape(v string) string {
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\t', '\n', '\r', '\\':
+			goto escape
+		}
+	}
+	return v
+escape:
+	out := make([]byte, 0, len(v)+4)
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\t':
+			out = append(out, '\\', 't')
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\\':
+			out = append(out, '\\', '\\')
+		default:
+			out = append(out, v[i])
+		}
+	}
+	return string(out)
+}
+
+func (s *textSink) Write(b *Batch) error {
+	if !s.header {
+		if err := s.writeHeader(); err != nil {
+			return err
+		}
+	}
+	for r := 0; r < b.N; r++ {
+		if s.format != "jsonl" {
+			for c := range b.Cols {
+				s.rec[c] = s.cell(b, c, r)
+			}
+			if err := s.line(); err != nil {
+				return err
+			}
+			continue
+		}
+		s.buf = append(s.buf[:0], '{')
+		for c, col := range b.Cols {
+			if c > 0 {
+				s.buf = append(s.buf, ',')
+			}
+			s.buf = strconv.AppendQuote(s.buf, col.Name)
+			s.buf = append(s.buf, ':')
+			switch {
+			case !b.Valid[c][r]:
+				s.buf = append(s.buf, "null"...)
+			case col.Type == String:
+				q, _ := json.Marshal(b.Strs[c][r])
+				s.buf = append(s.buf, q...)
+			default:
+				s.buf = append(s.buf, s.cell(b, c, r)...)
+			}
+		}
+		s.buf = append(s.buf, '}', '\n')
+		if _, err := s.w.Write(s.buf); err != nil {
+			return err
+		}
+	}
+	if s.cw != nil {
+		s.cw.Flush()
+		if err := s.cw.Error(); err != nil {
+			return err
+		}
+	}
+	return s.w.Flush()
+}
+
+func (s *textSink) Close() error {
+	if !s.header {
+		if err := s.writeHeader(); err != nil {
+			return err
+		}
+	}
+	if s.cw != nil {
+		s.cw.Flush()
+		if err := s.cw.Error(); err != nil {
+			return err
+		}
+	}
+	return s.w.Flush()
+}
