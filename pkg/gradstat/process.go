@@ -124,7 +124,7 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 					continue
 				}
 				if truncated {
-					err = errors.New("truncated stream: no end-of-stream marker after this step (the last complete one); the steps before were written")
+					err = errors.New("truncated stream (no end-of-stream marker): this is the last complete step; the statistics up to it were written")
 					if f.complete < 0 {
 						stepErr = &InputError{File: f.name, Step: -1, Err: errors.New("truncated stream: no complete step")}
 						break
