@@ -1,0 +1,44 @@
+// Package runfmt writes and reads train's run outputs, the three Arrow IPC
+// streams specified in docs/FORMATS.md (the "train" section):
+//
+//	steps.arrows  format "entangle.steps"  one row per optimizer step (kind "train") and per evaluation ("eval")
+//	pairs.arrows  format "entangle.pairs"  one row per training pair of a step, plus probe pairs at dump steps
+//	grads.arrows  format "entangle.grads"  gradient vectors (full or sketched) at dump steps
+//
+// Every stream carries the same schema metadata (Meta): format,
+// format_version (Version), producer, run_id, config, model_config, groups
+// (the model.Tensors table as JSON), vocab, loss and mode; pairs add G and C,
+// grads add sketch, sketch_seed and dim.
+//
+// # Writing
+//
+// A writer (NewStepWriter, NewPairWriter, NewGradWriter) writes ONE record
+// batch per Write call — one step — and flushes the destination after it when
+// the destination has a Flush method (bufio.Writer), so that a reader sees every
+// step written so far and a killed run leaves a readable prefix. Close writes
+// the end-of-stream marker. Float columns documented as nullable take NaN for
+// null; FixedSizeList columns must have exactly G, C or D values per row.
+//
+// # Reading
+//
+// A reader (NewStepReader, NewPairReader, NewGradReader, or OpenAny when the
+// format is not known in advance) streams one record batch at a time, with
+// bounded memory: Next advances, Rows returns the batch's rows, Err the error
+// that stopped Next. Rows and their slices (DotG, HidW, Grad, ...) are views of
+// the current batch, valid until the next call to Next or Release; copy what
+// must outlive it. Readers refuse, with an error naming the input:
+//
+//   - prefgen's datasets (format "entangle.prefdata") and Arrow without entangle metadata;
+//   - another train format than the one asked for, an unknown format_version
+//     (with a hint: use the build that wrote the run);
+//   - missing columns, wrong column types, FixedSizeList lengths that differ
+//     from the metadata's G, C or D;
+//   - corrupt record batches (nulls in non-nullable columns, short buffers).
+//
+// A stream that ends without its end-of-stream marker (a killed or still
+// running train) has delivered every complete step; Err then reports
+// ErrTruncated naming the last complete step.
+//
+// Readers allocate through pkg/arrowio.LimitAllocator (WithMaxBuffer sets the
+// bound, 4 GiB by default) so that a corrupt length cannot exhaust memory.
+package runfmt
