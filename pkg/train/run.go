@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"entangle/pkg/model"
 	"entangle/pkg/optim"
 	"entangle/pkg/prefdata"
+	"entangle/pkg/runfmt"
 )
 
 // Files of a run directory.
@@ -262,7 +262,7 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 	ln := newLanes(m)
 	evalRow := func(s int) StepRow {
 		r := ln.evaluate(test)
-		row := nullRow(int64(s), "eval")
+		row := runfmt.NullStepRow(int64(s), "eval")
 		row.Loss, row.TokenAcc = r.Loss, r.TokenAcc
 		row.LogpChosen, row.LogpRejected = r.LogpChosen, r.LogpRejected
 		row.LogpChosenTok, row.LogpRejectedTok = r.LogpChosenTok, r.LogpRejectedTok
@@ -308,7 +308,7 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("step %d: the loss is %v (try a smaller -lr)", s+1, loss)
 		}
-		row := nullRow(int64(s+1), "train")
+		row := runfmt.NullStepRow(int64(s+1), "train")
 		row.LR, row.Loss, row.GradNorm, row.TokenAcc = lr, loss, norm, acc
 		row.Ms = float64(time.Since(t0).Microseconds()) / 1000
 		rows := []StepRow{row}
@@ -342,51 +342,38 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 	return cli.WriteFileAtomic(filepath.Join(opt.Dir, DoneFile), []byte(strconv.Itoa(cfg.Steps)+"\n"))
 }
 
-// streamMeta returns the schema metadata shared by the run's streams.
-func streamMeta(cfg *Config, d *prefdata.Dataset) (map[string]string, error) {
+// streamMeta returns the schema metadata shared by the run's streams
+// (runfmt writers set format and format_version).
+func streamMeta(cfg *Config, d *prefdata.Dataset) (runfmt.Meta, error) {
 	mc, err := json.Marshal(cfg.Model)
 	if err != nil {
-		return nil, err
+		return runfmt.Meta{}, err
 	}
-	type group struct {
-		Name   string `json:"name"`
-		Offset int    `json:"offset"`
-		Size   int    `json:"size"`
-	}
-	var gs []group
+	var gs []runfmt.Group
 	for _, t := range model.Tensors(cfg.Model) {
-		gs = append(gs, group{t.Name, t.Offset, t.Size})
-	}
-	gj, err := json.Marshal(gs)
-	if err != nil {
-		return nil, err
-	}
-	vj, err := json.Marshal(d.Vocab)
-	if err != nil {
-		return nil, err
+		gs = append(gs, runfmt.Group{Name: t.Name, Offset: t.Offset, Size: t.Size})
 	}
 	lossName := ""
 	if cfg.Pref != nil {
 		lossName = cfg.Pref.Loss
 	}
-	return map[string]string{
-		"format":         StepsFormat,
-		"format_version": FormatVersion,
-		"producer":       "train",
-		"run_id":         cfg.RunID(),
-		"config":         cfg.JSON(),
-		"model_config":   string(mc),
-		"groups":         string(gj),
-		"vocab":          string(vj),
-		"loss":           lossName,
-		"mode":           cfg.Mode,
+	return runfmt.Meta{
+		Producer:    "train",
+		RunID:       cfg.RunID(),
+		Config:      cfg.JSON(),
+		ModelConfig: string(mc),
+		Loss:        lossName,
+		Mode:        cfg.Mode,
+		C:           cfg.Model.C,
+		Groups:      gs,
+		Vocab:       d.Vocab.Tokens,
 	}, nil
 }
 
 // openSteps opens DIR/steps.arrows for writing. On resume, the rows of the
 // previous stream with step ≤ upTo are copied into a new stream, which then
 // replaces the old one.
-func openSteps(dir string, meta map[string]string, upTo int64, resume bool) (*os.File, *stepWriter, error) {
+func openSteps(dir string, meta runfmt.Meta, upTo int64, resume bool) (*os.File, *runfmt.StepWriter, error) {
 	path := filepath.Join(dir, StepsFile)
 	var old [][]StepRow
 	if resume {
@@ -394,9 +381,9 @@ func openSteps(dir string, meta map[string]string, upTo int64, resume bool) (*os
 		if err != nil {
 			return nil, nil, fmt.Errorf("resume: %w", err)
 		}
-		old, err = readStepRows(bytes.NewReader(b), len(b), upTo)
+		old, err = readStepRows(b, path, upTo)
 		if err != nil {
-			return nil, nil, fmt.Errorf("resume: %s: %v", path, err)
+			return nil, nil, fmt.Errorf("resume: %v", err)
 		}
 	}
 	tmp := filepath.Join(dir, "."+StepsFile+".tmp")
@@ -404,7 +391,11 @@ func openSteps(dir string, meta map[string]string, upTo int64, resume bool) (*os
 	if err != nil {
 		return nil, nil, err
 	}
-	sw := newStepWriter(f, meta)
+	sw, err := runfmt.NewStepWriter(f, meta)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
 	for _, rows := range old {
 		if err := sw.Write(rows); err != nil {
 			f.Close()

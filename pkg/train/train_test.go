@@ -14,6 +14,7 @@ import (
 
 	"entangle/pkg/model"
 	"entangle/pkg/prefdata"
+	"entangle/pkg/runfmt"
 	"entangle/pkg/safetensors"
 )
 
@@ -49,7 +50,7 @@ func readSteps(t *testing.T, dir string) []StepRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batches, err := readStepRows(bytes.NewReader(b), len(b), math.MaxInt64)
+	batches, err := readStepRows(b, StepsFile, math.MaxInt64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,16 +70,23 @@ func sameRows(t *testing.T, a, b []StepRow) {
 	for i := range a {
 		x, y := a[i], b[i]
 		x.Ms, y.Ms = 0, 0
-		fx, fy := x.floats(), y.floats()
+		fx, fy := rowFloats(&x), rowFloats(&y)
 		for j := range fx {
 			if math.Float64bits(*fx[j]) != math.Float64bits(*fy[j]) {
-				t.Fatalf("row %d (step %d %s) column %s: %v vs %v", i, x.Step, x.Kind, stepFloatCols[j], *fx[j], *fy[j])
+				t.Fatalf("row %d (step %d %s) float column %d: %v vs %v", i, x.Step, x.Kind, j, *fx[j], *fy[j])
 			}
 		}
 		if x.Step != y.Step || x.Kind != y.Kind {
 			t.Fatalf("row %d: %d %s vs %d %s", i, x.Step, x.Kind, y.Step, y.Kind)
 		}
 	}
+}
+
+func rowFloats(r *StepRow) []*float64 {
+	return []*float64{&r.LR, &r.Loss, &r.GradNorm, &r.Ms, &r.TokenAcc, &r.Margin,
+		&r.LogpChosen, &r.LogpRejected, &r.LogpChosenTok, &r.LogpRejectedTok,
+		&r.RewardsChosen, &r.RewardsRejected, &r.RewardsMargins, &r.RewardsAccuracies, &r.CosMean,
+		&r.BatchDot, &r.BatchWW, &r.BatchLL}
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -396,6 +404,17 @@ func TestSFTLearnsSentiment1t(t *testing.T) {
 		if r.Kind == "eval" {
 			evals = append(evals, r)
 		}
+	}
+	// The stream describes itself (formats.md metadata).
+	sr, err := runfmt.NewStepReader(bytes.NewReader(readFile(t, filepath.Join(dir, StepsFile))), StepsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := sr.Meta()
+	sr.Release()
+	if meta.Format != runfmt.FormatSteps || meta.Mode != ModeSFT || meta.RunID != c.RunID() || meta.Config != c.JSON() ||
+		len(meta.Groups) != len(model.Tensors(c.Model)) || !slices.Equal(meta.Vocab, d.Vocab.Tokens) || meta.Loss != "" {
+		t.Fatalf("steps metadata %+v", meta)
 	}
 	if len(evals) != 4 || evals[0].Step != 0 || evals[3].Step != 300 {
 		t.Fatalf("eval rows at %v", evals)
