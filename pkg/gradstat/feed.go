@@ -34,8 +34,16 @@ type feed struct {
 
 // openFeed opens the train output stream r, whichever of the three formats
 // it holds (runfmt checks format, version, columns and metadata).
-func openFeed(r io.Reader, name string) (*feed, error) {
-	a, err := runfmt.OpenAny(bufio.NewReaderSize(r, 1<<20), name)
+//
+// size, when positive, is the size of the input: no Arrow buffer can be
+// larger, so it bounds the reader's allocations (a corrupt length in a
+// file then cannot exhaust memory).
+func openFeed(r io.Reader, name string, size int64) (*feed, error) {
+	var opts []runfmt.Option
+	if size > 0 && size < 1<<40 {
+		opts = append(opts, runfmt.WithMaxBuffer(int(size)+1<<16)) // slack for Arrow's padding
+	}
+	a, err := runfmt.OpenAny(bufio.NewReaderSize(r, 1<<20), name, opts...)
 	if err != nil {
 		return nil, err
 	}

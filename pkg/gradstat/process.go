@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"entangle/pkg/runfmt"
 )
@@ -47,7 +48,7 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 			return &InputError{File: displayName(path), Step: -1, Err: err}
 		}
 		defer rc.Close()
-		f, err := openFeed(rc, displayName(path))
+		f, err := openFeed(rc, displayName(path), sizeOf(rc))
 		if err != nil {
 			return err // runfmt's message names the input
 		}
@@ -148,4 +149,18 @@ func displayName(path string) string {
 		return "<stdin>"
 	}
 	return path
+}
+
+// sizeOf returns the size of r if it is known (a regular file, or a reader
+// with a Size method such as *bytes.Reader), else 0.
+func sizeOf(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Size() int64 }:
+		return v.Size()
+	case *os.File:
+		if st, err := v.Stat(); err == nil && st.Mode().IsRegular() {
+			return st.Size()
+		}
+	}
+	return 0
 }
