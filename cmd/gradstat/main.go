@@ -93,6 +93,8 @@ func run(ctx context.Context, env *cli.Env) error {
 		return err
 	}
 	defer o.Abort()
+	open := func(path string) (io.ReadCloser, error) { return cli.OpenInput(env, path) }
+	runs, open := gradstat.RunsMetadata(inputs, open)
 	opt := gradstat.Options{Table: *table, MaxWarnings: *maxWarn}
 	if !*quiet {
 		opt.Warn = func(msg string) { cli.Warnf(env.Stderr, env.Name, "%s", msg) }
@@ -101,7 +103,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	case *summary:
 		opt.Summary = gradstat.NewSummaryWriter(o, *every)
 	case binary:
-		meta := map[string]string{"format": gradstat.FormatName(*table), "format_version": gradstat.FormatVersion, "producer": "gradstat", "table": *table}
+		meta := map[string]string{"format": gradstat.FormatName(*table), "format_version": gradstat.FormatVersion, "producer": "gradstat", "table": *table, "runs": runs}
 		if o.IsStdout() {
 			opt.Sink = gradstat.NewArrowStreamSink(o, cols, meta)
 		} else if opt.Sink, err = gradstat.NewArrowFileSink(o.File(), cols, meta); err != nil {
@@ -113,7 +115,6 @@ func run(ctx context.Context, env *cli.Env) error {
 		}
 	}
 	e := gradstat.NewEngine(opt)
-	open := func(path string) (io.ReadCloser, error) { return cli.OpenInput(env, path) }
 	var first error
 	for _, in := range inputs {
 		err := gradstat.Process(ctx, e, in, open, opt.Warn)

@@ -314,6 +314,10 @@ func TestArrowOutput(t *testing.T) {
 	if v, _ := md.GetValue("format"); v != "entangle.gradstat.steps" {
 		t.Errorf("format %q", v)
 	}
+	want := `[{"run":"` + dir + `","run_id":"run1","loss":"dpo","mode":"pref","source":"` + dir + `","config":{"loss":"dpo"}}]`
+	if v, _ := md.GetValue("runs"); v != want {
+		t.Errorf("runs metadata %s, want %s", v, want)
+	}
 	n := 0
 	for rd.Next() {
 		rec := rd.Record()
@@ -361,6 +365,7 @@ func TestClosedFormEndToEnd(t *testing.T) {
 	pw, _ := runfmt.NewPairWriter(&pb, meta())
 	pw.Write([]runfmt.PairRow{pair(0, "train", 1, -0.75, 0.25, 2.25, 1, 1, -1, -2)})
 	pw.Close()
+	// From stdin: the schema read for the "runs" metadata is replayed.
 	out, _, code := runCmd(t, pb.Bytes(), "-format", "tsv", "-table", "pairs", "-")
 	if code != 0 {
 		t.Fatal(code)

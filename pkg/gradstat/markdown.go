@@ -18,8 +18,14 @@ func WriteMarkdown(w io.Writer) error {
 		"tsv/csv; null is an empty field, or `null` in jsonl; floats in shortest round-trip form). Every column is nullable:\n" +
 		"a float is null where it is undefined (a zero norm, NaN input, a statistic not applicable to the row's kind), and\n" +
 		"a warning on stderr says why. Metadata keys: `format` = `entangle.gradstat.<table>`, `format_version` = `1`,\n" +
-		"`producer` = `gradstat`, `table`. Every table starts with the run identity columns `run`, `run_id`, `loss`,\n" +
-		"`step`, `kind`, so several runs (a sweep) go in one table.\n\n")
+		"`producer` = `gradstat`, `table`, and `runs`: a JSON list of `{run, run_id, loss, mode, source, config}` (config\n" +
+		"is the run's resolved train config). Every table starts with the run identity columns `run`, `run_id`, `loss`,\n" +
+		"`step`, `kind`, so several runs (a sweep) go in one table.\n\n" +
+		"Inputs: pairs/grads/steps streams (files or stdin), a run directory (its streams are read in lockstep by step),\n" +
+		"or a sweep directory (every run directory below it, at any depth; `run` is the `key=value` parts of its path).\n" +
+		"A run directory without `DONE` is a run in progress: a stream cut mid-message is read up to its last complete\n" +
+		"step with a warning. Otherwise a truncated stream stops gradstat with `file:step N: truncated stream …` (N the\n" +
+		"last complete step) and exit 1, after writing the statistics up to step N.\n\n")
 	for _, t := range Tables {
 		fmt.Fprintf(&b, "### `-table %s`\n\n| column | type | meaning |\n|---|---|---|\n", t)
 		for _, c := range ColumnsOf(t) {
@@ -27,6 +33,18 @@ func WriteMarkdown(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("`pairs`: each pair of pairs.arrows gives a row with `source` = `pairs` (train's exact float64 reductions);\n" +
+		"when grads.arrows holds that step's sequence gradients, gradstat recomputes ⟨g_w,g_l⟩ and the norms from the\n" +
+		"vectors and adds a row with `source` = `grads` (joined with the pairs.arrows row of the same step, kind and pair\n" +
+		"for d_w, d_l and log-probs; `pred_w`/`pred_l` from the `update` row). For `sketch:K` dumps those rows have\n" +
+		"`estimate` = true and `dot_se` the standard error; for full dumps a disagreement with train's values beyond\n" +
+		"1e-6 (relative to ‖g_w‖‖g_l‖) is warned about.\n\n" +
+		"`tokens`: per (run, step, kind, pair) with per-token gradients (train -token-grads), one row per entry (i, j)\n" +
+		"of the chosen × rejected cosine matrix, then one summary row with i = j = −1: mean cosine of\n" +
+		"contrastive×contrastive entries, of end-aligned shared entries (chosen token i with rejected token\n" +
+		"i − n_w + n_l, both shared), and of the rest.\n\n" +
+		"`groups`: the groups of each pair must add up to its totals (relative 1e-9); otherwise a warning names the\n" +
+		"step and pair.\n\n")
 	b.WriteString("Cases: 1 ideal (chosen ↑, rejected ↓), 2 both fall, 3 both rise (paper Table 1; ties count as the desired\n" +
 		"direction), 4 chosen falls and rejected rises (possible only with a negative loss weight), 0 undefined.\n" +
 		"`case` uses d_w = d_l (the paper's Condition 1); `loss_case` uses the pair's own d_w, d_l.\n")
