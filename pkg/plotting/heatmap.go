@@ -88,19 +88,64 @@ func TokenLabel(tok string, contrastive bool) string {
 	return s
 }
 
-// TokenHeatmap draws figure 6 (paper Figure 4b): the chosen × rejected
-// cosine matrix on a blue–white–red scale fixed to [−1, 1], token strings on
-// the axes (chosen down the left, rejected along the bottom), contrastive
-// tokens marked "*" and their rows and columns outlined, and a colour bar. It
-// panics if len(Cos) ≠ len(Chosen)·len(Rejected) or either is empty.
-func TokenHeatmap(m TokenMap) *Figure {
+// TokenHeatmap draws figure 6 (paper Figure 4b) for one matrix; see
+// TokenHeatmaps.
+func TokenHeatmap(m TokenMap) *Figure { return TokenHeatmaps([]TokenMap{m}) }
+
+// TokenHeatmaps draws figure 6 (paper Figure 4b): for each map a panel of
+// the chosen × rejected cosine matrix on a blue–white–red scale fixed to
+// [−1, 1], token strings on the axes (chosen down the left, rejected along
+// the bottom), contrastive tokens marked "*" with their rows and columns
+// outlined; two panels to a row, one colour bar. It panics if a map's Cos is
+// not len(Chosen)·len(Rejected) or either is empty.
+func TokenHeatmaps(maps []TokenMap) *Figure {
+	cm := NewBlueWhiteRed(-1, 1)
+	var panels []*plot.Plot
+	n := 1
+	for i := range maps {
+		panels = append(panels, heatmapPanel(&maps[i], cm))
+		n = max(n, len(maps[i].Chosen), len(maps[i].Rejected))
+	}
+	cols := min(2, len(maps))
+	rows, _ := grid(panels, cols, nil)
+	cb := plot.New()
+	cb.Title.Text = "cos(g_w,i, g_l,j)"
+	cb.Title.TextStyle.Font.Size = 10
+	cb.HideX()
+	cb.Y.Label.Text = "cosine (dimensionless, −1 … 1)"
+	cb.Y.Min, cb.Y.Max = -1, 1
+	cb.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true, Colors: 255})
+	leg := legendPanel("", []LegendEntry{
+		{"* contrastive (outlined)", lineThumb{draw.LineStyle{Color: color.Black, Width: vg.Points(1.2)}}},
+		{"undefined (zero grad.)", boxThumb{nanColor}},
+	})
+	if len(rows) == 0 {
+		rows = [][]*plot.Plot{nil}
+	}
+	for len(rows[0]) < cols {
+		rows[0] = append(rows[0], nil)
+	}
+	rows[0] = append(rows[0], cb, leg)
+	widths := make([]float64, cols, cols+2)
+	for i := range widths {
+		widths[i] = 1
+	}
+	widths = append(widths, 0.2, 0.42)
+	side := vg.Length(n)*vg.Points(16) + 2.5*vg.Inch
+	side = max(6*vg.Inch, min(side, 14*vg.Inch))
+	f := &Figure{Title: "Per-token gradient cosines, chosen × rejected", Panels: rows, ColWidths: widths}
+	f.Width, f.Height = side*vg.Length(float64(cols)+0.62), side*1.12*vg.Length(len(rows))
+	return f
+}
+
+// heatmapPanel returns the panel of one cosine matrix.
+func heatmapPanel(m *TokenMap, cm *BlueWhiteRed) *plot.Plot {
 	nW, nL := len(m.Chosen), len(m.Rejected)
 	if nW == 0 || nL == 0 || len(m.Cos) != nW*nL {
 		panic("plotting: TokenHeatmap: Cos is not len(Chosen) × len(Rejected)")
 	}
-	cm := NewBlueWhiteRed(-1, 1)
 	p := newPanel(m.Title, "rejected response token (position order)", "chosen response token (position order)")
-	p.Add(&cells{m: &m, cm: cm})
+	p.Add(&cells{m: m, cm: cm})
 	p.X.Min, p.X.Max = -0.5, float64(nL)-0.5
 	p.Y.Min, p.Y.Max = -0.5, float64(nW)-0.5
 	xl := make([]string, nL)
@@ -117,25 +162,8 @@ func TokenHeatmap(m TokenMap) *Figure {
 	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
 	p.X.Tick.Label.Font.Size = tickFont(nL)
 	p.Y.Tick.Label.Font.Size = tickFont(nW)
-	p.Add(&outline{m: &m})
-
-	cb := plot.New()
-	cb.Title.Text = "cos(g_w,i, g_l,j)"
-	cb.Title.TextStyle.Font.Size = 10
-	cb.HideX()
-	cb.Y.Label.Text = "cosine (dimensionless, −1 … 1)"
-	cb.Y.Min, cb.Y.Max = -1, 1
-	cb.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true, Colors: 255})
-	cb.Legend.Top, cb.Legend.Left = false, true
-	leg := legendPanel("", []LegendEntry{
-		{"* contrastive (outlined)", lineThumb{draw.LineStyle{Color: color.Black, Width: vg.Points(1.2)}}},
-		{"undefined (zero grad.)", boxThumb{nanColor}},
-	})
-	f := &Figure{Title: "Per-token gradient cosines, chosen × rejected", Panels: [][]*plot.Plot{{p, cb, leg}}, ColWidths: []float64{1, 0.2, 0.42}}
-	side := vg.Length(max(nW, nL))*vg.Points(16) + 2.5*vg.Inch
-	side = max(6*vg.Inch, min(side, 16*vg.Inch))
-	f.Width, f.Height = side*1.28, side*1.15
-	return f
+	p.Add(&outline{m: m})
+	return p
 }
 
 func at01(v []bool, i int) bool { return i < len(v) && v[i] }
