@@ -286,7 +286,8 @@ func TestSummary(t *testing.T) {
 	}
 	for _, want := range []string{
 		"run " + dir + "  (run_id run1, loss dpo,",
-		"       0 train     3   0.6667   0.7500  0.333  0.333  0.333  0.667  0.000  0.333  0.000    1.333",
+		"       0 train     3   0.6667   0.7500  0.333  0.333  0.333  0.667  0.000  0.333  0.000    1.333      -\n",
+		"       1 probe     1   0.6325   0.6325  1.000  0.000  0.000  1.000  0.000  0.000  0.000    1.000  1.000\n",
 		// train means: chosen −10 → −11, rejected −12 → −14, margin +1.
 		"  train steps 0..1 (2): Δlogp chosen -1.0000, rejected -2.0000, margin +1.0000; mean cos 0.6667",
 	} {

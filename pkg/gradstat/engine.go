@@ -173,6 +173,9 @@ func (e *Engine) Step(d *StepData) error {
 		for _, w := range ps.Warnings {
 			e.warn(d.Step, where, "%v", w)
 		}
+		if !finite(p.LogpW) || !finite(p.LogpL) {
+			e.warn(d.Step, where, "log-probability is not finite (logp_w %v, logp_l %v)", p.LogpW, p.LogpL)
+		}
 		e.stats = append(e.stats, ps)
 		var fo foRow
 		if finite(p.PredW) && finite(p.PredL) && finite(p.LogpWAfter) && finite(p.LogpLAfter) {

@@ -8,9 +8,13 @@ import (
 )
 
 // SummaryWriter prints the human-readable view (-summary): per run, a header,
-// one aligned line per step and kind (every Nth step), and the headline
-// figures: the change of the mean chosen and rejected log-probabilities from
-// the first step to the last, and the mean cosine over the run.
+// one aligned line per step and kind (every Nth step): n pairs, mean and
+// median cos, the fractions of pairs in paper cases 1–3 and loss-aware cases
+// 1–4, mean R, and for probes the fraction whose first-order predicted case
+// matched the observed one (fo_ok); then the headline figures: the change of
+// the mean chosen and rejected log-probabilities from the first step to the
+// last (train pairs differ from step to step; probe pairs are fixed), and the
+// mean over steps of the mean cosine.
 type SummaryWriter struct {
 	w     io.Writer
 	every int64
@@ -60,8 +64,8 @@ func (s *SummaryWriter) BeginRun(r *Run) {
 		loss = "-"
 	}
 	s.printf("run %s  (run_id %s, loss %s, %s)\n", r.Label, id, loss, r.Source)
-	s.printf("%8s %-5s %5s %8s %8s %6s %6s %6s %6s %6s %6s %6s %8s\n",
-		"step", "kind", "n", "cos_mean", "cos_med", "case1", "case2", "case3", "loss1", "loss2", "loss3", "loss4", "R_mean")
+	s.printf("%8s %-5s %5s %8s %8s %6s %6s %6s %6s %6s %6s %6s %8s %6s\n",
+		"step", "kind", "n", "cos_mean", "cos_med", "case1", "case2", "case3", "loss1", "loss2", "loss3", "loss4", "R_mean", "fo_ok")
 }
 
 // Step records one step's summary and prints it if it is due.
@@ -100,9 +104,9 @@ func f(x float64, prec int) string {
 
 func (s *SummaryWriter) line(ss *StepSummary) {
 	c, l := ss.S.CaseFrac, ss.S.LossCaseFrac
-	s.printf("%8d %-5s %5d %8s %8s %6s %6s %6s %6s %6s %6s %6s %8s\n", ss.Step, ss.Kind, ss.S.N,
+	s.printf("%8d %-5s %5d %8s %8s %6s %6s %6s %6s %6s %6s %6s %8s %6s\n", ss.Step, ss.Kind, ss.S.N,
 		f(ss.S.Cos.Mean, 4), f(ss.S.Cos.Median, 4), f(c[1], 3), f(c[2], 3), f(c[3], 3),
-		f(l[1], 3), f(l[2], 3), f(l[3], 3), f(l[4], 3), f(ss.S.R.Mean, 3))
+		f(l[1], 3), f(l[2], 3), f(l[3], 3), f(l[4], 3), f(ss.S.R.Mean, 3), f(ss.FoMatch, 3))
 }
 
 // EndRun prints the last step (if it was skipped by -every) and the headline
