@@ -323,3 +323,36 @@ func TestMismatchedLengths(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestSummaryEvery: with -every 2, train steps 1..3 print 2 and the last
+// (3), probe rows always; the last step's train row is printed even when a
+// probe row of the same step was due.
+func TestSummaryEvery(t *testing.T) {
+	var b strings.Builder
+	sw := NewSummaryWriter(&b, 2)
+	e := NewEngine(Options{Summary: sw})
+	e.BeginRun(&Run{Label: "r"})
+	for s := int64(1); s <= 3; s++ {
+		rows := []runfmt.PairRow{trainPair(s, 1, 1, 4, 1, 1, 1)}
+		if s != 2 {
+			p := probePair()
+			p.Step = s
+			rows = append(rows, p)
+		}
+		if err := e.Step(&StepData{Step: s, Pairs: rows}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.EndRun(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 2 && (f[1] == "train" || f[1] == "probe") && f[0] != "train" {
+			got = append(got, f[0]+f[1][:1])
+		}
+	}
+	if strings.Join(got, " ") != "1p 2t 3p 3t" {
+		t.Errorf("printed rows %q:\n%s", got, b.String())
+	}
+}

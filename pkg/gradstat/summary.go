@@ -24,8 +24,8 @@ type SummaryWriter struct {
 	kind map[string]*kindTrack
 	// kinds in order of first appearance
 	order []string
-	last  []StepSummary // last summaries seen, printed at the end if skipped
-	lastP bool
+	last  []StepSummary // summaries of the last step seen
+	lastP []bool        // whether each of last was printed
 }
 
 type kindTrack struct {
@@ -38,7 +38,8 @@ type kindTrack struct {
 }
 
 // NewSummaryWriter returns a writer printing to w; every > 1 prints only
-// the steps that are multiples of every (and the last one).
+// the train steps that are multiples of every (and the last step), and all
+// probe rows (they exist at dump steps only).
 func NewSummaryWriter(w io.Writer, every int) *SummaryWriter {
 	if every < 1 {
 		every = 1
@@ -54,7 +55,7 @@ func (s *SummaryWriter) printf(format string, args ...any) {
 
 // BeginRun prints the run header.
 func (s *SummaryWriter) BeginRun(r *Run) {
-	s.run, s.kind, s.order, s.last, s.lastP = r, map[string]*kindTrack{}, nil, nil, true
+	s.run, s.kind, s.order, s.last, s.lastP = r, map[string]*kindTrack{}, nil, nil, nil
 	id := r.RunID
 	if len(id) > 12 {
 		id = id[:12]
@@ -83,13 +84,15 @@ func (s *SummaryWriter) Step(ss *StepSummary) {
 		t.cosN++
 	}
 	if len(s.last) > 0 && s.last[0].Step != ss.Step {
-		s.last = s.last[:0]
+		s.last, s.lastP = s.last[:0], s.lastP[:0]
 	}
-	due := ss.Step%s.every == 0
+	// Train rows come every step: print every Nth. Other kinds (probes) come
+	// only at dump steps: print them all.
+	due := ss.Kind != "train" || ss.Step%s.every == 0
 	cp := *ss
 	cp.rowIndices = nil
 	s.last = append(s.last, cp)
-	s.lastP = due
+	s.lastP = append(s.lastP, due)
 	if due {
 		s.line(ss)
 	}
@@ -112,8 +115,8 @@ func (s *SummaryWriter) line(ss *StepSummary) {
 // EndRun prints the last step (if it was skipped by -every) and the headline
 // figures of the run.
 func (s *SummaryWriter) EndRun(warnings int) error {
-	if !s.lastP {
-		for i := range s.last {
+	for i := range s.last {
+		if !s.lastP[i] {
 			s.line(&s.last[i])
 		}
 	}
