@@ -1,0 +1,70 @@
+// Package pref is one preference-optimization step, exactly instrumented:
+// the trainer (pkg/train, -mode pref) calls Stepper.Grad once per step.
+//
+// # The step
+//
+// For a batch of B pairs (x, y_w, y_l) with reference log-probs, the
+// sequence log-prob is the (masked) sum over response tokens
+//
+//	z = Σ_t q_t·log π_θ(y_t | x, y_<t),   q_t = 1 (default), the oracle mask, or the learned gate m_t
+//
+// For every pair Grad computes g_w = ∇θ z_w and g_l = ∇θ z_l separately (one
+// forward and one backward each, model.Workspace.Backward with dlogp = q),
+// their exact inner product and squared norms overall and per parameter
+// group (model.Tensors) in float64, the loss and its weights d_w = −∂ℓ/∂z_w,
+// d_l = ∂ℓ/∂z_l (pkg/loss), and writes the gradient of the batch-mean loss
+//
+//	dst = (1/B) Σ_i (−cw_i·g_w,i + cl_i·g_l,i)
+//
+// with (cw, cl) = (d_w, d_l) unless Normalize. Pairs are processed and summed
+// in batch order by one goroutine (the model's kernels parallelize inside a
+// sequence with a fixed partition), so results are bit-identical for any
+// GOMAXPROCS. Grad allocates nothing after the first step of a batch size.
+// The batch statistics follow docs/FORMATS.md (steps.arrows): rewards β(z −
+// z_ref) with Config.Beta (1 when 0), batch_dot etc. of ḡ = (1/B)Σ g.
+//
+// A NaN or Inf in a pair's log-probs, loss, weights or gradient norms is an
+// error naming the pair id.
+//
+// # kto_pair's reference point
+//
+// Loss "kto_pair" needs loss.Pair.KL: Grad uses the detached batch mean of
+// ((z_w − ref_w) + (z_l − ref_l))/2 over the batch, clamped at 0 (a forward
+// pass over the batch before the gradients; no derivative flows through it).
+// ProbeBefore uses the probe batch's own.
+//
+// # Mitigations (paper.md §6; exact formulations)
+//
+// Normalize (pairwise normalized update, §6.1): the pair contributes
+// w·(g_w/‖g_w‖ − g_l/‖g_l‖) to the ascent direction, (cw, cl) =
+// loss.Normalized(result, ‖g_w‖, ‖g_l‖), w = max(0, (d_w + d_l)/2). dst is
+// then minus the mean of these directions (a descent direction, not the
+// gradient of a loss). To first order, for SGD on one pair, Δz_w ≥ 0 and
+// Δz_l ≤ 0 whatever the cosine.
+//
+// Sparse "oracle" (§6.2 with a known mask): q_t = 1 for tokens the dataset
+// flags as contrastive (prefdata.Example.ChosenContrastive /
+// RejectedContrastive), 0 for shared tokens: dlogp = mask.
+//
+// Sparse "learned" (§6.2): a per-token gate m_t = σ(u·h_t + b) on the
+// DETACHED final-LayerNorm hidden state h_t at the token's predicting
+// position, with its own parameters u ∈ R^C, b (initialized to 0, so every
+// m_t starts at 0.5), q_t = m_t, and the pair's loss
+//
+//	ℓ = ℓ_loss(z_w, z_l) + λ·(1/n) Σ_{t ∈ y_w ∪ y_l} m_t,   n = |y_w| + |y_l|   (L1, m ≥ 0)
+//
+// The gate's exact gradient: ∂ℓ/∂m_t = −d_w·lp_t + λ/n for chosen tokens and
+// +d_l·lp_t + λ/n for rejected ones, times ∂m_t/∂(u, b) = m_t(1 − m_t)(h_t, 1),
+// averaged over the batch (GateGrad). Grad then takes one plain SGD step
+// u −= GateLR·∂u, b −= GateLR·∂b (no step when GateLR = 0). θ's gradient is
+// unchanged in form: the penalty does not depend on θ (h is detached).
+//
+// # Probes and dumps
+//
+// ProbeBefore evaluates probe pairs before the update (rows of kind
+// "probe") and keeps their g_w, g_l; after the optimizer step the trainer
+// calls ProbeAfter(Δθ) for the observed log-probs after the update and the
+// first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns grads.arrows rows
+// (sequence gradients, per-token gradients of the first N pairs) full or
+// sketched with entangle.Sketch; DumpUpdate the "update" row.
+package pref
