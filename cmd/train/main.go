@@ -42,7 +42,7 @@ prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
 train -resume runs/sft-long long.arrow`,
 }
 
-func run(ctx context.Context, env *cli.Env) error {
+func run(ctx context.Context, env *cli.Env) (err error) {
 	cfg := train.DefaultConfig()
 	fs := cli.NewFlagSet("train")
 	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft or pref")
@@ -110,11 +110,24 @@ func run(ctx context.Context, env *cli.Env) error {
 			return err
 		}
 		cfg.Pref = pc
-		return cli.Usagef("-mode pref is not available yet in this build (pkg/pref is not wired); use -mode sft")
-	}
-	for _, name := range prefOnly() {
-		if set[name] {
-			return cli.Usagef("-%s applies to -mode pref only", name)
+		if *pf.out != "" {
+			o, err := cli.CreateOutput(env, *pf.out, true)
+			if err != nil {
+				return err
+			}
+			defer o.Abort()
+			opt.PairsOut = o
+			defer func() {
+				if err == nil {
+					err = o.Commit()
+				}
+			}()
+		}
+	} else {
+		for _, name := range prefOnly() {
+			if set[name] {
+				return cli.Usagef("-%s applies to -mode pref only", name)
+			}
 		}
 	}
 	if cfg.Init != "" {

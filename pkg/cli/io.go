@@ -162,3 +162,6 @@ func IsTerminal(w io.Writer) bool {
 func ErrClosedPipe(err error) bool {
 	return errors.Is(err, os.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
 }
+
+// Flush flushes the output's buffer (for streams that consumers follow live).
+func (o *Output) Flush() error { return o.w.Flush() }

@@ -277,6 +277,10 @@ func WriteFile(path string, tensors []Tensor, meta map[string]string) (err error
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
+	// CreateTemp makes the file private; a checkpoint is an ordinary output.
+	if err = os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}

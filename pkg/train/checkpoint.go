@@ -26,6 +26,8 @@ type Checkpoint struct {
 	// absent) and the optimizer's step count.
 	M, V   []float32
 	OptimT int
+	// Gate is the learned token gate of -sparse learned (u then b), nil otherwise.
+	Gate []float64
 }
 
 // tensorsOf returns the model parameters as named safetensors tensors, in
@@ -64,6 +66,9 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 		ts = append(ts, safetensors.F32("optim.v", []int{len(c.V)}, c.V))
 	}
 	ts = append(ts, safetensors.I64("optim.t", nil, []int64{int64(c.OptimT)}))
+	if c.Gate != nil {
+		ts = append(ts, safetensors.F64("pref.gate", []int{len(c.Gate)}, c.Gate))
+	}
 	return safetensors.WriteFile(path, ts, metaOf(CheckpointFormat, c))
 }
 
@@ -144,6 +149,11 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, bad("missing or bad optim.t")
 	}
 	c.OptimT = int(t[0])
+	if _, ok := f.Tensor("pref.gate"); ok {
+		if c.Gate, err = f.Float64s("pref.gate"); err != nil || len(c.Gate) != c.Model.C+1 {
+			return nil, bad("bad pref.gate tensor")
+		}
+	}
 	return c, nil
 }
 

@@ -38,6 +38,10 @@ type Options struct {
 	Quiet  bool      // no progress lines
 	Name   string    // program name in warnings, e.g. "train"
 
+	// PairsOut, when set, also receives the pairs stream of -mode pref
+	// (train -o -).
+	PairsOut io.Writer
+
 	// AfterStep, when set, is called after each step's outputs (metrics row,
 	// periodic checkpoint) are written, with the number of steps done. Tests
 	// use it to interrupt a run at a given step.
@@ -153,9 +157,6 @@ func Resume(ctx context.Context, d *prefdata.Dataset, opt Options) error {
 
 // run is the training loop of Run and Resume (ck non-nil).
 func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, opt Options) error {
-	if cfg.Mode != ModeSFT {
-		return fmt.Errorf("-mode %s is not available in this build", cfg.Mode)
-	}
 	stderr := opt.Stderr
 	if stderr == nil {
 		stderr = io.Discard
@@ -274,6 +275,11 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 	}
 	evalDue := func(s int) bool {
 		return len(test) > 0 && (s == cfg.Steps || (cfg.EvalEvery > 0 && s%cfg.EvalEvery == 0))
+	}
+	if cfg.Mode == ModePref {
+		return runPref(ctx, &loop{cfg: cfg, d: d, ck: ck, opt: opt, m: m, step: step, snapshot: snapshot,
+			sw: sw, closeSteps: closeSteps, start: start, train: train, test: test, ln: ln, sched: sched,
+			stderr: stderr, evalDue: evalDue})
 	}
 	if start == 0 && len(test) > 0 {
 		if err := sw.Write([]StepRow{evalRow(0)}); err != nil {
