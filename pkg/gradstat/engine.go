@@ -121,14 +121,28 @@ func (e *Engine) EndRun() error {
 // Warnings returns the number of warnings of the current run so far.
 func (e *Engine) Warnings() int { return e.warnings }
 
-func (e *Engine) warn(step int64, where, format string, args ...any) {
+// loc names the pair a warning is about; it is formatted only when printed.
+type loc struct {
+	kind string
+	pair int64
+	note string
+}
+
+func (l loc) String() string {
+	if l.kind == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s pair %d%s", l.kind, l.pair, l.note)
+}
+
+func (e *Engine) warn(step int64, at loc, format string, args ...any) {
 	e.warnings++
 	if e.opt.Warn == nil || e.warned >= e.opt.MaxWarnings {
 		return
 	}
 	e.warned++
 	msg := fmt.Sprintf(format, args...)
-	if where != "" {
+	if where := at.String(); where != "" {
 		msg = where + ": " + msg
 	}
 	e.opt.Warn(fmt.Sprintf("%s: step %d: %s", e.run.Label, step, msg))
@@ -168,7 +182,7 @@ func (e *Engine) Step(d *StepData) error {
 	e.fos = e.fos[:0]
 	for i := range d.Pairs {
 		p := &d.Pairs[i]
-		where := fmt.Sprintf("%s pair %d", p.Kind, p.Pair)
+		where := loc{kind: p.Kind, pair: p.Pair}
 		ps := entangle.Pair(p.Dot, p.WW, p.LL, p.DW, p.DL)
 		for _, w := range ps.Warnings {
 			e.warn(d.Step, where, "%v", w)
@@ -234,7 +248,7 @@ func (e *Engine) checkPairs(d *StepData) error {
 // catching any real inconsistency.
 const groupTol = 1e-9
 
-func (e *Engine) checkGroups(step int64, where string, p *runfmt.PairRow) {
+func (e *Engine) checkGroups(step int64, where loc, p *runfmt.PairRow) {
 	if len(p.DotG) == 0 {
 		return
 	}
@@ -272,7 +286,7 @@ func (e *Engine) pairRows(d *StepData) {
 		if len(p.HidW) > 0 {
 			s, sn, err := entangle.CHES(p.HidW, p.HidL, int(p.LenW), int(p.LenL))
 			if err != nil {
-				e.warn(d.Step, fmt.Sprintf("%s pair %d", p.Kind, p.Pair), "CHES: %v", err)
+				e.warn(d.Step, loc{kind: p.Kind, pair: p.Pair}, "CHES: %v", err)
 				nw++
 			}
 			b.F(s).F(sn)
@@ -532,7 +546,7 @@ func (e *Engine) grads(d *StepData) error {
 	keep := e.gd[:0]
 	for _, r := range e.gd {
 		if r.w < 0 || r.l < 0 {
-			e.warn(d.Step, fmt.Sprintf("%s pair %d", r.kind, r.pair), "grads.arrows has only one side of the pair")
+			e.warn(d.Step, loc{kind: r.kind, pair: r.pair}, "grads.arrows has only one side of the pair")
 			continue
 		}
 		for i := range d.Pairs {
@@ -547,7 +561,7 @@ func (e *Engine) grads(d *StepData) error {
 	e.reduce(d, update)
 	for i := range e.gd {
 		r := &e.gd[i]
-		where := fmt.Sprintf("%s pair %d (grads)", r.kind, r.pair)
+		where := loc{kind: r.kind, pair: r.pair, note: " (grads)"}
 		if r.nonFiniteInput {
 			e.warn(d.Step, where, "gradient has NaN or Inf entries")
 		}
@@ -648,7 +662,7 @@ func (e *Engine) tokens(d *StepData) error {
 	est := e.sketched()
 	for _, k := range order {
 		r := rows[k]
-		where := fmt.Sprintf("%s pair %d", k.kind, k.pair)
+		where := loc{kind: k.kind, pair: k.pair}
 		if len(r[0]) == 0 || len(r[1]) == 0 {
 			e.warn(d.Step, where, "per-token gradients for one side only")
 			continue
