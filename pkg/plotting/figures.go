@@ -404,8 +404,9 @@ type RunCases struct {
 	Frac [][4]float64
 }
 
-// CaseFractions draws figure 4: one panel per run with the stacked fractions
-// of pairs in each case over steps (strided to MaxLinePoints steps).
+// CaseFractionsFigure draws figure 4: one panel per run with the stacked
+// fractions of pairs in each case over steps (strided to MaxLinePoints
+// steps); source says how the cases were obtained (shown in the title).
 func CaseFractionsFigure(runs []RunCases, source string) *Figure {
 	var panels []*plot.Plot
 	for _, r := range runs {

@@ -174,6 +174,11 @@ func TestScatterRasterizes(t *testing.T) {
 		t.Fatal("rasterization threshold not applied at RasterAbove")
 	}
 	plane := ConditionPlane([]PlaneData{{Name: "dense", X: x, Y: y, Case: make([]entangle.Case, n)}})
+	for _, format := range []string{"png", "pdf"} {
+		if err := plane.Render(new(bytes.Buffer), format); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+	}
 	var buf bytes.Buffer
 	if err := plane.Render(&buf, "svg"); err != nil {
 		t.Fatal(err)
@@ -229,5 +234,26 @@ func TestCellImage(t *testing.T) {
 	}
 	if got := img.NRGBAAt(k, 0); got != (color.NRGBA{255, 255, 255, 255}) {
 		t.Errorf("cos 0 is %v, want white", got)
+	}
+}
+
+// TestLinesAreThinned checks that a figure's lines hold at most
+// MaxLinePoints points however long the run.
+func TestLinesAreThinned(t *testing.T) {
+	n := 100000
+	x, y := make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i], y[i] = float64(i), math.Sin(float64(i)/1000)
+	}
+	l := line(x, y, runStyle(0, 1))
+	if len(l.XYs) > MaxLinePoints || l.XYs[0].X != 0 || l.XYs[len(l.XYs)-1].X != float64(n-1) {
+		t.Errorf("%d points, ends %v %v", len(l.XYs), l.XYs[0], l.XYs[len(l.XYs)-1])
+	}
+	if line([]float64{math.NaN()}, []float64{1}, runStyle(0, 1)) != nil {
+		t.Error("a line without finite points is not nil")
+	}
+	f := Dynamics([]RunDynamics{{Name: "long", Train: Curves{X: x, Chosen: y, Rejected: y}}})
+	if err := f.Render(new(bytes.Buffer), "png"); err != nil {
+		t.Fatal(err)
 	}
 }
