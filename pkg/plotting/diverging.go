@@ -85,4 +85,5 @@ func (m *BlueWhiteRed) Palette(n int) palette.Palette {
 
 type plainPalette []color.Color
 
+// Colors implements palette.Palette.
 func (p plainPalette) Colors() []color.Color { return p }

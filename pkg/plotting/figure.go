@@ -199,6 +199,7 @@ func withAlpha(c color.RGBA, a uint8) color.NRGBA {
 // lineThumb is a legend thumbnail: a line in a colour and dash pattern.
 type lineThumb struct{ sty draw.LineStyle }
 
+// Thumbnail implements plot.Thumbnailer.
 func (t lineThumb) Thumbnail(c *draw.Canvas) {
 	y := c.Center().Y
 	c.StrokeLine2(t.sty, c.Min.X, y, c.Max.X, y)
@@ -207,6 +208,7 @@ func (t lineThumb) Thumbnail(c *draw.Canvas) {
 // dotThumb is a legend thumbnail: a filled disc.
 type dotThumb struct{ col color.Color }
 
+// Thumbnail implements plot.Thumbnailer.
 func (t dotThumb) Thumbnail(c *draw.Canvas) {
 	c.DrawGlyph(draw.GlyphStyle{Color: t.col, Radius: vg.Points(3.5), Shape: draw.CircleGlyph{}}, c.Center())
 }
@@ -214,6 +216,7 @@ func (t dotThumb) Thumbnail(c *draw.Canvas) {
 // boxThumb is a legend thumbnail: a filled rectangle.
 type boxThumb struct{ col color.Color }
 
+// Thumbnail implements plot.Thumbnailer.
 func (t boxThumb) Thumbnail(c *draw.Canvas) {
 	c.SetColor(t.col)
 	c.Fill(c.Rectangle.Path())

@@ -65,6 +65,7 @@ func (m *TokenMap) CellImage(cm *BlueWhiteRed) *image.NRGBA {
 	return img
 }
 
+// Plot implements plot.Plotter.
 func (h *cells) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
 	nW, nL := len(h.m.Chosen), len(h.m.Rejected)
@@ -193,6 +194,7 @@ func labelTicks(labels []string) plot.Ticker {
 // outline strokes the rows and columns of contrastive tokens.
 type outline struct{ m *TokenMap }
 
+// Plot implements plot.Plotter.
 func (o *outline) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
 	nW, nL := len(o.m.Chosen), len(o.m.Rejected)
