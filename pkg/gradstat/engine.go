@@ -342,19 +342,20 @@ func (e *Engine) sketched() bool { return len(e.run.Sketch) > 6 && e.run.Sketch[
 // StepSummary is the per-kind summary of one step, as the steps table and
 // the -summary view show it.
 type StepSummary struct {
-	Step       int64
-	Kind       string
-	S          entangle.Summary
-	LogpW      float64 // mean log π_w
-	LogpL      float64 // mean log π_l
-	FoN        int
-	FoRelErrW  entangle.Dist
-	FoRelErrL  entangle.Dist
-	FoMatch    float64
-	Batch      *runfmt.StepRow // the steps.arrows train row, or nil
-	BatchCos   float64
-	Warned     int
-	rowIndices []int
+	Step      int64
+	Kind      string           // "train" or "probe"
+	S         entangle.Summary // distributions and case fractions of the pairs
+	LogpW     float64          // mean log π_w
+	LogpL     float64          // mean log π_l
+	FoN       int              // pairs with a first-order check (probes)
+	FoRelErrW entangle.Dist    // RelErr of the chosen's predicted change
+	FoRelErrL entangle.Dist    // RelErr of the rejected's predicted change
+	FoMatch   float64          // fraction of checked pairs whose predicted case matched; NaN if none
+	// Batch is the steps.arrows train row of the step (nil if none); it is
+	// owned by the reader and valid only during Engine.Step.
+	Batch    *runfmt.StepRow
+	BatchCos float64 // batch_dot/√(batch_ww·batch_ll)
+	Warned   int     // pairs with a warning
 }
 
 // summaries computes the per-kind summaries of the step.
@@ -378,7 +379,6 @@ func (e *Engine) summaries(d *StepData) []StepSummary {
 			if d.Pairs[i].Kind != k {
 				continue
 			}
-			ss.rowIndices = append(ss.rowIndices, i)
 			sel = append(sel, e.stats[i])
 			sw += d.Pairs[i].LogpW
 			sl += d.Pairs[i].LogpL

@@ -89,9 +89,7 @@ func (s *SummaryWriter) Step(ss *StepSummary) {
 	// Train rows come every step: print every Nth. Other kinds (probes) come
 	// only at dump steps: print them all.
 	due := ss.Kind != "train" || ss.Step%s.every == 0
-	cp := *ss
-	cp.rowIndices = nil
-	s.last = append(s.last, cp)
+	s.last = append(s.last, *ss)
 	s.lastP = append(s.lastP, due)
 	if due {
 		s.line(ss)
