@@ -21,12 +21,31 @@ for cmd in prefgen train gradstat plot; do
 done
 export PATH="$bin:$PATH"
 
-n=512
-[ "${QUICK:-}" = 1 ] && n=64
+n=512 sft_steps=150 pref_steps=60 model=S
+if [ "${QUICK:-}" = 1 ]; then n=64 sft_steps=40 pref_steps=12 model=tiny; fi
+ctx=()
+[ "$model" = tiny ] && ctx=(-context 48)
+vocab=128
+[ "$model" = tiny ] && vocab=64
 
-echo "== prefgen: long-suffix sentiment pairs" >&2
-prefgen long-suffix -n "$n" -n-sft "$n" -n-test 64 -seed 1 -o "$out/data.arrow"
+echo "== prefgen: long-suffix sentiment pairs (one contrastive label token, 24 shared suffix tokens)" >&2
+prefgen long-suffix -n "$n" -n-sft "$n" -n-test 64 -vocab "$vocab" -seed 1 -o "$out/data.arrow"
 prefgen export "$out/data.arrow" | sed -n 1p >&2
 
-echo "demo: outputs in $out" >&2
-echo "$out"
+echo "== train -mode sft: supervised fine-tuning on prompt + chosen" >&2
+train -mode sft -model "$model" "${ctx[@]}" -steps "$sft_steps" -lr 1e-3 -eval-every 50 -q -force -out "$out/sft" "$out/data.arrow"
+
+echo "== train -mode pref: DPO (beta 0.1) with per-pair gradients, probes and per-token dumps" >&2
+train -mode pref -init "$out/sft/model.safetensors" -loss dpo -beta 0.1 -lr 1e-4 -steps "$pref_steps" -batch 8 \
+	-probe 8 -dump-every 10 -grads full -token-grads 1 -eval-every 10 -q -force -out "$out/dpo" "$out/data.arrow"
+
+echo "== gradstat: entanglement statistics" >&2
+gradstat -summary -every 10 "$out/dpo" | tee "$out/summary.txt" | tail -4 >&2
+gradstat -table pairs "$out/dpo" -o "$out/pairs-stats.arrow"
+gradstat -table steps "$out/dpo" -o "$out/steps-stats.arrow"
+
+echo "== plot: figures and report page" >&2
+plot report -o "$out/report" "$out/dpo" >/dev/null
+
+echo "demo: data, runs and statistics in $out; figures and the report page in $out/report (open $out/report/index.html)" >&2
+echo "$out/report/index.html"
