@@ -22,16 +22,17 @@ sizes=("$@")
 ((${#sizes[@]})) || sizes=(S)
 modes=(${MODES:-sft dpo})
 count=${GO_COUNT:-3}
-declare -A gobench=([sft]=BenchmarkSFTStep [dpo]=BenchmarkDPOStep)
+declare -A gobench=([sft]=BenchmarkSFTStep [dpo]=BenchmarkPrefStep)
+declare -A gopkg=([sft]=./pkg/model/ [dpo]=./pkg/pref/)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # go_ms BENCH SIZE: the median and range of the ms/step metric, or n/a.
 go_ms() {
-	local bench=$1 size=$2
-	echo "== go test -bench '^$bench\$/^$size\$' -benchtime 10x -count $count ./pkg/model/" >&2
-	if ! go test -run '^$' -bench "^$bench\$/^$size\$" -benchtime 10x -count "$count" ./pkg/model/ >"$log" 2>&1; then
+	local bench=$1 size=$2 pkg=$3
+	echo "== go test -bench '^$bench\$/^$size\$' -benchtime 10x -count $count $pkg" >&2
+	if ! go test -run '^$' -bench "^$bench\$/^$size\$" -benchtime 10x -count "$count" "$pkg" >"$log" 2>&1; then
 		cat "$log" >&2
 		echo "n/a"
 		return
@@ -63,7 +64,7 @@ rows=()
 for size in "${sizes[@]}"; do
 	for mode in "${modes[@]}"; do
 		g=n/a
-		[[ -n ${gobench[$mode]:-} ]] && g=$(go_ms "${gobench[$mode]}" "$size")
+		[[ -n ${gobench[$mode]:-} ]] && g=$(go_ms "${gobench[$mode]}" "$size" "${gopkg[$mode]}")
 		t=$(torch_ms "$size" "$mode")
 		rows+=("$size|$mode|$g|$t")
 	done
