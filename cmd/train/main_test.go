@@ -85,6 +85,9 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-loss", "nope"}, "train: -loss: unknown loss \"nope\""},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-grads", "sketch:0", "-dump-every", "1"}, "train: -grads must be full or sketch:K"},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-token-grads", "2"}, "train: -token-grads 2 exceeds -probe 0"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-sparse", "all"}, "train: -sparse must be none, oracle or learned, got \"all\""},
+		// -sparse none passes validation: the error is the missing -init file.
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-sparse", "none", "-token-grads", "1"}, "train: -token-grads 1 exceeds -probe 0"},
 	} {
 		out, stderr, code := trainCmd(t, ctx, nil, tc.args...)
 		if code != 2 || out != "" || !strings.HasPrefix(stderr, tc.want) && !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {

@@ -54,7 +54,7 @@ func addPrefFlags(fs *flag.FlagSet) *prefFlags {
 	}
 	fs.Float64Var(&p.cfg.NLL, "nll", 0, "pref: add `COEF` times the chosen response's mean-token NLL (RPO)")
 	fs.BoolVar(&p.cfg.Normalize, "normalize", false, "pref: pairwise normalized update w·(g_w/‖g_w‖ − g_l/‖g_l‖)")
-	fs.StringVar(&p.cfg.Sparse, "sparse", "", "pref: sparse log-probs over `mode` oracle (contrastive tokens) or learned (a token gate)")
+	fs.StringVar(&p.cfg.Sparse, "sparse", "", "pref: sparse log-probs over `mode` oracle (contrastive tokens) or learned (a token gate); none (the default) is off")
 	fs.Float64Var(&p.cfg.SparseLambda, "sparse-lambda", 0.01, "pref: L1 `weight` of the learned gate")
 	fs.IntVar(&p.cfg.Probe, "probe", 0, "pref: `N` held-out probe pairs (the first N of the test split)")
 	fs.IntVar(&p.cfg.DumpEvery, "dump-every", 0, "pref: probe rows and gradient dumps every `K` steps (0 = never)")
@@ -105,11 +105,14 @@ func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 		return nil, cli.Usagef("%v", strings.TrimPrefix(err.Error(), "loss: "))
 	}
 	c.Params = params
+	if c.Sparse == "none" {
+		c.Sparse = "" // spelled out for sweeps, whose values cannot be empty
+	}
 	switch {
 	case !(c.NLL >= 0) || math.IsInf(c.NLL, 0):
 		return nil, cli.Usagef("-nll must be ≥ 0, got %v", c.NLL)
 	case c.Sparse != "" && c.Sparse != "oracle" && c.Sparse != "learned":
-		return nil, cli.Usagef("-sparse must be oracle or learned, got %q", c.Sparse)
+		return nil, cli.Usagef("-sparse must be none, oracle or learned, got %q", c.Sparse)
 	case !(c.SparseLambda >= 0):
 		return nil, cli.Usagef("-sparse-lambda must be ≥ 0, got %v", c.SparseLambda)
 	case c.Probe < 0 || c.DumpEvery < 0 || c.TokenGrads < 0:
