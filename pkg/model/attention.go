@@ -10,16 +10,18 @@ import "math"
 //
 // out is (T,C); att is (H,T,T), cached for the backward pass; qkv is (T,3C).
 func attentionForward[F Float](out, att, qkv []F, T, C, H int) {
-	attentionForwardHeads(out, att, qkv, T, C, H, 0, H)
+	attentionForwardHeads(out, att, qkv, T, C, H, 0, 0, H)
 }
 
-// attentionForwardHeads is attentionForward for heads h0..h1-1; heads are independent.
-func attentionForwardHeads[F Float](out, att, qkv []F, T, C, H, h0, h1 int) {
+// attentionForwardHeads is attentionForward for the query positions t0..T-1
+// of heads h0..h1-1; heads are independent, and so are query positions given
+// the cached keys and values of positions < t0 (causal mask).
+func attentionForwardHeads[F Float](out, att, qkv []F, T, C, H, t0, h0, h1 int) {
 	hs := C / H
 	scale := F(1 / math.Sqrt(float64(hs)))
 	C3 := 3 * C
 	for h := h0; h < h1; h++ {
-		for t := 0; t < T; t++ {
+		for t := t0; t < T; t++ {
 			q := qkv[t*C3+h*hs : t*C3+(h+1)*hs] // seek to q of head h at t
 			a := att[h*T*T+t*T : h*T*T+(t+1)*T] // att[h,t,:]
 			maxv := F(math.Inf(-1))

@@ -173,6 +173,11 @@ func (m *Model[F]) NewWorkspace() *Workspace[F] {
 	return m.newWorkspace(runtime.GOMAXPROCS(0))
 }
 
+// NewSerialWorkspace is NewWorkspace with kernels that run on the calling
+// goroutine only (no goroutines, no allocations per call): for callers that
+// run one workspace per goroutine (lanes).
+func (m *Model[F]) NewSerialWorkspace() *Workspace[F] { return m.newWorkspace(1) }
+
 func (m *Model[F]) newWorkspace(procs int) *Workspace[F] {
 	cfg := m.Cfg
 	T, C, V, H := cfg.T, cfg.C, cfg.V, cfg.H
@@ -205,37 +210,75 @@ func (m *Model[F]) newWorkspace(procs int) *Workspace[F] {
 // the next Forward. It panics if n > Cfg.T, a token is outside [0,V), or
 // respStart is not in [1, n).
 func (ws *Workspace[F]) Forward(tokens []int32, respStart int) []F {
+	checkSeq(ws.m.Cfg, tokens, respStart)
+	return ws.forwardFrom(tokens, respStart, 0)
+}
+
+// ForwardReuse is Forward for a sequence that shares a prefix with the
+// previous Forward's (a preference pair's chosen and rejected responses after
+// their common prompt): with causal attention, every activation at positions
+// before the first differing token p is the same as the previous sequence's,
+// so only positions p..n-1 are computed (embeddings, every block, the final
+// LayerNorm, the LM head at positions ≥ p and the log-probs whose target is at
+// ≥ p). Keys and values of positions < p are read from the cache. The result
+// equals Forward's (the kernels compute each row independently of the others).
+//
+// The caller guarantees that Params have not changed since the previous
+// Forward (Backward in between is fine: it does not touch the activations).
+// When the lengths or response starts differ, or no Forward ran, it is Forward.
+// It returns how many leading positions were reused along with the log-probs.
+func (ws *Workspace[F]) ForwardReuse(tokens []int32, respStart int) (lp []F, reused int) {
+	checkSeq(ws.m.Cfg, tokens, respStart)
+	n := len(tokens)
+	p := 0
+	if ws.n == n && ws.respStart == respStart {
+		for p < n && ws.tokens[p] == tokens[p] {
+			p++
+		}
+	}
+	return ws.forwardFrom(tokens, respStart, p), p
+}
+
+// forwardFrom is Forward computing only positions ≥ p; positions < p must hold
+// the activations of a previous forward of the same prefix, length and
+// response start (p = 0: a full forward).
+func (ws *Workspace[F]) forwardFrom(tokens []int32, respStart, p int) []F {
 	cfg := ws.m.Cfg
-	checkSeq(cfg, tokens, respStart)
 	n := len(tokens)
 	C, V, H := cfg.C, cfg.V, cfg.H
 	R := n - respStart
-	p := ws.views(0, ws.m.Params)
+	w0 := ws.views(0, ws.m.Params)
 	ws.n, ws.respStart = n, respStart
 	copy(ws.tokens, tokens)
+	m := n - p // rows to compute
 
-	encoderForward(ws.enc, tokens, p.wte, p.wpe, n, C)
+	encoderForward(ws.enc[p*C:], tokens[p:], w0.wte, w0.wpe[p*C:], m, C)
 	x := ws.enc // (n,C) block input
 	for l := range ws.layers {
-		a, w := &ws.layers[l], &p.layers[l]
+		a, w := &ws.layers[l], &w0.layers[l]
 		// x = x + attn(ln1(x))
-		ws.layerNormF(a.ln1, a.ln1m, a.ln1r, x, w.ln1w, w.ln1b, n, C)
-		ws.matmulF(a.qkv, a.ln1, w.qkvw, w.qkvb, n, C, 3*C)
-		ws.attentionF(a.atty, a.att, a.qkv, n, C, H)
-		ws.matmulF(a.attproj, a.atty, w.attprojw, w.attprojb, n, C, C)
-		residualForward(a.res2, x, a.attproj, n*C)
+		ws.layerNormF(a.ln1[p*C:], a.ln1m[p:], a.ln1r[p:], x[p*C:], w.ln1w, w.ln1b, m, C)
+		ws.matmulF(a.qkv[p*3*C:], a.ln1[p*C:], w.qkvw, w.qkvb, m, C, 3*C)
+		ws.attentionF(a.atty, a.att, a.qkv, n, C, H, p)
+		ws.matmulF(a.attproj[p*C:], a.atty[p*C:], w.attprojw, w.attprojb, m, C, C)
+		residualForward(a.res2[p*C:], x[p*C:], a.attproj[p*C:], m*C)
 		// x = x + mlp(ln2(x))
-		ws.layerNormF(a.ln2, a.ln2m, a.ln2r, a.res2, w.ln2w, w.ln2b, n, C)
-		ws.matmulF(a.fch, a.ln2, w.fcw, w.fcb, n, C, 4*C)
-		ws.geluF(a.fchg, a.fch, n*4*C)
-		ws.matmulF(a.fcproj, a.fchg, w.fcprojw, w.fcprojb, n, 4*C, C)
-		residualForward(a.res3, a.res2, a.fcproj, n*C)
+		ws.layerNormF(a.ln2[p*C:], a.ln2m[p:], a.ln2r[p:], a.res2[p*C:], w.ln2w, w.ln2b, m, C)
+		ws.matmulF(a.fch[p*4*C:], a.ln2[p*C:], w.fcw, w.fcb, m, C, 4*C)
+		ws.geluF(a.fchg[p*4*C:], a.fch[p*4*C:], m*4*C)
+		ws.matmulF(a.fcproj[p*C:], a.fchg[p*4*C:], w.fcprojw, w.fcprojb, m, 4*C, C)
+		residualForward(a.res3[p*C:], a.res2[p*C:], a.fcproj[p*C:], m*C)
 		x = a.res3
 	}
-	ws.layerNormF(ws.lnf, ws.lnfm, ws.lnfr, x, p.lnfw, p.lnfb, n, C)
-	// logits (R,V) = lnf[respStart-1 : n-1] · headᵀ; no bias
-	ws.matmulF(ws.logits, ws.lnf[(respStart-1)*C:], p.head, nil, R, C, V)
-	logProbForward(ws.lp, ws.probs, ws.logits, ws.tokens[respStart:n], R, V)
+	ws.layerNormF(ws.lnf[p*C:], ws.lnfm[p:], ws.lnfr[p:], x[p*C:], w0.lnfw, w0.lnfb, m, C)
+	// logits (R,V) = lnf[respStart-1 : n-1] · headᵀ, no bias; head row j is
+	// position respStart-1+j and its target is tokens[respStart+j]. Rows at
+	// positions < p keep their logits; their log-probs are recomputed from the
+	// row whose target is at position p.
+	jl := min(R, max(0, p-respStart+1)) // first row whose logits change
+	jt := min(R, max(0, p-respStart))   // first row whose target may change
+	ws.matmulF(ws.logits[jl*V:], ws.lnf[(respStart-1+jl)*C:], w0.head, nil, R-jl, C, V)
+	logProbForward(ws.lp[jt:], ws.probs[jt*V:], ws.logits[jt*V:], ws.tokens[respStart+jt:n], R-jt, V)
 	return ws.lp[:R:R]
 }
 
@@ -383,12 +426,12 @@ func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
 	})
 }
 
-func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, C, H int) {
+func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, C, H, t0 int) {
 	if ws.procs == 1 {
-		attentionForward(out, att, qkv, T, C, H)
+		attentionForwardHeads(out, att, qkv, T, C, H, t0, 0, H)
 		return
 	}
-	ws.par(H, func(lo, hi int) { attentionForwardHeads(out, att, qkv, T, C, H, lo, hi) })
+	ws.par(H, func(lo, hi int) { attentionForwardHeads(out, att, qkv, T, C, H, t0, lo, hi) })
 }
 
 func (ws *Workspace[F]) attentionB(dqkv, datt, dout, qkv, att []F, T, C, H int) {

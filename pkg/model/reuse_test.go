@@ -1,0 +1,119 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestForwardReuse: ForwardReuse after a Forward of a sequence sharing a
+// prefix gives the same log-probs and (through Backward) the same gradient
+// as a plain Forward, for every split point p (0 = nothing shared, up to the
+// whole sequence), tied and untied heads, with and without a Backward in
+// between. float64 kernels compute each row independently of the others, so
+// the results must agree to the bit; the float32 check allows rounding of a
+// different tiling by the fast GEMM (relative 1e-6, far below the 1e-4 that
+// separates float32 from float64 in TestFloat32MatchesFloat64).
+func TestForwardReuse(t *testing.T) {
+	for _, tied := range []bool{true, false} {
+		cfg := testCfg(tied)
+		m := randomModel(cfg, 21)
+		rng := rand.New(rand.NewPCG(22, 0))
+		const rs = 2
+		for p := 0; p <= cfg.T; p++ {
+			a := randSeq(rng, cfg.V, cfg.T, rs)
+			b := Seq{Tokens: append([]int32(nil), a.Tokens...), RespStart: rs}
+			for i := p; i < cfg.T; i++ {
+				b.Tokens[i] = (a.Tokens[i] + 1 + int32(rng.IntN(cfg.V-1))) % int32(cfg.V) // differs from a at i
+			}
+			ones := make([]float64, cfg.T-rs)
+			for i := range ones {
+				ones[i] = 1
+			}
+			// plain
+			ws := m.NewWorkspace()
+			want := append([]float64(nil), ws.Forward(b.Tokens, rs)...)
+			gWant := make([]float64, len(m.Params))
+			ws.Backward(gWant, ones)
+			for _, between := range []bool{false, true} {
+				ws2 := m.NewSerialWorkspace()
+				ws2.Forward(a.Tokens, rs)
+				if between {
+					ws2.Backward(make([]float64, len(m.Params)), ones)
+				}
+				got, reused := ws2.ForwardReuse(b.Tokens, rs)
+				if reused != p {
+					t.Fatalf("tied %v p %d: reused %d positions", tied, p, reused)
+				}
+				for i := range want {
+					if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+						t.Fatalf("tied %v p %d: lp[%d] = %v, plain Forward %v", tied, p, i, got[i], want[i])
+					}
+				}
+				g := make([]float64, len(m.Params))
+				ws2.Backward(g, ones)
+				for i := range g {
+					if math.Float64bits(g[i]) != math.Float64bits(gWant[i]) {
+						t.Fatalf("tied %v p %d: grad[%d] = %v, plain %v", tied, p, i, g[i], gWant[i])
+					}
+				}
+				if h, hw := ws2.Hidden(), ws.Hidden(); len(h) != len(hw) || h[len(h)-1] != hw[len(hw)-1] {
+					t.Fatalf("tied %v p %d: hidden states differ", tied, p)
+				}
+			}
+		}
+	}
+}
+
+// TestForwardReuseFallback: a different length or response start is a plain
+// Forward (nothing reused).
+func TestForwardReuseFallback(t *testing.T) {
+	cfg := testCfg(false)
+	m := randomModel(cfg, 23)
+	rng := rand.New(rand.NewPCG(24, 0))
+	a := randSeq(rng, cfg.V, cfg.T, 2)
+	ws := m.NewWorkspace()
+	if _, r := ws.ForwardReuse(a.Tokens, 2); r != 0 {
+		t.Errorf("first call reused %d positions", r)
+	}
+	for _, c := range []struct{ n, rs int }{{cfg.T - 1, 2}, {cfg.T, 3}} {
+		ws.Forward(a.Tokens, 2)
+		want := append([]float64(nil), m.NewWorkspace().Forward(a.Tokens[:c.n], c.rs)...)
+		got, r := ws.ForwardReuse(a.Tokens[:c.n], c.rs)
+		if r != 0 {
+			t.Errorf("n %d rs %d: reused %d positions", c.n, c.rs, r)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("n %d rs %d: lp[%d] = %v, want %v", c.n, c.rs, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestForwardReuseFloat32 checks the float32 path (fast GEMM) on the S preset
+// with the benchmark's shape: 60 of 64 positions shared.
+func TestForwardReuseFloat32(t *testing.T) {
+	cfg, _ := Preset("S")
+	cfg.Tied = false
+	m := New[float32](cfg)
+	m.Init(3)
+	rng := rand.New(rand.NewPCG(4, 0))
+	a := randSeq(rng, cfg.V, cfg.T, 16)
+	b := append([]int32(nil), a.Tokens...)
+	for i := cfg.T - 4; i < cfg.T; i++ {
+		b[i] = (a.Tokens[i] + 1) % int32(cfg.V)
+	}
+	want := append([]float32(nil), m.NewSerialWorkspace().Forward(b, 16)...)
+	ws := m.NewSerialWorkspace()
+	ws.Forward(a.Tokens, 16)
+	got, r := ws.ForwardReuse(b, 16)
+	if r != cfg.T-4 {
+		t.Fatalf("reused %d positions, want %d", r, cfg.T-4)
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*math.Abs(float64(want[i])) {
+			t.Fatalf("lp[%d] = %v, plain Forward %v", i, got[i], want[i])
+		}
+	}
+}
