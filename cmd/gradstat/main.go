@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"os"
 	"slices"
@@ -50,7 +51,9 @@ train -mode pref -o - data.arrow | gradstat -format csv > steps.csv`,
 func run(ctx context.Context, env *cli.Env) error {
 	fs := cli.NewFlagSet("gradstat")
 	table := fs.String("table", gradstat.TableSteps, "`table`: "+strings.Join(gradstat.Tables, ", "))
-	format := fs.String("format", "arrow", "output `format`: arrow, tsv, csv or jsonl")
+	format := fs.String("format", "arrow", "output `format`: arrow, tsv, csv, jsonl or md (GitHub markdown table)")
+	by := fs.String("by", "", "-table runs: aggregate the runs sharing the values of these comma-separated label `keys` (e.g. task,loss): mean, sd, min, max, n of every numeric column, groups in order of first appearance (implies -table runs)")
+	colsFlag := fs.String("cols", "", "-table runs: keep only these comma-separated `columns` (with -by, a column name selects its mean/sd/min/max/n)")
 	summary := fs.Bool("summary", false, "print a human-readable table per run instead")
 	every := fs.Int("every", 1, "-summary: print every `N`th step (and the last)")
 	out := fs.String("o", "-", "output `file` (Arrow: an IPC file; - is stdout, an IPC stream)")
@@ -59,12 +62,23 @@ func run(ctx context.Context, env *cli.Env) error {
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
+	tableSet := false
+	fs.Visit(func(f *flag.Flag) { tableSet = tableSet || f.Name == "table" })
+	if *by != "" || *colsFlag != "" {
+		if tableSet && *table != gradstat.TableRuns {
+			return cli.Usagef("-by and -cols apply to -table runs only")
+		}
+		*table = gradstat.TableRuns
+	}
 	cols := gradstat.ColumnsOf(*table)
 	if cols == nil {
 		return cli.Usagef("unknown -table %q (%s)", *table, strings.Join(gradstat.Tables, ", "))
 	}
-	if !slices.Contains([]string{"arrow", "tsv", "csv", "jsonl"}, *format) {
-		return cli.Usagef("unknown -format %q (arrow, tsv, csv or jsonl)", *format)
+	if !slices.Contains([]string{"arrow", "tsv", "csv", "jsonl", "md"}, *format) {
+		return cli.Usagef("unknown -format %q (arrow, tsv, csv, jsonl or md)", *format)
+	}
+	if *summary && *table == gradstat.TableRuns {
+		return cli.Usagef("-summary and -table runs are exclusive")
 	}
 	if *every < 1 {
 		return cli.Usagef("-every must be at least 1, got %d", *every)
@@ -99,18 +113,29 @@ func run(ctx context.Context, env *cli.Env) error {
 	if !*quiet {
 		opt.Warn = func(msg string) { cli.Warnf(env.Stderr, env.Name, "%s", msg) }
 	}
+	meta := map[string]string{"format": gradstat.FormatName(*table), "format_version": gradstat.FormatVersion, "producer": "gradstat", "table": *table, "runs": runs}
+	if *by != "" {
+		meta["by"] = *by
+	}
+	newSink := func(cols []gradstat.Column) (gradstat.Sink, error) {
+		switch {
+		case binary && o.IsStdout():
+			return gradstat.NewArrowStreamSink(o, cols, meta), nil
+		case binary:
+			return gradstat.NewArrowFileSink(o.File(), cols, meta)
+		case *format == "md":
+			return gradstat.NewMarkdownSink(o, cols), nil
+		default:
+			return gradstat.NewTextSink(o, *format, cols)
+		}
+	}
 	switch {
 	case *summary:
 		opt.Summary = gradstat.NewSummaryWriter(o, *every)
-	case binary:
-		meta := map[string]string{"format": gradstat.FormatName(*table), "format_version": gradstat.FormatVersion, "producer": "gradstat", "table": *table, "runs": runs}
-		if o.IsStdout() {
-			opt.Sink = gradstat.NewArrowStreamSink(o, cols, meta)
-		} else if opt.Sink, err = gradstat.NewArrowFileSink(o.File(), cols, meta); err != nil {
-			return err
-		}
+	case *table == gradstat.TableRuns:
+		opt.Runs = gradstat.NewRunCollector()
 	default:
-		if opt.Sink, err = gradstat.NewTextSink(o, *format, cols); err != nil {
+		if opt.Sink, err = newSink(cols); err != nil {
 			return err
 		}
 	}
@@ -126,6 +151,11 @@ func run(ctx context.Context, env *cli.Env) error {
 			first = err
 		}
 	}
+	if opt.Runs != nil {
+		if err := writeRuns(opt.Runs, splitList(*by), splitList(*colsFlag), newSink); err != nil {
+			return err
+		}
+	}
 	if opt.Sink != nil {
 		if err := opt.Sink.Close(); err != nil && first == nil {
 			first = err
@@ -135,4 +165,39 @@ func run(ctx context.Context, env *cli.Env) error {
 		first = err
 	}
 	return first
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// writeRuns writes the runs table (aggregated with -by, selected with
+// -cols). Runs that stopped on a data error keep the row of what was read.
+func writeRuns(rc *gradstat.RunCollector, by, keep []string, newSink func([]gradstat.Column) (gradstat.Sink, error)) error {
+	b := rc.Table()
+	var err error
+	if len(by) > 0 {
+		if b, err = gradstat.Aggregate(b, by); err != nil {
+			return cli.Usagef("%v", err)
+		}
+	}
+	if len(keep) > 0 {
+		if b, err = gradstat.Select(b, keep); err != nil {
+			return cli.Usagef("%v", err)
+		}
+	}
+	sink, err := newSink(b.Cols)
+	if err != nil {
+		return err
+	}
+	if err := sink.Write(b); err != nil {
+		return err
+	}
+	return sink.Close()
 }

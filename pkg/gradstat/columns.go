@@ -9,7 +9,7 @@ const (
 )
 
 // Tables lists the table names in documentation order.
-var Tables = []string{TableSteps, TablePairs, TableGroups, TableTokens}
+var Tables = []string{TableSteps, TablePairs, TableGroups, TableTokens, TableRuns}
 
 var runCols = []Column{
 	{"run", String, "run label: the sweep's key=value path parts (task=…/loss=…/seed=…), else the run directory or file name"},
@@ -147,6 +147,8 @@ func ColumnsOf(table string) []Column {
 		return GroupColumns
 	case TableTokens:
 		return TokenColumns
+	case TableRuns:
+		return RunColumns(nil)
 	}
 	return nil
 }

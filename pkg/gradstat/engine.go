@@ -42,6 +42,9 @@ type Options struct {
 	Sink Sink
 	// Summary, if not nil, receives every step's summaries and run ends.
 	Summary *SummaryWriter
+	// Runs, if not nil, collects the headline statistics of every run for
+	// the runs table (TableRuns; Sink is then usually nil).
+	Runs *RunCollector
 	// Warn receives one line per warning (without the "gradstat: warning:"
 	// prefix); nil drops them. MaxWarnings caps the lines per run (0: 100).
 	Warn        func(msg string)
@@ -92,7 +95,7 @@ func NewEngine(opt Options) *Engine {
 		opt.MaxWarnings = 100
 	}
 	e := &Engine{opt: opt}
-	if opt.Sink != nil {
+	if opt.Sink != nil && opt.Table != TableRuns {
 		e.batch = NewBatch(ColumnsOf(opt.Table))
 	}
 	return e
@@ -104,6 +107,9 @@ func (e *Engine) BeginRun(r *Run) {
 	if e.opt.Summary != nil {
 		e.opt.Summary.BeginRun(r)
 	}
+	if e.opt.Runs != nil {
+		e.opt.Runs.begin(r)
+	}
 }
 
 // EndRun finishes the current run (the summary's headline figures and the
@@ -111,6 +117,9 @@ func (e *Engine) BeginRun(r *Run) {
 func (e *Engine) EndRun() error {
 	if e.warnings > e.warned && e.opt.Warn != nil {
 		e.opt.Warn(fmt.Sprintf("%s: %d more warnings not shown", e.run.Label, e.warnings-e.warned))
+	}
+	if e.opt.Runs != nil {
+		e.opt.Runs.end(e.warnings)
 	}
 	if e.opt.Summary != nil {
 		return e.opt.Summary.EndRun(e.warnings)
@@ -214,6 +223,9 @@ func (e *Engine) Step(d *StepData) error {
 	}
 	if e.opt.Summary != nil {
 		e.summaryRows(d)
+	}
+	if e.opt.Runs != nil {
+		e.opt.Runs.step(e, d, e.summaries(d))
 	}
 	if e.batch != nil && e.batch.N > 0 {
 		err := e.opt.Sink.Write(e.batch)

@@ -45,6 +45,17 @@ func WriteMarkdown(w io.Writer) error {
 		"i − n_w + n_l, both shared), and of the rest.\n\n" +
 		"`groups`: the groups of each pair must add up to its totals (relative 1e-9); otherwise a warning names the\n" +
 		"step and pair.\n\n")
+	b.WriteString("`runs`: one row per run, written after all runs are read. It starts with one utf8 column per key of the\n" +
+		"sweep's `key=value` labels (in order of first appearance over the runs; null where a run lacks the key; a key\n" +
+		"that equals a fixed column name becomes `label_<key>`), then the columns above. Train rows are a different\n" +
+		"batch at every step, so `train_*_first/last` compare different pairs; probe rows are the same pairs at every\n" +
+		"dump step. With `-by k1,k2` the runs are aggregated over the runs sharing the values of those string columns\n" +
+		"(groups in order of first appearance, i.e. in the sorted order of the run paths): the key columns, `runs`\n" +
+		"(int64, runs in the group), then for every numeric column X: `X_mean`, `X_sd` (sample sd, n−1; null for one\n" +
+		"value), `X_min`, `X_max` (float64) and `X_n` (int64, non-null values); metadata key `by` holds the keys.\n" +
+		"`-cols a,b,…` keeps only those columns (with `-by`, a name selects its five aggregate columns).\n" +
+		"`-format md` writes any table as a GitHub markdown table (floats to 4 significant digits; an aggregate is one\n" +
+		"`mean ± sd` cell, with ` (n=k)` when fewer than `runs` values were defined).\n\n")
 	b.WriteString("Cases: 1 ideal (chosen ↑, rejected ↓), 2 both fall, 3 both rise (paper Table 1; ties count as the desired\n" +
 		"direction), 4 chosen falls and rejected rises (possible only with a negative loss weight), 0 undefined.\n" +
 		"`case` uses d_w = d_l (the paper's Condition 1); `loss_case` uses the pair's own d_w, d_l.\n")

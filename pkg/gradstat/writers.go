@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -253,6 +254,96 @@ func (s *textSink) Close() error {
 		if err := s.cw.Error(); err != nil {
 			return err
 		}
+	}
+	return s.w.Flush()
+}
+
+// mdSink writes a GitHub markdown table.
+type mdSink struct {
+	w      *bufio.Writer
+	cols   []Column
+	header bool
+}
+
+// NewMarkdownSink returns a Sink writing the rows as a GitHub markdown
+// table: strings as they are (| escaped), integers in full, floats with 4
+// significant digits (%.4g), null as an empty cell. The five columns X_mean,
+// X_sd, X_min, X_max, X_n of an aggregated table (Aggregate) become one
+// column X holding "mean ± sd" (just the mean when sd is null; " (n=k)"
+// appended when k differs from the row's "runs").
+func NewMarkdownSink(w io.Writer, cols []Column) Sink {
+	return &mdSink{w: bufio.NewWriter(w), cols: cols}
+}
+
+func mdFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+func (s *mdSink) writeHeader() {
+	s.header = true
+	var names []string
+	for c := 0; c < len(s.cols); c++ {
+		if base, ok := aggGroupAt(s.cols, c); ok {
+			names = append(names, base)
+			c += len(aggSuffixes) - 1
+			continue
+		}
+		names = append(names, s.cols[c].Name)
+	}
+	s.w.WriteString("| " + strings.Join(names, " | ") + " |\n|")
+	s.w.WriteString(strings.Repeat("---|", len(names)))
+	s.w.WriteString("\n")
+}
+
+func (s *mdSink) Write(b *Batch) error {
+	if !s.header {
+		s.writeHeader()
+	}
+	runs := -1
+	for c, col := range b.Cols {
+		if col.Name == "runs" && col.Type == Int {
+			runs = c
+		}
+	}
+	for r := 0; r < b.N; r++ {
+		var cells []string
+		for c := 0; c < len(b.Cols); c++ {
+			if _, ok := aggGroupAt(b.Cols, c); ok {
+				cell := ""
+				if b.Valid[c][r] {
+					cell = mdFloat(b.Fls[c][r])
+					if b.Valid[c+1][r] {
+						cell += " ± " + mdFloat(b.Fls[c+1][r])
+					}
+				}
+				if n := b.Ints[c+4][r]; runs >= 0 && n != b.Ints[runs][r] {
+					cell += fmt.Sprintf(" (n=%d)", n)
+				}
+				cells = append(cells, strings.TrimSpace(cell))
+				c += len(aggSuffixes) - 1
+				continue
+			}
+			v := ""
+			if b.Valid[c][r] {
+				switch b.Cols[c].Type {
+				case Int:
+					v = strconv.FormatInt(b.Ints[c][r], 10)
+				case Float:
+					v = mdFloat(b.Fls[c][r])
+				case String:
+					v = strings.ReplaceAll(b.Strs[c][r], "|", "\\|")
+				default:
+					v = strconv.FormatBool(b.Bools[c][r])
+				}
+			}
+			cells = append(cells, v)
+		}
+		s.w.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	return s.w.Flush()
+}
+
+func (s *mdSink) Close() error {
+	if !s.header {
+		s.writeHeader()
 	}
 	return s.w.Flush()
 }
