@@ -159,11 +159,12 @@ type Workspace[F Float] struct {
 	dqkv    []F // (T,3C)
 	datt    []F // (H,T) attention backward scratch
 
-	viewCache [2]struct { // 0: Params, 1: the last gradient buffer
+	viewCache [1 + gradViews]struct { // 0: Params, then the last gradient buffers
 		base *F
 		n    int
 		v    paramViews[F]
 	}
+	nextView int // the gradient slot (1..gradViews) to replace next
 }
 
 // NewWorkspace allocates the buffers for one sequence. Its kernels use up to
@@ -310,7 +311,7 @@ func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
 	}
 	C, V, H := cfg.C, cfg.V, cfg.H
 	p := ws.views(0, ws.m.Params)
-	g := ws.views(1, dparams)
+	g := ws.gradViews(dparams)
 
 	// we kick off the chain rule with dlogp, the weight of each response token's log-prob
 	clear(ws.dlogits[:R*V])
@@ -456,6 +457,24 @@ func (ws *Workspace[F]) geluB(dinp, inp, dout []F, N int) {
 		return
 	}
 	ws.par(N, func(lo, hi int) { geluBackward(dinp[lo:], inp[lo:], dout[lo:], hi-lo) })
+}
+
+// gradViews is the number of gradient buffers whose views a Workspace keeps
+// (a preference pair alternates between g_w and g_l).
+const gradViews = 2
+
+// gradViews returns the tensor views of a gradient buffer, from the cache
+// when buf is one of the last gradViews buffers seen (so steady-state calls
+// do not allocate), else rebuilt in the oldest slot.
+func (ws *Workspace[F]) gradViews(buf []F) *paramViews[F] {
+	for slot := 1; slot <= gradViews; slot++ {
+		if c := &ws.viewCache[slot]; c.base == &buf[0] && c.n == len(buf) {
+			return &c.v
+		}
+	}
+	slot := ws.nextView + 1
+	ws.nextView = (ws.nextView + 1) % gradViews
+	return ws.views(slot, buf)
 }
 
 // views returns the tensor views of buf, rebuilt only when buf is not the

@@ -3,6 +3,8 @@ package pref
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
@@ -42,12 +44,41 @@ type BatchStats struct {
 
 // side holds one sequence's per-token data of the current pair.
 type side struct {
-	tok  []int32   // prompt + response
-	lp   []float64 // response-token log-probs
-	q    []float64 // token weights: 1, the oracle mask or the learned gate m_t
-	hid  []float64 // (n_resp, C) detached hidden states at the predicting positions (learned gate only)
-	z    float64   // Σ q_t lp_t
-	grad []float32 // scratch for float32 views (dots through pkg/entangle)
+	tok []int32   // prompt + response
+	lp  []float64 // response-token log-probs
+	q   []float64 // token weights: 1, the oracle mask or the learned gate m_t
+	hid []float64 // (n_resp, C) detached hidden states at the predicting positions (learned gate only)
+	z   float64   // Σ q_t lp_t
+}
+
+// maxLanes bounds the goroutines of Grad (each lane holds a pair's g_w and
+// g_l: 2·NumParams values).
+const maxLanes = 4
+
+// lane is one worker of Grad: a workspace, the two sides of its current pair
+// and the pair's gradients. The Stepper's own lane (main) also serves
+// MeanLoss, probes and dumps.
+type lane[F model.Float] struct {
+	ws     *model.Workspace[F]
+	w, l   side
+	gw, gl []F // ∇z_w, ∇z_l of the current pair
+	dlogp  []F
+	gd     []entangle.GroupDot
+}
+
+func newLane[F model.Float](m *model.Model[F], ws *model.Workspace[F], gw, gl []F, groups int) *lane[F] {
+	n, T, C := len(m.Params), m.Cfg.T, m.Cfg.C
+	if gw == nil {
+		gw, gl = make([]F, n), make([]F, n)
+	}
+	ln := &lane[F]{ws: ws, gw: gw, gl: gl, dlogp: make([]F, T), gd: make([]entangle.GroupDot, groups)}
+	for _, sd := range []*side{&ln.w, &ln.l} {
+		sd.tok = make([]int32, 0, T)
+		sd.lp = make([]float64, 0, T)
+		sd.q = make([]float64, 0, T)
+		sd.hid = make([]float64, 0, T*C)
+	}
+	return ln
 }
 
 // Stepper computes preference-optimization steps for one model. It holds
@@ -56,16 +87,16 @@ type side struct {
 type Stepper[F model.Float] struct {
 	m      *model.Model[F]
 	cfg    Config
-	ws     *model.Workspace[F]
 	n      int // parameters
 	ranges []entangle.Range
-	gd     []entangle.GroupDot
 
-	gw, gl []F // ∇z_w, ∇z_l of the current pair
-	sw, sl []F // Σ over pairs of g_w, g_l
-	dlogp  []F
-	w, l   side
+	main   *lane[F]   // MeanLoss, probes, dumps, and Grad on one lane
+	lanes  []*lane[F] // Grad's lanes (serial kernels); lanes[0] shares main's gradient buffers
+	sw, sl []F        // Σ over pairs of g_w, g_l
 	rows   []runfmt.PairRow
+	res    []loss.Result   // per pair, of the last Grad
+	errs   []error         // per pair, of the last Grad
+	turn   []chan struct{} // turn[i]: pair i may be added to the sums
 	kl     float64
 	gateU  []float64 // learned gate u (C), b
 	gateB  float64
@@ -97,19 +128,12 @@ func NewStepper[F model.Float](m *model.Model[F], cfg Config) *Stepper[F] {
 		panic("pref: SparseLambda and GateLR must be ≥ 0")
 	}
 	n := len(m.Params)
-	s := &Stepper[F]{m: m, cfg: cfg, ws: m.NewWorkspace(), n: n,
-		gw: make([]F, n), gl: make([]F, n), sw: make([]F, n), sl: make([]F, n), dlogp: make([]F, m.Cfg.T)}
+	s := &Stepper[F]{m: m, cfg: cfg, n: n, sw: make([]F, n), sl: make([]F, n)}
 	for _, t := range model.Tensors(m.Cfg) {
 		s.ranges = append(s.ranges, entangle.Range{Name: t.Name, Off: t.Offset, Len: t.Size})
 	}
-	s.gd = make([]entangle.GroupDot, len(s.ranges))
-	T, C := m.Cfg.T, m.Cfg.C
-	for _, sd := range []*side{&s.w, &s.l} {
-		sd.tok = make([]int32, 0, T)
-		sd.lp = make([]float64, 0, T)
-		sd.q = make([]float64, 0, T)
-		sd.hid = make([]float64, 0, T*C)
-	}
+	s.main = newLane(m, m.NewWorkspace(), nil, nil, len(s.ranges))
+	C := m.Cfg.C
 	s.gateU = make([]float64, C) // u = 0, b = 0: every gate starts at m = σ(0) = 0.5
 	s.gateGU = make([]float64, C)
 	return s
@@ -143,18 +167,25 @@ func (s *Stepper[F]) GateGrad() (u []float64, b float64) { return s.gateGU, s.ga
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
-// forward runs one sequence: prompt then resp. It fills sd.lp, sd.q (the
-// token weights), sd.z and, when hidSum is not nil, adds the hidden states
-// at the predicting positions to hidSum.
-func (s *Stepper[F]) forward(sd *side, prompt, resp []int32, contrastive []bool, hidSum []float32) {
+// forward runs one sequence on lane ln: prompt then resp. It fills sd.lp,
+// sd.q (the token weights), sd.z and, when hidSum is not nil, adds the hidden
+// states at the predicting positions to hidSum. With reuse, the activations
+// of the prefix shared with the lane's previous forward are reused
+// (model.Workspace.ForwardReuse; the parameters must not have changed since).
+func (s *Stepper[F]) forward(ln *lane[F], sd *side, prompt, resp []int32, contrastive []bool, hidSum []float32, reuse bool) {
 	sd.tok = append(append(sd.tok[:0], prompt...), resp...)
 	rs := len(prompt)
-	lp := s.ws.Forward(sd.tok, rs)
+	var lp []F
+	if reuse {
+		lp, _ = ln.ws.ForwardReuse(sd.tok, rs)
+	} else {
+		lp = ln.ws.Forward(sd.tok, rs)
+	}
 	sd.lp, sd.q, sd.hid = sd.lp[:0], sd.q[:0], sd.hid[:0]
 	C := s.m.Cfg.C
 	var h []F
 	if hidSum != nil || s.cfg.Sparse == "learned" {
-		h = s.ws.Hidden()
+		h = ln.ws.Hidden()
 	}
 	for j := range lp {
 		sd.lp = append(sd.lp, float64(lp[j]))
@@ -200,35 +231,35 @@ func (s *Stepper[F]) forward(sd *side, prompt, resp []int32, contrastive []bool,
 	sd.z = z
 }
 
-// backward sets g = ∇θ Σ_t q_t lp_t for the last forward.
-func (s *Stepper[F]) backward(g []F, sd *side) {
+// backward sets g = ∇θ Σ_t q_t lp_t for the last forward of lane ln.
+func (s *Stepper[F]) backward(ln *lane[F], g []F, sd *side) {
 	clear(g)
-	d := s.dlogp[:len(sd.q)]
+	d := ln.dlogp[:len(sd.q)]
 	for j := range d {
 		d[j] = F(sd.q[j])
 	}
-	s.ws.Backward(g, d)
+	ln.ws.Backward(g, d)
 }
 
-// evalPair evaluates the loss of one pair from the two sides.
-func (s *Stepper[F]) evalPair(p *Pair) loss.Result {
-	return s.cfg.Loss.Eval(loss.Pair{Chosen: s.w.z, Rejected: s.l.z, RefChosen: p.RefW, RefRejected: p.RefL,
+// evalPair evaluates the loss of one pair from the two sides of lane ln.
+func (s *Stepper[F]) evalPair(ln *lane[F], p *Pair) loss.Result {
+	return s.cfg.Loss.Eval(loss.Pair{Chosen: ln.w.z, Rejected: ln.l.z, RefChosen: p.RefW, RefRejected: p.RefL,
 		LenChosen: len(p.Ex.Chosen), LenRejected: len(p.Ex.Rejected), KL: s.kl})
 }
 
 // gatePenalty is λ·mean over the pair's response tokens of m_t (learned only).
-func (s *Stepper[F]) gatePenalty() float64 {
+func (s *Stepper[F]) gatePenalty(ln *lane[F]) float64 {
 	if s.cfg.Sparse != "learned" {
 		return 0
 	}
 	sum := 0.0
-	for _, q := range s.w.q {
+	for _, q := range ln.w.q {
 		sum += q
 	}
-	for _, q := range s.l.q {
+	for _, q := range ln.l.q {
 		sum += q
 	}
-	return s.cfg.SparseLambda * sum / float64(len(s.w.q)+len(s.l.q))
+	return s.cfg.SparseLambda * sum / float64(len(ln.w.q)+len(ln.l.q))
 }
 
 // batchKL sets s.kl for kto_pair: the detached batch mean of
@@ -239,11 +270,12 @@ func (s *Stepper[F]) batchKL(batch []Pair) {
 		return
 	}
 	sum := 0.0
+	ln := s.main
 	for i := range batch {
 		p := &batch[i]
-		s.forward(&s.w, p.Ex.Prompt, p.Ex.Chosen, p.Ex.ChosenContrastive, nil)
-		s.forward(&s.l, p.Ex.Prompt, p.Ex.Rejected, p.Ex.RejectedContrastive, nil)
-		sum += ((s.w.z - p.RefW) + (s.l.z - p.RefL)) / 2
+		s.forward(ln, &ln.w, p.Ex.Prompt, p.Ex.Chosen, p.Ex.ChosenContrastive, nil, false)
+		s.forward(ln, &ln.l, p.Ex.Prompt, p.Ex.Rejected, p.Ex.RejectedContrastive, nil, true)
+		sum += ((ln.w.z - p.RefW) + (ln.l.z - p.RefL)) / 2
 	}
 	s.kl = max(0, sum/float64(len(batch)))
 }
@@ -255,40 +287,14 @@ func (s *Stepper[F]) MeanLoss(batch []Pair) float64 {
 	s.fcount = 0
 	s.batchKL(batch)
 	sum := 0.0
+	ln := s.main
 	for i := range batch {
 		p := &batch[i]
-		s.forward(&s.w, p.Ex.Prompt, p.Ex.Chosen, p.Ex.ChosenContrastive, nil)
-		s.forward(&s.l, p.Ex.Prompt, p.Ex.Rejected, p.Ex.RejectedContrastive, nil)
-		sum += s.evalPair(p).Loss + s.gatePenalty()
+		s.forward(ln, &ln.w, p.Ex.Prompt, p.Ex.Chosen, p.Ex.ChosenContrastive, nil, false)
+		s.forward(ln, &ln.l, p.Ex.Prompt, p.Ex.Rejected, p.Ex.RejectedContrastive, nil, true)
+		sum += s.evalPair(ln, p).Loss + s.gatePenalty(ln)
 	}
 	return sum / float64(len(batch))
-}
-
-// dots computes ⟨a,b⟩, ‖a‖², ‖b‖² overall and per group into dotG, wwG, llG.
-func (s *Stepper[F]) dots(a, b []F, dotG, wwG, llG []float64) (dot, ww, ll float64) {
-	switch x := any(a).(type) {
-	case []float32:
-		entangle.DotGroups(s.gd, x, any(b).([]float32), s.ranges)
-	default:
-		// float64 (tests): the same reductions in plain index order.
-		for g, r := range s.ranges {
-			var d, aa, bb float64
-			for i := r.Off; i < r.Off+r.Len; i++ {
-				ai, bi := float64(a[i]), float64(b[i])
-				d += ai * bi
-				aa += ai * ai
-				bb += bi * bi
-			}
-			s.gd[g] = entangle.GroupDot{Name: r.Name, Dot: d, AA: aa, BB: bb}
-		}
-	}
-	for g := range s.gd {
-		dotG[g], wwG[g], llG[g] = s.gd[g].Dot, s.gd[g].AA, s.gd[g].BB
-		dot += s.gd[g].Dot
-		ww += s.gd[g].AA
-		ll += s.gd[g].BB
-	}
-	return dot, ww, ll
 }
 
 func finite(xs ...float64) bool {
@@ -309,35 +315,125 @@ func growRows(rows []runfmt.PairRow, b, g, c int) []runfmt.PairRow {
 	return rows[:b]
 }
 
-// pairGrads runs both sides of pair p: log-probs, gradients into s.gw and
-// s.gl, the loss, and fills row (everything but Step, Kind and the after
-// columns). It returns the loss result.
-func (s *Stepper[F]) pairGrads(p *Pair, row *runfmt.PairRow) (loss.Result, error) {
+// pairGrads runs both sides of pair p on lane ln: log-probs, g_w into ln.gw
+// and g_l into ln.gl (the rejected forward reuses the chosen's activations
+// of their shared prefix), the loss, and the hidden-state sums of row. With
+// withDots it also computes the dots and fills row (finishRow); without,
+// the caller does both in its fused pass. It returns the loss result.
+func (s *Stepper[F]) pairGrads(ln *lane[F], p *Pair, row *runfmt.PairRow, withDots bool) (loss.Result, error) {
 	ex := p.Ex
 	clear(row.HidW)
 	clear(row.HidL)
-	s.forward(&s.w, ex.Prompt, ex.Chosen, ex.ChosenContrastive, row.HidW)
-	s.backward(s.gl, &s.w)
-	copy(s.gw, s.gl)
-	s.forward(&s.l, ex.Prompt, ex.Rejected, ex.RejectedContrastive, row.HidL)
-	s.backward(s.gl, &s.l)
-	r := s.evalPair(p)
-	r.Loss += s.gatePenalty()
-	dot, ww, ll := s.dots(s.gw, s.gl, row.DotG, row.WWG, row.LLG)
+	s.forward(ln, &ln.w, ex.Prompt, ex.Chosen, ex.ChosenContrastive, row.HidW, false)
+	s.backward(ln, ln.gw, &ln.w)
+	s.forward(ln, &ln.l, ex.Prompt, ex.Rejected, ex.RejectedContrastive, row.HidL, true)
+	s.backward(ln, ln.gl, &ln.l)
+	r := s.evalPair(ln, p)
+	r.Loss += s.gatePenalty(ln)
+	if !withDots {
+		return r, nil
+	}
+	pairPass(nil, nil, nil, ln.gw, ln.gl, 0, 0, s.ranges, ln.gd, true)
+	return r, s.finishRow(ln, p, row, r)
+}
+
+// finishRow fills row from the pair's loss result and the dots in ln.gd
+// (everything but Step, Kind and the after columns), and reports a
+// non-finite value as an error naming the pair.
+func (s *Stepper[F]) finishRow(ln *lane[F], p *Pair, row *runfmt.PairRow, r loss.Result) error {
+	ex := p.Ex
+	var dot, ww, ll float64
+	for g, d := range ln.gd {
+		row.DotG[g], row.WWG[g], row.LLG[g] = d.Dot, d.AA, d.BB
+		dot += d.Dot
+		ww += d.AA
+		ll += d.BB
+	}
 	cw, cl := r.DW, r.DL
 	if s.cfg.Normalize {
 		cw, cl = loss.Normalized(r, math.Sqrt(ww), math.Sqrt(ll))
 	}
-	*row = runfmt.PairRow{Pair: ex.ID, LogpW: s.w.z, LogpL: s.l.z, RefW: p.RefW, RefL: p.RefL,
+	*row = runfmt.PairRow{Pair: ex.ID, LogpW: ln.w.z, LogpL: ln.l.z, RefW: p.RefW, RefL: p.RefL,
 		LenW: int32(len(ex.Chosen)), LenL: int32(len(ex.Rejected)), Loss: r.Loss, Margin: r.Margin,
 		DW: r.DW, DL: r.DL, CW: cw, CL: cl, Dot: dot, WW: ww, LL: ll,
 		DotG: row.DotG, WWG: row.WWG, LLG: row.LLG, HidW: row.HidW, HidL: row.HidL,
 		LogpWAfter: math.NaN(), LogpLAfter: math.NaN(), PredW: math.NaN(), PredL: math.NaN()}
-	if !finite(s.w.z, s.l.z, r.Loss, r.DW, r.DL, cw, cl, dot, ww, ll) {
-		return r, fmt.Errorf("pref: pair %d: non-finite loss or gradient (logp_w %g, logp_l %g, loss %g, d_w %g, d_l %g, ‖g_w‖² %g, ‖g_l‖² %g)",
-			ex.ID, s.w.z, s.l.z, r.Loss, r.DW, r.DL, ww, ll)
+	if !finite(ln.w.z, ln.l.z, r.Loss, r.DW, r.DL, cw, cl, dot, ww, ll) {
+		return fmt.Errorf("pref: pair %d: non-finite loss or gradient (logp_w %g, logp_l %g, loss %g, d_w %g, d_l %g, ‖g_w‖² %g, ‖g_l‖² %g)",
+			ex.ID, ln.w.z, ln.l.z, r.Loss, r.DW, r.DL, ww, ll)
 	}
-	return r, nil
+	return nil
+}
+
+// passBlock is the block length of pairPass's float64 partial sums, which are
+// then added with Neumaier's compensation.
+const passBlock = 1024
+
+// pairPass is the one pass over a pair's gradients (gw, gl) that the step
+// needs. With dst != nil it accumulates, element by element,
+//
+//	dst += F(a·gw + c·gl)   (in float64),   sw += gw,   sl += gl
+//
+// and with dots it sets gd[g] to ⟨gw,gl⟩, ‖gw‖², ‖gl‖² over each group's
+// range, in float64 (the products of float32 values are exact): partial sums
+// over blocks of passBlock elements, added with Neumaier's compensation.
+// Every value depends only on its inputs, never on the lanes.
+func pairPass[F model.Float](dst, sw, sl, gw, gl []F, a, c float64, ranges []entangle.Range, gd []entangle.GroupDot, dots bool) {
+	for g, r := range ranges {
+		var sd, cd, sa, ca, sb, cb float64
+		for off := r.Off; off < r.Off+r.Len; off += passBlock {
+			end := min(off+passBlock, r.Off+r.Len)
+			x, y := gw[off:end], gl[off:end]
+			y = y[:len(x)]
+			if dst != nil {
+				d, u, v := dst[off:end], sw[off:end], sl[off:end]
+				d, u, v = d[:len(x)], u[:len(x)], v[:len(x)]
+				for k, xk := range x {
+					yk := y[k]
+					d[k] += F(a*float64(xk) + c*float64(yk))
+					u[k] += xk
+					v[k] += yk
+				}
+			}
+			if !dots {
+				continue
+			}
+			var d0, d1, a0, a1, b0, b1 float64
+			k := 0
+			for ; k+1 < len(x); k += 2 {
+				x0, x1, y0, y1 := float64(x[k]), float64(x[k+1]), float64(y[k]), float64(y[k+1])
+				d0 += x0 * y0
+				d1 += x1 * y1
+				a0 += x0 * x0
+				a1 += x1 * x1
+				b0 += y0 * y0
+				b1 += y1 * y1
+			}
+			if k < len(x) {
+				x0, y0 := float64(x[k]), float64(y[k])
+				d0 += x0 * y0
+				a0 += x0 * x0
+				b0 += y0 * y0
+			}
+			sd, cd = neumaier(sd, cd, d0+d1)
+			sa, ca = neumaier(sa, ca, a0+a1)
+			sb, cb = neumaier(sb, cb, b0+b1)
+		}
+		if dots {
+			gd[g] = entangle.GroupDot{Name: r.Name, Dot: sd + cd, AA: sa + ca, BB: sb + cb}
+		}
+	}
+}
+
+// neumaier adds x to the compensated sum (s, c).
+func neumaier(s, c, x float64) (float64, float64) {
+	t := s + x
+	if math.Abs(s) >= math.Abs(x) {
+		c += (s - t) + x
+	} else {
+		c += (x - t) + s
+	}
+	return t, c
 }
 
 // Grad computes one step's gradient for batch. For every pair it computes
@@ -348,12 +444,18 @@ func (s *Stepper[F]) pairGrads(p *Pair, row *runfmt.PairRow) (loss.Result, error
 //	dst = (1/B) Σ_i (−cw_i g_w,i + cl_i g_l,i)
 //
 // with (cw, cl) = (d_w, d_l), or loss.Normalized's under Normalize (then dst
-// is the negated normalized ascent direction, not a loss gradient). Pairs
-// are processed, and summed, in batch order. It returns one row per pair
-// (Step and Kind are the caller's; views valid until the next Grad) and
-// the batch statistics. A non-finite loss or gradient is an error naming the
-// pair; dst is then unspecified. With Sparse "learned" it also computes the
-// gate's gradient (GateGrad) and, if GateLR > 0, takes one SGD step on it.
+// is the negated normalized ascent direction, not a loss gradient).
+//
+// Pairs run concurrently on up to min(GOMAXPROCS, B, 4) lanes (pair i on
+// lane i mod lanes, serial kernels), but each pair is added to dst and to the
+// batch sums in batch order, in one pass that also computes its dots
+// (pairPass), so the result does not depend on the number of lanes: every
+// pair's values are computed by one goroutine in a fixed order. It returns
+// one row per pair (Step and Kind are the caller's; views valid until the
+// next Grad) and the batch statistics. A non-finite loss or gradient is an
+// error naming the first such pair; dst is then unspecified. With Sparse
+// "learned" it also computes the gate's gradient (GateGrad) and, if
+// GateLR > 0, takes one SGD step on it.
 func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]runfmt.PairRow, BatchStats, error) {
 	if len(dst) != s.n {
 		panic("pref: Grad: dst must have one value per parameter")
@@ -364,6 +466,13 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]runfmt.PairRow, BatchStats, 
 	B := len(batch)
 	invB := 1 / float64(B)
 	s.rows = growRows(s.rows, B, len(s.ranges), s.m.Cfg.C)
+	for len(s.res) < B {
+		s.res = append(s.res, loss.Result{})
+		s.errs = append(s.errs, nil)
+	}
+	for len(s.turn) < B+1 {
+		s.turn = append(s.turn, make(chan struct{}, 1))
+	}
 	clear(dst)
 	clear(s.sw)
 	clear(s.sl)
@@ -376,22 +485,26 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]runfmt.PairRow, BatchStats, 
 	if beta == 0 {
 		beta = 1
 	}
+
+	nl := min(runtime.GOMAXPROCS(0), B, maxLanes)
+	if s.record || s.frozen != nil {
+		nl = 1 // tests replaying recorded gates count forwards in order
+	}
+	if nl == 1 {
+		for i := range batch {
+			s.stepPair(s.main, dst, batch, i, invB, false)
+		}
+	} else {
+		s.runLanes(nl, dst, batch, invB)
+	}
 	for i := range batch {
-		p := &batch[i]
-		row := &s.rows[i]
-		r, err := s.pairGrads(p, row)
-		if err != nil {
-			return nil, st, err
+		if s.errs[i] != nil {
+			return nil, st, s.errs[i]
 		}
-		a, c := row.CW*invB, row.CL*invB
-		for k := range dst {
-			dst[k] += F(-a*float64(s.gw[k]) + c*float64(s.gl[k]))
-			s.sw[k] += s.gw[k]
-			s.sl[k] += s.gl[k]
-		}
-		if s.cfg.Sparse == "learned" {
-			s.gateGrads(r, invB)
-		}
+	}
+
+	for i := range batch {
+		row, r := &s.rows[i], s.res[i]
 		st.Loss += r.Loss
 		st.Margin += r.Margin
 		st.LogpChosen += row.LogpW
@@ -428,15 +541,68 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]runfmt.PairRow, BatchStats, 
 	return s.rows, st, nil
 }
 
+// runLanes runs the pairs of batch on nl goroutines (pair i on lane i mod
+// nl), each adding its pairs to the sums in turn.
+func (s *Stepper[F]) runLanes(nl int, dst []F, batch []Pair, invB float64) {
+	for len(s.lanes) < nl {
+		var gw, gl []F
+		if len(s.lanes) == 0 {
+			gw, gl = s.main.gw, s.main.gl
+		}
+		s.lanes = append(s.lanes, newLane(s.m, s.m.NewSerialWorkspace(), gw, gl, len(s.ranges)))
+	}
+	B := len(batch)
+	s.turn[0] <- struct{}{}
+	var wg sync.WaitGroup
+	for k := range nl {
+		ln := s.lanes[k]
+		wg.Go(func() {
+			for i := k; i < B; i += nl {
+				s.stepPair(ln, dst, batch, i, invB, true)
+			}
+		})
+	}
+	wg.Wait()
+	<-s.turn[B]
+}
+
+// stepPair computes pair i of batch on lane ln and adds it to dst, the
+// batch sums and the gate gradient. With ordered, it waits for pair i's turn
+// before adding and then passes the turn on (s.turn), so that pairs are added
+// in batch order whatever lane runs them.
+func (s *Stepper[F]) stepPair(ln *lane[F], dst []F, batch []Pair, i int, invB float64, ordered bool) {
+	p, row := &batch[i], &s.rows[i]
+	fused := !s.cfg.Normalize // (cw, cl) are known before the dots: one pass
+	r, err := s.pairGrads(ln, p, row, !fused)
+	if ordered {
+		<-s.turn[i]
+	}
+	if err == nil {
+		if fused {
+			pairPass(dst, s.sw, s.sl, ln.gw, ln.gl, -r.DW*invB, r.DL*invB, s.ranges, ln.gd, true)
+			err = s.finishRow(ln, p, row, r)
+		} else {
+			pairPass(dst, s.sw, s.sl, ln.gw, ln.gl, -row.CW*invB, row.CL*invB, s.ranges, nil, false)
+		}
+		if err == nil && s.cfg.Sparse == "learned" {
+			s.gateGrads(ln, r, invB)
+		}
+	}
+	s.res[i], s.errs[i] = r, err
+	if ordered {
+		s.turn[i+1] <- struct{}{}
+	}
+}
+
 // gateGrads adds the current pair's contribution (scaled by invB) to the
 // gate gradient:
 //
 //	∂ℓ/∂m_t = −d_w·lp_t + λ/n  (chosen tokens),  +d_l·lp_t + λ/n  (rejected),  n = |y_w| + |y_l|
 //	∂m_t/∂u = m_t(1 − m_t)·h_t,  ∂m_t/∂b = m_t(1 − m_t)
-func (s *Stepper[F]) gateGrads(r loss.Result, invB float64) {
+func (s *Stepper[F]) gateGrads(ln *lane[F], r loss.Result, invB float64) {
 	C := s.m.Cfg.C
-	n := float64(len(s.w.q) + len(s.l.q))
-	for k, sd := range []*side{&s.w, &s.l} {
+	n := float64(len(ln.w.q) + len(ln.l.q))
+	for k, sd := range []*side{&ln.w, &ln.l} {
 		sign := -r.DW
 		if k == 1 {
 			sign = r.DL

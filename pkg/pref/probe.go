@@ -26,13 +26,14 @@ func (s *Stepper[F]) ProbeBefore(probes []Pair) ([]runfmt.PairRow, error) {
 	}
 	ps.rows = growRows(ps.rows, len(probes), len(s.ranges), s.m.Cfg.C)
 	s.batchKL(probes)
+	ln := s.main
 	for i := range probes {
-		if _, err := s.pairGrads(&probes[i], &ps.rows[i]); err != nil {
+		if _, err := s.pairGrads(ln, &probes[i], &ps.rows[i], true); err != nil {
 			return nil, err
 		}
 		ps.rows[i].Kind = "probe"
-		copy(ps.gw[i], s.gw)
-		copy(ps.gl[i], s.gl)
+		copy(ps.gw[i], ln.gw)
+		copy(ps.gl[i], ln.gl)
 	}
 	return ps.rows, nil
 }
@@ -47,12 +48,13 @@ func (s *Stepper[F]) ProbeAfter(delta []F) []runfmt.PairRow {
 		panic("pref: ProbeAfter: delta must have one value per parameter")
 	}
 	ps := &s.probes
+	ln := s.main
 	for i := range ps.pairs {
 		p := &ps.pairs[i]
-		s.forward(&s.w, p.Ex.Prompt, p.Ex.Chosen, p.Ex.ChosenContrastive, nil)
-		s.forward(&s.l, p.Ex.Prompt, p.Ex.Rejected, p.Ex.RejectedContrastive, nil)
+		s.forward(ln, &ln.w, p.Ex.Prompt, p.Ex.Chosen, p.Ex.ChosenContrastive, nil, false)
+		s.forward(ln, &ln.l, p.Ex.Prompt, p.Ex.Rejected, p.Ex.RejectedContrastive, nil, true)
 		r := &ps.rows[i]
-		r.LogpWAfter, r.LogpLAfter = s.w.z, s.l.z
+		r.LogpWAfter, r.LogpLAfter = ln.w.z, ln.l.z
 		var pw, pl float64
 		gw, gl := ps.gw[i], ps.gl[i]
 		for k, d := range delta {
@@ -88,32 +90,33 @@ func vector[F interface{ ~float32 | ~float64 }](v []F, sk *entangle.Sketch) []fl
 // sketched with sk. Call it before the optimizer step; it allocates its rows.
 func (s *Stepper[F]) Dump(step int64, kind string, pairs []Pair, tokenGrads int, sk *entangle.Sketch) []runfmt.GradRow {
 	var rows []runfmt.GradRow
+	ln := s.main
 	for i := range pairs {
 		ex := pairs[i].Ex
 		for k, resp := range [][]int32{ex.Chosen, ex.Rejected} {
-			sideName, flags, sd := "chosen", ex.ChosenContrastive, &s.w
+			sideName, flags, sd := "chosen", ex.ChosenContrastive, &ln.w
 			if k == 1 {
-				sideName, flags, sd = "rejected", ex.RejectedContrastive, &s.l
+				sideName, flags, sd = "rejected", ex.RejectedContrastive, &ln.l
 			}
-			s.forward(sd, ex.Prompt, resp, flags, nil)
-			s.backward(s.gl, sd)
+			s.forward(ln, sd, ex.Prompt, resp, flags, nil, k == 1)
+			s.backward(ln, ln.gl, sd)
 			rows = append(rows, runfmt.GradRow{Step: step, Kind: kind, Pair: ex.ID, Side: sideName, Token: -1, TokenID: -1,
-				Contrastive: -1, Grad: vector(s.gl, sk)})
+				Contrastive: -1, Grad: vector(ln.gl, sk)})
 			if i >= tokenGrads {
 				continue
 			}
 			for t := range resp {
-				clear(s.gl)
-				d := s.dlogp[:len(resp)]
+				clear(ln.gl)
+				d := ln.dlogp[:len(resp)]
 				clear(d)
 				d[t] = 1
-				s.ws.Backward(s.gl, d)
+				ln.ws.Backward(ln.gl, d)
 				c := int8(0)
 				if flags[t] {
 					c = 1
 				}
 				rows = append(rows, runfmt.GradRow{Step: step, Kind: kind, Pair: ex.ID, Side: sideName, Token: int32(t),
-					TokenID: resp[t], Contrastive: c, Grad: vector(s.gl, sk)})
+					TokenID: resp[t], Contrastive: c, Grad: vector(ln.gl, sk)})
 			}
 		}
 	}
