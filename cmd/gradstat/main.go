@@ -35,7 +35,16 @@ the observed log-prob changes, and CHES. Inputs are pairs/grads/steps streams
 sweep directories (every run below, labelled by the key=value parts of its
 path). One pass, one step in memory. -table chooses the table: steps (per step
 and kind: distributions, case fractions, batch figures), pairs, groups (per
-parameter group) or tokens (per-token cosine matrix, from -token-grads dumps).
+parameter group), tokens (per-token cosine matrix, from -token-grads dumps)
+or runs: one row per run with its sweep labels (one column per key) and
+headline figures: first/last/change of the mean chosen and rejected log-probs
+and margin (train and probe rows), cos first/last/mean, pooled case fractions
+(paper and loss-aware), the fraction of pair-steps whose chosen log-prob fell
+(observed; and predicted to first order), and on probes the first-order
+agreement (fo_corr_w/l, fo_relerr_w/l_mean) and fo_wrong_way, the count of
+probe pair-steps whose predicted margin change was negative (docs/FORMATS.md
+lists every column). -by KEYS aggregates the runs over seeds (mean, sd, min,
+max, n per numeric column); -format md writes a markdown table (mean ± sd).
 Output is an Arrow stream (an Arrow file with -o FILE), tsv/csv/jsonl with
 -format, or with -summary an aligned table per run with the headline figures.
 Warnings (zero norms, NaN, groups not adding up) go to stderr; a bad or
@@ -45,6 +54,8 @@ was computed.`,
 gradstat -table pairs -format tsv runs/1t | head
 gradstat -table tokens -o tokens.arrow runs/long
 gradstat -summary -every 10 sweeps/loss-cmp
+gradstat -table runs -format tsv sweeps/loss-cmp
+gradstat -by task,loss -format md -cols task,loss,runs,probe_margin_delta,fo_wrong_way sweeps/loss-cmp
 train -mode pref -o - data.arrow | gradstat -format csv > steps.csv`,
 }
 

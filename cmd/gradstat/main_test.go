@@ -526,3 +526,69 @@ func TestUsage(t *testing.T) {
 		t.Errorf("terminal: exit %d stderr %q", code, errb.String())
 	}
 }
+
+// TestRunsTableAndBy: a sweep of three copies of the fixture run; the runs
+// table has one row per run with its labels, -by loss groups them (in order
+// of first appearance) with the mean equal to the per-run value and sd 0
+// over identical runs, and every output format carries it.
+func TestRunsTableAndBy(t *testing.T) {
+	root := t.TempDir()
+	fx := makeRun(t)
+	for _, p := range []string{"loss=dpo/seed=1", "loss=dpo/seed=2", "loss=ipo/seed=1"} {
+		writeRunDir(t, filepath.Join(root, p), fx, true)
+	}
+	out, stderr, code := runCmd(t, nil, "-table", "runs", "-format", "tsv", root)
+	if code != 0 {
+		t.Fatalf("exit %d stderr %q", code, stderr)
+	}
+	rows := parseTSV(t, out)
+	if len(rows) != 3 || rows[0]["loss"] != "dpo" || rows[1]["seed"] != "2" || rows[2]["loss"] != "ipo" {
+		t.Fatalf("runs rows %v", rows)
+	}
+	cos := num(t, rows[0], "train_cos_mean")
+	out, _, code = runCmd(t, nil, "-by", "loss", "-format", "tsv", root)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	agg := parseTSV(t, out)
+	if len(agg) != 2 || agg[0]["loss"] != "dpo" || agg[0]["runs"] != "2" || agg[1]["runs"] != "1" {
+		t.Fatalf("-by rows %v", agg)
+	}
+	wantNum(t, agg[0], "train_cos_mean_mean", cos)
+	wantNum(t, agg[0], "train_cos_mean_sd", 0)
+	if agg[1]["train_cos_mean_sd"] != "" {
+		t.Errorf("sd of one run = %q, want null", agg[1]["train_cos_mean_sd"])
+	}
+	out, _, code = runCmd(t, nil, "-by", "loss", "-cols", "loss,runs,train_cos_mean", "-format", "md", root)
+	if code != 0 || !strings.HasPrefix(out, "| loss | runs | train_cos_mean |\n|---|---|---|\n| dpo | 2 | ") {
+		t.Errorf("md (exit %d):\n%s", code, out)
+	}
+	out, _, code = runCmd(t, nil, "-by", "loss", root)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	rd, err := ipc.NewReader(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Release()
+	sc := rd.Schema()
+	if v, _ := sc.Metadata().GetValue("by"); v != "loss" {
+		t.Errorf("by metadata %q", v)
+	}
+	if v, _ := sc.Metadata().GetValue("format_version"); v != "1" {
+		t.Errorf("format_version %q", v)
+	}
+	for name, typ := range map[string]arrow.DataType{"loss": arrow.BinaryTypes.String, "runs": arrow.PrimitiveTypes.Int64,
+		"fo_n_mean": arrow.PrimitiveTypes.Float64, "fo_n_n": arrow.PrimitiveTypes.Int64} {
+		if i := sc.FieldIndices(name); len(i) != 1 || !arrow.TypeEqual(sc.Field(i[0]).Type, typ) {
+			t.Errorf("column %s: %v", name, i)
+		}
+	}
+	if _, _, code := runCmd(t, nil, "-table", "steps", "-by", "loss", root); code != 2 {
+		t.Errorf("-by with -table steps: exit %d, want 2", code)
+	}
+	if _, _, code := runCmd(t, nil, "-by", "nope", "-format", "tsv", root); code != 2 {
+		t.Errorf("-by unknown key: exit %d, want 2", code)
+	}
+}
