@@ -1,0 +1,61 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchShapes are the products the model runs per sequence (T rows) at sizes
+// S (T=64, C=128, V=256... head n=256) and M (T=128, C=256, head n=512), named
+// op_m_n_k, plus stacked sequences (m = 8T) and a square 1024 reference.
+func benchShapes() []struct {
+	op      string
+	m, n, k int
+} {
+	type sh = struct {
+		op      string
+		m, n, k int
+	}
+	var s []sh
+	for _, sz := range []struct{ T, C, V int }{{64, 128, 256}, {128, 256, 512}} {
+		T, C := sz.T, sz.C
+		lin := [][2]int{{3 * C, C}, {C, C}, {4 * C, C}, {C, 4 * C}, {sz.V, C}} // (OC, IC)
+		for _, l := range lin {
+			s = append(s, sh{"NT", T, l[0], l[1]}) // out(T,OC) += inp(T,IC)·Wᵀ
+		}
+		for _, l := range lin {
+			s = append(s, sh{"NN", T, l[1], l[0]}) // dinp(T,IC) += dout(T,OC)·W
+		}
+		for _, l := range lin {
+			s = append(s, sh{"TN", l[0], l[1], T}) // dW(OC,IC) += doutᵀ·inp
+		}
+	}
+	s = append(s, sh{"NT", 1024, 768, 256}, sh{"NN", 1024, 256, 1024}, sh{"TN", 1024, 256, 1024}, sh{"NT", 1024, 1024, 1024})
+	return s
+}
+
+// BenchmarkGEMM reports GFLOP/s (2mnk per call) of every implementation this
+// machine runs, for every shape of benchShapes. Sub-benchmark names are
+// impl/op_m_n_k.
+func BenchmarkGEMM(b *testing.B) {
+	for _, name := range Impls() {
+		ks := byName(name)
+		b.Run(name, func(b *testing.B) {
+			for _, sh := range benchShapes() {
+				b.Run(fmt.Sprintf("%s_%d_%d_%d", sh.op, sh.m, sh.n, sh.k), func(b *testing.B) {
+					transA, transB := sh.op == "TN", sh.op == "NT"
+					p := newProblem(rand.New(rand.NewPCG(1, 2)), sh.m, sh.n, sh.k, transA, transB)
+					if ks.kern == nil && sh.m*sh.n*sh.k > 1<<26 {
+						b.Skip("generic: too slow for this shape")
+					}
+					b.ResetTimer()
+					for range b.N {
+						ks.run(p.c, p.ldc, p.a, p.lda, transA, p.b, p.ldb, transB, sh.m, sh.n, sh.k)
+					}
+					b.ReportMetric(2*float64(sh.m)*float64(sh.n)*float64(sh.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		})
+	}
+}

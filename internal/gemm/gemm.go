@@ -1,0 +1,219 @@
+package gemm
+
+//go:generate sh -c "cd _gen && go run . -out ../kernels_amd64.s -stubs ../kernels_amd64.go -pkg gemm"
+
+import (
+	"fmt"
+	"sync"
+)
+
+// NT accumulates c += a·bᵀ:
+//
+//	c[i*ldc+j] += Σ_{p<k} a[i*lda+p]·b[j*ldb+p]     (0 ≤ i < m, 0 ≤ j < n)
+//
+// a is (m,k), b is (n,k) and c is (m,n), all row-major with leading dimensions
+// lda ≥ k, ldb ≥ k, ldc ≥ n. This is a Linear layer's forward, out += inp·Wᵀ.
+// Each c[i,j] accumulates its k products in increasing p with a fused
+// multiply-add into one float32 accumulator (see the package doc), so the bits
+// do not depend on the kernel or on how the caller splits the rows of c.
+func NT(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("NT", c, ldc, a, lda, false, b, ldb, true, m, n, k)
+	active.run(c, ldc, a, lda, false, b, ldb, true, m, n, k)
+}
+
+// NN accumulates c += a·b:
+//
+//	c[i*ldc+j] += Σ_{p<k} a[i*lda+p]·b[p*ldb+j]
+//
+// a is (m,k), b is (k,n), c is (m,n), row-major, lda ≥ k, ldb ≥ n, ldc ≥ n.
+// This is a Linear layer's input gradient, dinp += dout·W. Same summation
+// order and determinism as NT.
+func NN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("NN", c, ldc, a, lda, false, b, ldb, false, m, n, k)
+	active.run(c, ldc, a, lda, false, b, ldb, false, m, n, k)
+}
+
+// TN accumulates c += aᵀ·b:
+//
+//	c[i*ldc+j] += Σ_{p<k} a[p*lda+i]·b[p*ldb+j]
+//
+// a is (k,m), b is (k,n), c is (m,n), row-major, lda ≥ m, ldb ≥ n, ldc ≥ n.
+// This is a Linear layer's weight gradient, dW += doutᵀ·inp, with k the number
+// of rows (tokens). Same summation order and determinism as NT.
+func TN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("TN", c, ldc, a, lda, true, b, ldb, false, m, n, k)
+	active.run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
+}
+
+// check panics unless the operands hold the matrices the call describes: an
+// operand stored as (r, s) needs a leading dimension ≥ s and (r-1)·ld+s elements.
+func check(op string, c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, m, n, k int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: %s: negative dimension m=%d n=%d k=%d", op, m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	need := func(name string, x []float32, ld, r, s int) {
+		if ld < s || ld < 1 {
+			panic(fmt.Sprintf("gemm: %s: ld%s=%d < %d columns", op, name, ld, max(s, 1)))
+		}
+		if r > 0 && s > 0 && len(x) < (r-1)*ld+s {
+			panic(fmt.Sprintf("gemm: %s: len(%s)=%d < %d for a (%d,%d) matrix with ld%s=%d", op, name, len(x), (r-1)*ld+s, r, s, name, ld))
+		}
+	}
+	need("c", c, ldc, m, n)
+	if m > 0 && n > 0 && k > 0 {
+		need("a", a, lda, ar, ac)
+		need("b", b, ldb, br, bc)
+	}
+}
+
+// microKernel updates a register tile C[0:r, 0:nr] += A·B over k steps from a
+// packed A micro-panel (mr floats per step) and B rows bs floats apart, one
+// fused multiply-add per element and step in increasing step order.
+type microKernel func(k int, a, b *float32, bs int, c *float32, ldc int)
+
+// kernelSet is one implementation of the three products: a family of SIMD
+// micro-kernels with an mr×nr register tile, or (kern == nil) the pure-Go
+// reference.
+type kernelSet struct {
+	name   string
+	mr, nr int
+	mc     int           // rows of A packed at once (multiple of mr)
+	kern   []microKernel // kern[r-1] updates r rows
+	pool   sync.Pool     // *workspace
+}
+
+// Cache blocking: a kc×nc block of B is packed once and reused for every
+// mc-row block of A; a packed kc×nr micro-panel of B (32 KiB for nr=32) stays in
+// L1 while the micro-kernel runs over the mc/mr panels of A (in L2).
+const (
+	blockK = 256
+	blockN = 1024
+)
+
+// workspace holds the packed operands of one call.
+type workspace struct {
+	ap, bp, ct []float32
+}
+
+// run computes c += op(a)·op(b) with this implementation.
+func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, m, n, k int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	if ks.kern == nil {
+		genericRun(c, ldc, a, lda, transA, b, ldb, transB, m, n, k)
+		return
+	}
+	w, _ := ks.pool.Get().(*workspace)
+	if w == nil {
+		w = &workspace{
+			ap: make([]float32, ks.mc*blockK),
+			bp: make([]float32, blockK*blockN),
+			ct: make([]float32, ks.mr*ks.nr),
+		}
+	}
+	mr, nr := ks.mr, ks.nr
+	for jc := 0; jc < n; jc += blockN {
+		ncb := min(blockN, n-jc)
+		for pc := 0; pc < k; pc += blockK {
+			kcb := min(blockK, k-pc)
+			packB(w.bp, b, ldb, transB, pc, kcb, jc, ncb, nr)
+			for ic := 0; ic < m; ic += ks.mc {
+				mcb := min(ks.mc, m-ic)
+				packA(w.ap, a, lda, transA, ic, mcb, pc, kcb, mr)
+				for jr := 0; jr < ncb; jr += nr {
+					nrb := min(nr, ncb-jr)
+					bp := &w.bp[(jr/nr)*kcb*nr]
+					for ir := 0; ir < mcb; ir += mr {
+						mrb := min(mr, mcb-ir)
+						ap := &w.ap[(ir/mr)*kcb*mr]
+						ci := (ic+ir)*ldc + jc + jr
+						if nrb == nr {
+							ks.kern[mrb-1](kcb, ap, bp, nr, &c[ci], ldc)
+							continue
+						}
+						// column edge: run the full-width kernel on a copy of the tile
+						t := w.ct
+						for i := 0; i < mrb; i++ {
+							copy(t[i*nr:i*nr+nrb], c[ci+i*ldc:ci+i*ldc+nrb])
+						}
+						ks.kern[mrb-1](kcb, ap, bp, nr, &t[0], nr)
+						for i := 0; i < mrb; i++ {
+							copy(c[ci+i*ldc:ci+i*ldc+nrb], t[i*nr:i*nr+nrb])
+						}
+					}
+				}
+			}
+		}
+	}
+	ks.pool.Put(w)
+}
+
+// packA copies rows ic..ic+mcb-1, steps pc..pc+kcb-1 of op(a) into panels of
+// mr rows: dst[panel*kcb*mr + p*mr + i] = op(a)[ic+panel*mr+i, pc+p]. Rows past
+// the edge of the last panel are zero.
+func packA(dst, a []float32, lda int, transA bool, ic, mcb, pc, kcb, mr int) {
+	for ir := 0; ir < mcb; ir += mr {
+		mrb := min(mr, mcb-ir)
+		d := dst[(ir/mr)*kcb*mr : (ir/mr+1)*kcb*mr]
+		if transA {
+			// op(a)[i,p] = a[p*lda+i]: each step is a contiguous run of rows
+			for p := 0; p < kcb; p++ {
+				o := (pc+p)*lda + ic + ir
+				copy(d[p*mr:p*mr+mrb], a[o:o+mrb])
+				clear(d[p*mr+mrb : (p+1)*mr])
+			}
+			continue
+		}
+		for i := 0; i < mrb; i++ {
+			o := (ic+ir+i)*lda + pc
+			src := a[o : o+kcb]
+			for p, v := range src {
+				d[p*mr+i] = v
+			}
+		}
+		for i := mrb; i < mr; i++ {
+			for p := 0; p < kcb; p++ {
+				d[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB copies steps pc..pc+kcb-1, columns jc..jc+ncb-1 of op(b) into strips of
+// nr columns: dst[strip*kcb*nr + p*nr + j] = op(b)[pc+p, jc+strip*nr+j]. Columns
+// past the edge of the last strip are zero.
+func packB(dst, b []float32, ldb int, transB bool, pc, kcb, jc, ncb, nr int) {
+	for jr := 0; jr < ncb; jr += nr {
+		nrb := min(nr, ncb-jr)
+		d := dst[(jr/nr)*kcb*nr : (jr/nr+1)*kcb*nr]
+		if !transB {
+			for p := 0; p < kcb; p++ {
+				o := (pc+p)*ldb + jc + jr
+				copy(d[p*nr:p*nr+nrb], b[o:o+nrb])
+				clear(d[p*nr+nrb : (p+1)*nr])
+			}
+			continue
+		}
+		// op(b)[p,j] = b[j*ldb+p]: transpose nrb rows of b
+		for j := 0; j < nrb; j++ {
+			o := (jc+jr+j)*ldb + pc
+			for p, v := range b[o : o+kcb] {
+				d[p*nr+j] = v
+			}
+		}
+		for j := nrb; j < nr; j++ {
+			for p := 0; p < kcb; p++ {
+				d[p*nr+j] = 0
+			}
+		}
+	}
+}

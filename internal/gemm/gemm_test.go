@@ -1,0 +1,322 @@
+package gemm
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// ops are the three products under test, by name, with the stored shapes of
+// their operands: a is (ar,ac), b is (br,bc) for a product of size m,n,k.
+var ops = []struct {
+	name           string
+	transA, transB bool
+	call           func(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int)
+}{
+	{"NT", false, true, NT},
+	{"NN", false, false, NN},
+	{"TN", true, false, TN},
+}
+
+func storedShape(trans bool, r, s int) (int, int) {
+	if trans {
+		return s, r
+	}
+	return r, s
+}
+
+// problem is one product with random operands stored with padded leading
+// dimensions at unaligned offsets inside larger buffers.
+type problem struct {
+	m, n, k        int
+	transA, transB bool
+	a, b, c        []float32 // sub-slices starting at the matrix
+	lda, ldb, ldc  int
+	cbuf           []float32 // c's whole buffer, padding included
+	coff           int
+	sentinel       float32
+}
+
+func newProblem(rng *rand.Rand, m, n, k int, transA, transB bool) *problem {
+	p := &problem{m: m, n: n, k: k, transA: transA, transB: transB, sentinel: 12345.5}
+	ar, ac := storedShape(transA, m, k)
+	br, bc := storedShape(transB, k, n)
+	mat := func(r, s int) ([]float32, int) {
+		ld := s + rng.IntN(4) // 0..3 floats of padding per row
+		off := rng.IntN(4)    // start 0..3 floats into the buffer: unaligned
+		buf := make([]float32, off+r*ld+rng.IntN(3))
+		for i := range buf {
+			buf[i] = float32(rng.Float64()*2 - 1)
+		}
+		return buf[off:], ld
+	}
+	p.a, p.lda = mat(ar, ac)
+	p.b, p.ldb = mat(br, bc)
+	p.ldc = n + rng.IntN(4)
+	p.coff = rng.IntN(4)
+	p.cbuf = make([]float32, p.coff+m*p.ldc+2)
+	for i := range p.cbuf {
+		p.cbuf[i] = p.sentinel
+	}
+	p.c = p.cbuf[p.coff:]
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			p.c[i*p.ldc+j] = float32(rng.Float64()*2 - 1)
+		}
+	}
+	return p
+}
+
+// clone returns a copy of p with its own c buffer.
+func (p *problem) clone() *problem {
+	q := *p
+	q.cbuf = append([]float32(nil), p.cbuf...)
+	q.c = q.cbuf[p.coff:]
+	return &q
+}
+
+// opA and opB read op(a)[i,p] and op(b)[p,j].
+func (p *problem) opA(i, q int) float32 {
+	if p.transA {
+		return p.a[q*p.lda+i]
+	}
+	return p.a[i*p.lda+q]
+}
+
+func (p *problem) opB(q, j int) float32 {
+	if p.transB {
+		return p.b[j*p.ldb+q]
+	}
+	return p.b[q*p.ldb+j]
+}
+
+// shapes returns the (m,n,k) tested: every row remainder of the 12- and 6-row
+// tiles, every column remainder around the 16- and 32-column tiles, k around
+// the unroll factor (4) and the k block (256), n around the n block (1024), m
+// around the m blocks (192, 96), and the model's shapes.
+func shapes() [][3]int {
+	var s [][3]int
+	for _, m := range []int{1, 2, 5, 6, 7, 11, 12, 13, 25} {
+		for _, n := range []int{1, 7, 15, 16, 17, 31, 32, 33, 48, 70} {
+			for _, k := range []int{1, 3, 4, 5, 9} {
+				s = append(s, [3]int{m, n, k})
+			}
+		}
+	}
+	return append(s,
+		[3]int{24, 64, 255}, [3]int{13, 40, 256}, [3]int{7, 33, 257}, [3]int{3, 17, 513},
+		[3]int{95, 20, 10}, [3]int{97, 20, 10}, [3]int{191, 33, 7}, [3]int{193, 35, 9},
+		[3]int{300, 300, 300}, [3]int{5, 1025, 3}, [3]int{37, 1100, 260},
+		[3]int{64, 384, 128}, [3]int{64, 128, 512}, [3]int{128, 128, 64},
+	)
+}
+
+// TestKernelsMatchGeneric checks every SIMD implementation against the pure-Go
+// reference bit for bit, for every product and shape: the determinism contract
+// (one float32 FMA accumulator per element, k in increasing order) makes the
+// results identical, so any difference is a bug. It also checks that c's
+// padding between rows and around the matrix is left untouched.
+func TestKernelsMatchGeneric(t *testing.T) {
+	for _, name := range []string{"avx512", "avx2"} {
+		ks := byName(name)
+		if ks == nil {
+			t.Logf("%s: not supported on this machine (supported: %v): skipped", name, Impls())
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(8, 1))
+			for _, op := range ops {
+				for _, sh := range shapes() {
+					m, n, k := sh[0], sh[1], sh[2]
+					want := newProblem(rng, m, n, k, op.transA, op.transB)
+					got := want.clone()
+					genericRun(want.c, want.ldc, want.a, want.lda, op.transA, want.b, want.ldb, op.transB, m, n, k)
+					ks.run(got.c, got.ldc, got.a, got.lda, op.transA, got.b, got.ldb, op.transB, m, n, k)
+					if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+						t.Fatalf("%s m=%d n=%d k=%d (lda=%d ldb=%d ldc=%d): c buffer[%d] = %v, generic %v",
+							op.name, m, n, k, got.lda, got.ldb, got.ldc, i, got.cbuf[i], want.cbuf[i])
+					}
+					checkPadding(t, got)
+				}
+			}
+		})
+	}
+}
+
+func firstDiff(x, y []float32) int {
+	for i := range x {
+		if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func checkPadding(t *testing.T, p *problem) {
+	t.Helper()
+	for idx, v := range p.cbuf {
+		o := idx - p.coff
+		inside := o >= 0 && o/p.ldc < p.m && o%p.ldc < p.n
+		if !inside && v != p.sentinel {
+			t.Fatalf("m=%d n=%d ldc=%d: c buffer[%d] outside the matrix changed to %v", p.m, p.n, p.ldc, idx, v)
+		}
+	}
+}
+
+// TestGenericAccuracy checks the reference itself against float64 accumulation
+// of the same products: |c - c64| ≤ 1e-5·√(k+1)·(|c0| + Σ_p |a_ip·b_pj|). Float32
+// rounding errors of k+1 accumulations grow like u·√(k+1) on average with
+// u = 2⁻²⁴ ≈ 6e-8, so 1e-5 leaves a wide margin for unlucky elements while
+// still catching any wrong term (a wrong, missing or doubled product is of
+// order |a·b| ≈ 0.3 here, far above the bound).
+func TestGenericAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 2))
+	for _, op := range ops {
+		for _, sh := range [][3]int{{1, 1, 1}, {7, 33, 5}, {13, 17, 300}, {40, 50, 64}, {3, 5, 1000}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			p := newProblem(rng, m, n, k, op.transA, op.transB)
+			c0 := append([]float32(nil), p.c...)
+			op.call(p.c, p.ldc, p.a, p.lda, p.b, p.ldb, m, n, k)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					s := float64(c0[i*p.ldc+j])
+					mag := math.Abs(s)
+					for q := 0; q < k; q++ {
+						t := float64(p.opA(i, q)) * float64(p.opB(q, j))
+						s += t
+						mag += math.Abs(t)
+					}
+					got := float64(p.c[i*p.ldc+j])
+					if tol := 1e-5 * math.Sqrt(float64(k+1)) * mag; math.Abs(got-s) > tol {
+						t.Fatalf("%s %s m=%d n=%d k=%d: c[%d,%d] = %v, float64 sum %v (tol %g)", Impl(), op.name, m, n, k, i, j, got, s, tol)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRowSplit checks that computing c's rows in pieces, as the callers'
+// goroutines do, gives the same bits as one call.
+func TestRowSplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 3))
+	for _, op := range ops {
+		m, n, k := 70, 90, 130
+		whole := newProblem(rng, m, n, k, op.transA, op.transB)
+		parts := whole.clone()
+		op.call(whole.c, whole.ldc, whole.a, whole.lda, whole.b, whole.ldb, m, n, k)
+		for _, r := range [][2]int{{0, 5}, {5, 31}, {31, 70}} {
+			i0, i1 := r[0], r[1]
+			as := parts.a[i0*parts.lda:]
+			if op.transA {
+				as = parts.a[i0:]
+			}
+			op.call(parts.c[i0*parts.ldc:], parts.ldc, as, parts.lda, parts.b, parts.ldb, i1-i0, n, k)
+		}
+		if i := firstDiff(parts.cbuf, whole.cbuf); i >= 0 {
+			t.Fatalf("%s: row-split result differs at c buffer[%d]: %v vs %v", op.name, i, parts.cbuf[i], whole.cbuf[i])
+		}
+	}
+}
+
+// TestFMA32 checks fma32 against x·y+z computed exactly with math/big and
+// rounded once to float32 (big.Float rounds to nearest even), on random inputs
+// of mixed magnitudes and on inputs built to hit double-rounding cases.
+func TestFMA32(t *testing.T) {
+	exact := func(x, y, z float32) float32 {
+		p := new(big.Float).SetPrec(200).Mul(big.NewFloat(float64(x)).SetPrec(200), big.NewFloat(float64(y)).SetPrec(200))
+		p.Add(p, big.NewFloat(float64(z)).SetPrec(200))
+		f, _ := p.Float32()
+		return f
+	}
+	check := func(x, y, z float32) {
+		t.Helper()
+		if got, want := fma32(x, y, z), exact(x, y, z); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("fma32(%g, %g, %g) = %g, want %g", x, y, z, got, want)
+		}
+	}
+	// A double-rounding case: x·y = 2⁻²⁴(1+2⁻²³)(1−2⁻²³) = 2⁻²⁴ − 2⁻⁷⁰ and
+	// z = 1+2⁻²³, so x·y+z lies just below the float32 midpoint 1+3·2⁻²⁴ and
+	// rounds down to z; in float64 it first rounds to the midpoint itself,
+	// which then rounds to even, up to 1+2⁻²². float32(x·y+z) gets it wrong.
+	x := float32(math.Ldexp(1+math.Ldexp(1, -23), -24))
+	y := float32(1 - math.Ldexp(1, -23))
+	z := float32(1 + math.Ldexp(1, -23))
+	if naive := float32(float64(x)*float64(y) + float64(z)); naive == exact(x, y, z) {
+		t.Fatalf("the double-rounding case is not one: float32(x*y+z) = %g is already right", naive)
+	}
+	check(x, y, z)
+	check(-x, y, -z)
+	check(x, -y, -z)
+	rng := rand.New(rand.NewPCG(8, 4))
+	for range 200000 {
+		// z = ±1·2^e and x·y near half an ulp of z, with a few random bits:
+		// the region where midpoints happen.
+		e := rng.IntN(40) - 20
+		z := float32(math.Ldexp(1+float64(rng.IntN(8))*math.Ldexp(1, -23), e))
+		x := float32(math.Ldexp(1+float64(rng.IntN(1<<4)-8)*math.Ldexp(1, -23), e-24))
+		y := float32(1 + float64(rng.IntN(1<<4)-8)*math.Ldexp(1, -23))
+		if rng.IntN(2) == 0 {
+			z = -z
+		}
+		check(x, y, z)
+		a, b, c := float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		check(a, b, c)
+		check(float32(math.Ldexp(float64(a), -130)), b, float32(math.Ldexp(float64(c), -140))) // subnormal results
+	}
+}
+
+// TestCheckPanics checks that malformed calls panic with a gemm: message.
+func TestCheckPanics(t *testing.T) {
+	buf := make([]float32, 100)
+	cases := []struct {
+		name string
+		f    func()
+	}{
+		{"negative m", func() { NT(buf, 4, buf, 4, buf, 4, -1, 4, 4) }},
+		{"short lda", func() { NN(buf, 4, buf, 3, buf, 4, 4, 4, 4) }},
+		{"short ldb", func() { NT(buf, 4, buf, 4, buf, 3, 4, 4, 4) }},
+		{"short ldc", func() { TN(buf, 3, buf, 4, buf, 4, 4, 4, 4) }},
+		{"short a", func() { TN(buf, 4, buf[:10], 4, buf, 4, 4, 4, 4) }},
+		{"short c", func() { NN(buf[:15], 4, buf, 4, buf, 4, 4, 4, 4) }},
+	}
+	for _, tc := range cases {
+		func() {
+			defer func() {
+				r := recover()
+				if s, ok := r.(string); !ok || !strings.HasPrefix(s, "gemm: ") {
+					t.Errorf("%s: recovered %v, want a gemm: panic", tc.name, r)
+				}
+			}()
+			tc.f()
+		}()
+	}
+	// k == 0 leaves c alone and needs no a or b
+	c := []float32{1, 2}
+	NT(c, 2, nil, 1, nil, 1, 1, 2, 0)
+	if c[0] != 1 || c[1] != 2 {
+		t.Fatalf("k=0 changed c to %v", c)
+	}
+}
+
+// TestChoose checks the ENTANGLE_GEMM selection rules.
+func TestChoose(t *testing.T) {
+	best := supported()[0].name
+	for _, tc := range []struct{ env, want string }{
+		{"", best}, {"generic", "generic"}, {" Generic ", "generic"}, {"nonsense", best},
+	} {
+		if got := choose(tc.env).name; got != tc.want {
+			t.Errorf("choose(%q) = %s, want %s", tc.env, got, tc.want)
+		}
+	}
+	for _, name := range Impls() {
+		if got := choose(name).name; got != name {
+			t.Errorf("choose(%q) = %s", name, got)
+		}
+	}
+	if got := Impls(); got[len(got)-1] != "generic" {
+		t.Errorf("Impls() = %v, want generic last", got)
+	}
+}
