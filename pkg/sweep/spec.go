@@ -377,36 +377,35 @@ func (s *Spec) Expand(root string) ([]Run, error) {
 	return runs, nil
 }
 
-// substitute replaces every {name} of tmpl by vars[name]; "{{" and "}}"
-// stand for literal braces (write "${{HOME}}" for the shell's ${HOME}).
+// substitute replaces every {name} of tmpl, name a key ([A-Za-z0-9_-]+),
+// by vars[name]; an unknown name is an error. Every other brace is left to
+// the shell: "${HOME}" (a brace after $), "{ a; b; }", "{a,b}". "{{" stands
+// for a literal "{", so "{{seed}" gives "{seed}".
 func substitute(tmpl string, vars map[string]string) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(tmpl); i++ {
 		c := tmpl[i]
-		switch {
-		case c == '{' && i+1 < len(tmpl) && tmpl[i+1] == '{':
+		if c != '{' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 < len(tmpl) && tmpl[i+1] == '{' {
 			b.WriteByte('{')
 			i++
-		case c == '}' && i+1 < len(tmpl) && tmpl[i+1] == '}':
-			b.WriteByte('}')
-			i++
-		case c == '{':
-			j := strings.IndexByte(tmpl[i:], '}')
-			if j < 0 {
-				return "", fmt.Errorf("unclosed { in command (write {{ for a literal brace)")
-			}
-			name := tmpl[i+1 : i+j]
-			v, ok := vars[name]
-			if !ok {
-				return "", fmt.Errorf("unknown placeholder {%s} (not an axis or set key, dir, root or index; write {{ for a literal brace)", name)
-			}
-			b.WriteString(v)
-			i += j
-		case c == '}':
-			return "", fmt.Errorf("unmatched } in command (write }} for a literal brace)")
-		default:
-			b.WriteByte(c)
+			continue
 		}
+		j := strings.IndexByte(tmpl[i:], '}')
+		if (i > 0 && tmpl[i-1] == '$') || j < 0 || !validKey(tmpl[i+1:i+j]) {
+			b.WriteByte('{')
+			continue
+		}
+		name := tmpl[i+1 : i+j]
+		v, ok := vars[name]
+		if !ok {
+			return "", fmt.Errorf("unknown placeholder {%s} (not an axis or set key, dir, root or index; write {{ for a literal brace)", name)
+		}
+		b.WriteString(v)
+		i += j
 	}
 	return b.String(), nil
 }
