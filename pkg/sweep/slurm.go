@@ -76,8 +76,9 @@ func WriteSlurm(w io.Writer, runs []Run, done, resumeIf string, o SlurmOptions) 
 	}
 	fmt.Fprintf(&b, `
 i=${SLURM_ARRAY_TASK_ID:?not a Slurm array task}
+case $i in ''|*[!0-9]*) i=-1 ;; esac
 if [ "$i" -lt 0 ] || [ "$i" -ge %d ]; then
-  echo "sweep: array task $i is not a run (0-%d)" >&2
+  echo "sweep: array task $SLURM_ARRAY_TASK_ID is not a run (0-%d)" >&2
   exit 2
 fi
 dir=${dirs[$i]}
