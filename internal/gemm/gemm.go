@@ -87,7 +87,9 @@ type kernelSet struct {
 	mr, nr int
 	mc     int           // rows of A packed at once (multiple of mr)
 	kern   []microKernel // kern[r-1] updates r rows
-	pool   sync.Pool     // *workspace
+
+	mu   sync.Mutex
+	free []*workspace // workspaces not in use: one per concurrent caller, kept forever
 }
 
 // Cache blocking: a kc×nc block of B is packed once and reused for every
@@ -112,14 +114,7 @@ func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool
 		genericRun(c, ldc, a, lda, transA, b, ldb, transB, m, n, k)
 		return
 	}
-	w, _ := ks.pool.Get().(*workspace)
-	if w == nil {
-		w = &workspace{
-			ap: make([]float32, ks.mc*blockK),
-			bp: make([]float32, blockK*blockN),
-			ct: make([]float32, ks.mr*ks.nr),
-		}
-	}
+	w := ks.get()
 	mr, nr := ks.mr, ks.nr
 	for jc := 0; jc < n; jc += blockN {
 		ncb := min(blockN, n-jc)
@@ -154,7 +149,31 @@ func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool
 			}
 		}
 	}
-	ks.pool.Put(w)
+	ks.put(w)
+}
+
+// get takes a free workspace or makes one. Unlike a sync.Pool, the free list
+// is never emptied by the garbage collector, so that callers in steady state
+// (the model's training step) never allocate.
+func (ks *kernelSet) get() *workspace {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if n := len(ks.free); n > 0 {
+		w := ks.free[n-1]
+		ks.free = ks.free[:n-1]
+		return w
+	}
+	return &workspace{
+		ap: make([]float32, ks.mc*blockK),
+		bp: make([]float32, blockK*blockN),
+		ct: make([]float32, ks.mr*ks.nr),
+	}
+}
+
+func (ks *kernelSet) put(w *workspace) {
+	ks.mu.Lock()
+	ks.free = append(ks.free, w)
+	ks.mu.Unlock()
 }
 
 // packA copies rows ic..ic+mcb-1, steps pc..pc+kcb-1 of op(a) into panels of

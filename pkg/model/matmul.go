@@ -3,8 +3,9 @@ package model
 import (
 	"unsafe"
 
+	"entangle/internal/gemm"
+
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // matmulForwardNaive is the reference matrix multiplication, kept as the test
@@ -66,8 +67,7 @@ func matmulBackwardNaive[F Float](dinp, dw, db, dout, inp, w []F, T, C, OC int) 
 }
 
 // matmulForward computes out = inp·wᵀ + b (see matmulForwardNaive) for rows t
-// of out. float32 uses gonum's Sgemm (SIMD dot products), called on tiles small
-// enough that gonum stays serial and allocation-free; float64 uses the naive loop.
+// of out. float32 uses internal/gemm's SIMD kernels; float64 uses the naive loop.
 // Each out[t,o] is b[o] + dot(inp[t,:], w[o,:]) whatever the tiling, so the result
 // does not depend on how rows are split between goroutines.
 func matmulForward[F Float](out, inp, w, b []F, T, C, OC int) {
@@ -142,55 +142,22 @@ func matmulBackward[F Float](dinp, dw, db, dout, inp, w []F, T, C, OC int) {
 	matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
 }
 
-// gemmTile bounds the (m, n) tiles handed to gonum: ceil(m/64)·ceil(n/64) must stay
-// below gonum's minParBlock (4) so that Sgemm runs serially, without goroutines
-// or allocations; 64×128 gives 2 blocks.
-const gemmTileM, gemmTileN = 64, 128
-
-// gemmTiled computes c (m,n) += op(a) (m,k) · op(b) (k,n) in float32 by tiles
-// of c. Within a tile gonum accumulates each c[i,j] over the full k in a fixed
-// order, so every element gets the same bits for any tiling.
+// gemmTiled computes c (m,n) += op(a) (m,k) · op(b) (k,n) in float32 with the
+// SIMD kernels of internal/gemm (serial; callers split the rows of c between
+// goroutines). Every c[i,j] accumulates its k products in increasing order with
+// fused multiply-adds in one float32 accumulator, so its bits depend neither on
+// the row split nor on the CPU's kernel (gemm's determinism contract).
 func gemmTiled(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	if m == 0 || n == 0 || k == 0 {
-		return
+	switch {
+	case tA == blas.NoTrans && tB == blas.Trans:
+		gemm.NT(c, ldc, a, lda, b, ldb, m, n, k)
+	case tA == blas.NoTrans && tB == blas.NoTrans:
+		gemm.NN(c, ldc, a, lda, b, ldb, m, n, k)
+	case tA == blas.Trans && tB == blas.NoTrans:
+		gemm.TN(c, ldc, a, lda, b, ldb, m, n, k)
+	default:
+		panic("model: gemmTiled: op(a)ᵀ·op(b)ᵀ is not used")
 	}
-	for i0 := 0; i0 < m; i0 += gemmTileM {
-		mi := min(gemmTileM, m-i0)
-		for j0 := 0; j0 < n; j0 += gemmTileN {
-			nj := min(gemmTileN, n-j0)
-			// seek to the tile: rows i0.. of op(a), columns j0.. of op(b) and c
-			var as, bs []float32
-			if tA == blas.NoTrans {
-				as = a[i0*lda:]
-			} else {
-				as = a[i0:]
-			}
-			if tB == blas.NoTrans {
-				bs = b[j0:]
-			} else {
-				bs = b[j0*ldb:]
-			}
-			blas32.Gemm(tA, tB, 1,
-				blas32.General{Rows: rowsOf(tA, mi, k), Cols: colsOf(tA, mi, k), Stride: lda, Data: as},
-				blas32.General{Rows: rowsOf(tB, k, nj), Cols: colsOf(tB, k, nj), Stride: ldb, Data: bs},
-				1, blas32.General{Rows: mi, Cols: nj, Stride: ldc, Data: c[i0*ldc+j0:]})
-		}
-	}
-}
-
-// rowsOf and colsOf give the stored shape of an operand whose op() is (r, c).
-func rowsOf(tr blas.Transpose, r, c int) int {
-	if tr == blas.NoTrans {
-		return r
-	}
-	return c
-}
-
-func colsOf(tr blas.Transpose, r, c int) int {
-	if tr == blas.NoTrans {
-		return c
-	}
-	return r
 }
 
 // as32 reinterprets a []F whose element size is 4 bytes (so F's underlying
