@@ -239,7 +239,9 @@ func runAll(ctx context.Context, env *cli.Env, spec *sweep.Spec, root string, ru
 		Finish: func(r sweep.Run, err error) {
 			ended++
 			if err != nil {
-				failed++
+				if !errors.Is(err, sweep.ErrInterrupted) {
+					failed++
+				}
 				fmt.Fprintf(env.Stderr, "%s: run %d (%s): %s, see %s\n", env.Name, r.Index, r.Name(), sweep.ExitText(err), filepath.Join(r.Dir, sweep.LogFile))
 			}
 			prog.Update(ended, fmt.Sprintf("runs (%d failed)", failed))

@@ -47,8 +47,9 @@ type Options struct {
 	// starts; resumed says that r's resume command was chosen.
 	Start func(r Run, resumed bool)
 	// Finish, when not nil, is called (from Execute's goroutine) when run r
-	// has ended; err is nil on success, else an *exec.ExitError or the error
-	// that prevented it from starting.
+	// has ended; err is nil on success, else an *exec.ExitError, the error
+	// that prevented it from starting, or (for a run that failed after a
+	// forwarded signal) an error that Is ErrInterrupted.
 	Finish func(r Run, err error)
 }
 
@@ -174,6 +175,9 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 		select {
 		case d := <-finished:
 			active--
+			if stopSig != nil && d.err != nil {
+				d.err = &interruptedRun{d.err}
+			}
 			res[d.i].Err = d.err
 			if opt.Finish != nil {
 				opt.Finish(runs[d.i], d.err)
@@ -194,9 +198,23 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 	return res, nil
 }
 
-// ExitText describes how a run ended: "exit 1", "signal: terminated" or the
-// error that kept it from starting.
+// interruptedRun is the error of a run that ended, unsuccessfully, after the
+// sweep forwarded a signal to it.
+type interruptedRun struct{ err error }
+
+func (e *interruptedRun) Error() string { return "interrupted (" + ExitText(e.err) + ")" }
+
+func (e *interruptedRun) Is(target error) bool { return target == ErrInterrupted }
+
+func (e *interruptedRun) Unwrap() error { return e.err }
+
+// ExitText describes how a run ended: "exit 1", "signal: terminated",
+// "interrupted (exit 1)" or the error that kept it from starting.
 func ExitText(err error) string {
+	var ir *interruptedRun
+	if errors.As(err, &ir) {
+		return ir.Error()
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ee.ExitCode() >= 0 {

@@ -141,7 +141,7 @@ cmd trap 'echo got TERM > {dir}/signal; exit 5' TERM; touch {root}/ready; \
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err %v", err)
 	}
-	if started != 1 || len(res) != 1 || ExitText(res[0].Err) != "exit 5" {
+	if started != 1 || len(res) != 1 || ExitText(res[0].Err) != "interrupted (exit 5)" || !errors.Is(res[0].Err, ErrInterrupted) {
 		t.Errorf("started %d, results %+v", started, res)
 	}
 	if got, _ := os.ReadFile(filepath.Join(runs[0].Dir, "signal")); string(got) != "got TERM\n" {
