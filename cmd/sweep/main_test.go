@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"entangle/pkg/cli"
@@ -203,3 +204,50 @@ func TestSlurm(t *testing.T) {
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestSignalForwarded builds the command and sends SIGTERM to it while a run
+// is inside its command: the run receives the signal (its trap records it),
+// the second run never starts, and sweep exits 1 saying it was interrupted.
+// The 3000-round loops only guard against hanging.
+func TestSignalForwarded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "sweep")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	spec, root := writeSpec(t, `axis seed 1 2
+cmd trap 'echo got TERM > {dir}/signal; exit 5' TERM; touch {root}/ready; \
+    k=0; while [ $k -lt 3000 ]; do k=$((k+1)); sleep 0.01; done; exit 7
+`)
+	var stderr bytes.Buffer
+	c := exec.Command(bin, "run", "-q", "-root", root, spec)
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; !exists(filepath.Join(root, "ready")); k++ {
+		if k == 3000 {
+			c.Process.Kill()
+			t.Fatal("the first run never started")
+		}
+		exec.Command("sleep", "0.01").Run()
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	err := c.Wait()
+	if code := c.ProcessState.ExitCode(); code != 1 || err == nil {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "seed=1", "signal")); string(got) != "got TERM\n" {
+		t.Errorf("signal file %q", got)
+	}
+	if exists(filepath.Join(root, "seed=2")) {
+		t.Errorf("the second run started after the signal")
+	}
+	want := "sweep: run 0 (seed=1): interrupted (exit 5), see " + filepath.Join(root, "seed=1", "sweep.log") + "\n" +
+		"sweep: interrupted after 1 of 2 runs ended (0 failed); rerun to resume\n"
+	if stderr.String() != want {
+		t.Errorf("stderr\n%q\nwant\n%q", stderr.String(), want)
+	}
+}

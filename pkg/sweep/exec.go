@@ -185,8 +185,15 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 		case sig := <-opt.Signals:
 			stop(sig)
 		case <-ctxDone:
+			// The process's own signal handler may cancel ctx for the same
+			// signal; forward that signal rather than SIGTERM when it is there.
 			ctxDone = nil
-			stop(sigTerm)
+			select {
+			case sig := <-opt.Signals:
+				stop(sig)
+			default:
+				stop(sigTerm)
+			}
 		}
 	}
 	if stopSig != nil {
