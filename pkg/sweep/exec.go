@@ -38,9 +38,10 @@ type Options struct {
 	Done  string // done file, relative to the run directory
 	Shell string // shell run as "Shell -c CMD"; "" is Shell()
 
-	// Signals, when not nil, delivers signals to forward: on the first one
-	// Execute starts no new run, sends it to every running command's process
-	// group and waits for them. A cancelled context acts as SIGTERM.
+	// Signals, when not nil, delivers signals to forward to every running
+	// command's process group; after the first one Execute starts no new
+	// run and waits for the running ones. A cancelled context acts as
+	// SIGTERM.
 	Signals <-chan os.Signal
 
 	// Start, when not nil, is called (from Execute's goroutine) before run r
@@ -88,11 +89,10 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 	var mu sync.Mutex
 	running := map[int]*exec.Cmd{}
 	var stopSig os.Signal
-	stop := func(sig os.Signal) {
-		if stopSig != nil {
-			return
+	stop := func(sig os.Signal) { // every signal is forwarded; the first stops new runs
+		if stopSig == nil {
+			stopSig = sig
 		}
-		stopSig = sig
 		mu.Lock()
 		for _, c := range running {
 			signalGroup(c, sig)
