@@ -47,6 +47,12 @@
 //	lp := ws.Forward(tokens, respStart)
 //	ws.Backward(grad, ones) // grad += ∇θ log π(y|x)
 //
+// Workspace.ForwardReuse runs a sequence that shares a prefix with the
+// previous Forward's (a preference pair's two responses) computing only the
+// positions after the shared prefix: with causal attention the prefix's
+// activations are the same. NewSerialWorkspace gives a workspace whose kernels
+// never start goroutines, for callers that run one workspace per goroutine.
+//
 // Model.AccumulateGrads and Model.LogProbs process many sequences on Lanes
 // goroutines.
 //

@@ -16,10 +16,14 @@
 //
 //	dst = (1/B) Σ_i (−cw_i·g_w,i + cl_i·g_l,i)
 //
-// with (cw, cl) = (d_w, d_l) unless Normalize. Pairs are processed and summed
-// in batch order by one goroutine (the model's kernels parallelize inside a
-// sequence with a fixed partition), so results are bit-identical for any
-// GOMAXPROCS. Grad allocates nothing after the first step of a batch size.
+// with (cw, cl) = (d_w, d_l) unless Normalize. Pairs run concurrently on up
+// to min(GOMAXPROCS, B, 4) lanes (each with its own serial-kernel workspace
+// and g_w, g_l buffers), but each pair is added to dst and to the batch sums
+// in batch order, in one pass over its gradients that also computes its dots
+// and norms, so results are bit-identical for any GOMAXPROCS and any number
+// of lanes. The rejected side's forward reuses the chosen side's activations
+// over their shared prefix (model.Workspace.ForwardReuse; exact). With
+// GOMAXPROCS 1, Grad allocates nothing after the first step of a batch size.
 // The batch statistics follow docs/FORMATS.md (steps.arrows): rewards β(z −
 // z_ref) with Config.Beta (1 when 0), batch_dot etc. of ḡ = (1/B)Σ g.
 //

@@ -424,3 +424,51 @@ func TestKTOReference(t *testing.T) {
 		}
 	}
 }
+
+// TestLanesMatchSerial: Grad's result does not depend on the number of lanes
+// (GOMAXPROCS 1: one lane; 3 and 4: three and four lanes over 7 pairs, so
+// lanes get unequal shares), for the fused path (dpo), the two-pass path
+// (Normalize) and kto_pair's batch reference point, to the bit.
+func TestLanesMatchSerial(t *testing.T) {
+	for _, c := range []struct {
+		loss      string
+		normalize bool
+	}{{"dpo", false}, {"dpo", true}, {"kto_pair", false}} {
+		run := func(procs int) ([]float32, []float64) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			m := newModel[float32](9)
+			s := NewStepper(m, Config{Loss: mustLoss(t, c.loss, 0), Normalize: c.normalize, Beta: 0.1})
+			batch := makePairs(rand.New(rand.NewPCG(15, 0)), 7, tinyCfg.V)
+			dst := make([]float32, len(m.Params))
+			var stats []float64
+			for step := 0; step < 2; step++ {
+				rows, st, err := s.Grad(dst, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range m.Params {
+					m.Params[i] -= 0.01 * dst[i]
+				}
+				for _, r := range rows {
+					stats = append(stats, r.Dot, r.WW, r.LL, r.LogpW, r.LogpL, r.CW, r.CL, r.DotG[3], float64(r.HidL[1]))
+				}
+				stats = append(stats, st.BatchDot, st.BatchWW, st.BatchLL, st.Loss, st.CosMean, st.KL)
+			}
+			return dst, stats
+		}
+		d1, s1 := run(1)
+		for _, procs := range []int{3, 4} {
+			d, s := run(procs)
+			for i := range d1 {
+				if math.Float32bits(d1[i]) != math.Float32bits(d[i]) {
+					t.Fatalf("%s normalize %v: dst[%d] = %v with 1 lane, %v with %d", c.loss, c.normalize, i, d1[i], d[i], procs)
+				}
+			}
+			for i := range s1 {
+				if math.Float64bits(s1[i]) != math.Float64bits(s[i]) {
+					t.Fatalf("%s normalize %v: statistic %d = %v with 1 lane, %v with %d", c.loss, c.normalize, i, s1[i], s[i], procs)
+				}
+			}
+		}
+	}
+}

@@ -68,6 +68,15 @@ def is_reference_blas(libs):
     return bool(ref) or not any("openblas" in p or "mkl" in p for p in libs)
 
 
+def vm_hwm_mb():
+    """This process's peak resident set size in MB (VmHWM of /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def mm_gflops(reps=5):
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     for _ in range(2):
@@ -221,14 +230,15 @@ def main(argv):
 
     ts = timed(step, a.warmup, reps)
     med = statistics.median(ts)
+    hwm = vm_hwm_mb()
     seqs = B if a.mode == "sft" else 2 * B
     print(f"size {a.size} ({'tied' if cfg['tied'] else 'untied'}, {nparams} params) mode {a.mode} B={B}: "
           f"{med:.2f} ms [{min(ts):.2f}-{max(ts):.2f}] over {reps} reps, "
-          f"{seqs * T / med * 1e3:.0f} tok/s")
+          f"{seqs * T / med * 1e3:.0f} tok/s, VmHWM {hwm:.0f} MB")
     if a.json:
         res = dict(size=a.size, mode=a.mode, pairs=B, tied=cfg["tied"], params=nparams, reps=reps,
                    ms_median=med, ms_min=min(ts), ms_max=max(ts), ms_all=ts,
-                   mm1024_gflops=gf, blas=libs, threads=torch.get_num_threads(), torch=torch.__version__,
+                   mm1024_gflops=gf, blas=libs, vmhwm_mb=hwm, threads=torch.get_num_threads(), torch=torch.__version__,
                    omp_proc_bind=os.environ.get("OMP_PROC_BIND", ""), **out)
         print(json.dumps(res))
     return 0
