@@ -209,10 +209,13 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 // sweep forwarded a signal to it.
 type interruptedRun struct{ err error }
 
+// Error says the run was interrupted and how it ended.
 func (e *interruptedRun) Error() string { return "interrupted (" + ExitText(e.err) + ")" }
 
+// Is makes errors.Is(err, ErrInterrupted) true.
 func (e *interruptedRun) Is(target error) bool { return target == ErrInterrupted }
 
+// Unwrap returns the run's own error (an *exec.ExitError).
 func (e *interruptedRun) Unwrap() error { return e.err }
 
 // ExitText describes how a run ended: "exit 1", "signal: terminated",

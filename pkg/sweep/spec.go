@@ -74,11 +74,12 @@ func (r Run) Name() string {
 
 // SpecError is an error in a spec, located by file and line.
 type SpecError struct {
-	File string
-	Line int
-	Msg  string
+	File string // the spec's name as given to Parse
+	Line int    // 1-based line; for a missing cmd, the last line
+	Msg  string // what is wrong
 }
 
+// Error returns "file:line: message".
 func (e *SpecError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 // validKey reports whether k is a nonempty run of [A-Za-z0-9_-].
