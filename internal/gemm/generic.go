@@ -41,6 +41,11 @@ func fma32(x, y, z float32) float32 {
 	zz := float64(z)
 	s := p + zz
 	f := float32(s)
+	// Fast exit: in float32's normal range (exponent field of s ≥ 1023-126)
+	// s is a float32 midpoint only if its 29 low mantissa bits are 1000…0.
+	if bits := math.Float64bits(s); bits>>52&0x7ff >= 1023-126 && bits&(1<<29-1) != 1<<28 {
+		return f
+	}
 	fs := float64(f)
 	if fs == s || math.IsInf(s, 0) || math.IsNaN(s) {
 		return f
