@@ -16,6 +16,12 @@ var (
 	}
 )
 
+func init() {
+	if cpu.X86.HasAVX {
+		transpose8x8Fast, transpose4x4Fast = transpose8x8, transpose4x4
+	}
+}
+
 // supported returns the implementations this CPU (and OS) can run, best first.
 // x/sys/cpu reports AVX and AVX-512 only when the OS saves their registers.
 func supported() []*kernelSet {

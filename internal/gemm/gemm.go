@@ -192,18 +192,8 @@ func packA(dst, a []float32, lda int, transA bool, ic, mcb, pc, kcb, mr int) {
 			}
 			continue
 		}
-		for i := 0; i < mrb; i++ {
-			o := (ic+ir+i)*lda + pc
-			src := a[o : o+kcb]
-			for p, v := range src {
-				d[p*mr+i] = v
-			}
-		}
-		for i := mrb; i < mr; i++ {
-			for p := 0; p < kcb; p++ {
-				d[p*mr+i] = 0
-			}
-		}
+		// op(a)[i,p] = a[i*lda+p]
+		transpose(d, mr, a[(ic+ir)*lda+pc:], lda, mrb, kcb)
 	}
 }
 
@@ -223,16 +213,54 @@ func packB(dst, b []float32, ldb int, transB bool, pc, kcb, jc, ncb, nr int) {
 			continue
 		}
 		// op(b)[p,j] = b[j*ldb+p]: transpose nrb rows of b
-		for j := 0; j < nrb; j++ {
-			o := (jc+jr+j)*ldb + pc
-			for p, v := range b[o : o+kcb] {
-				d[p*nr+j] = v
-			}
+		transpose(d, nr, b[(jc+jr)*ldb+pc:], ldb, nrb, kcb)
+	}
+}
+
+// transposeBlocks, when not nil, transposes nb w×w blocks (w = 8 or 4) of the w
+// rows of src (leading dimension lds) into dst (leading dimension ldd):
+// dst[(w·b+q)*ldd+i] = src[i*lds+w·b+q]. The caller checks the bounds.
+var transpose8x8Fast, transpose4x4Fast func(dst *float32, ldd int, src *float32, lds int, nb int)
+
+// transpose writes the r×s matrix src (leading dimension lds) transposed into
+// the s×ldd matrix dst, dst[p*ldd+i] = src[i*lds+p], and zeroes dst[p*ldd+i]
+// for r ≤ i < ldd: the packing of a row-major operand into step-major panels.
+// Groups of 8 and 4 rows use the SIMD block transposes where the CPU has them;
+// the rest is copied element by element.
+func transpose(dst []float32, ldd int, src []float32, lds, r, s int) {
+	if r > ldd {
+		panic("gemm: transpose: more rows than the destination's leading dimension")
+	}
+	dst = dst[:s*ldd]
+	i := 0
+	if s8 := s &^ 7; transpose8x8Fast != nil && s8 > 0 {
+		for ; i+8 <= r; i += 8 {
+			_ = src[(i+7)*lds+s8-1] // bounds of the block rows
+			transpose8x8Fast(&dst[i], ldd, &src[i*lds], lds, s8/8)
+			tailColumns(dst, ldd, src, lds, i, i+8, s8, s)
 		}
-		for j := nrb; j < nr; j++ {
-			for p := 0; p < kcb; p++ {
-				d[p*nr+j] = 0
-			}
+	}
+	if s4 := s &^ 3; transpose4x4Fast != nil && s4 > 0 {
+		for ; i+4 <= r; i += 4 {
+			_ = src[(i+3)*lds+s4-1]
+			transpose4x4Fast(&dst[i], ldd, &src[i*lds], lds, s4/4)
+			tailColumns(dst, ldd, src, lds, i, i+4, s4, s)
+		}
+	}
+	tailColumns(dst, ldd, src, lds, i, r, 0, s)
+	if r < ldd {
+		for p := range s {
+			clear(dst[p*ldd+r : (p+1)*ldd])
+		}
+	}
+}
+
+// tailColumns transposes rows i0..i1-1, columns p0..p1-1 of src element by
+// element (dst as in transpose).
+func tailColumns(dst []float32, ldd int, src []float32, lds, i0, i1, p0, p1 int) {
+	for i := i0; i < i1; i++ {
+		for p, v := range src[i*lds+p0 : i*lds+p1] {
+			dst[(p0+p)*ldd+i] = v
 		}
 	}
 }

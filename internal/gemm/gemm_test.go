@@ -320,3 +320,28 @@ func TestChoose(t *testing.T) {
 		t.Errorf("Impls() = %v, want generic last", got)
 	}
 }
+
+// TestPortablePacking runs the SIMD kernels with the pure-Go packing (what a
+// CPU without AVX block transposes would use) against the reference.
+func TestPortablePacking(t *testing.T) {
+	ks := supported()[0]
+	if ks.kern == nil {
+		t.Skip("no SIMD kernels on this machine: the portable packing is what every test runs")
+	}
+	t8, t4 := transpose8x8Fast, transpose4x4Fast
+	transpose8x8Fast, transpose4x4Fast = nil, nil
+	defer func() { transpose8x8Fast, transpose4x4Fast = t8, t4 }()
+	rng := rand.New(rand.NewPCG(8, 5))
+	for _, op := range ops {
+		for _, sh := range [][3]int{{13, 37, 19}, {25, 70, 9}, {64, 128, 64}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			want := newProblem(rng, m, n, k, op.transA, op.transB)
+			got := want.clone()
+			genericRun(want.c, want.ldc, want.a, want.lda, op.transA, want.b, want.ldb, op.transB, m, n, k)
+			ks.run(got.c, got.ldc, got.a, got.lda, op.transA, got.b, got.ldb, op.transB, m, n, k)
+			if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+				t.Fatalf("%s %s m=%d n=%d k=%d: c buffer[%d] = %v, generic %v", ks.name, op.name, m, n, k, i, got.cbuf[i], want.cbuf[i])
+			}
+		}
+	}
+}

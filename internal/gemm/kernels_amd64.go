@@ -57,3 +57,9 @@ func kernAVX2R5(k int, a *float32, b *float32, bs int, c *float32, ldc int)
 
 // kernAVX2R6 updates C[0:6, 0:16] += A·B in k steps (see _gen/main.go).
 func kernAVX2R6(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+
+// transpose8x8 transposes nb 8×8 blocks of src (8 rows) into dst (see _gen/main.go).
+func transpose8x8(dst *float32, ldd int, src *float32, lds int, nb int)
+
+// transpose4x4 transposes nb 4×4 blocks of src (4 rows) into dst (see _gen/main.go).
+func transpose4x4(dst *float32, ldd int, src *float32, lds int, nb int)

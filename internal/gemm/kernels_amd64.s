@@ -2892,3 +2892,110 @@ kernAVX2R6_store:
 	VMOVUPS Y11, 32(SI)
 	VZEROUPPER
 	RET
+
+// func transpose8x8(dst *float32, ldd int, src *float32, lds int, nb int)
+// Requires: AVX
+TEXT ·transpose8x8(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ lds+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ nb+32(FP), SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (CX)(CX*2), R9
+
+t8_loop:
+	TESTQ      SI, SI
+	JE         t8_done
+	LEAQ       (DX)(BX*4), R8
+	VMOVUPS    (DX), Y0
+	VMOVUPS    (DX)(BX*1), Y2
+	VMOVUPS    (DX)(BX*2), Y4
+	VMOVUPS    (DX)(DI*1), Y5
+	VMOVUPS    (R8), Y7
+	VMOVUPS    (R8)(BX*1), Y9
+	VMOVUPS    (R8)(BX*2), Y11
+	VMOVUPS    (R8)(DI*1), Y12
+	VUNPCKLPS  Y2, Y0, Y1
+	VUNPCKHPS  Y2, Y0, Y3
+	VUNPCKLPS  Y5, Y4, Y2
+	VUNPCKHPS  Y5, Y4, Y6
+	VUNPCKLPS  Y9, Y7, Y8
+	VUNPCKHPS  Y9, Y7, Y10
+	VUNPCKLPS  Y12, Y11, Y9
+	VUNPCKHPS  Y12, Y11, Y12
+	VSHUFPS    $0x44, Y2, Y1, Y0
+	VSHUFPS    $0xee, Y2, Y1, Y2
+	VSHUFPS    $0x44, Y6, Y3, Y4
+	VSHUFPS    $0xee, Y6, Y3, Y5
+	VSHUFPS    $0x44, Y9, Y8, Y7
+	VSHUFPS    $0xee, Y9, Y8, Y9
+	VSHUFPS    $0x44, Y12, Y10, Y11
+	VSHUFPS    $0xee, Y12, Y10, Y12
+	VPERM2F128 $0x20, Y7, Y0, Y1
+	VPERM2F128 $0x31, Y7, Y0, Y8
+	VPERM2F128 $0x20, Y9, Y2, Y3
+	VPERM2F128 $0x31, Y9, Y2, Y10
+	VPERM2F128 $0x20, Y11, Y4, Y2
+	VPERM2F128 $0x31, Y11, Y4, Y9
+	VPERM2F128 $0x20, Y12, Y5, Y6
+	VPERM2F128 $0x31, Y12, Y5, Y12
+	LEAQ       (AX)(CX*4), R8
+	VMOVUPS    Y1, (AX)
+	VMOVUPS    Y3, (AX)(CX*1)
+	VMOVUPS    Y2, (AX)(CX*2)
+	VMOVUPS    Y6, (AX)(R9*1)
+	VMOVUPS    Y8, (R8)
+	VMOVUPS    Y10, (R8)(CX*1)
+	VMOVUPS    Y9, (R8)(CX*2)
+	VMOVUPS    Y12, (R8)(R9*1)
+	ADDQ       $0x00000020, DX
+	LEAQ       (R8)(CX*4), AX
+	DECQ       SI
+	JMP        t8_loop
+
+t8_done:
+	VZEROUPPER
+	RET
+
+// func transpose4x4(dst *float32, ldd int, src *float32, lds int, nb int)
+// Requires: AVX
+TEXT ·transpose4x4(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ lds+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ nb+32(FP), SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (CX)(CX*2), R8
+
+t4_loop:
+	TESTQ     SI, SI
+	JE        t4_done
+	VMOVUPS   (DX), X0
+	VMOVUPS   (DX)(BX*1), X2
+	VMOVUPS   (DX)(BX*2), X4
+	VMOVUPS   (DX)(DI*1), X5
+	VUNPCKLPS X2, X0, X1
+	VUNPCKHPS X2, X0, X3
+	VUNPCKLPS X5, X4, X2
+	VUNPCKHPS X5, X4, X5
+	VSHUFPS   $0x44, X2, X1, X0
+	VSHUFPS   $0xee, X2, X1, X2
+	VSHUFPS   $0x44, X5, X3, X4
+	VSHUFPS   $0xee, X5, X3, X5
+	VMOVUPS   X0, (AX)
+	VMOVUPS   X2, (AX)(CX*1)
+	VMOVUPS   X4, (AX)(CX*2)
+	VMOVUPS   X5, (AX)(R8*1)
+	ADDQ      $0x00000010, DX
+	LEAQ      (AX)(CX*4), AX
+	DECQ      SI
+	JMP       t4_loop
+
+t4_done:
+	RET

@@ -43,6 +43,8 @@ func main() {
 			kernel(s, mr)
 		}
 	}
+	transpose8()
+	transpose4()
 	Generate()
 }
 
@@ -122,5 +124,147 @@ func kernel(s isa, mr int) {
 		}
 	}
 	VZEROUPPER()
+	RET()
+}
+
+// transpose8 generates transpose8x8: nb blocks of an 8×8 transpose,
+//
+//	dst[(8b+q)*ldd + i] = src[i*lds + 8b+q]   (0 ≤ i, q < 8, 0 ≤ b < nb)
+//
+// i.e. 8 rows of 8·nb floats of src become 8·nb rows of 8 floats of dst
+// (the packing of a row-major operand into step-major panels). Each block is
+// the usual AVX sequence: unpack pairs of rows, shuffle quads, permute lanes.
+func transpose8() {
+	TEXT("transpose8x8", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, nb int)")
+	Doc("transpose8x8 transposes nb 8×8 blocks of src (8 rows) into dst (see _gen/main.go).")
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(2), ldd)
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(2), lds)
+	nb := Load(Param("nb"), GP64())
+	lds3 := GP64()
+	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	src4 := GP64()
+	ldd3 := GP64()
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	dst4 := GP64()
+	r := make([]VecVirtual, 8)
+	t := make([]VecVirtual, 8)
+	for i := range r {
+		r[i] = YMM()
+		t[i] = YMM()
+	}
+	Label("t8_loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("t8_done"))
+	LEAQ(Mem{Base: src, Index: lds, Scale: 4}, src4)
+	rowAt := func(base, ld, ld3 Register, i int) Mem {
+		switch i % 4 {
+		case 0:
+			return Mem{Base: base}
+		case 1:
+			return Mem{Base: base, Index: ld, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: ld, Scale: 2}
+		}
+		return Mem{Base: base, Index: ld3, Scale: 1}
+	}
+	for i := 0; i < 8; i++ {
+		base := src
+		if i >= 4 {
+			base = src4
+		}
+		VMOVUPS(rowAt(base, lds, lds3, i), r[i])
+	}
+	for i := 0; i < 8; i += 2 {
+		VUNPCKLPS(r[i+1], r[i], t[i])   // r_i0 r_j0 r_i1 r_j1 | …4,5
+		VUNPCKHPS(r[i+1], r[i], t[i+1]) // r_i2 r_j2 r_i3 r_j3 | …6,7
+	}
+	// s[0..3] from rows 0-3, s[4..7] from rows 4-7 (reuse r)
+	for h := 0; h < 2; h++ {
+		b := 4 * h
+		VSHUFPS(U8(0x44), t[b+2], t[b], r[b])     // col 0 (and 4) of rows b..b+3
+		VSHUFPS(U8(0xEE), t[b+2], t[b], r[b+1])   // col 1 (and 5)
+		VSHUFPS(U8(0x44), t[b+3], t[b+1], r[b+2]) // col 2 (and 6)
+		VSHUFPS(U8(0xEE), t[b+3], t[b+1], r[b+3]) // col 3 (and 7)
+	}
+	for q := 0; q < 4; q++ {
+		VPERM2F128(U8(0x20), r[q+4], r[q], t[q])   // column q
+		VPERM2F128(U8(0x31), r[q+4], r[q], t[q+4]) // column q+4
+	}
+	LEAQ(Mem{Base: dst, Index: ldd, Scale: 4}, dst4)
+	for q := 0; q < 8; q++ {
+		base := dst
+		if q >= 4 {
+			base = dst4
+		}
+		VMOVUPS(t[q], rowAt(base, ldd, ldd3, q))
+	}
+	ADDQ(U32(32), src)
+	LEAQ(Mem{Base: dst4, Index: ldd, Scale: 4}, dst)
+	DECQ(nb)
+	JMP(LabelRef("t8_loop"))
+	Label("t8_done")
+	VZEROUPPER()
+	RET()
+}
+
+// transpose4 generates transpose4x4: nb blocks of a 4×4 transpose, as
+// transpose8x8 with 4 rows: dst[(4b+q)*ldd + i] = src[i*lds + 4b+q].
+func transpose4() {
+	TEXT("transpose4x4", NOSPLIT, "func(dst *float32, ldd int, src *float32, lds int, nb int)")
+	Doc("transpose4x4 transposes nb 4×4 blocks of src (4 rows) into dst (see _gen/main.go).")
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(2), ldd)
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(2), lds)
+	nb := Load(Param("nb"), GP64())
+	lds3 := GP64()
+	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	ldd3 := GP64()
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	r := make([]VecVirtual, 4)
+	t := make([]VecVirtual, 4)
+	for i := range r {
+		r[i] = XMM()
+		t[i] = XMM()
+	}
+	at := func(base, ld, ld3 Register, i int) Mem {
+		switch i {
+		case 0:
+			return Mem{Base: base}
+		case 1:
+			return Mem{Base: base, Index: ld, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: ld, Scale: 2}
+		}
+		return Mem{Base: base, Index: ld3, Scale: 1}
+	}
+	Label("t4_loop")
+	TESTQ(nb, nb)
+	JE(LabelRef("t4_done"))
+	for i := 0; i < 4; i++ {
+		VMOVUPS(at(src, lds, lds3, i), r[i])
+	}
+	VUNPCKLPS(r[1], r[0], t[0]) // a0 b0 a1 b1
+	VUNPCKHPS(r[1], r[0], t[1]) // a2 b2 a3 b3
+	VUNPCKLPS(r[3], r[2], t[2]) // c0 d0 c1 d1
+	VUNPCKHPS(r[3], r[2], t[3]) // c2 d2 c3 d3
+	VSHUFPS(U8(0x44), t[2], t[0], r[0])
+	VSHUFPS(U8(0xEE), t[2], t[0], r[1])
+	VSHUFPS(U8(0x44), t[3], t[1], r[2])
+	VSHUFPS(U8(0xEE), t[3], t[1], r[3])
+	for q := 0; q < 4; q++ {
+		VMOVUPS(r[q], at(dst, ldd, ldd3, q))
+	}
+	ADDQ(U32(16), src)
+	LEAQ(Mem{Base: dst, Index: ldd, Scale: 4}, dst)
+	DECQ(nb)
+	JMP(LabelRef("t4_loop"))
+	Label("t4_done")
 	RET()
 }
