@@ -12,6 +12,7 @@ import (
 type opts struct {
 	step int64  // -step: heatmap dump step, condition-plane step; −1 = default
 	kind string // -kind: condition plane rows, "train", "probe" or "" (train when present)
+	by   string // -by: label keys grouping runs in the series figures (defaultBy: all but seed)
 }
 
 // maxPlanePoints bounds the points of one condition-plane panel: more are

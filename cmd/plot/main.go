@@ -74,6 +74,7 @@ func newFlags(name string, f *flags, outDoc string) *flag.FlagSet {
 	fs.StringVar(&f.out, "o", "", outDoc)
 	fs.Int64Var(&f.o.step, "step", -1, "`step` of the heatmap (dump step; default the first and last) and of the condition plane (default all)")
 	fs.Int64Var(&f.pair, "pair", -1, "probe `pair` id of the heatmap (default the first pair with per-token rows)")
+	fs.StringVar(&f.o.by, "by", defaultBy, "comma-separated label `keys`: runs sharing their values are one group in the dynamics, entanglement and cases figures (mean line, min–max band over the group's runs); default every label except seed")
 	fs.StringVar(&f.o.kind, "kind", "", "condition-plane rows: `train` or probe (default train when present)")
 	return fs
 }
@@ -160,6 +161,28 @@ func (f *flags) check() error {
 // buildFigure builds figure name from the runs; the error says what is
 // missing and which tool writes it.
 func buildFigure(name string, runs []*runData, o opts) (*plotting.Figure, error) {
+	if gs := groupRuns(runs, o.by); aggregated(gs) {
+		switch name {
+		case "dynamics":
+			d, err := groupDynamics(gs)
+			if err != nil {
+				return nil, err
+			}
+			return plotting.Dynamics(d), nil
+		case "entanglement":
+			d, err := groupEntangle(gs)
+			if err != nil {
+				return nil, err
+			}
+			return plotting.Entanglement(d), nil
+		case "cases":
+			d, err := groupCases(gs)
+			if err != nil {
+				return nil, err
+			}
+			return plotting.CaseFractionsFigure(d, "predicted, first order, training pairs; mean over each group's runs"), nil
+		}
+	}
 	switch name {
 	case "dynamics":
 		d, err := dynamicsData(runs)

@@ -89,6 +89,10 @@ func size(rows [][]*plot.Plot, widths []float64, panelW, panelH vg.Length) (vg.L
 // mean log π of the chosen and rejected responses (NaN where unknown).
 type Curves struct {
 	X, Chosen, Rejected []float64
+	// ChosenLo/Hi and RejectedLo/Hi, when set (same length as X), are a
+	// spread drawn as a shaded band around the curves, e.g. the min–max over
+	// the seeds of a group whose mean the curves are.
+	ChosenLo, ChosenHi, RejectedLo, RejectedHi []float64
 }
 
 // RunDynamics is one run of the dynamics figure: training curves (the mean
@@ -121,6 +125,16 @@ func Dynamics(runs []RunDynamics) *Figure {
 			diff := make([]float64, len(c.cv.X))
 			for k := range diff {
 				diff[k] = at(c.cv.Chosen, k) - at(c.cv.Rejected, k)
+			}
+			for _, bb := range []struct {
+				p      *plot.Plot
+				lo, hi []float64
+			}{{chosen, c.cv.ChosenLo, c.cv.ChosenHi}, {rejected, c.cv.RejectedLo, c.cv.RejectedHi}} {
+				if len(bb.lo) == len(c.cv.X) && len(bb.hi) == len(c.cv.X) {
+					if poly := bandPolygon(Band{X: c.cv.X, Lo: bb.lo, Hi: bb.hi}, withAlpha(RunColor(i), 45)); poly != nil {
+						bb.p.Add(poly)
+					}
+				}
 			}
 			for _, pv := range []struct {
 				p *plot.Plot
@@ -185,6 +199,9 @@ func addPoints(p *plot.Plot, x, y []float64, col color.Color) {
 type RunEntangle struct {
 	Name     string
 	Cos, Dot Band
+	// Spread names the shaded band in the legend ("" : "q25–q75 over
+	// pairs"); the first run's is used.
+	Spread string
 }
 
 // Entanglement draws figure 2 (paper Figures 3, 4a): the median over pairs
@@ -213,7 +230,11 @@ func Entanglement(runs []RunEntangle) *Figure {
 		z.LineStyle = zero
 		p.Add(z)
 	}
-	entries = append(entries, LegendEntry{"shaded: q25–q75 over pairs", boxThumb{color.Gray{210}}})
+	spread := "q25–q75 over pairs"
+	if len(runs) > 0 && runs[0].Spread != "" {
+		spread = runs[0].Spread
+	}
+	entries = append(entries, LegendEntry{"shaded: " + spread, boxThumb{color.Gray{210}}})
 	rows, widths := grid([]*plot.Plot{cosP, dotP}, 2, legendPanel("runs", entries))
 	f := &Figure{Title: "Gradient entanglement over training", Panels: rows, ColWidths: widths}
 	f.Width, f.Height = size(rows, widths, 5*vg.Inch, 4.5*vg.Inch)

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"math"
+	"testing"
+)
+
+// TestGroupRunsAndAggSeries: two seeds of dpo and one ipo group as two
+// groups by default; the aggregated series of a hand-made 2-seed case is
+// the mean and min–max at each step of the union of steps (seed 2 lacks
+// step 2, so step 2 has only seed 1's value).
+func TestGroupRunsAndAggSeries(t *testing.T) {
+	runs := []*runData{{labels: "loss=dpo seed=1"}, {labels: "loss=ipo seed=1"}, {labels: "loss=dpo seed=2"}}
+	gs := groupRuns(runs, defaultBy)
+	if len(gs) != 2 || gs[0].name != "loss=dpo (n=2)" || len(gs[0].runs) != 2 || gs[1].name != "loss=ipo" || !aggregated(gs) {
+		t.Fatalf("groups %+v", gs)
+	}
+	if gs := groupRuns(runs, "seed"); len(gs) != 2 || gs[0].name != "seed=1 (n=2)" {
+		t.Errorf("-by seed: %+v", gs)
+	}
+	if aggregated(groupRuns(runs, "loss,seed")) {
+		t.Error("-by loss,seed: every run is its own group")
+	}
+	x, m, lo, hi := aggSeries([][]float64{{0, 1, 2}, {0, 1}}, [][]float64{{1, 4, 5}, {3, math.NaN()}})
+	want := [][]float64{{0, 1, 2}, {2, 4, 5}, {1, 4, 5}, {3, 4, 5}}
+	for i, got := range [][]float64{x, m, lo, hi} {
+		for j := range want[i] {
+			if got[j] != want[i][j] {
+				t.Errorf("series %d: %v, want %v", i, got, want[i])
+				break
+			}
+		}
+	}
+}
