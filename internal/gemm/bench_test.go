@@ -7,8 +7,9 @@ import (
 )
 
 // benchShapes are the products the model runs per sequence (T rows) at sizes
-// S (T=64, C=128, V=256... head n=256) and M (T=128, C=256, head n=512), named
-// op_m_n_k, plus stacked sequences (m = 8T) and a square 1024 reference.
+// S (T=64, C=128, LM head V=256) and M (T=128, C=256, V=512), named op_m_n_k
+// (Linears qkv, attn proj, fc, fc proj, head), plus stacked sequences (m=1024)
+// and a square 1024 reference.
 func benchShapes() []struct {
 	op      string
 	m, n, k int
