@@ -192,7 +192,7 @@ func (e *Engine) Step(d *StepData) error {
 	for i := range d.Pairs {
 		p := &d.Pairs[i]
 		where := loc{kind: p.Kind, pair: p.Pair}
-		ps := entangle.Pair(p.Dot, p.WW, p.LL, p.DW, p.DL)
+		ps := entangle.Pair(p.Dot, p.WW, p.LL, p.CW, p.CL) // the applied coefficients (= d_w, d_l unless -normalize)
 		for _, w := range ps.Warnings {
 			e.warn(d.Step, where, "%v", w)
 		}
@@ -315,7 +315,7 @@ func (e *Engine) pairRows(d *StepData) {
 		var p *runfmt.PairRow
 		if g.matched >= 0 {
 			p = &d.Pairs[g.matched]
-			ps = entangle.Pair(g.dot, g.ww, g.ll, p.DW, p.DL)
+			ps = entangle.Pair(g.dot, g.ww, g.ll, p.CW, p.CL)
 			lw, ll = p.LogpW, p.LogpL
 		}
 		e.runCols(b, d.Step, g.kind)

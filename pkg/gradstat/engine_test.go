@@ -53,7 +53,7 @@ func nan() float64 { return math.NaN() }
 // trainPair returns a train-kind pair row with the given reductions and loss
 // weights; the rest is null (NaN) or empty.
 func trainPair(step, id int64, dot, ww, ll, dw, dl float64) runfmt.PairRow {
-	return runfmt.PairRow{Step: step, Kind: "train", Pair: id, Dot: dot, WW: ww, LL: ll, DW: dw, DL: dl,
+	return runfmt.PairRow{Step: step, Kind: "train", Pair: id, Dot: dot, WW: ww, LL: ll, DW: dw, DL: dl, CW: dw, CL: dl,
 		LogpW: -10, LogpL: -12, LogpWAfter: nan(), LogpLAfter: nan(), PredW: nan(), PredL: nan()}
 }
 
@@ -355,4 +355,30 @@ func TestSummaryEvery(t *testing.T) {
 	if strings.Join(got, " ") != "1p 2t 3p 3t" {
 		t.Errorf("printed rows %q:\n%s", got, b.String())
 	}
+}
+
+// TestLossCaseUsesAppliedWeights: under -normalize train records the loss's
+// d_w, d_l and the coefficients it applied, cw = w/‖g_w‖ and cl = w/‖g_l‖;
+// the loss-aware case is that of the update applied. Hand-worked pair:
+// I = 1.5, ‖g_w‖² = 1, ‖g_l‖² = 4, d_w = d_l = 1 (w = 1):
+//
+//	loss weights:  ΔW = 1·1 − 1·1.5 = −0.5, ΔL = 1·1.5 − 1·4 = −2.5 → case 2 (both fall)
+//	applied (1, ½): ΔW = 1 − ½·1.5 = 0.25,  ΔL = 1.5 − ½·4 = −0.5   → case 1
+func TestLossCaseUsesAppliedWeights(t *testing.T) {
+	p := trainPair(3, 7, 1.5, 1, 4, 1, 1)
+	p.CW, p.CL = 1, 0.5
+	e, s, _ := engine(TablePairs, &Run{Label: "r", RunID: "abc", Loss: "dpo"})
+	if err := e.Step(&StepData{Step: 3, Pairs: []runfmt.PairRow{p}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(s.rows))
+	}
+	r := s.rows[0]
+	wantI(t, r, "case", 2)
+	wantI(t, r, "loss_case", 1)
+	wantF(t, r, "dw", 1)
+	wantF(t, r, "dl", 0.5)
+	wantF(t, r, "pred_dw_sgd", 0.25)
+	wantF(t, r, "pred_dl_sgd", -0.5)
 }

@@ -102,7 +102,7 @@ func TestGradsJoin(t *testing.T) {
 	up := []float32{0.5, 0, 0, 0.25}
 	// ⟨gw,gl⟩ = 2, ‖gw‖² = 5, ‖gl‖² = 2; pred_w = 0.5, pred_l = 0.
 	p := probePair()
-	p.Step, p.Pair, p.Dot, p.WW, p.LL, p.DW, p.DL = 2, 4, 2, 5, 2, 0.5, 0.25
+	p.Step, p.Pair, p.Dot, p.WW, p.LL, p.DW, p.DL, p.CW, p.CL = 2, 4, 2, 5, 2, 0.5, 0.25, 0.5, 0.25
 	g := []runfmt.GradRow{seqRow(2, "probe", 4, "chosen", gw), seqRow(2, "probe", 4, "rejected", gl), seqRow(2, "update", -1, "update", up)}
 	e, s, warns := engine(TablePairs, &Run{Label: "j", Sketch: "full"})
 	if err := e.Step(&StepData{Step: 2, Pairs: []runfmt.PairRow{p}, Grads: g}); err != nil {

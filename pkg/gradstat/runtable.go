@@ -41,7 +41,7 @@ func kindRunCols(k string) []Column {
 		{k + "_case1", Float, "fraction of " + k + " pair-steps in paper case 1 (ideal), pooled over all steps"},
 		{k + "_case2", Float, "fraction in case 2 (both fall)"},
 		{k + "_case3", Float, "fraction in case 3 (both rise)"},
-		{k + "_loss_case1", Float, "fraction in loss-aware case 1 (the loss's own d_w, d_l)"},
+		{k + "_loss_case1", Float, "fraction in loss-aware case 1 (the update's own d_w, d_l; normalized under -normalize)"},
 		{k + "_loss_case2", Float, "fraction in loss-aware case 2"},
 		{k + "_loss_case3", Float, "fraction in loss-aware case 3"},
 		{k + "_loss_case4", Float, "fraction in loss-aware case 4 (chosen falls, rejected rises)"},

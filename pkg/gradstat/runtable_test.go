@@ -39,7 +39,7 @@ func withLogp(p runfmt.PairRow, w, l float64) runfmt.PairRow {
 // given dot, log-probs before and after and predicted changes. All values
 // are dyadic so that the observed changes are exact.
 func probeRow(step, id int64, dot, w, l, wAfter, lAfter, predW, predL float64) runfmt.PairRow {
-	return runfmt.PairRow{Step: step, Kind: "probe", Pair: id, Dot: dot, WW: 1, LL: 1, DW: 1, DL: 1,
+	return runfmt.PairRow{Step: step, Kind: "probe", Pair: id, Dot: dot, WW: 1, LL: 1, DW: 1, DL: 1, CW: 1, CL: 1,
 		LogpW: w, LogpL: l, LogpWAfter: wAfter, LogpLAfter: lAfter, PredW: predW, PredL: predL}
 }
 
