@@ -41,4 +41,11 @@ func TestMarkdown(t *testing.T) {
 	if !bytes.Equal(want, b.Bytes()) {
 		t.Errorf("%s is stale: run go test -update", path)
 	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "FORMATS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, b.Bytes()) {
+		t.Errorf("docs/FORMATS.md does not contain %s verbatim: paste it over the gradstat tables section", path)
+	}
 }

@@ -47,6 +47,7 @@ func kindRunCols(k string) []Column {
 		{k + "_loss_case4", Float, "fraction in loss-aware case 4 (chosen falls, rejected rises)"},
 		{k + "_chosen_fell", Float, "fraction of " + k + " pair-steps with an observed after-step log-prob where log π(y_w|x) fell (null if none observed)"},
 		{k + "_chosen_fell_pred", Float, "fraction of " + k + " pair-steps whose loss-aware first-order SGD prediction lowers log π(y_w|x) (loss case 2 or 4)"},
+		{k + "_fell_agree", Float, "fraction of " + k + " pair-steps with an observed after-step log-prob and a defined loss case where the pair's own condition (chosen falls ⇔ loss case 2 or 4) agrees with what was observed (null if none)"},
 	}
 	if k == "train" {
 		c[0].Doc = "steps with train rows"
@@ -61,7 +62,7 @@ var runFOCols = []Column{
 	{"fo_corr_l", Float, "the same for the rejected: pred_l vs obs_l"},
 	{"fo_relerr_w_mean", Float, "mean of relerr_w = |obs_w−pred_w|/max(|pred_w|,|obs_w|) over those pair-steps"},
 	{"fo_relerr_l_mean", Float, "mean of relerr_l"},
-	{"fo_wrong_way", Int, "probe pair-steps whose first-order predicted margin change pred_w − pred_l is negative (the update moved the pair the wrong way to first order; 0 for normalized updates); null without probes"},
+	{"fo_wrong_way", Int, "probe pair-steps whose first-order predicted margin change pred_w − pred_l is negative (the update moved the held-out pair the wrong way to first order; can be nonzero for any loss, normalized updates included, because the batch update acts on a probe only through cross-pair terms); null without probes"},
 	{"warnings", Int, "warnings of the run (printed on stderr)"},
 }
 
@@ -114,6 +115,7 @@ type KindStats struct {
 	N                      int // pair-steps
 	Cases, LossCases       [entangle.NumCases]int
 	FellObs, Fell, FellPrd int // pair-steps with an observed change, where it fell, predicted to fall
+	AgreeN, Agree          int // pair-steps with an observed change and a loss case; where the two agree on "chosen falls"
 }
 
 // CosMean returns the mean over steps of the per-step mean cos.
@@ -174,8 +176,15 @@ func (rc *RunCollector) step(e *Engine, d *StepData, sums []StepSummary) {
 		}
 		if finite(p.LogpWAfter) && finite(p.LogpW) {
 			k.FellObs++
-			if p.LogpWAfter < p.LogpW {
+			fell := p.LogpWAfter < p.LogpW
+			if fell {
 				k.Fell++
+			}
+			if lc := ps.LossCase; finite(ps.DW) && finite(ps.DL) && lc != 0 {
+				k.AgreeN++
+				if fell == (lc == 2 || lc == 4) {
+					k.Agree++
+				}
 			}
 		}
 		if fo := &e.fos[i]; p.Kind == "probe" && fo.ok {
@@ -295,6 +304,7 @@ func (rc *RunCollector) Table() *Batch {
 			}
 			b.F(float64(k.Fell) / float64(k.FellObs))
 			b.F(float64(k.FellPrd) / n)
+			b.F(float64(k.Agree) / float64(k.AgreeN))
 		}
 		fo := &r.FO
 		b.I(int64(len(fo.RelW)))

@@ -116,6 +116,8 @@ func TestRunsHandWorked(t *testing.T) {
 	wantF(t, r, "probe_case1", 1)
 	wantF(t, r, "probe_chosen_fell", 0.25) // only q2 at step 0 fell; q2 at step 1 did not move
 	wantF(t, r, "probe_chosen_fell_pred", 0)
+	wantF(t, r, "probe_fell_agree", 0.75) // predicted "rises" everywhere; q2 at step 0 fell
+	wantNull(t, r, "train_fell_agree")
 	// First order, in units of 1/32 about the means: pred_w − 1/16 =
 	// (2, −10, 6, 2), obs_w − 3/32 = (1, −7, 9, −3): Σxy 120, Σxx 144,
 	// Σyy 140 (×1/1024) ⇒ corr 120/√(144·140) = √35/7. pred_l − 1/32 =
