@@ -6,7 +6,9 @@
 # the PyTorch oracle, which fails loudly in CI if torch is missing), runs the
 # demo pipeline on small sizes and checks that every Arrow output opens in
 # independent readers (nodejs-polars, apache-arrow JS) and that the report page
-# loads in headless Chromium.
+# loads in headless Chromium, and runs the paper reproduction in its quick
+# mode (scripts/reproduce.sh -quick, which checks its outputs and the
+# first-order and normalized-update guarantees).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -34,4 +36,8 @@ bash scripts/interop.sh "$out"
 if [ -f "$out/report/index.html" ] && [ -f scripts/check_report.sh ]; then
 	bash scripts/check_report.sh "$out/report"
 fi
+
+echo "== paper reproduction (quick): every experiment small, outputs and guarantees checked" >&2
+bash scripts/reproduce.sh -quick "$out/repro" >/dev/null
+bash scripts/interop.sh "$out/repro/tables"
 echo "== all tests passed" >&2

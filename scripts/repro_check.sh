@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Usage: scripts/repro_check.sh OUTDIR
+#
+# Checks a reproduction directory (scripts/reproduce.sh): every sweep's runs
+# are complete and hold their outputs, every table and figure exists, and
+# what mathematics guarantees holds:
+#   - first order: under SGD the probes' predicted changes ⟨g, Δθ⟩ agree with
+#     the observed log-prob changes (correlation ≥ 0.99 for chosen and
+#     rejected, in every exp5 SGD run);
+#   - normalized updates: every pair's own first-order change under the
+#     update applied has the chosen up and the rejected down (loss-aware case
+#     1 for every train and probe pair-step of every -normalize run).
+# Paper claims are not checked here: docs/RESULTS.md reports them.
+# Prints one line per failed check on stderr and exits 1 if any failed.
+set -euo pipefail
+out=${1:?usage: repro_check.sh OUTDIR}
+PATH="$out/bin:$PATH"
+fail=0
+bad() {
+	echo "repro_check: $*" >&2
+	fail=1
+}
+
+# Every run of every sweep is done and has its files.
+for spec in "$out"/specs/*.sweep; do
+	name=$(basename "$spec" .sweep)
+	while IFS=$'\t' read -r index dir status _; do
+		[ "$index" = index ] && continue
+		[ "$status" = done ] || bad "$name: run $index ($dir) is not done"
+		case $name in
+		data) files=(data.arrow) ;;
+		sft) files=(config.json steps.arrows model.safetensors) ;;
+		*) files=(config.json steps.arrows pairs.arrows model.safetensors) ;;
+		esac
+		for f in "${files[@]}"; do
+			[ -s "$dir/$f" ] || bad "$name: $dir/$f is missing or empty"
+		done
+	done < <(sweep list "$spec")
+done
+[ -s "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" ] || bad "exp2: no grads.arrows"
+
+# Tables: a header, a rule and at least one row each.
+for t in exp1-overlap exp3-losses exp4-mitigations exp5-firstorder; do
+	f="$out/tables/$t.md"
+	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
+	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"
+done
+
+# Figures: non-empty PNG files.
+figs=(exp1-dynamics exp1-entanglement exp1-cases exp2-heatmap exp5-firstorder-sgd exp5-firstorder-adamw)
+for t in disjoint long-suffix; do
+	figs+=("exp3-dynamics-$t" "exp3-cases-$t" "exp4-dynamics-$t" "exp4-entanglement-$t")
+done
+for f in "${figs[@]}"; do
+	p="$out/figures/$f.png"
+	if [ ! -s "$p" ] || [ "$(head -c 4 "$p" | od -An -c | tr -d ' ')" != "211PNG" ]; then
+		bad "figure $p is missing or not a PNG"
+	fi
+done
+
+# runs_tsv DIR COLS: gradstat's runs table as TSV (header first).
+runs_tsv() { gradstat -q -table runs -cols "$2" -format tsv "$1"; }
+
+# First order under SGD.
+while IFS=$'\t' read -r optim seed n cw cl; do
+	[ "$optim" = optim ] && continue
+	[ "$optim" = sgd ] || continue
+	awk -v n="$n" -v a="$cw" -v b="$cl" 'BEGIN { exit !(n > 0 && a >= 0.99 && b >= 0.99) }' ||
+		bad "exp5 sgd seed $seed: first-order correlation chosen $cw, rejected $cl over $n probe pair-steps (want ≥ 0.99)"
+done < <(runs_tsv "$out/exp5-firstorder" optim,seed,fo_n,fo_corr_w,fo_corr_l)
+
+# Normalized updates: own-pair first-order changes of the right sign.
+while IFS=$'\t' read -r task method seed tc pc; do
+	[ "$task" = task ] && continue
+	[ "$method" = normalized ] || continue
+	awk -v a="$tc" -v b="$pc" 'BEGIN { exit !(a == 1 && b == 1) }' ||
+		bad "exp4 $task normalized seed $seed: loss-aware case-1 fraction train $tc, probe $pc (want 1: chosen up, rejected down to first order)"
+done < <(runs_tsv "$out/exp4-mitigations" task,method,seed,train_loss_case1,probe_loss_case1)
+
+if ((fail)); then
+	exit 1
+fi
+echo "repro_check: all runs complete, every table and figure present, first-order and normalized-update guarantees hold" >&2

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Usage: scripts/reproduce.sh [-quick] [-j N] [OUTDIR]
+#
+# Reproduces the gradient-entanglement paper's experiments on the synthetic
+# analogues (docs/RESULTS.md reports what they show), composing only the
+# project's tools: prefgen makes the data, train runs SFT and the preference
+# runs, sweep expands and runs the grids, gradstat computes the tables and
+# plot draws the figures. Every grid is a sweep spec written to OUTDIR/specs/
+# and run into its own directory tree (key=value/... per run), so an
+# interrupted reproduction resumes where it stopped: run the same command
+# again. OUTDIR defaults to ./repro-out (./repro-quick with -quick).
+#
+# Experiments (OUTDIR/<name>/):
+#   exp1-overlap      1t, short-suffix, long-suffix; SFT then DPO β 0.1        (paper §4.3, Figs. 3-4a)
+#   exp2-heatmap      long-suffix DPO with per-token gradients at 4 steps       (Fig. 4b)
+#   exp3-losses       10 losses on disjoint and long-suffix, default params    (Fig. 1, §3.2)
+#   exp4-mitigations  normalized, sparse oracle, sparse learned vs DPO          (§5)
+#   exp5-firstorder   predicted vs observed probe log-prob changes, SGD, AdamW  (Eqs. 4-5)
+# then OUTDIR/tables/*.md (gradstat -table runs -by ... -format md) and
+# OUTDIR/figures/*.png. -quick runs every experiment on a tiny model with
+# few steps (CI runs it) and checks that every expected output exists and that
+# the mathematical guarantees hold: first-order agreement on probes under SGD,
+# and the normalized update's own-pair first-order changes never of the wrong
+# sign. Paper claims are reported (docs/RESULTS.md), never asserted.
+#
+# -j N: runs at once (default 2; each run is pinned to GOMAXPROCS=1, so N
+# should not exceed the cores).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+quick=0 jobs=2 out=
+while (($#)); do
+	case $1 in
+	-quick | --quick) quick=1 ;;
+	-j) jobs=$2; shift ;;
+	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "reproduce.sh: unknown flag $1" >&2; exit 2 ;;
+	*) out=$1 ;;
+	esac
+	shift
+done
+if [ -z "$out" ]; then
+	out=repro-out
+	((quick)) && out=repro-quick
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+start=$SECONDS
+
+bin="$out/bin"
+mkdir -p "$bin"
+for cmd in prefgen train gradstat plot sweep; do
+	(cd "$root" && go build -o "$bin/$cmd" "./cmd/$cmd")
+done
+export PATH="$bin:$PATH"
+export GOMAXPROCS=1
+
+# Sizes. The default model is GPT-2-shaped with C 64, L 2, H 4 (about 115 k
+# parameters); SFT runs for 100 steps and the preference runs start from its
+# final weights, as the paper starts DPO from the middle (checkpoint-64) of a
+# 128-step SFT run rather than from a converged model.
+seeds="1 2 3"
+n=1024 nsft=1024 ntest=64 vocab=128
+model=(-model S -width 64 -vocab-size 128 -context 48)
+sft_steps=100 pref_steps=100 batch=16 probe=16 every=10
+fo_steps=40 heat_every=33
+if ((quick)); then
+	seeds="1 2"
+	n=128 nsft=128 ntest=16 vocab=64
+	model=(-model tiny -vocab-size 64 -context 48)
+	sft_steps=30 pref_steps=12 batch=8 probe=8 every=4
+	fo_steps=6 heat_every=5
+fi
+tasks="1t short-suffix long-suffix disjoint"
+losses="dpo ipo simpo rdpo dpop cpo rrhf slic orpo kto_pair"
+common_pref=(-lr 1e-4 -batch "$batch" -probe "$probe" -eval-every "$every" -dump-every "$every" -q)
+
+specs="$out/specs"
+mkdir -p "$specs" "$out/tables" "$out/figures"
+
+# sweep_run NAME: runs the spec $specs/NAME.sweep (resuming).
+sweep_run() {
+	echo "== sweep $1 ($(sweep list "$specs/$1.sweep" | tail -n +2 | wc -l) runs)" >&2
+	sweep run -j "$jobs" "$specs/$1.sweep"
+}
+
+# 1. Data: one dataset per task and seed (the seed also drives the init and
+# the data order of every run on it).
+cat >"$specs/data.sweep" <<EOF
+# prefgen datasets, one per task and seed
+root $out/data
+axis task $tasks
+axis seed $seeds
+done data.arrow
+cmd prefgen {task} -n $n -n-sft $nsft -n-test $ntest -vocab $vocab -seed {seed} -o {dir}/data.arrow
+EOF
+sweep_run data
+
+# 2. SFT on prompt + chosen, per task and seed.
+cat >"$specs/sft.sweep" <<EOF
+# supervised fine-tuning, the start (and reference) of every preference run
+root $out/sft
+axis task $tasks
+axis seed $seeds
+cmd train -mode sft ${model[*]} -steps $sft_steps -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} \\
+    $out/data/task={task}/seed={seed}/data.arrow
+resume checkpoint.safetensors train -resume {dir} -q $out/data/task={task}/seed={seed}/data.arrow
+EOF
+sweep_run sft
+
+init="$out/sft/task={task}/seed={seed}/model.safetensors"
+data="$out/data/task={task}/seed={seed}/data.arrow"
+
+# Experiment 1: overlap drives entanglement.
+cat >"$specs/exp1-overlap.sweep" <<EOF
+# DPO (beta 0.1, as the authors ran) on the three sentiment presets
+root $out/exp1-overlap
+axis task 1t short-suffix long-suffix
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp1-overlap
+
+# Experiment 2: token heatmaps, long-suffix, exact per-token gradients of two
+# probe pairs at the start, a third, two thirds and the end of DPO.
+cat >"$specs/exp2-heatmap.sweep" <<EOF
+# per-token gradient cosines of long-suffix DPO
+root $out/exp2-heatmap
+axis task long-suffix
+axis seed 1
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref_steps -lr 1e-4 -batch $batch -probe $probe \\
+    -eval-every $every -dump-every $heat_every -grads full -token-grads 2 -q -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp2-heatmap
+
+# Experiment 3: the losses, each with its documented default hyperparameters
+# (pkg/loss: TRL's defaults, the authors' repository where TRL lacks the loss).
+cat >"$specs/exp3-losses.sweep" <<EOF
+# ten margin-based losses on a low-overlap and a high-overlap task
+root $out/exp3-losses
+axis task disjoint long-suffix
+axis loss $losses
+axis seed $seeds
+cmd train -mode pref -init $init -loss {loss} -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp3-losses
+
+# Experiment 4: the mitigations against DPO.
+cat >"$specs/exp4-mitigations.sweep" <<EOF
+# pairwise-normalized updates and sparse (masked) log-probs against plain DPO
+root $out/exp4-mitigations
+axis task disjoint long-suffix
+axis method,normalize,sparse dpo,false,none normalized,true,none sparse-oracle,false,oracle sparse-learned,false,learned
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -normalize={normalize} -sparse {sparse} -steps $pref_steps \\
+    ${common_pref[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp4-mitigations
+
+# Experiment 5: the first-order theory, probes at every step, SGD and AdamW.
+cat >"$specs/exp5-firstorder.sweep" <<EOF
+# predicted <g, dtheta> vs observed change of the probe log-probs
+root $out/exp5-firstorder
+axis task long-suffix
+axis optim,lr sgd,0.05 adamw,0.0001
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -warmup 0 -decay constant -clip 0 \\
+    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -q -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp5-firstorder
+
+# Tables: one row per configuration, mean ± sd over seeds.
+echo "== gradstat tables" >&2
+dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,probe_cos_first,probe_cos_last,probe_cos_mean
+gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
+	"$out/exp1-overlap" >"$out/tables/exp1-overlap.md"
+gradstat -q -table runs -by task,loss -format md \
+	-cols task,loss,runs,$dyn,train_loss_case1,train_loss_case2,train_loss_case3,train_loss_case4,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree \
+	"$out/exp3-losses" >"$out/tables/exp3-losses.md"
+gradstat -q -table runs -by task,method -format md \
+	-cols task,method,runs,$dyn,train_loss_case1,probe_loss_case1,probe_chosen_fell,fo_wrong_way \
+	"$out/exp4-mitigations" >"$out/tables/exp4-mitigations.md"
+gradstat -q -table runs -by optim -format md \
+	-cols optim,runs,fo_n,fo_corr_w,fo_corr_l,fo_relerr_w_mean,fo_relerr_l_mean,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree,fo_wrong_way \
+	"$out/exp5-firstorder" >"$out/tables/exp5-firstorder.md"
+for e in exp1-overlap exp3-losses exp4-mitigations exp5-firstorder; do
+	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"
+done
+gradstat -q -table runs -by task,loss "$out/exp3-losses" -o "$out/tables/exp3-losses-by.arrow"
+
+# Figures.
+echo "== plot figures" >&2
+f="$out/figures"
+plot dynamics "$out/exp1-overlap" -o "$f/exp1-dynamics.png"
+plot entanglement "$out/exp1-overlap" -o "$f/exp1-entanglement.png"
+plot cases "$out/exp1-overlap" -o "$f/exp1-cases.png"
+plot heatmap "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" -o "$f/exp2-heatmap.png"
+for t in disjoint long-suffix; do
+	plot dynamics "$out/exp3-losses/task=$t" -o "$f/exp3-dynamics-$t.png"
+	plot cases "$out/exp3-losses/task=$t" -o "$f/exp3-cases-$t.png"
+	plot dynamics "$out/exp4-mitigations/task=$t" -o "$f/exp4-dynamics-$t.png"
+	plot entanglement "$out/exp4-mitigations/task=$t" -o "$f/exp4-entanglement-$t.png"
+done
+plot firstorder "$out/exp5-firstorder/task=long-suffix/optim=sgd" -o "$f/exp5-firstorder-sgd.png"
+plot firstorder "$out/exp5-firstorder/task=long-suffix/optim=adamw" -o "$f/exp5-firstorder-adamw.png"
+
+# Checks of what mathematics guarantees (not of the paper's claims).
+echo "== checks" >&2
+bash "$root/scripts/repro_check.sh" "$out"
+
+echo "reproduce: $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s; tables in $out/tables, figures in $out/figures" >&2
+echo "$out"
