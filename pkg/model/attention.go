@@ -1,6 +1,11 @@
 package model
 
-import "math"
+import (
+	"math"
+	"unsafe"
+
+	"entangle/internal/gemm"
+)
 
 // attentionForward is causal multi-head self-attention on the fused qkv rows:
 //
@@ -15,8 +20,20 @@ func attentionForward[F Float](out, att, qkv []F, T, C, H int) {
 
 // attentionForwardHeads is attentionForward for the query positions t0..T-1
 // of heads h0..h1-1; heads are independent, and so are query positions given
-// the cached keys and values of positions < t0 (causal mask).
+// the cached keys and values of positions < t0 (causal mask). float32 runs the
+// products on internal/gemm's kernels (attentionForwardGemm); float64 keeps
+// the loops of attentionForwardNaive.
 func attentionForwardHeads[F Float](out, att, qkv []F, T, C, H, t0, h0, h1 int) {
+	if unsafe.Sizeof(F(0)) == 4 {
+		attentionForwardGemm(as32(out), as32(att), as32(qkv), T, C, H, t0, h0, h1)
+		return
+	}
+	attentionForwardNaive(out, att, qkv, T, C, H, t0, h0, h1)
+}
+
+// attentionForwardNaive is attentionForwardHeads with plain loops: the float64
+// path and the reference the float32 GEMM path is tested against.
+func attentionForwardNaive[F Float](out, att, qkv []F, T, C, H, t0, h0, h1 int) {
 	hs := C / H
 	scale := F(1 / math.Sqrt(float64(hs)))
 	C3 := 3 * C
@@ -62,19 +79,32 @@ func attentionForwardHeads[F Float](out, att, qkv []F, T, C, H, t0, h0, h1 int) 
 }
 
 // attentionBackward accumulates dqkv from dout, given the cached att.
-// datt is (H,T) scratch (one row per head). dqkv, qkv are (T,3C); dout is (T,C); att is (H,T,T).
+// datt is (H,T,T) scratch (one T×T matrix per head). dqkv, qkv are (T,3C); dout is (T,C); att is (H,T,T).
 func attentionBackward[F Float](dqkv, datt, dout, qkv, att []F, T, C, H int) {
 	attentionBackwardHeads(dqkv, datt, dout, qkv, att, T, C, H, 0, H)
 }
 
 // attentionBackwardHeads is attentionBackward for heads h0..h1-1; head h only
-// touches columns h·hs..(h+1)·hs of q, k, v and row h of datt.
+// touches columns h·hs..(h+1)·hs of q, k, v and block h of datt. float32 runs
+// the products on internal/gemm's kernels (attentionBackwardGemm); float64 keeps
+// the loops of attentionBackwardNaive.
 func attentionBackwardHeads[F Float](dqkv, datt, dout, qkv, att []F, T, C, H, h0, h1 int) {
+	if unsafe.Sizeof(F(0)) == 4 {
+		attentionBackwardGemm(as32(dqkv), as32(datt), as32(dout), as32(qkv), as32(att), T, C, H, h0, h1)
+		return
+	}
+	attentionBackwardNaive(dqkv, datt, dout, qkv, att, T, C, H, h0, h1)
+}
+
+// attentionBackwardNaive is attentionBackwardHeads with plain loops (the
+// float64 path and the float32 reference); it uses only the first T values of
+// each head's datt block.
+func attentionBackwardNaive[F Float](dqkv, datt, dout, qkv, att []F, T, C, H, h0, h1 int) {
 	hs := C / H
 	scale := F(1 / math.Sqrt(float64(hs)))
 	C3 := 3 * C
 	for h := h0; h < h1; h++ {
-		da := datt[h*T : (h+1)*T]
+		da := datt[h*T*T : h*T*T+T]
 		for t := T - 1; t >= 0; t-- {
 			a := att[h*T*T+t*T : h*T*T+(t+1)*T]
 			g := dout[t*C+h*hs : t*C+(h+1)*hs]
@@ -108,6 +138,106 @@ func attentionBackwardHeads[F Float](dqkv, datt, dout, qkv, att []F, T, C, H, h0
 					dk[i] += dpre * q[i]
 				}
 			}
+		}
+	}
+}
+
+// attBlock is the row block of the GEMM attention: the rows of query positions
+// b·attBlock..(b+1)·attBlock-1 take their products over the key positions
+// 0..(b+1)·attBlock-1 only (the rest are masked). Blocks are fixed in absolute
+// positions, so a row's bits do not depend on t0 (ForwardReuse) or on the split.
+const attBlock = 32
+
+// attentionForwardGemm is attentionForwardHeads in float32 with the two
+// products on gemm's kernels, per head h and row block [r0, r1) with key
+// columns [0, kc), kc the block's end:
+//
+//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row
+//	out[r0:r1, head h] = att[h, r0:r1, 0:kc]·v[0:kc] (NN; att is 0 past the diagonal)
+//
+// Each product element is one fused multiply-add chain in increasing k (gemm's
+// contract), so results do not depend on how heads or rows are split.
+func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
+	hs := C / H
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	C3 := 3 * C
+	for h := h0; h < h1; h++ {
+		ah := att[h*T*T : (h+1)*T*T]
+		for b0 := t0 - t0%attBlock; b0 < T; b0 += attBlock {
+			r0, r1 := max(b0, t0), min(b0+attBlock, T)
+			if r0 >= r1 {
+				break
+			}
+			kc := r1
+			for t := r0; t < r1; t++ {
+				clear(ah[t*T : t*T+kc])
+			}
+			gemm.NT(ah[r0*T:], T, qkv[r0*C3+h*hs:], C3, qkv[C+h*hs:], C3, r1-r0, kc, hs)
+			for t := r0; t < r1; t++ {
+				a := ah[t*T : (t+1)*T]
+				maxv := float32(math.Inf(-1))
+				for s := 0; s <= t; s++ {
+					a[s] *= scale
+					maxv = max(maxv, a[s])
+				}
+				var sum float32
+				for s := 0; s <= t; s++ {
+					e := float32(math.Exp(float64(a[s] - maxv)))
+					a[s] = e
+					sum += e
+				}
+				inv := 1 / sum
+				for s := 0; s <= t; s++ {
+					a[s] *= inv
+				}
+				clear(a[t+1:])
+				clear(out[t*C+h*hs : t*C+(h+1)*hs])
+			}
+			gemm.NN(out[r0*C+h*hs:], C, ah[r0*T:], T, qkv[2*C+h*hs:], C3, r1-r0, hs, kc)
+		}
+	}
+}
+
+// attentionBackwardGemm is attentionBackwardHeads in float32 with the four
+// products on gemm's kernels; per head h, with P = att[h] and D = datt[h]
+// (T×T, zero past the diagonal), g = dout's head columns:
+//
+//	D[t,s]  = g_t·v_s                           (NT, row blocks as in the forward)
+//	D[t,s] ← P[t,s]·(D[t,s] - Σ_r P[t,r]·D[t,r])·scale   (softmax backward, row-wise)
+//	dq += D·k (NN),  dv += Pᵀ·g (TN),  dk += Dᵀ·q (TN)
+//
+// For the TN products the key block [b0, b1) sums over queries t ≥ b0 only
+// (entries with t < s are zero).
+func attentionBackwardGemm(dqkv, datt, dout, qkv, att []float32, T, C, H, h0, h1 int) {
+	hs := C / H
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	C3 := 3 * C
+	for h := h0; h < h1; h++ {
+		P, D := att[h*T*T:(h+1)*T*T], datt[h*T*T:(h+1)*T*T]
+		clear(D)
+		q, k, v := qkv[h*hs:], qkv[C+h*hs:], qkv[2*C+h*hs:]
+		dq, dk, dv := dqkv[h*hs:], dqkv[C+h*hs:], dqkv[2*C+h*hs:]
+		g := dout[h*hs:]
+		for b0 := 0; b0 < T; b0 += attBlock {
+			b1 := min(b0+attBlock, T)
+			gemm.NT(D[b0*T:], T, g[b0*C:], C, v, C3, b1-b0, b1, hs)
+			for t := b0; t < b1; t++ {
+				p, d := P[t*T:t*T+t+1], D[t*T:t*T+t+1]
+				var dot float32
+				for s, ps := range p {
+					dot += ps * d[s]
+				}
+				for s, ps := range p {
+					d[s] = ps * (d[s] - dot) * scale
+				}
+				clear(D[t*T+t+1 : t*T+b1])
+			}
+			gemm.NN(dq[b0*C3:], C3, D[b0*T:], T, k, C3, b1-b0, hs, b1)
+		}
+		for b0 := 0; b0 < T; b0 += attBlock {
+			b1 := min(b0+attBlock, T)
+			gemm.TN(dv[b0*C3:], C3, P[b0*T+b0:], T, g[b0*C:], C, b1-b0, hs, T-b0)
+			gemm.TN(dk[b0*C3:], C3, D[b0*T+b0:], T, q[b0*C3:], C3, b1-b0, hs, T-b0)
 		}
 	}
 }

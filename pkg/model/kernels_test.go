@@ -120,7 +120,7 @@ func TestAttentionGrad(t *testing.T) {
 		out, att := make([]float64, T*C), make([]float64, H*T*T)
 		loss := func() float64 { attentionForward(out, att, qkv, T, C, H); return dot(r, out) }
 		loss()
-		dqkv, datt := make([]float64, T*3*C), make([]float64, H*T)
+		dqkv, datt := make([]float64, T*3*C), make([]float64, H*T*T)
 		attentionBackward(dqkv, datt, r, qkv, att, T, C, H)
 		checkGrads(t, loss, []string{"qkv"}, [][]float64{qkv}, [][]float64{dqkv})
 	}
@@ -231,5 +231,54 @@ func TestTanh(t *testing.T) {
 	}
 	if tanh(400) != 1 || tanh(-400) != -1 {
 		t.Errorf("tanh(±400) = %v, %v, want ±1", tanh(400), tanh(-400))
+	}
+}
+
+// TestAttentionGemm32: the float32 GEMM attention agrees with the naive loops
+// (the float64 path's code run in float32) on lengths around the row block
+// (attBlock = 32), for the forward from t0 = 0 and from mid-block positions,
+// and the backward accumulating into nonzero dqkv. The two differ only in
+// rounding (fused multiply-adds, scale after the dot), so a relative max-norm
+// error of 1e-5 (≈ 80 float32 ulps) bounds them; with ForwardReuse's rows the
+// results from t0 > 0 must equal the t0 = 0 rows bit for bit.
+func TestAttentionGemm32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 0))
+	f := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return x
+	}
+	for _, T := range []int{1, 5, 31, 32, 33, 64, 70} {
+		for _, ch := range [][2]int{{8, 2}, {96, 3}} {
+			C, H := ch[0], ch[1]
+			qkv, dout := f(T*3*C), f(T*C)
+			out1, att1 := make([]float32, T*C), make([]float32, H*T*T)
+			out2, att2 := make([]float32, T*C), make([]float32, H*T*T)
+			attentionForwardNaive(out1, att1, qkv, T, C, H, 0, 0, H)
+			attentionForwardHeads(out2, att2, qkv, T, C, H, 0, 0, H)
+			cmp32(t, "out", out2, out1, 1e-5)
+			cmp32(t, "att", att2, att1, 1e-5)
+			for _, t0 := range []int{1, T / 2, T - 1} {
+				out3, att3 := f(T*C), f(H*T*T)
+				copy(out3[:t0*C], out2[:t0*C])
+				for h := range H {
+					copy(att3[h*T*T:h*T*T+t0*T], att2[h*T*T:])
+				}
+				attentionForwardHeads(out3, att3, qkv, T, C, H, t0, 0, H)
+				for i := range out3 {
+					if math.Float32bits(out3[i]) != math.Float32bits(out2[i]) {
+						t.Fatalf("T=%d C=%d t0=%d: out[%d] = %v, want %v from t0=0", T, C, t0, i, out3[i], out2[i])
+					}
+				}
+			}
+			dq1, dq2 := f(T*3*C), make([]float32, T*3*C)
+			copy(dq2, dq1)
+			datt := f(H * T * T) // garbage scratch must not matter
+			attentionBackwardNaive(dq1, datt, dout, qkv, att1, T, C, H, 0, H)
+			attentionBackwardHeads(dq2, f(H*T*T), dout, qkv, att2, T, C, H, 0, H)
+			cmp32(t, "dqkv", dq2, dq1, 1e-5)
+		}
 	}
 }

@@ -157,7 +157,7 @@ type Workspace[F Float] struct {
 	dln     []F // (T,C) gradient of ln1 or ln2 output
 	datty   []F // (T,C)
 	dqkv    []F // (T,3C)
-	datt    []F // (H,T) attention backward scratch
+	datt    []F // (H,T,T) attention backward scratch
 
 	viewCache [1 + gradViews]struct { // 0: Params, then the last gradient buffers
 		base *F
@@ -196,7 +196,7 @@ func (m *Model[F]) newWorkspace(procs int) *Workspace[F] {
 	ws.lnf, ws.lnfm, ws.lnfr = mk(T*C), mk(T), mk(T)
 	ws.logits, ws.probs, ws.lp = mk(T*V), mk(T*V), mk(T)
 	ws.dlogits, ws.dlnf, ws.dres = mk(T*V), mk(T*C), mk(T*C)
-	ws.dfchg, ws.dfch, ws.dln, ws.datty, ws.dqkv, ws.datt = mk(T*4*C), mk(T*4*C), mk(T*C), mk(T*C), mk(T*3*C), mk(H*T)
+	ws.dfchg, ws.dfch, ws.dln, ws.datty, ws.dqkv, ws.datt = mk(T*4*C), mk(T*4*C), mk(T*C), mk(T*C), mk(T*3*C), mk(H*T*T)
 	return ws
 }
 
