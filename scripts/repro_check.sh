@@ -40,14 +40,15 @@ done
 [ -s "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" ] || bad "exp2: no grads.arrows"
 
 # Tables: a header, a rule and at least one row each.
-for t in exp1-overlap exp3-losses exp4-mitigations exp5-firstorder; do
+for t in exp1-overlap exp1-optimizer exp3-losses exp4-mitigations exp5-firstorder; do
 	f="$out/tables/$t.md"
 	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
 	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"
 done
 
 # Figures: non-empty PNG files.
-figs=(exp1-dynamics exp1-entanglement exp1-cases exp2-heatmap)
+figs=(exp1-dynamics exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)
+figs+=(exp1-optimizer-entanglement-1t exp1-optimizer-dynamics-long-suffix)
 figs+=(exp5-firstorder-sgd-0.005 exp5-firstorder-sgd-0.05 exp5-firstorder-adamw-0.00001 exp5-firstorder-adamw-0.0001)
 for t in disjoint long-suffix; do
 	figs+=("exp3-dynamics-$t" "exp3-cases-$t" "exp4-dynamics-$t" "exp4-entanglement-$t")

@@ -12,6 +12,7 @@
 #
 # Experiments (OUTDIR/<name>/):
 #   exp1-overlap      1t, short-suffix, long-suffix; SFT then DPO β 0.1        (paper §4.3, Figs. 3-4a)
+#   exp1-optimizer    1t and long-suffix DPO under AdamW 1e-5 and SGD 0.05, 0.5
 #   exp2-heatmap      long-suffix DPO with per-token gradients at 4 steps       (Fig. 4b)
 #   exp3-losses       10 losses on disjoint and long-suffix, default params    (Fig. 1, §3.2)
 #   exp4-mitigations  normalized, sparse oracle, sparse learned vs DPO          (§5)
@@ -75,7 +76,8 @@ if ((quick)); then
 fi
 tasks="1t short-suffix long-suffix disjoint"
 losses="dpo ipo simpo rdpo dpop cpo rrhf slic orpo kto_pair"
-common_pref=(-lr 1e-4 -batch "$batch" -probe "$probe" -eval-every "$every" -dump-every "$every" -q)
+pref_io=(-batch "$batch" -probe "$probe" -eval-every "$every" -dump-every "$every" -q)
+common_pref=(-lr 1e-4 "${pref_io[@]}")
 
 specs="$out/specs"
 mkdir -p "$specs" "$out/tables" "$out/figures"
@@ -123,6 +125,20 @@ cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref_steps ${common
 resume checkpoint.safetensors train -resume {dir} -q $data
 EOF
 sweep_run exp1-overlap
+
+# Experiment 1b: the same under other optimizers and step sizes (the 1t
+# result depends on them; docs/RESULTS.md).
+cat >"$specs/exp1-optimizer.sweep" <<EOF
+# DPO on 1t and long-suffix under AdamW at a ten times smaller step and under plain SGD
+root $out/exp1-optimizer
+axis task 1t long-suffix
+axis optim,lr adamw,0.00001 sgd,0.05 sgd,0.5
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -steps $pref_steps \\
+    ${pref_io[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp1-optimizer
 
 # Experiment 2: token heatmaps, long-suffix, exact per-token gradients of two
 # probe pairs at the start, a third, two thirds and the end of DPO.
@@ -182,6 +198,8 @@ echo "== gradstat tables" >&2
 dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,probe_cos_first,probe_cos_last,probe_cos_mean
 gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
 	"$out/exp1-overlap" >"$out/tables/exp1-overlap.md"
+gradstat -q -table runs -by task,optim,lr -cols task,optim,lr,runs,$dyn -format md \
+	"$out/exp1-optimizer" >"$out/tables/exp1-optimizer.md"
 gradstat -q -table runs -by task,loss -format md \
 	-cols task,loss,runs,$dyn,train_loss_case1,train_loss_case2,train_loss_case3,train_loss_case4,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree \
 	"$out/exp3-losses" >"$out/tables/exp3-losses.md"
@@ -191,7 +209,35 @@ gradstat -q -table runs -by task,method -format md \
 gradstat -q -table runs -by optim,lr -format md \
 	-cols optim,lr,runs,fo_n,fo_corr_w,fo_corr_l,fo_relerr_w_mean,fo_relerr_l_mean,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree,fo_wrong_way \
 	"$out/exp5-firstorder" >"$out/tables/exp5-firstorder.md"
-for e in exp1-overlap exp3-losses exp4-mitigations exp5-firstorder; do
+# Token cosines of the heatmap run: per dump step and probe pair, the
+# contrastive pair's cosine, the mean over aligned shared tokens and over
+# all other token pairs (gradstat -table tokens, summary rows).
+gradstat -q -table tokens -format tsv "$out/exp2-heatmap" | awk -F'\t' '
+	NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
+		print "| step | pair | cos contrastive | mean cos aligned shared (n) | mean cos other (n) |\n|---|---|---|---|---|"; next }
+	$c["contrastive_mean"] != "" { printf "| %s | %s | %.3f | %.3f (%s) | %.3f (%s) |\n", $c["step"], $c["pair"],
+		$c["contrastive_mean"], $c["aligned_shared_mean"], $c["aligned_shared_n"], $c["other_mean"], $c["other_n"] }' \
+	>"$out/tables/exp2-heatmap.md"
+
+# Where the probability mass of the one-token responses goes (1t, and the
+# oracle-masked long-suffix, whose masked log-prob is the label token's):
+# per probe step, the means over seeds and probe pairs of p_w = π(y_w|x),
+# p_l and p_w + p_l (the mass left on the two label tokens), and cos(g_w, g_l).
+mass_table() {
+	gradstat -q -table pairs -format tsv "$@" | awk -F'\t' '
+		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$c["kind"] == "probe" { s = $c["step"]; pw = exp($c["logp_w"]); pl = exp($c["logp_l"])
+			w[s] += pw; l[s] += pl; cs[s] += $c["cos"]; n[s]++ }
+		END { print "| step | p_w | p_l | p_w + p_l | cos(g_w, g_l) |\n|---|---|---|---|---|"
+			for (s in n) printf "%d %.4f %.5f %.4f %.3f\n", s, w[s] / n[s], l[s] / n[s], (w[s] + l[s]) / n[s], cs[s] / n[s] }' |
+		awk 'NR <= 2 { print; next } { print | "sort -n" }' | awk 'NR <= 2 { print; next } { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
+}
+mass_table "$out/exp1-overlap/task=1t" >"$out/tables/exp1-mass-1t.md"
+for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do
+	mass_table "$out/exp1-optimizer/task=1t/optim=$o" >"$out/tables/exp1-mass-1t-${o/\/lr=/-}.md"
+done
+mass_table "$out/exp4-mitigations/task=long-suffix/method=sparse-oracle" >"$out/tables/exp4-mass-sparse-oracle.md"
+for e in exp1-overlap exp1-optimizer exp3-losses exp4-mitigations exp5-firstorder; do
 	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"
 done
 gradstat -q -table runs -by task,loss "$out/exp3-losses" -o "$out/tables/exp3-losses-by.arrow"
@@ -202,7 +248,14 @@ f="$out/figures"
 plot dynamics "$out/exp1-overlap" -o "$f/exp1-dynamics.png"
 plot entanglement "$out/exp1-overlap" -o "$f/exp1-entanglement.png"
 plot cases "$out/exp1-overlap" -o "$f/exp1-cases.png"
-plot heatmap "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" -o "$f/exp2-heatmap.png"
+plot dynamics "$out/exp1-optimizer/task=1t" -o "$f/exp1-optimizer-dynamics-1t.png"
+plot entanglement "$out/exp1-optimizer/task=1t" -o "$f/exp1-optimizer-entanglement-1t.png"
+plot dynamics "$out/exp1-optimizer/task=long-suffix" -o "$f/exp1-optimizer-dynamics-long-suffix.png"
+heat="$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows"
+plot heatmap "$heat" -o "$f/exp2-heatmap.png"
+for s in $(awk -F'|' 'NR > 2 { print $2 + 0 }' "$out/tables/exp2-heatmap.md" | sort -nu); do
+	plot heatmap -step "$s" "$heat" -o "$f/exp2-heatmap-step$s.png"
+done
 for t in disjoint long-suffix; do
 	plot dynamics "$out/exp3-losses/task=$t" -o "$f/exp3-dynamics-$t.png"
 	plot cases "$out/exp3-losses/task=$t" -o "$f/exp3-cases-$t.png"
