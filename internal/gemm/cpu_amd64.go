@@ -20,6 +20,9 @@ func init() {
 	if cpu.X86.HasAVX {
 		transpose8x8Fast, transpose4x4Fast = transpose8x8, transpose4x4
 	}
+	if active == avx512 && cpu.X86.HasBMI2 { // the tails use BZHI
+		expFast, geluFast, geluGradFast = expAVX512, geluAVX512, geluGradAVX512
+	}
 }
 
 // supported returns the implementations this CPU (and OS) can run, best first.

@@ -63,3 +63,12 @@ func transpose8x8(dst *float32, ldd int, src *float32, lds int, nb int)
 
 // transpose4x4 transposes nb 4×4 blocks of src (4 rows) into dst (see _gen/main.go).
 func transpose4x4(dst *float32, ldd int, src *float32, lds int, nb int)
+
+// expAVX512 sets dst[i] = exp32(src[i]) for i < n (see _gen/elementwise.go).
+func expAVX512(dst *float32, src *float32, n int)
+
+// geluAVX512 sets out[i] = gelu32(inp[i]) for i < n (see _gen/elementwise.go).
+func geluAVX512(out *float32, inp *float32, n int)
+
+// geluGradAVX512 adds dinp[i] = fma(geluGrad32(inp[i]), dout[i], dinp[i]) for i < n (see _gen/elementwise.go).
+func geluGradAVX512(dinp *float32, inp *float32, dout *float32, n int)

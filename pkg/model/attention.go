@@ -152,7 +152,7 @@ const attBlock = 32
 // products on gemm's kernels, per head h and row block [r0, r1) with key
 // columns [0, kc), kc the block's end:
 //
-//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row
+//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row (gemm.Exp)
 //	out[r0:r1, head h] = att[h, r0:r1, 0:kc]·v[0:kc] (NN; att is 0 past the diagonal)
 //
 // Each product element is one fused multiply-add chain in increasing k (gemm's
@@ -180,10 +180,12 @@ func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
 					a[s] *= scale
 					maxv = max(maxv, a[s])
 				}
-				var sum float32
 				for s := 0; s <= t; s++ {
-					e := float32(math.Exp(float64(a[s] - maxv)))
-					a[s] = e
+					a[s] -= maxv
+				}
+				gemm.Exp(a[:t+1], a[:t+1])
+				var sum float32
+				for _, e := range a[:t+1] {
 					sum += e
 				}
 				inv := 1 / sum

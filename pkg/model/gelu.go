@@ -1,6 +1,11 @@
 package model
 
-import "math"
+import (
+	"math"
+	"unsafe"
+
+	"entangle/internal/gemm"
+)
 
 // geluScale is sqrt(2/π), the constant of GPT-2's tanh approximation of GELU.
 var geluScale = math.Sqrt(2 / math.Pi)
@@ -11,7 +16,14 @@ var geluScale = math.Sqrt(2 / math.Pi)
 //	out = 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))
 //
 // out, inp are (N), N = T·4C in the model.
+//
+// float32 uses gemm.GELU (float32 arithmetic, SIMD where available); float64
+// evaluates the formula in float64.
 func geluForward[F Float](out, inp []F, N int) {
+	if unsafe.Sizeof(F(0)) == 4 {
+		gemm.GELU(as32(out)[:N], as32(inp)[:N])
+		return
+	}
 	for i := 0; i < N; i++ {
 		x := float64(inp[i])
 		out[i] = F(0.5 * x * (1 + tanh(geluScale*(x+0.044715*x*x*x))))
@@ -24,7 +36,13 @@ func geluForward[F Float](out, inp []F, N int) {
 //	GELU'(x) = 0.5·(1 + tanh u) + 0.5·x·(1 - tanh² u)·sqrt(2/π)·(1 + 3·0.044715·x²)
 //
 // dinp, dout, inp are (N).
+//
+// float32 uses gemm.GELUBackward; float64 evaluates the formula in float64.
 func geluBackward[F Float](dinp, inp, dout []F, N int) {
+	if unsafe.Sizeof(F(0)) == 4 {
+		gemm.GELUBackward(as32(dinp)[:N], as32(inp)[:N], as32(dout)[:N])
+		return
+	}
 	for i := 0; i < N; i++ {
 		x := float64(inp[i])
 		th := tanh(geluScale * (x + 0.044715*x*x*x))

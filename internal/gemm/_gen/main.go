@@ -45,6 +45,7 @@ func main() {
 	}
 	transpose8()
 	transpose4()
+	elementwise()
 	Generate()
 }
 
