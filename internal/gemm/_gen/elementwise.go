@@ -171,7 +171,7 @@ func elementwise() {
 				store(o, out)
 				return
 			}
-			VMULPS(q, e, q)  // p·q = 1 - tanh²
+			VMULPS(q, e, q)   // p·q = 1 - tanh²
 			VMULPS(q, hx, hx) // w = x/2·(1 - tanh²)
 			VMOVAPS(one, kk)
 			VFMADD231PS(x2, A3, kk) // 1 + 3A·x²
