@@ -22,6 +22,7 @@ func init() {
 	}
 	if active == avx512 && cpu.X86.HasBMI2 { // the tails use BZHI
 		expFast, geluFast, geluGradFast = expAVX512, geluAVX512, geluGradAVX512
+		pairFast = [3]func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64){pairAxpyDotsAVX512, pairAxpyAVX512, pairDotsAVX512}
 	}
 }
 

@@ -72,3 +72,12 @@ func geluAVX512(out *float32, inp *float32, n int)
 
 // geluGradAVX512 adds dinp[i] = fma(geluGrad32(inp[i]), dout[i], dinp[i]) for i < n (see _gen/elementwise.go).
 func geluGradAVX512(dinp *float32, inp *float32, dout *float32, n int)
+
+// pairAxpyDotsAVX512 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairAxpyDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
+// pairAxpyAVX512 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairAxpyAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
+// pairDotsAVX512 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)

@@ -3368,3 +3368,172 @@ geluGradAVX512_tail:
 geluGradAVX512_done:
 	VZEROUPPER
 	RET
+
+// func pairAxpyDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+// Requires: AVX, AVX512F
+TEXT ·pairAxpyDotsAVX512(SB), NOSPLIT, $0-72
+	MOVQ         dst+0(FP), AX
+	MOVQ         sw+8(FP), CX
+	MOVQ         sl+16(FP), DX
+	MOVQ         gw+24(FP), BX
+	MOVQ         gl+32(FP), SI
+	MOVQ         n+40(FP), DI
+	VBROADCASTSD a+48(FP), Z0
+	VBROADCASTSD c+56(FP), Z1
+	MOVQ         acc+64(FP), R8
+	VMOVUPD      (R8), Z2
+	VMOVUPD      64(R8), Z3
+	VMOVUPD      128(R8), Z4
+	VMOVUPD      192(R8), Z5
+	VMOVUPD      256(R8), Z6
+	VMOVUPD      320(R8), Z7
+	XORQ         R9, R9
+	SHLQ         $0x02, DI
+
+pairAxpyDotsAVX512_loop:
+	CMPQ        R9, DI
+	JGE         pairAxpyDotsAVX512_done
+	VMOVUPS     (BX)(R9*1), Y10
+	VMOVUPS     (SI)(R9*1), Y11
+	VCVTPS2PD   Y10, Z8
+	VCVTPS2PD   Y11, Z9
+	VFMADD231PD Z8, Z9, Z2
+	VFMADD231PD Z8, Z8, Z4
+	VFMADD231PD Z9, Z9, Z6
+	VMULPD      Z0, Z8, Z8
+	VMULPD      Z1, Z9, Z9
+	VADDPD      Z9, Z8, Z8
+	VCVTPD2PS   Z8, Y8
+	VADDPS      (AX)(R9*1), Y8, Y8
+	VMOVUPS     Y8, (AX)(R9*1)
+	VADDPS      (CX)(R9*1), Y10, Y10
+	VMOVUPS     Y10, (CX)(R9*1)
+	VADDPS      (DX)(R9*1), Y11, Y11
+	VMOVUPS     Y11, (DX)(R9*1)
+	VMOVUPS     32(BX)(R9*1), Y10
+	VMOVUPS     32(SI)(R9*1), Y11
+	VCVTPS2PD   Y10, Z8
+	VCVTPS2PD   Y11, Z9
+	VFMADD231PD Z8, Z9, Z3
+	VFMADD231PD Z8, Z8, Z5
+	VFMADD231PD Z9, Z9, Z7
+	VMULPD      Z0, Z8, Z8
+	VMULPD      Z1, Z9, Z9
+	VADDPD      Z9, Z8, Z8
+	VCVTPD2PS   Z8, Y8
+	VADDPS      32(AX)(R9*1), Y8, Y8
+	VMOVUPS     Y8, 32(AX)(R9*1)
+	VADDPS      32(CX)(R9*1), Y10, Y10
+	VMOVUPS     Y10, 32(CX)(R9*1)
+	VADDPS      32(DX)(R9*1), Y11, Y11
+	VMOVUPS     Y11, 32(DX)(R9*1)
+	ADDQ        $0x00000040, R9
+	JMP         pairAxpyDotsAVX512_loop
+
+pairAxpyDotsAVX512_done:
+	VMOVUPD Z2, (R8)
+	VMOVUPD Z3, 64(R8)
+	VMOVUPD Z4, 128(R8)
+	VMOVUPD Z5, 192(R8)
+	VMOVUPD Z6, 256(R8)
+	VMOVUPD Z7, 320(R8)
+	VZEROUPPER
+	RET
+
+// func pairAxpyAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+// Requires: AVX, AVX512F
+TEXT ·pairAxpyAVX512(SB), NOSPLIT, $0-72
+	MOVQ         dst+0(FP), AX
+	MOVQ         sw+8(FP), CX
+	MOVQ         sl+16(FP), DX
+	MOVQ         gw+24(FP), BX
+	MOVQ         gl+32(FP), SI
+	MOVQ         n+40(FP), DI
+	VBROADCASTSD a+48(FP), Z0
+	VBROADCASTSD c+56(FP), Z1
+	XORQ         R8, R8
+	SHLQ         $0x02, DI
+
+pairAxpyAVX512_loop:
+	CMPQ      R8, DI
+	JGE       pairAxpyAVX512_done
+	VMOVUPS   (BX)(R8*1), Y4
+	VMOVUPS   (SI)(R8*1), Y5
+	VCVTPS2PD Y4, Z2
+	VCVTPS2PD Y5, Z3
+	VMULPD    Z0, Z2, Z2
+	VMULPD    Z1, Z3, Z3
+	VADDPD    Z3, Z2, Z2
+	VCVTPD2PS Z2, Y2
+	VADDPS    (AX)(R8*1), Y2, Y2
+	VMOVUPS   Y2, (AX)(R8*1)
+	VADDPS    (CX)(R8*1), Y4, Y4
+	VMOVUPS   Y4, (CX)(R8*1)
+	VADDPS    (DX)(R8*1), Y5, Y5
+	VMOVUPS   Y5, (DX)(R8*1)
+	VMOVUPS   32(BX)(R8*1), Y4
+	VMOVUPS   32(SI)(R8*1), Y5
+	VCVTPS2PD Y4, Z2
+	VCVTPS2PD Y5, Z3
+	VMULPD    Z0, Z2, Z2
+	VMULPD    Z1, Z3, Z3
+	VADDPD    Z3, Z2, Z2
+	VCVTPD2PS Z2, Y2
+	VADDPS    32(AX)(R8*1), Y2, Y2
+	VMOVUPS   Y2, 32(AX)(R8*1)
+	VADDPS    32(CX)(R8*1), Y4, Y4
+	VMOVUPS   Y4, 32(CX)(R8*1)
+	VADDPS    32(DX)(R8*1), Y5, Y5
+	VMOVUPS   Y5, 32(DX)(R8*1)
+	ADDQ      $0x00000040, R8
+	JMP       pairAxpyAVX512_loop
+
+pairAxpyAVX512_done:
+	VZEROUPPER
+	RET
+
+// func pairDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+// Requires: AVX, AVX512F
+TEXT ·pairDotsAVX512(SB), NOSPLIT, $0-72
+	MOVQ    gw+24(FP), AX
+	MOVQ    gl+32(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    acc+64(FP), BX
+	VMOVUPD (BX), Z0
+	VMOVUPD 64(BX), Z1
+	VMOVUPD 128(BX), Z2
+	VMOVUPD 192(BX), Z3
+	VMOVUPD 256(BX), Z4
+	VMOVUPD 320(BX), Z5
+	XORQ    SI, SI
+	SHLQ    $0x02, DX
+
+pairDotsAVX512_loop:
+	CMPQ        SI, DX
+	JGE         pairDotsAVX512_done
+	VMOVUPS     (AX)(SI*1), Y6
+	VMOVUPS     (CX)(SI*1), Y7
+	VCVTPS2PD   Y6, Z6
+	VCVTPS2PD   Y7, Z7
+	VFMADD231PD Z6, Z7, Z0
+	VFMADD231PD Z6, Z6, Z2
+	VFMADD231PD Z7, Z7, Z4
+	VMOVUPS     32(AX)(SI*1), Y6
+	VMOVUPS     32(CX)(SI*1), Y7
+	VCVTPS2PD   Y6, Z6
+	VCVTPS2PD   Y7, Z7
+	VFMADD231PD Z6, Z7, Z1
+	VFMADD231PD Z6, Z6, Z3
+	VFMADD231PD Z7, Z7, Z5
+	ADDQ        $0x00000040, SI
+	JMP         pairDotsAVX512_loop
+
+pairDotsAVX512_done:
+	VMOVUPD Z0, (BX)
+	VMOVUPD Z1, 64(BX)
+	VMOVUPD Z2, 128(BX)
+	VMOVUPD Z3, 192(BX)
+	VMOVUPD Z4, 256(BX)
+	VMOVUPD Z5, 320(BX)
+	VZEROUPPER
+	RET

@@ -46,6 +46,7 @@ func main() {
 	transpose8()
 	transpose4()
 	elementwise()
+	pair()
 	Generate()
 }
 
