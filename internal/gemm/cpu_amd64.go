@@ -19,6 +19,13 @@ var (
 func init() {
 	if cpu.X86.HasAVX {
 		transpose8x8Fast, transpose4x4Fast = transpose8x8, transpose4x4
+		packStripFast = func(w int, dst, src *float32, lds, k int) {
+			if w == 32 {
+				packStrip32(dst, src, lds, k)
+			} else {
+				packStrip16(dst, src, lds, k)
+			}
+		}
 	}
 	if active == avx512 && cpu.X86.HasBMI2 { // the tails use BZHI
 		expFast, geluFast, geluGradFast = expAVX512, geluAVX512, geluGradAVX512

@@ -205,6 +205,11 @@ func packB(dst, b []float32, ldb int, transB bool, pc, kcb, jc, ncb, nr int) {
 		nrb := min(nr, ncb-jr)
 		d := dst[(jr/nr)*kcb*nr : (jr/nr+1)*kcb*nr]
 		if !transB {
+			if nrb == nr && packStripFast != nil && (nr == 16 || nr == 32) {
+				_ = b[(pc+kcb-1)*ldb+jc+jr+nr-1] // bounds of the strip
+				packStripFast(nr, &d[0], &b[pc*ldb+jc+jr], ldb, kcb)
+				continue
+			}
 			for p := 0; p < kcb; p++ {
 				o := (pc+p)*ldb + jc + jr
 				copy(d[p*nr:p*nr+nrb], b[o:o+nrb])
@@ -216,6 +221,11 @@ func packB(dst, b []float32, ldb int, transB bool, pc, kcb, jc, ncb, nr int) {
 		transpose(d, nr, b[(jc+jr)*ldb+pc:], ldb, nrb, kcb)
 	}
 }
+
+// packStripFast, when not nil, copies k rows of w floats (w = 16 or 32), lds
+// apart in src, to consecutive rows of dst: packB's full strips of a
+// non-transposed operand. The caller checks the bounds.
+var packStripFast func(w int, dst, src *float32, lds, k int)
 
 // transposeBlocks, when not nil, transposes nb w×w blocks (w = 8 or 4) of the w
 // rows of src (leading dimension lds) into dst (leading dimension ldd):

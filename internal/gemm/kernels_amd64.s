@@ -3537,3 +3537,57 @@ pairDotsAVX512_done:
 	VMOVUPD Z5, 320(BX)
 	VZEROUPPER
 	RET
+
+// func packStrip16(dst *float32, src *float32, lds int, k int)
+// Requires: AVX
+TEXT ·packStrip16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ lds+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ k+24(FP), BX
+
+packStrip16_loop:
+	TESTQ   BX, BX
+	JE      packStrip16_done
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    DX, CX
+	ADDQ    $0x00000040, AX
+	DECQ    BX
+	JMP     packStrip16_loop
+
+packStrip16_done:
+	VZEROUPPER
+	RET
+
+// func packStrip32(dst *float32, src *float32, lds int, k int)
+// Requires: AVX
+TEXT ·packStrip32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ lds+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ k+24(FP), BX
+
+packStrip32_loop:
+	TESTQ   BX, BX
+	JE      packStrip32_done
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS 64(CX), Y2
+	VMOVUPS 96(CX), Y3
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    DX, CX
+	ADDQ    $0x00000080, AX
+	DECQ    BX
+	JMP     packStrip32_loop
+
+packStrip32_done:
+	VZEROUPPER
+	RET

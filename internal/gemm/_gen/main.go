@@ -47,6 +47,7 @@ func main() {
 	transpose4()
 	elementwise()
 	pair()
+	packStrips()
 	Generate()
 }
 
