@@ -107,6 +107,12 @@ type workspace struct {
 
 // run computes c += op(a)·op(b) with this implementation.
 func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, m, n, k int) {
+	ks.runPacked(c, ldc, a, lda, transA, b, ldb, transB, nil, m, n, k)
+}
+
+// runPacked is run with op(b) already packed in pk.data (the blocks in run's
+// order), or packed per block when pk is nil.
+func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int) {
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
@@ -116,17 +122,25 @@ func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool
 	}
 	w := ks.get()
 	mr, nr := ks.mr, ks.nr
+	pkOff := 0
 	for jc := 0; jc < n; jc += blockN {
 		ncb := min(blockN, n-jc)
 		for pc := 0; pc < k; pc += blockK {
 			kcb := min(blockK, k-pc)
-			packB(w.bp, b, ldb, transB, pc, kcb, jc, ncb, nr)
+			bpBlock := w.bp
+			if pk != nil {
+				sz := (ncb + nr - 1) / nr * nr * kcb
+				bpBlock = pk.data[pkOff : pkOff+sz]
+				pkOff += sz
+			} else {
+				packB(w.bp, b, ldb, transB, pc, kcb, jc, ncb, nr)
+			}
 			for ic := 0; ic < m; ic += ks.mc {
 				mcb := min(ks.mc, m-ic)
 				packA(w.ap, a, lda, transA, ic, mcb, pc, kcb, mr)
 				for jr := 0; jr < ncb; jr += nr {
 					nrb := min(nr, ncb-jr)
-					bp := &w.bp[(jr/nr)*kcb*nr]
+					bp := &bpBlock[(jr/nr)*kcb*nr]
 					for ir := 0; ir < mcb; ir += mr {
 						mrb := min(mr, mcb-ir)
 						ap := &w.ap[(ir/mr)*kcb*mr]
@@ -150,6 +164,71 @@ func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool
 		}
 	}
 	ks.put(w)
+}
+
+// Packed is a B operand packed once for many products with the same B (a
+// layer's weights within a training step): Pack fills it, MulPacked uses it.
+// It refers to the b it was packed from (the generic path reads b itself), so
+// b must not change while the pack is in use. The zero value is empty.
+type Packed struct {
+	ks     *kernelSet
+	b      []float32
+	ldb    int
+	transB bool
+	k, n   int
+	data   []float32
+}
+
+// Pack packs op(b) (k×n; op(b) = bᵀ with transB, b stored (n,k), else b
+// stored (k,n)) for MulPacked with the implementation in use, reusing p's
+// memory. The packing copies b; it does not round or reorder any product.
+func Pack(p *Packed, b []float32, ldb int, transB bool, k, n int) {
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if k < 0 || n < 0 || ldb < max(bc, 1) || (br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc) {
+		panic(fmt.Sprintf("gemm: Pack: b (len %d, ldb %d) does not hold a (%d,%d) matrix", len(b), ldb, br, bc))
+	}
+	ks := active
+	*p = Packed{ks: ks, b: b, ldb: ldb, transB: transB, k: k, n: n, data: p.data}
+	if ks.kern == nil || n == 0 || k == 0 {
+		return
+	}
+	nr := ks.nr
+	size := 0
+	for jc := 0; jc < n; jc += blockN {
+		size += (min(blockN, n-jc) + nr - 1) / nr * nr * k
+	}
+	if cap(p.data) < size {
+		p.data = make([]float32, size)
+	}
+	p.data = p.data[:size]
+	off := 0
+	for jc := 0; jc < n; jc += blockN {
+		ncb := min(blockN, n-jc)
+		for pc := 0; pc < k; pc += blockK {
+			kcb := min(blockK, k-pc)
+			sz := (ncb + nr - 1) / nr * nr * kcb
+			packB(p.data[off:off+sz], b, ldb, transB, pc, kcb, jc, ncb, nr)
+			off += sz
+		}
+	}
+}
+
+// MulPacked accumulates c += a·op(b) for the (m,k) row-major a and the op(b)
+// packed in p: NT (p packed with transB) or NN, with the same bits as NT or
+// NN on the unpacked b (the determinism contract of the package doc).
+func MulPacked(c []float32, ldc int, a []float32, lda int, p *Packed, m int) {
+	if p.ks == nil {
+		panic("gemm: MulPacked: empty Packed")
+	}
+	check("MulPacked", c, ldc, a, lda, false, p.b, p.ldb, p.transB, m, p.n, p.k)
+	pk := p
+	if p.ks.kern == nil {
+		pk = nil
+	}
+	p.ks.runPacked(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k)
 }
 
 // get takes a free workspace or makes one. Unlike a sync.Pool, the free list

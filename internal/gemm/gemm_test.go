@@ -345,3 +345,49 @@ func TestPortablePacking(t *testing.T) {
 		}
 	}
 }
+
+// TestPacked: MulPacked on a Pack of b gives the same bits as NT and NN on b
+// itself, for shapes with several k and n blocks and edges, with row-split
+// calls (as the model makes them), and Pack reuses its memory.
+func TestPacked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 0))
+	f := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return x
+	}
+	var p Packed
+	for _, sh := range [][3]int{{1, 1, 1}, {7, 33, 5}, {13, 1100, 300}, {40, 50, 64}, {3, 5, 1000}} {
+		m, n, k := sh[0], sh[1], sh[2]
+		for _, transB := range []bool{true, false} {
+			a := f(m * k)
+			var b []float32
+			ldb := k + 3
+			if !transB {
+				ldb = n + 3
+				b = f(k * ldb)
+			} else {
+				b = f(n * ldb)
+			}
+			c0 := f(m * n)
+			c1 := append([]float32(nil), c0...)
+			if transB {
+				NT(c1, n, a, k, b, ldb, m, n, k)
+			} else {
+				NN(c1, n, a, k, b, ldb, m, n, k)
+			}
+			Pack(&p, b, ldb, transB, k, n)
+			c2 := append([]float32(nil), c0...)
+			h := m / 2
+			MulPacked(c2, n, a, k, &p, h)
+			MulPacked(c2[h*n:], n, a[h*k:], k, &p, m-h)
+			for i := range c1 {
+				if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
+					t.Fatalf("m,n,k=%v transB=%v: c[%d] = %v packed, %v unpacked", sh, transB, i, c2[i], c1[i])
+				}
+			}
+		}
+	}
+}

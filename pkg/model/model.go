@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"entangle/internal/gemm"
 )
 
 // Model is a GPT-2-style decoder with all parameters in one flat buffer laid
@@ -15,6 +17,11 @@ type Model[F Float] struct {
 	Params []F // (NumParams(Cfg)), see Tensors for the layout
 
 	lanes *lanePool[F] // lazily started by the batch helpers
+
+	packs    map[*float32]*weightPack // PackWeights' packs, by the weight's first element
+	packOn   bool                     // between PackWeights and UnpackWeights
+	packList []packItem               // the packed matrices, in PackWeights' order
+	packBase *F                       // &Params[0] when packList was built
 }
 
 // New returns a model for cfg with all parameters zero; call Init to initialize.
@@ -403,6 +410,16 @@ func (ws *Workspace[F]) layerNormB(dinp, dw, db, dout, inp, w, mean, rstd []F, T
 }
 
 func (ws *Workspace[F]) matmulF(out, inp, w, b []F, T, C, OC int) {
+	if pk := ws.m.packOf(w); pk != nil {
+		if ws.procs == 1 {
+			matmulForwardPacked(out, inp, b, pk, T, C, OC)
+			return
+		}
+		ws.par(T, func(lo, hi int) {
+			matmulForwardPacked(out[lo*OC:], inp[lo*C:], b, pk, hi-lo, C, OC)
+		})
+		return
+	}
 	if ws.procs == 1 {
 		matmulForward(out, inp, w, b, T, C, OC)
 		return
@@ -413,15 +430,25 @@ func (ws *Workspace[F]) matmulF(out, inp, w, b []F, T, C, OC int) {
 }
 
 func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
+	pk := ws.m.packOf(w)
 	if ws.procs == 1 {
-		matmulBackward(dinp, dw, db, dout, inp, w, T, C, OC)
+		if pk != nil {
+			gemm.MulPacked(as32(dinp), C, as32(dout), OC, &pk.nn, T)
+		} else {
+			matmulBackwardInp(dinp, dout, w, T, C, OC)
+		}
+		matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
 		return
 	}
 	// part k computes rows t of dinp and rows o of dw, db of its share
 	ws.par(ws.procs, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
-			matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
+			if pk != nil {
+				gemm.MulPacked(as32(dinp)[t0*C:], C, as32(dout)[t0*OC:], OC, &pk.nn, t1-t0)
+			} else {
+				matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
+			}
 			matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs)
 		}
 	})

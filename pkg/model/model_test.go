@@ -352,19 +352,25 @@ func TestDeterminism(t *testing.T) {
 		dl = append(dl, d)
 	}
 	var ref []float32
-	for _, procs := range []int{1, 2, 3} {
-		ws := m.newWorkspace(procs)
-		g := make([]float32, len(m.Params))
-		for i, s := range seqs {
-			ws.Forward(s.Tokens, s.RespStart)
-			ws.Backward(g, dl[i])
+	for _, packed := range []bool{false, true} {
+		if packed {
+			m.PackWeights() // packed weights must not change a bit
 		}
-		if ref == nil {
-			ref = g
-		} else if !slices.Equal(g, ref) {
-			t.Errorf("workspace with %d goroutines: gradient bits differ from 1 goroutine", procs)
+		for _, procs := range []int{1, 2, 3} {
+			ws := m.newWorkspace(procs)
+			g := make([]float32, len(m.Params))
+			for i, s := range seqs {
+				ws.Forward(s.Tokens, s.RespStart)
+				ws.Backward(g, dl[i])
+			}
+			if ref == nil {
+				ref = g
+			} else if !slices.Equal(g, ref) {
+				t.Errorf("workspace with %d goroutines, packed %v: gradient bits differ from 1 goroutine unpacked", procs, packed)
+			}
 		}
 	}
+	m.UnpackWeights()
 	old := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(old)
 	var batch []float32

@@ -514,6 +514,9 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]runfmt.PairRow, BatchStats, 
 	if len(batch) == 0 {
 		panic("pref: Grad: empty batch")
 	}
+	// the parameters are fixed during Grad: multiply by weights packed once
+	s.m.PackWeights()
+	defer s.m.UnpackWeights()
 	B := len(batch)
 	invB := 1 / float64(B)
 	s.rows = growRows(s.rows, B, len(s.ranges), s.m.Cfg.C)
