@@ -304,6 +304,26 @@ func (ws *Workspace[F]) Hidden() []F {
 // dlogp = all ones gives ∇θ log π(y|x); dlogp = -1/N gives the gradient of the
 // mean cross-entropy. It panics if no Forward ran or a length does not match.
 func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
+	ws.backward(dparams, dlogp, false)
+}
+
+// BackwardSet is Backward that sets dparams to the gradient instead of adding
+// to it (dparams need not be cleared first: each tensor's gradient is zeroed
+// just before its kernel adds to it, while the tensor is in cache, which
+// saves a pass over the whole buffer). The bits equal clear(dparams) followed
+// by Backward.
+func (ws *Workspace[F]) BackwardSet(dparams []F, dlogp []F) {
+	ws.backward(dparams, dlogp, true)
+}
+
+func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
+	zero := func(xs ...[]F) {
+		if set {
+			for _, x := range xs {
+				clear(x)
+			}
+		}
+	}
 	cfg := ws.m.Cfg
 	if ws.n == 0 {
 		panic("model: Backward before Forward")
@@ -324,12 +344,14 @@ func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
 	clear(ws.dlogits[:R*V])
 	logProbBackward(ws.dlogits, dlogp, ws.probs, ws.tokens[rs:n], R, V)
 	clear(ws.dlnf[:n*C])
+	zero(g.head)
 	ws.matmulB(ws.dlnf[(rs-1)*C:], g.head, nil, ws.dlogits, ws.lnf[(rs-1)*C:], p.head, R, C, V)
 	clear(ws.dres[:n*C])
 	last := ws.enc
 	if cfg.L > 0 {
 		last = ws.layers[cfg.L-1].res3
 	}
+	zero(g.lnfw, g.lnfb)
 	ws.layerNormB(ws.dres, g.lnfw, g.lnfb, ws.dlnf, last, p.lnfw, ws.lnfm, ws.lnfr, n, C)
 
 	// ws.dres is the gradient of the residual stream. Each block computed
@@ -344,21 +366,31 @@ func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
 		}
 		// res3 = res2 + fcproj(gelu(fc(ln2(res2))))
 		clear(ws.dfchg[:n*4*C])
+		zero(d.fcprojw, d.fcprojb)
 		ws.matmulB(ws.dfchg, d.fcprojw, d.fcprojb, ws.dres, a.fchg, w.fcprojw, n, 4*C, C)
 		clear(ws.dfch[:n*4*C])
 		ws.geluB(ws.dfch, a.fch, ws.dfchg, n*4*C)
 		clear(ws.dln[:n*C])
+		zero(d.fcw, d.fcb)
 		ws.matmulB(ws.dln, d.fcw, d.fcb, ws.dfch, a.ln2, w.fcw, n, C, 4*C)
+		zero(d.ln2w, d.ln2b)
 		ws.layerNormB(ws.dres, d.ln2w, d.ln2b, ws.dln, a.res2, w.ln2w, a.ln2m, a.ln2r, n, C) // ws.dres = d res2
 		// res2 = x + attproj(attention(qkv(ln1(x))))
 		clear(ws.datty[:n*C])
+		zero(d.attprojw, d.attprojb)
 		ws.matmulB(ws.datty, d.attprojw, d.attprojb, ws.dres, a.atty, w.attprojw, n, C, C)
 		clear(ws.dqkv[:n*3*C])
 		ws.attentionB(ws.dqkv, ws.datt, ws.datty, a.qkv, a.att, n, C, H)
 		clear(ws.dln[:n*C])
+		zero(d.qkvw, d.qkvb)
 		ws.matmulB(ws.dln, d.qkvw, d.qkvb, ws.dqkv, a.ln1, w.qkvw, n, C, 3*C)
+		zero(d.ln1w, d.ln1b)
 		ws.layerNormB(ws.dres, d.ln1w, d.ln1b, ws.dln, x, w.ln1w, a.ln1m, a.ln1r, n, C) // ws.dres = d x
 	}
+	if !cfg.Tied { // tied: g.wte is g.head, zeroed above and holding the head's gradient
+		zero(g.wte)
+	}
+	zero(g.wpe)
 	encoderBackward(g.wte, g.wpe, ws.dres, ws.tokens[:n], n, C)
 }
 

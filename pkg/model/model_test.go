@@ -459,3 +459,33 @@ func TestPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestBackwardSet: BackwardSet into a buffer full of garbage gives the bits
+// of clear + Backward, for tied and untied heads and a sequence shorter than
+// T (rows of wpe the encoder does not touch must be zeroed too).
+func TestBackwardSet(t *testing.T) {
+	for _, tied := range []bool{true, false} {
+		cfg, _ := Preset("tiny")
+		cfg.Tied = tied
+		m := New[float32](cfg)
+		m.Init(4)
+		rng := rand.New(rand.NewPCG(12, 0))
+		s := randSeq(rng, cfg.V, cfg.T-5, 7)
+		d := make([]float32, len(s.Tokens)-s.RespStart)
+		for j := range d {
+			d[j] = float32(rng.NormFloat64())
+		}
+		ws := m.NewSerialWorkspace()
+		ws.Forward(s.Tokens, s.RespStart)
+		want := make([]float32, len(m.Params))
+		ws.Backward(want, d)
+		got := make([]float32, len(m.Params))
+		for i := range got {
+			got[i] = float32(rng.NormFloat64())
+		}
+		ws.BackwardSet(got, d)
+		if !slices.Equal(got, want) {
+			t.Errorf("tied=%v: BackwardSet differs from clear + Backward", tied)
+		}
+	}
+}

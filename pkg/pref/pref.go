@@ -236,12 +236,11 @@ func (s *Stepper[F]) forward(ln *lane[F], sd *side, prompt, resp []int32, contra
 
 // backward sets g = ∇θ Σ_t q_t lp_t for the last forward of lane ln.
 func (s *Stepper[F]) backward(ln *lane[F], g []F, sd *side) {
-	clear(g)
 	d := ln.dlogp[:len(sd.q)]
 	for j := range d {
 		d[j] = F(sd.q[j])
 	}
-	ln.ws.Backward(g, d)
+	ln.ws.BackwardSet(g, d)
 }
 
 // evalPair evaluates the loss of one pair from the two sides of lane ln.
