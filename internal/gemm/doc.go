@@ -59,6 +59,19 @@
 // Over every model shape the serial avx512 kernel ran at 0.94-1.50× torch.mm on
 // one thread and 0.53-1.39× torch.mm on two threads.
 //
+// Pack and MulPacked pack a B operand once for many products (the model packs
+// its weights once per training step instead of once per product); same bits.
+//
+// Beyond the products, the package holds the model's float32 elementwise
+// kernels: Exp (Cody-Waite reduction and a degree-7 Taylor polynomial, within
+// 2 ulps of e^x over the normal range, tested against math.Exp), GELU and
+// GELUBackward (tanh form through exp, with 1 ± tanh kept relatively accurate),
+// and PairBlock (the preference step's per-pair axpy and dot products, in
+// 16 float64 lanes). Each has a scalar Go reference whose float32 operation
+// sequence the AVX-512 kernels (_gen/elementwise.go, _gen/pair.go; masked
+// tails) follow lane by lane, so the kernels and the reference give identical
+// bits (tested); they run when Impl() is "avx512", else the scalar code does.
+//
 // The generic path computes fma32 (an exact float32 FMA emulated with float64
 // arithmetic and a TwoSum correction for double rounding) in the same order.
 // It is slow (for reference and portability, not for training).

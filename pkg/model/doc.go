@@ -13,8 +13,12 @@
 //
 // then a final LayerNorm and an LM head without bias, which is wte when
 // Config.Tied. No dropout. Kernels are generic over Float: the model runs in
-// float32 (fast matmuls through gonum's Sgemm) and the gradient checks run in
-// float64 (naive loops).
+// float32 and the gradient checks run in float64 (naive loops, math.Exp). The
+// float32 path runs the matrix products (Linear layers and the four products
+// of each attention head, in causal 32-row blocks) on internal/gemm's SIMD
+// kernels, and GELU, the attention softmax's and the log-softmax's
+// exponentials on its float32 elementwise kernels (gemm.GELU, gemm.Exp, within
+// 2 ulps); the float32 torch oracle test checks the whole path.
 //
 // # Tensors
 //
@@ -52,6 +56,10 @@
 // positions after the shared prefix: with causal attention the prefix's
 // activations are the same. NewSerialWorkspace gives a workspace whose kernels
 // never start goroutines, for callers that run one workspace per goroutine.
+// Workspace.BackwardSet overwrites the gradient buffer instead of adding to it
+// (no separate clearing pass). Model.PackWeights packs every weight matrix
+// once for the GEMM kernels, until Model.UnpackWeights, while the parameters
+// do not change (a training step); results are the same bits either way.
 //
 // Model.AccumulateGrads and Model.LogProbs process many sequences on Lanes
 // goroutines.

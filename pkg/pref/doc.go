@@ -22,7 +22,9 @@
 // in batch order, in one pass over its gradients that also computes its dots
 // and norms, so results are bit-identical for any GOMAXPROCS and any number
 // of lanes. The rejected side's forward reuses the chosen side's activations
-// over their shared prefix (model.Workspace.ForwardReuse; exact). With
+// over their shared prefix (model.Workspace.ForwardReuse; exact). Grad packs
+// the weights once for the step (model.Model.PackWeights), and the per-pair
+// pass runs on gemm.PairBlock's SIMD kernel (dots in 16 float64 lanes). With
 // GOMAXPROCS 1, Grad allocates nothing after the first step of a batch size.
 // The batch statistics follow docs/FORMATS.md (steps.arrows): rewards β(z −
 // z_ref) with Config.Beta (1 when 0), batch_dot etc. of ḡ = (1/B)Σ g.
