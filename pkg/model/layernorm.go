@@ -76,15 +76,27 @@ func layerNormBackwardInp[F Float](dinp, dout, inp, w, mean, rstd []F, T, C int)
 
 // layerNormBackwardParams is the dw, db half of layerNormBackward for the
 // channels c0..c1-1; each channel sums over t in order.
+// The channels go 64 at a time, rows read in order, each channel's sums in
+// their own accumulators.
 func layerNormBackwardParams[F Float](dw, db, dout, inp, mean, rstd []F, T, C, c0, c1 int) {
-	for c := c0; c < c1; c++ {
-		var sw, sb F
+	var aw, ab [64]F
+	for b0 := c0; b0 < c1; b0 += len(aw) {
+		nb := min(len(aw), c1-b0)
+		sw, sb := aw[:nb], ab[:nb]
+		clear(sw)
+		clear(sb)
 		for t := 0; t < T; t++ {
-			g := dout[t*C+c]
-			sw += (inp[t*C+c] - mean[t]) * rstd[t] * g
-			sb += g
+			m, r := mean[t], rstd[t]
+			g := dout[t*C+b0 : t*C+b0+nb]
+			x := inp[t*C+b0 : t*C+b0+nb]
+			for j, gj := range g {
+				sw[j] += (x[j] - m) * r * gj
+				sb[j] += gj
+			}
 		}
-		dw[c] += sw
-		db[c] += sb
+		for j := range sw {
+			dw[b0+j] += sw[j]
+			db[b0+j] += sb[j]
+		}
 	}
 }

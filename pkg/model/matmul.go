@@ -110,12 +110,21 @@ func matmulBackwardInp[F Float](dinp, dout, w []F, T, C, OC int) {
 // db[o] += Σ_t dout[t,o] for the output rows o0..o1-1. db may be nil.
 func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int) {
 	if db != nil {
-		for o := o0; o < o1; o++ {
-			var s F
+		// db[o] += Σ_t dout[t,o], each sum in increasing t in its own
+		// accumulator, 64 outputs at a time so that dout is read by rows
+		var s [64]F
+		for c0 := o0; c0 < o1; c0 += len(s) {
+			acc := s[:min(len(s), o1-c0)]
+			clear(acc)
 			for t := 0; t < T; t++ {
-				s += dout[t*OC+o]
+				row := dout[t*OC+c0 : t*OC+c0+len(acc)]
+				for j, v := range row {
+					acc[j] += v
+				}
 			}
-			db[o] += s
+			for j, v := range acc {
+				db[c0+j] += v
+			}
 		}
 	}
 	if unsafe.Sizeof(F(0)) != 4 {
