@@ -52,6 +52,9 @@ var topHelp = cli.Help{
 (train -out DIR), a steps/pairs/grads .arrows stream, - (stdin), or a sweep
 directory (every run below it, named by the key=value parts of its path);
 several runs are overlaid and named from their metadata (loss, β, data).
+In a sweep, runs that differ only in the keys left out of -by (by default
+only in their seed) form one group: the dynamics, entanglement and cases
+figures draw the group's mean with a min-max band over its runs.
 The format follows the output's extension (.png, .svg, .pdf). "plot report"
 writes DIR/index.html with every figure the runs allow (PNG files beside
 it, no scripts, no network) and a table of headline figures.
@@ -59,6 +62,7 @@ Figures:
 ` + figureList(),
 	Examples: `plot dynamics runs/dpo-1t runs/dpo-long -o dynamics.png
 plot heatmap -step 40 runs/dpo-long/grads.arrows -o heat.svg
+plot dynamics -by task,loss sweeps/losses -o losses.png     (mean ± band over seeds)
 plot report -o report sweep/`,
 }
 
