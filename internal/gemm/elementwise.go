@@ -17,6 +17,12 @@ var (
 	geluGradFast func(dinp, inp, dout *float32, n int)
 )
 
+// ElementwiseSIMD reports whether Exp, GELU and GELUBackward run on SIMD
+// kernels here. Without them the scalar reference runs, which emulates each
+// fused multiply-add in software and is slower than float64 math.Exp: callers
+// should then prefer their own float64 formulas.
+func ElementwiseSIMD() bool { return expFast != nil }
+
 // Exp sets dst[i] = exp32(src[i]) for i < len(src): e^x within 2 ulps over
 // float32's normal range (see exp32). dst and src may be the same slice.
 func Exp(dst, src []float32) {

@@ -152,7 +152,7 @@ const attBlock = 32
 // products on gemm's kernels, per head h and row block [r0, r1) with key
 // columns [0, kc), kc the block's end:
 //
-//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row (gemm.Exp)
+//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row (gemm.Exp where it has SIMD kernels, else math.Exp)
 //	out[r0:r1, head h] = att[h, r0:r1, 0:kc]·v[0:kc] (NN; att is 0 past the diagonal)
 //
 // Each product element is one fused multiply-add chain in increasing k (gemm's
@@ -161,6 +161,7 @@ func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
 	hs := C / H
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	C3 := 3 * C
+	simdExp := gemm.ElementwiseSIMD() // else math.Exp: gemm's scalar Exp is slower
 	for h := h0; h < h1; h++ {
 		ah := att[h*T*T : (h+1)*T*T]
 		for b0 := t0 - t0%attBlock; b0 < T; b0 += attBlock {
@@ -180,13 +181,21 @@ func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
 					a[s] *= scale
 					maxv = max(maxv, a[s])
 				}
-				for s := 0; s <= t; s++ {
-					a[s] -= maxv
-				}
-				gemm.Exp(a[:t+1], a[:t+1])
 				var sum float32
-				for _, e := range a[:t+1] {
-					sum += e
+				if simdExp {
+					for s := 0; s <= t; s++ {
+						a[s] -= maxv
+					}
+					gemm.Exp(a[:t+1], a[:t+1])
+					for _, e := range a[:t+1] {
+						sum += e
+					}
+				} else {
+					for s := 0; s <= t; s++ {
+						e := float32(math.Exp(float64(a[s] - maxv)))
+						a[s] = e
+						sum += e
+					}
 				}
 				inv := 1 / sum
 				for s := 0; s <= t; s++ {

@@ -17,10 +17,10 @@ var geluScale = math.Sqrt(2 / math.Pi)
 //
 // out, inp are (N), N = T·4C in the model.
 //
-// float32 uses gemm.GELU (float32 arithmetic, SIMD where available); float64
-// evaluates the formula in float64.
+// float32 uses gemm.GELU (float32 arithmetic) where gemm has SIMD kernels for
+// it; otherwise, and for float64, the formula is evaluated in float64.
 func geluForward[F Float](out, inp []F, N int) {
-	if unsafe.Sizeof(F(0)) == 4 {
+	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
 		gemm.GELU(as32(out)[:N], as32(inp)[:N])
 		return
 	}
@@ -37,9 +37,10 @@ func geluForward[F Float](out, inp []F, N int) {
 //
 // dinp, dout, inp are (N).
 //
-// float32 uses gemm.GELUBackward; float64 evaluates the formula in float64.
+// float32 uses gemm.GELUBackward where gemm has SIMD kernels for it; otherwise,
+// and for float64, the formula is evaluated in float64.
 func geluBackward[F Float](dinp, inp, dout []F, N int) {
-	if unsafe.Sizeof(F(0)) == 4 {
+	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
 		gemm.GELUBackward(as32(dinp)[:N], as32(inp)[:N], as32(dout)[:N])
 		return
 	}

@@ -14,9 +14,10 @@ import (
 //	lp[j]      = logits[j,y_j] - log Σ_u exp(logits[j,u])
 //
 // lp, targets are (R); probs, logits are (R,V). Summation is in float64.
-// float32 takes the exponentials with gemm.Exp (float32, within 2 ulps).
+// float32 takes the exponentials with gemm.Exp (float32, within 2 ulps) where
+// gemm has SIMD kernels for it.
 func logProbForward[F Float](lp, probs, logits []F, targets []int32, R, V int) {
-	if unsafe.Sizeof(F(0)) == 4 {
+	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
 		logProbForward32(as32(lp), as32(probs), as32(logits), targets, R, V)
 		return
 	}
