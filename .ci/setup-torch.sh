@@ -3,7 +3,7 @@
 #
 # Installs Debian's PyTorch for the oracle test (pkg/model/torch_oracle_test.go)
 # and the PyTorch benchmarks (scripts/bench/): python3-torch, python3-numpy and
-# the OpenMP build of OpenBLAS (see /work/shared/pytorch-baseline.md for why
+# the OpenMP build of OpenBLAS (see scripts/bench/torch_env.sh for why
 # that variant). Idempotent: does nothing when they are present. Runs apt as
 # root, or through sudo when available. Exits non-zero if /usr/bin/python3
 # still cannot import torch afterwards.

@@ -2,7 +2,7 @@
 // math on the gradients of the chosen and rejected log-probabilities of
 // preference pairs, following Yuan et al. 2024, "A Common Pitfall of
 // Margin-based Language Model Alignment: Gradient Entanglement"
-// (arXiv 2410.13828; digest in /work/shared/paper.md, cited as "paper §n").
+// (arXiv 2410.13828; cited as "paper §n").
 // The package knows no file format; callers pass []float32 vectors.
 //
 // # Notation

@@ -1,7 +1,6 @@
 // Package gradstat turns train's run outputs (steps.arrows, pairs.arrows,
 // grads.arrows; docs/FORMATS.md) into gradient-entanglement statistics
-// (Yuan et al. 2024, arXiv 2410.13828; digest in /work/shared/paper.md,
-// "paper §n"), as tables written to Arrow or text: the library layer of the
+// (Yuan et al. 2024, arXiv 2410.13828; cited as "paper §n"), as tables written to Arrow or text: the library layer of the
 // gradstat command.
 //
 // All the mathematics is pkg/entangle's (Pair, FirstOrder, Summarize, CHES,

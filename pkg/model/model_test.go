@@ -39,8 +39,8 @@ func randSeq(rng *rand.Rand, V, n, respStart int) Seq {
 }
 
 func TestTensorTable(t *testing.T) {
-	// Parameter counts of the untied S and M models as reported by PyTorch in
-	// /work/shared/pytorch-baseline.md ("Workload as benchmarked").
+	// Parameter counts of the untied S and M models as PyTorch reports them
+	// for the same architecture (scripts/bench/torch_step.py's model).
 	for _, tc := range []struct {
 		name string
 		want int

@@ -14,7 +14,7 @@ import (
 	"entangle/pkg/runfmt"
 )
 
-// benchBatch is the PyTorch baseline's workload (/work/shared/pytorch-baseline.md):
+// benchBatch is the PyTorch baseline's workload (scripts/bench/torch_step.py):
 // 16 pairs, a 16-token prompt, responses filling the context and differing in
 // their last 4 tokens, uniform random tokens; reference log-probs are given.
 func benchBatch(cfg model.Config) []Pair {

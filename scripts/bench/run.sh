@@ -3,7 +3,7 @@
 #
 # Issue #8's comparison, Go and PyTorch in ONE invocation on this machine
 # (absolute times drift between machines and with load; compare only figures
-# from one invocation). Workload (/work/shared/pytorch-baseline.md): B = 16
+# from one invocation). Workload (as scripts/bench/torch_step.py): B = 16
 # pairs, prompt 16 tokens, responses filling the context and differing in the
 # last 4 tokens, untied LM head, tanh GELU, reference log-probs precomputed.
 #

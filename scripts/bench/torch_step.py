@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch side of entangle's speed comparison (see /work/shared/pytorch-baseline.md).
+"""PyTorch side of entangle's speed comparison (scripts/bench/run.sh).
 
 Usage (run through the wrapper, which selects OpenBLAS-openmp and pins threads):
     scripts/bench/torch_env.sh scripts/bench/torch_step.py --size S|M --mode sft|dpo|dpo-stats|loop
