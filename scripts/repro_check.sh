@@ -29,7 +29,7 @@ for spec in "$out"/specs/*.sweep; do
 		[ "$status" = done ] || bad "$name: run $index ($dir) is not done"
 		case $name in
 		data) files=(data.arrow) ;;
-		sft) files=(config.json steps.arrows model.safetensors) ;;
+		sft | sft-*) files=(config.json steps.arrows model.safetensors) ;;
 		*) files=(config.json steps.arrows pairs.arrows model.safetensors) ;;
 		esac
 		for f in "${files[@]}"; do
@@ -40,7 +40,7 @@ done
 [ -s "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" ] || bad "exp2: no grads.arrows"
 
 # Tables: a header, a rule and at least one row each.
-for t in exp1-overlap exp1-optimizer exp3-losses exp4-mitigations exp5-firstorder; do
+for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder; do
 	f="$out/tables/$t.md"
 	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
 	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"

@@ -13,6 +13,7 @@
 # Experiments (OUTDIR/<name>/):
 #   exp1-overlap      1t, short-suffix, long-suffix; SFT then DPO β 0.1        (paper §4.3, Figs. 3-4a)
 #   exp1-optimizer    1t and long-suffix DPO under AdamW 1e-5 and SGD 0.05, 0.5
+#   exp1-untied       1t DPO from an SFT model with an untied LM head
 #   exp2-heatmap      long-suffix DPO with per-token gradients at 4 steps       (Fig. 4b)
 #   exp3-losses       10 losses on disjoint and long-suffix, default params    (Fig. 1, §3.2)
 #   exp4-mitigations  normalized, sparse oracle, sparse learned vs DPO          (§5)
@@ -140,6 +141,28 @@ resume checkpoint.safetensors train -resume {dir} -q $data
 EOF
 sweep_run exp1-optimizer
 
+# Experiment 1c: 1t with an untied LM head (its own SFT), to see whether the
+# tied embeddings cause the 1t result.
+cat >"$specs/sft-untied.sweep" <<EOF
+# supervised fine-tuning of the untied model on 1t
+root $out/sft-untied
+axis task 1t
+axis seed $seeds
+cmd train -mode sft ${model[*]} -untied -steps $sft_steps -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run sft-untied
+cat >"$specs/exp1-untied.sweep" <<EOF
+# DPO on 1t from the untied SFT model
+root $out/exp1-untied
+axis task 1t
+axis seed $seeds
+cmd train -mode pref -init $out/sft-untied/task={task}/seed={seed}/model.safetensors -loss dpo -beta 0.1 \\
+    -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp1-untied
+
 # Experiment 2: token heatmaps, long-suffix, exact per-token gradients of two
 # probe pairs at the start, a third, two thirds and the end of DPO.
 cat >"$specs/exp2-heatmap.sweep" <<EOF
@@ -198,6 +221,7 @@ echo "== gradstat tables" >&2
 dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,probe_cos_first,probe_cos_last,probe_cos_mean
 gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
 	"$out/exp1-overlap" >"$out/tables/exp1-overlap.md"
+gradstat -q -table runs -by task -cols task,runs,$dyn -format md "$out/exp1-untied" >"$out/tables/exp1-untied.md"
 gradstat -q -table runs -by task,optim,lr -cols task,optim,lr,runs,$dyn -format md \
 	"$out/exp1-optimizer" >"$out/tables/exp1-optimizer.md"
 gradstat -q -table runs -by task,loss -format md \
@@ -233,11 +257,12 @@ mass_table() {
 		awk 'NR <= 2 { print; next } { print | "sort -n" }' | awk 'NR <= 2 { print; next } { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
 }
 mass_table "$out/exp1-overlap/task=1t" >"$out/tables/exp1-mass-1t.md"
+mass_table "$out/exp1-untied/task=1t" >"$out/tables/exp1-mass-1t-untied.md"
 for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do
 	mass_table "$out/exp1-optimizer/task=1t/optim=$o" >"$out/tables/exp1-mass-1t-${o/\/lr=/-}.md"
 done
 mass_table "$out/exp4-mitigations/task=long-suffix/method=sparse-oracle" >"$out/tables/exp4-mass-sparse-oracle.md"
-for e in exp1-overlap exp1-optimizer exp3-losses exp4-mitigations exp5-firstorder; do
+for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder; do
 	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"
 done
 gradstat -q -table runs -by task,loss "$out/exp3-losses" -o "$out/tables/exp3-losses-by.arrow"
