@@ -46,6 +46,8 @@ for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations ex
 	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"
 done
 
+[ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
+
 # Figures: non-empty PNG files.
 figs=(exp1-dynamics exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)
 figs+=(exp1-optimizer-entanglement-1t exp1-optimizer-dynamics-long-suffix)

@@ -36,16 +36,22 @@ steps.arrows (one row per step, Arrow IPC stream), checkpoint.safetensors
 (every -ckpt-every steps, at the end and on SIGINT/SIGTERM), model.safetensors
 (final weights) and DONE. -resume DIR continues an interrupted run on the same
 data; its final weights are bit-identical to an uninterrupted run's. Same flags
-and seed give identical checkpoints for any GOMAXPROCS.`,
+and seed give identical checkpoints for any GOMAXPROCS. -mode pref trains with a
+margin-based loss from -init (see the pref flags). -mode dist trains nothing: it
+prints, as TSV on stdout, the next-token distribution of the -init model at every
+response position of a split's pairs: the response token's log-prob, the other
+response's token and log-prob in the same context, and the -k most probable
+tokens (where the probability mass went).`,
 	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft 1t.arrow
 prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
-train -resume runs/sft-long long.arrow`,
+train -resume runs/sft-long long.arrow
+train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t`,
 }
 
 func run(ctx context.Context, env *cli.Env) (err error) {
 	cfg := train.DefaultConfig()
 	fs := cli.NewFlagSet("train")
-	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft or pref")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft, pref, or dist (no training: next-token distributions of -init)")
 	preset := fs.String("model", cfg.Preset, "model `preset`: tiny, S or M")
 	var over model.Config
 	fs.IntVar(&over.V, "vocab-size", 0, "override the preset's vocabulary `size` V")
@@ -74,6 +80,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.IntVar(&cfg.CkptEvery, "ckpt-every", 0, "write the checkpoint every `K` steps (0: at the end and on interrupt only)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	pf := addPrefFlags(fs)
+	df := addDistFlags(fs)
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
@@ -82,6 +89,14 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if cfg.Mode == train.ModeDist {
+		return runDist(env, fs, set, cfg.Init, df)
+	}
+	for _, name := range distOnly() {
+		if set[name] {
+			return cli.Usagef("-%s applies to -mode dist only", name)
+		}
+	}
 	opt := train.Options{Stderr: env.Stderr, Quiet: *quiet, Name: env.Name}
 
 	if *resume != "" {

@@ -74,7 +74,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-out", dir + "/r", "-model", "XL"}, "train: -model: "},
 		{[]string{"-out", dir + "/r", "-heads", "3"}, "train: model: "},
 		{[]string{"-out", dir + "/r", "-init", "m.safetensors", "-layers", "3"}, "train: -layers conflicts with -init"},
-		{[]string{"-out", dir + "/r", "-mode", "rlhf"}, "train: -mode must be sft or pref"},
+		{[]string{"-out", dir + "/r", "-mode", "rlhf"}, "train: -mode must be sft, pref or dist"},
 		{[]string{"-out", dir + "/r", "a", "b"}, "train: train reads one dataset, got 2"},
 		{[]string{"-out", nonEmpty}, "is not empty (use -resume"},
 		{[]string{"-resume", dir, "-lr", "0.1"}, "train: -resume takes the configuration from"},

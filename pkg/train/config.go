@@ -86,7 +86,7 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	switch {
 	case c.Mode != ModeSFT && c.Mode != ModePref:
-		return fmt.Errorf("-mode must be sft or pref, got %q", c.Mode)
+		return fmt.Errorf("-mode must be sft, pref or dist, got %q", c.Mode)
 	case c.Optim != "adamw" && c.Optim != "sgd":
 		return fmt.Errorf("-optim must be adamw or sgd, got %q", c.Optim)
 	case !(c.LR > 0) || isInf(c.LR):
