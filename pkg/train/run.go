@@ -52,8 +52,12 @@ type Options struct {
 // context was cancelled: the checkpoint of the last complete step was written.
 var ErrInterrupted = errors.New("interrupted")
 
+// SweepLog is the log file a sweep runner (cmd/sweep) creates in a run's
+// directory before starting train there; CheckDir does not count it.
+const SweepLog = "sweep.log"
+
 // CheckDir reports whether dir can hold a new run: it does not exist, is
-// empty, or force is set.
+// empty (but for a SweepLog), or force is set.
 func CheckDir(dir string, force bool) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -62,7 +66,13 @@ func CheckDir(dir string, force bool) error {
 		}
 		return err
 	}
-	if len(ents) > 0 && !force {
+	n := 0
+	for _, e := range ents {
+		if e.Name() != SweepLog { // a sweep runner's log, written before the run starts
+			n++
+		}
+	}
+	if n > 0 && !force {
 		return fmt.Errorf("-out %s is not empty (use -resume %s to continue its run, or -force to replace it)", dir, dir)
 	}
 	return nil
