@@ -38,14 +38,20 @@ func genericRun(c []float32, ldc int, a []float32, lda int, transA bool, b []flo
 // x·y+z is nearer to.
 func fma32(x, y, z float32) float32 {
 	p := float64(x) * float64(y)
-	zz := float64(z)
-	s := p + zz
-	f := float32(s)
-	// Fast exit: in float32's normal range (exponent field of s ≥ 1023-126)
-	// s is a float32 midpoint only if its 29 low mantissa bits are 1000…0.
+	s := p + float64(z)
+	// Fast exit (small enough to inline): in float32's normal range (exponent
+	// field of s ≥ 1023-126) s is a float32 midpoint only if its 29 low
+	// mantissa bits are 1000…0.
 	if bits := math.Float64bits(s); bits>>52&0x7ff >= 1023-126 && bits&(1<<29-1) != 1<<28 {
-		return f
+		return float32(s)
 	}
+	return fma32Slow(p, float64(z), s)
+}
+
+// fma32Slow finishes fma32 when s = fl64(p + zz) may be a float32 midpoint or
+// lies outside float32's normal range.
+func fma32Slow(p, zz, s float64) float32 {
+	f := float32(s)
 	fs := float64(f)
 	if fs == s || math.IsInf(s, 0) || math.IsNaN(s) {
 		return f
