@@ -74,5 +74,7 @@
 //
 // The generic path computes fma32 (an exact float32 FMA emulated with float64
 // arithmetic and a TwoSum correction for double rounding) in the same order.
-// It is slow (for reference and portability, not for training).
+// On amd64 it is slow (about 0.8 GFLOP/s: for reference and portability, not
+// for training); on arm64 the compiler turns fma32's x*y+z into one FMADDS
+// instruction, the same single rounding, several times faster.
 package gemm
