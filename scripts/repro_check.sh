@@ -49,11 +49,11 @@ done
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
 
 # Figures: non-empty PNG files.
-figs=(exp1-dynamics exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)
+figs=(exp1-dynamics exp1-dynamics-change exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)
 figs+=(exp1-optimizer-entanglement-1t exp1-optimizer-dynamics-long-suffix)
 figs+=(exp5-firstorder-sgd-0.005 exp5-firstorder-sgd-0.05 exp5-firstorder-adamw-0.00001 exp5-firstorder-adamw-0.0001)
 for t in disjoint long-suffix; do
-	figs+=("exp3-dynamics-$t" "exp3-cases-$t" "exp4-dynamics-$t" "exp4-entanglement-$t")
+	figs+=("exp3-dynamics-$t" "exp3-cases-$t" "exp4-dynamics-$t" "exp4-dynamics-change-$t" "exp4-entanglement-$t")
 done
 for f in "${figs[@]}"; do
 	p="$out/figures/$f.png"

@@ -303,6 +303,7 @@ gradstat -q -table runs -by task,loss "$out/exp3-losses" -o "$out/tables/exp3-lo
 echo "== plot figures" >&2
 f="$out/figures"
 plot dynamics "$out/exp1-overlap" -o "$f/exp1-dynamics.png"
+plot dynamics -relative "$out/exp1-overlap" -o "$f/exp1-dynamics-change.png"
 plot entanglement "$out/exp1-overlap" -o "$f/exp1-entanglement.png"
 plot cases "$out/exp1-overlap" -o "$f/exp1-cases.png"
 plot dynamics "$out/exp1-optimizer/task=1t" -o "$f/exp1-optimizer-dynamics-1t.png"
@@ -317,6 +318,7 @@ for t in disjoint long-suffix; do
 	plot dynamics "$out/exp3-losses/task=$t" -o "$f/exp3-dynamics-$t.png"
 	plot cases "$out/exp3-losses/task=$t" -o "$f/exp3-cases-$t.png"
 	plot dynamics "$out/exp4-mitigations/task=$t" -o "$f/exp4-dynamics-$t.png"
+	plot dynamics -relative "$out/exp4-mitigations/task=$t" -o "$f/exp4-dynamics-change-$t.png"
 	plot entanglement "$out/exp4-mitigations/task=$t" -o "$f/exp4-entanglement-$t.png"
 done
 for o in sgd/lr=0.005 sgd/lr=0.05 adamw/lr=0.00001 adamw/lr=0.0001; do

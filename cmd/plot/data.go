@@ -13,6 +13,7 @@ type opts struct {
 	step int64  // -step: heatmap dump step, condition-plane step; −1 = default
 	kind string // -kind: condition plane rows, "train", "probe" or "" (train when present)
 	by   string // -by: label keys grouping runs in the series figures (defaultBy: all but seed)
+	rel  bool   // -relative: dynamics curves as changes since each run's first step
 }
 
 // maxPlanePoints bounds the points of one condition-plane panel: more are
@@ -71,7 +72,10 @@ func (r *runData) stepCurves(kind string) (plotting.Curves, bool) {
 // dynamicsData builds figure 1: training curves from the pairs rows' means
 // (else the steps stream's train rows), held-out curves from the steps
 // stream's eval rows (else the probe rows' means).
-func dynamicsData(runs []*runData) ([]plotting.RunDynamics, error) {
+//
+// With relative, every curve becomes its change since its own first finite
+// value (per run and per kind, before any averaging over a group).
+func dynamicsData(runs []*runData, relative bool) ([]plotting.RunDynamics, error) {
 	var out []plotting.RunDynamics
 	for _, r := range runs {
 		d := plotting.RunDynamics{Name: r.name}
@@ -87,6 +91,12 @@ func dynamicsData(runs []*runData) ([]plotting.RunDynamics, error) {
 			d.HeldOut.X, d.HeldOut.Chosen = stepMeans(r.pairs, isProbe, logpW)
 			_, d.HeldOut.Rejected = stepMeans(r.pairs, isProbe, logpL)
 			d.HeldOutSource = "probe pairs"
+		}
+		if relative {
+			for _, c := range []*plotting.Curves{&d.Train, &d.HeldOut} {
+				sinceFirst(c.Chosen)
+				sinceFirst(c.Rejected)
+			}
 		}
 		if len(d.Train.X) > 0 || len(d.HeldOut.X) > 0 {
 			out = append(out, d)
@@ -372,4 +382,17 @@ func headlines(runs []*runData) []headline {
 		out = append(out, h)
 	}
 	return out
+}
+
+// sinceFirst subtracts from every value of y its first finite value (NaN
+// values stay NaN).
+func sinceFirst(y []float64) {
+	for _, v := range y {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			for i := range y {
+				y[i] -= v
+			}
+			return
+		}
+	}
 }

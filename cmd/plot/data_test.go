@@ -49,7 +49,7 @@ func TestLoadRunDirAndName(t *testing.T) {
 func TestDynamicsData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
-	d, err := dynamicsData(loadDirs(t, -1, dir))
+	d, err := dynamicsData(loadDirs(t, -1, dir), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +69,29 @@ func TestDynamicsData(t *testing.T) {
 	// Without steps.arrows: held-out from the probe rows (steps 0 and 2).
 	dir2 := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir2, fixtureOptions{noSteps: true})
-	d, _ = dynamicsData(loadDirs(t, -1, dir2))
+	d, _ = dynamicsData(loadDirs(t, -1, dir2), false)
 	if d[0].HeldOutSource != "probe pairs" || !slices.Equal(d[0].HeldOut.X, []float64{0, 2}) || !slices.Equal(d[0].HeldOut.Rejected, []float64{-6, -6}) {
 		t.Errorf("probe held-out %+v from %q", d[0].HeldOut, d[0].HeldOutSource)
+	}
+	// -relative: each curve minus its first value: train chosen s, rejected
+	// −s; held-out chosen (−8, −7) → (0, 1).
+	d, err = dynamicsData(loadDirs(t, -1, dir), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr = d[0].Train
+	for s := 0; s < fixtureSteps; s++ {
+		if tr.Chosen[s] != float64(s) || tr.Rejected[s] != -float64(s) {
+			t.Errorf("relative train step %d: %v %v", s, tr.Chosen[s], tr.Rejected[s])
+		}
+	}
+	if !slices.Equal(d[0].HeldOut.Chosen, []float64{0, 1}) {
+		t.Errorf("relative held-out chosen %v, want [0 1]", d[0].HeldOut.Chosen)
+	}
+	y := []float64{math.NaN(), 2, 5}
+	sinceFirst(y)
+	if !math.IsNaN(y[0]) || y[1] != 0 || y[2] != 3 {
+		t.Errorf("sinceFirst skips a leading NaN: got %v, want [NaN 0 3]", y)
 	}
 }
 

@@ -152,10 +152,10 @@ func aggCurves(cs []plotting.Curves) plotting.Curves {
 
 // groupDynamics is the dynamics figure's data per group: the mean over the
 // group's runs of the step-mean curves, with the min–max over runs shaded.
-func groupDynamics(gs []runGroup) ([]plotting.RunDynamics, error) {
+func groupDynamics(gs []runGroup, relative bool) ([]plotting.RunDynamics, error) {
 	var out []plotting.RunDynamics
 	for _, g := range gs {
-		ds, err := dynamicsData(g.runs)
+		ds, err := dynamicsData(g.runs, relative)
 		if err != nil {
 			continue
 		}
@@ -168,7 +168,7 @@ func groupDynamics(gs []runGroup) ([]plotting.RunDynamics, error) {
 		out = append(out, d)
 	}
 	if len(out) == 0 {
-		return dynamicsData(nil)
+		return dynamicsData(nil, relative)
 	}
 	return out, nil
 }

@@ -80,6 +80,7 @@ func newFlags(name string, f *flags, outDoc string) *flag.FlagSet {
 	fs.Int64Var(&f.pair, "pair", -1, "probe `pair` id of the heatmap (default the first pair with per-token rows)")
 	fs.StringVar(&f.o.by, "by", defaultBy, "comma-separated label `keys`: runs sharing their values are one group in the dynamics, entanglement and cases figures (mean line, min–max band over the group's runs); default every label except seed")
 	fs.StringVar(&f.o.kind, "kind", "", "condition-plane rows: `train` or probe (default train when present)")
+	fs.BoolVar(&f.o.rel, "relative", false, "dynamics: plot each run's change since its first step instead of the log-probs (runs that start far apart become comparable)")
 	return fs
 }
 
@@ -168,11 +169,11 @@ func buildFigure(name string, runs []*runData, o opts) (*plotting.Figure, error)
 	if gs := groupRuns(runs, o.by); aggregated(gs) {
 		switch name {
 		case "dynamics":
-			d, err := groupDynamics(gs)
+			d, err := groupDynamics(gs, o.rel)
 			if err != nil {
 				return nil, err
 			}
-			return plotting.Dynamics(d), nil
+			return dynamicsFigure(d, o.rel), nil
 		case "entanglement":
 			d, err := groupEntangle(gs)
 			if err != nil {
@@ -189,11 +190,11 @@ func buildFigure(name string, runs []*runData, o opts) (*plotting.Figure, error)
 	}
 	switch name {
 	case "dynamics":
-		d, err := dynamicsData(runs)
+		d, err := dynamicsData(runs, o.rel)
 		if err != nil {
 			return nil, err
 		}
-		return plotting.Dynamics(d), nil
+		return dynamicsFigure(d, o.rel), nil
 	case "entanglement":
 		d, err := entangleData(runs)
 		if err != nil {
@@ -239,4 +240,12 @@ func renderPNG(fig *plotting.Figure) ([]byte, error) {
 	var b bytes.Buffer
 	err := fig.Render(&b, "png")
 	return b.Bytes(), err
+}
+
+// dynamicsFigure draws the dynamics figure, of changes when relative.
+func dynamicsFigure(d []plotting.RunDynamics, relative bool) *plotting.Figure {
+	if relative {
+		return plotting.DynamicsChange(d)
+	}
+	return plotting.Dynamics(d)
 }

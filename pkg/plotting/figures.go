@@ -108,9 +108,17 @@ type RunDynamics struct {
 // Dynamics draws figure 1 (paper Figure 1): log π of the chosen and of the
 // rejected responses and their difference log π_w − log π_l over steps, one
 // colour per run, training solid and held-out dashed with markers.
-func Dynamics(runs []RunDynamics) *Figure {
-	chosen := newPanel("chosen response", stepLabel, logpLabel)
-	rejected := newPanel("rejected response", stepLabel, logpLabel)
+func Dynamics(runs []RunDynamics) *Figure { return dynamics(runs, logpLabel, "") }
+
+// DynamicsChange is Dynamics for curves that are changes since each run's
+// first step (log π(t) − log π(first)): the y labels say so.
+func DynamicsChange(runs []RunDynamics) *Figure {
+	return dynamics(runs, "Δ log π(y|x) since the first step (nats)", ", change since the first step")
+}
+
+func dynamics(runs []RunDynamics, ylabel, titleSuffix string) *Figure {
+	chosen := newPanel("chosen response", stepLabel, ylabel)
+	rejected := newPanel("rejected response", stepLabel, ylabel)
 	margin := newPanel("difference log π_w − log π_l", stepLabel, "log π_w − log π_l (nats)")
 	var entries []LegendEntry
 	sources := map[string]bool{}
@@ -164,7 +172,7 @@ func Dynamics(runs []RunDynamics) *Figure {
 	}
 	entries = append(entries, LegendEntry{held, lineThumb{draw.LineStyle{Color: grey, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}}}})
 	rows, widths := grid([]*plot.Plot{chosen, rejected, margin}, 3, legendPanel("runs", entries))
-	f := &Figure{Title: "Training dynamics: chosen and rejected log-probabilities", Panels: rows, ColWidths: widths}
+	f := &Figure{Title: "Training dynamics: chosen and rejected log-probabilities" + titleSuffix, Panels: rows, ColWidths: widths}
 	f.Width, f.Height = size(rows, widths, 4.2*vg.Inch, 4.2*vg.Inch)
 	return f
 }
