@@ -35,8 +35,9 @@ the observed log-prob changes, and CHES. Inputs are pairs/grads/steps streams
 sweep directories (every run below, labelled by the key=value parts of its
 path). One pass, one step in memory. -table chooses the table: steps (per step
 and kind: distributions, case fractions, batch figures), pairs, groups (per
-parameter group), tokens (per-token cosine matrix, from -token-grads dumps)
-or runs: one row per run with its sweep labels (one column per key) and
+parameter group), tokens (per-token cosine matrix, from -token-grads dumps),
+attrib (per probe and training pair, the pair's share of the probe's
+first-order change, from train -attrib) or runs: one row per run with its sweep labels (one column per key) and
 headline figures: first/last/change of the mean chosen and rejected log-probs
 and margin (train and probe rows), cos first/last/mean, pooled case fractions
 (paper and loss-aware), the fraction of pair-steps whose chosen log-prob fell

@@ -86,6 +86,9 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-grads", "sketch:0", "-dump-every", "1"}, "train: -grads must be full or sketch:K"},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-token-grads", "2"}, "train: -token-grads 2 exceeds -probe 0"},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-sparse", "all"}, "train: -sparse must be none, oracle or learned, got \"all\""},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-attrib", "-dump-every", "2"}, "train: -attrib needs -probe N > 0 and -dump-every K > 0"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-attrib", "-probe", "2"}, "train: -attrib needs -probe N > 0 and -dump-every K > 0"},
+		{[]string{"-out", dir + "/r", "-attrib"}, "train: -attrib applies to -mode pref only"},
 		// -sparse none passes validation: the error is the missing -init file.
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-sparse", "none", "-token-grads", "1"}, "train: -token-grads 1 exceeds -probe 0"},
 	} {

@@ -62,13 +62,14 @@ func addPrefFlags(fs *flag.FlagSet) *prefFlags {
 	fs.Uint64Var(&p.cfg.SketchSeed, "sketch-seed", 1, "pref: `seed` of the gradient sketch")
 	fs.BoolVar(&p.cfg.DumpTrain, "dump-train", false, "pref: dump the training pairs' gradients too")
 	fs.IntVar(&p.cfg.TokenGrads, "token-grads", 0, "pref: per-token gradients of the first `N` probe pairs")
+	fs.BoolVar(&p.cfg.Attrib, "attrib", false, "pref: write attrib.arrows, the probe × training-pair gradient dots at dump steps (needs -probe and -dump-every)")
 	p.out = fs.String("o", "", "pref: also write the pairs stream to `file` (- is stdout)")
 	return p
 }
 
 // prefOnly lists the flags that mean nothing for -mode sft.
 func prefOnly() []string {
-	names := []string{"ref", "loss", "nll", "normalize", "sparse", "sparse-lambda", "probe", "dump-every", "grads", "sketch-seed", "dump-train", "token-grads", "o"}
+	names := []string{"ref", "loss", "nll", "normalize", "sparse", "sparse-lambda", "probe", "dump-every", "grads", "sketch-seed", "dump-train", "token-grads", "attrib", "o"}
 	for _, f := range lossFlags {
 		names = append(names, f.flag)
 	}
@@ -125,6 +126,9 @@ func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 		if !strings.HasPrefix(c.Grads, "sketch:") || err != nil || k < 1 {
 			return nil, cli.Usagef("-grads must be full or sketch:K with K ≥ 1, got %q", c.Grads)
 		}
+	}
+	if c.Attrib && (c.Probe == 0 || c.DumpEvery == 0) {
+		return nil, cli.Usagef("-attrib needs -probe N > 0 and -dump-every K > 0")
 	}
 	if c.Grads != "" && c.DumpEvery == 0 {
 		return nil, cli.Usagef("-grads needs -dump-every K > 0")

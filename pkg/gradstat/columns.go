@@ -6,10 +6,11 @@ const (
 	TableSteps  = "steps"
 	TableGroups = "groups"
 	TableTokens = "tokens"
+	TableAttrib = "attrib"
 )
 
 // Tables lists the table names in documentation order.
-var Tables = []string{TableSteps, TablePairs, TableGroups, TableTokens, TableRuns}
+var Tables = []string{TableSteps, TablePairs, TableGroups, TableTokens, TableAttrib, TableRuns}
 
 var runCols = []Column{
 	{"run", String, "run label: the sweep's key=value path parts (task=…/loss=…/seed=…), else the run directory or file name"},
@@ -136,6 +137,29 @@ var TokenColumns = cols(runCols, []Column{
 	{"other_n", Int, "summary: entries in that mean"},
 })
 
+// AttribColumns are the columns of the attrib table: one row per run, dump
+// step, probe pair and training pair of attrib.arrows (train -attrib); kind
+// is "probe".
+var AttribColumns = cols(runCols, []Column{
+	{"probe", Int, "probe pair id (the pair whose change is attributed)"},
+	{"pair", Int, "training pair id (one of the step's batch)"},
+	{"own", Bool, "pair = probe (the probe is itself in the batch; never for held-out probes)"},
+	{"batch", Int, "B, the pairs of the step"},
+	{"ww", Float, "⟨g_w^p, g_w,i⟩ (p the probe, i the training pair)"},
+	{"wl", Float, "⟨g_w^p, g_l,i⟩"},
+	{"lw", Float, "⟨g_l^p, g_w,i⟩"},
+	{"ll", Float, "⟨g_l^p, g_l,i⟩"},
+	{"cw", Float, "coefficient of g_w,i the step applied (pairs.arrows cw)"},
+	{"cl", Float, "coefficient of g_l,i (pairs.arrows cl)"},
+	{"contrib_w", Float, "(cw·ww − cl·wl)/B: pair i's share of the first-order change of the probe's log π_w per unit SGD step size"},
+	{"contrib_l", Float, "(cw·lw − cl·ll)/B: the same for the probe's log π_l"},
+	{"sum_w", Float, "Σ of contrib_w over the step's training pairs (the same on every row of the step and probe): ⟨g_w^p, −dst⟩"},
+	{"sum_l", Float, "Σ of contrib_l over the step's training pairs"},
+	{"lr", Float, "the step's learning rate (steps.arrows; null without it)"},
+	{"pred_w", Float, "the probe's pred_w = ⟨g_w^p, Δθ⟩ (pairs.arrows; null without it): equals lr·sum_w under SGD without clipping"},
+	{"pred_l", Float, "the probe's pred_l: equals lr·sum_l under SGD without clipping"},
+})
+
 // ColumnsOf returns the columns of the named table, or nil if unknown.
 func ColumnsOf(table string) []Column {
 	switch table {
@@ -147,6 +171,8 @@ func ColumnsOf(table string) []Column {
 		return GroupColumns
 	case TableTokens:
 		return TokenColumns
+	case TableAttrib:
+		return AttribColumns
 	case TableRuns:
 		return RunColumns(nil)
 	}

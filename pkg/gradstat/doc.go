@@ -24,6 +24,10 @@
 //   - tokens: the chosen × rejected cosine matrix of per-token gradients
 //     (paper §4.2, §7 claim 9) with token strings and contrastive flags, and
 //     its summary per pair (contrastive×contrastive, aligned shared, other).
+//   - attrib: from attrib.arrows (train -attrib), per dump step, probe and
+//     training pair, the pair's contributions (cw·ww − cl·wl)/B and
+//     (cw·lw − cl·ll)/B to the probe's first-order change, their sums over
+//     the batch and the probe's pred_w, pred_l for the SGD check.
 //
 // Memory: the streams of a run are read in lockstep by step (Process), so
 // only one step of each is held, and the output is written step by step.

@@ -32,6 +32,8 @@ type StepData struct {
 	Steps []runfmt.StepRow // steps.arrows rows of this step (kind train or eval)
 	Pairs []runfmt.PairRow // pairs.arrows rows of this step
 	Grads []runfmt.GradRow // grads.arrows rows of this step
+	// Attrib holds the attrib.arrows rows of this step (train -attrib).
+	Attrib []runfmt.AttribRow
 }
 
 // Options configures an Engine.
@@ -220,6 +222,8 @@ func (e *Engine) Step(d *StepData) error {
 		e.stepRows(d)
 	case e.opt.Table == TableGroups:
 		e.groupRows(d)
+	case e.opt.Table == TableAttrib:
+		e.attribRows(d)
 	}
 	if e.opt.Summary != nil {
 		e.summaryRows(d)

@@ -22,6 +22,7 @@ type feed struct {
 	steps []runfmt.StepRow
 	pairs []runfmt.PairRow
 	grads []runfmt.GradRow
+	attr  []runfmt.AttribRow
 	pos   int // start of the current group in the batch
 	end   int // end of the current group
 	n     int // rows in the batch
@@ -32,7 +33,7 @@ type feed struct {
 	any      bool  // a group was delivered
 }
 
-// openFeed opens the train output stream r, whichever of the three formats
+// openFeed opens the train output stream r, whichever of the four formats
 // it holds (runfmt checks format, version, columns and metadata).
 //
 // size, when positive, is the size of the input: no Arrow buffer can be
@@ -57,6 +58,10 @@ func openFeed(r io.Reader, name string, size int64) (*feed, error) {
 		rd := a.Pairs
 		f.next, f.err = rd.Next, rd.Err
 		f.load = func() int { f.pairs = rd.Rows(); return len(f.pairs) }
+	case a.Attrib != nil:
+		rd := a.Attrib
+		f.next, f.err = rd.Next, rd.Err
+		f.load = func() int { f.attr = rd.Rows(); return len(f.attr) }
 	default:
 		rd := a.Grads
 		f.next, f.err = rd.Next, rd.Err
@@ -71,6 +76,8 @@ func (f *feed) stepAt(i int) int64 {
 		return f.steps[i].Step
 	case runfmt.FormatPairs:
 		return f.pairs[i].Step
+	case runfmt.FormatAttrib:
+		return f.attr[i].Step
 	}
 	return f.grads[i].Step
 }
@@ -105,5 +112,7 @@ func (f *feed) attach(d *StepData) {
 		d.Pairs = f.pairs[f.pos:f.end]
 	case runfmt.FormatGrads:
 		d.Grads = f.grads[f.pos:f.end]
+	case runfmt.FormatAttrib:
+		d.Attrib = f.attr[f.pos:f.end]
 	}
 }

@@ -14,7 +14,9 @@ const (
 	StepsFile = "steps.arrows"
 	PairsFile = "pairs.arrows"
 	GradsFile = "grads.arrows"
-	DoneFile  = "DONE"
+	// AttribFile is train -attrib's stream (read for -table attrib).
+	AttribFile = "attrib.arrows"
+	DoneFile   = "DONE"
 )
 
 // Input is one run to read: its label and the streams that hold it.
@@ -51,7 +53,7 @@ func isRunDir(dir string) bool {
 
 func runInput(dir, label string) Input {
 	in := Input{Label: label, Dir: dir}
-	for _, f := range []string{StepsFile, PairsFile, GradsFile} {
+	for _, f := range []string{StepsFile, PairsFile, GradsFile, AttribFile} {
 		p := filepath.Join(dir, f)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 			in.Files = append(in.Files, p)

@@ -43,6 +43,11 @@ func WriteMarkdown(w io.Writer) error {
 		"of the chosen × rejected cosine matrix, then one summary row with i = j = −1: mean cosine of\n" +
 		"contrastive×contrastive entries, of end-aligned shared entries (chosen token i with rejected token\n" +
 		"i − n_w + n_l, both shared), and of the rest.\n\n" +
+		"`attrib`: from attrib.arrows (train -attrib), one row per (run, dump step, probe, training pair); `kind` is\n" +
+		"`probe`. The contributions of the step's training pairs to a probe add up to `sum_w`, `sum_l` = ⟨g^p, −dst⟩\n" +
+		"(dst the gradient train's step descended; first-order change per unit SGD step size). Under SGD without clipping\n" +
+		"`lr`·`sum_w` equals the probe's `pred_w` up to float32 rounding of the update; under AdamW or clipping the\n" +
+		"attribution is of the raw gradient direction, not of the applied update.\n\n" +
 		"`groups`: the groups of each pair must add up to its totals (relative 1e-9); otherwise a warning names the\n" +
 		"step and pair.\n\n")
 	b.WriteString("`runs`: one row per run, written after all runs are read. It starts with one utf8 column per key of the\n" +

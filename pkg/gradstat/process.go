@@ -92,7 +92,7 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 		if first {
 			break
 		}
-		d.Steps, d.Pairs, d.Grads = nil, nil, nil
+		d.Steps, d.Pairs, d.Grads, d.Attrib = nil, nil, nil, nil
 		var from []*feed
 		for _, f := range feeds {
 			if !f.done && f.cur == d.Step {

@@ -73,4 +73,17 @@
 // first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns grads.arrows rows
 // (sequence gradients, per-token gradients of the first N pairs) full or
 // sketched with entangle.Sketch; DumpUpdate the "update" row.
+//
+// # Attribution
+//
+// SetAttribution(gw, gl) (normally ProbeGrads after a ProbeBefore at the
+// same parameters) makes Grad also compute, for every probe p and training
+// pair i, ⟨g_w^p, g_w,i⟩, ⟨g_w^p, g_l,i⟩, ⟨g_l^p, g_w,i⟩, ⟨g_l^p, g_l,i⟩ in
+// the pair's pass (float64, fixed-order blocked sums: independent of the
+// lanes). Attribution returns them as attrib.arrows rows; since
+// dst = (1/B)Σ_i(−cw_i g_w,i + cl_i g_l,i), pair i's share of ⟨g_w^p, −dst⟩
+// is (cw_i·ww − cl_i·wl)/B, and these shares add up to it exactly (up to
+// rounding). Under SGD that is the first-order change of log π_w(p) per unit
+// step size; under AdamW it attributes the raw gradient direction, not the
+// preconditioned update.
 package pref

@@ -108,6 +108,12 @@ type Stepper[F model.Float] struct {
 	zs     []float64 // phase-0 log-probs (kto_pair)
 	probes probeState[F]
 
+	// Attribution (SetAttribution): the probe gradients, and per pair of the
+	// last Grad the 4 dots with each probe, [pair][probe][ww, wl, lw, ll].
+	agw, agl [][]F
+	adots    []float64
+	arows    []runfmt.AttribRow
+
 	// Tests of the detached gate: record the gate values of each forward
 	// (record), then replay them (frozen, fcount) so that θ moves without
 	// moving the gates.
@@ -526,6 +532,12 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]runfmt.PairRow, BatchStats, 
 	for len(s.turn) < B+1 {
 		s.turn = append(s.turn, make(chan struct{}, 1))
 	}
+	if np := len(s.agw); np > 0 {
+		if cap(s.adots) < 4*np*B {
+			s.adots = make([]float64, 4*np*B)
+		}
+		s.adots = s.adots[:4*np*B]
+	}
 	clear(dst)
 	clear(s.sw)
 	clear(s.sl)
@@ -585,6 +597,7 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]runfmt.PairRow, BatchStats, 
 		ll += b * b
 	}
 	st.BatchDot, st.BatchWW, st.BatchLL = d*invB*invB, ww*invB*invB, ll*invB*invB
+	s.attribRows(batch)
 	if s.cfg.Sparse == "learned" && s.cfg.GateLR > 0 {
 		for c := range s.gateU {
 			s.gateU[c] -= s.cfg.GateLR * s.gateGU[c]
@@ -627,6 +640,12 @@ func (s *Stepper[F]) stepPair(ln *lane[F], dst []F, batch []Pair, i int, invB fl
 	p, row := &batch[i], &s.rows[i]
 	fused := !s.cfg.Normalize // (cw, cl) are known before the dots: one pass
 	r, err := s.pairGrads(ln, p, row, !fused)
+	if err == nil && len(s.agw) > 0 {
+		np := len(s.agw)
+		for k := range np {
+			attribDots(s.adots[4*(i*np+k):4*(i*np+k+1)], s.agw[k], s.agl[k], ln.gw, ln.gl)
+		}
+	}
 	if ordered {
 		<-s.turn[i]
 	}

@@ -1,9 +1,11 @@
 // Package runfmt writes and reads train's run outputs, the three Arrow IPC
-// streams specified in docs/FORMATS.md (the "train" section):
+// streams specified in docs/FORMATS.md (the "train" section), and the
+// optional fourth, attrib.arrows (train -attrib):
 //
 //	steps.arrows  format "entangle.steps"  one row per optimizer step (kind "train") and per evaluation ("eval")
 //	pairs.arrows  format "entangle.pairs"  one row per training pair of a step, plus probe pairs at dump steps
 //	grads.arrows  format "entangle.grads"  gradient vectors (full or sketched) at dump steps
+//	attrib.arrows format "entangle.attrib" probe × training-pair gradient dots at dump steps (AttribRow)
 //
 // Every stream carries the same schema metadata (Meta): format,
 // format_version (Version), producer, run_id, config, model_config, groups

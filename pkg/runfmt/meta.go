@@ -37,7 +37,7 @@ type Group struct {
 // Meta is the schema metadata of a run output. Writers set Format and
 // Version themselves; the other fields are the caller's.
 type Meta struct {
-	Format      string // "entangle.steps" | "entangle.pairs" | "entangle.grads"
+	Format      string // "entangle.steps" | "entangle.pairs" | "entangle.grads" | "entangle.attrib"
 	Version     string // format_version
 	Producer    string // "train" when empty
 	RunID       string // hex of a hash of the resolved train config

@@ -100,8 +100,8 @@ func (rd *reader) checkSchema(want string) error {
 		return errors.New("is a prefgen dataset, not a train output")
 	case f == "":
 		return errors.New("not a train output: the Arrow schema has no \"format\" metadata")
-	case f != FormatSteps && f != FormatPairs && f != FormatGrads:
-		return fmt.Errorf("not a train output: unknown format %q (want %s, %s or %s)", f, FormatSteps, FormatPairs, FormatGrads)
+	case f != FormatSteps && f != FormatPairs && f != FormatGrads && f != FormatAttrib:
+		return fmt.Errorf("not a train output: unknown format %q (want %s, %s, %s or %s)", f, FormatSteps, FormatPairs, FormatGrads, FormatAttrib)
 	case want != "" && f != want:
 		return fmt.Errorf("is a %s stream, not %s", f, want)
 	case m.Version != Version:
@@ -555,13 +555,14 @@ func (g *GradReader) decode(rec arrow.Record) (int64, error) {
 }
 
 // AnyReader is a reader of whichever train format a stream holds: exactly
-// one of Steps, Pairs, Grads is set, as Format says.
+// one of Steps, Pairs, Grads, Attrib is set, as Format says.
 type AnyReader struct {
 	Format string
 	Meta   Meta
 	Steps  *StepReader
 	Pairs  *PairReader
 	Grads  *GradReader
+	Attrib *AttribReader
 }
 
 // OpenAny reads the schema of a train output stream from r, detects its
@@ -579,6 +580,8 @@ func OpenAny(r io.Reader, name string, opts ...Option) (*AnyReader, error) {
 		a.Pairs = &PairReader{r: rd}
 	case FormatGrads:
 		a.Grads = &GradReader{r: rd}
+	case FormatAttrib:
+		a.Attrib = &AttribReader{r: rd}
 	}
 	return a, nil
 }
@@ -592,5 +595,7 @@ func (a *AnyReader) Release() {
 		a.Pairs.Release()
 	case a.Grads != nil:
 		a.Grads.Release()
+	case a.Attrib != nil:
+		a.Attrib.Release()
 	}
 }

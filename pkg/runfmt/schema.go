@@ -76,6 +76,8 @@ func fieldsFor(format string, m *Meta) []arrow.Field {
 		return pairsFields(len(m.Groups), m.C)
 	case FormatGrads:
 		return gradsFields(m.Dim)
+	case FormatAttrib:
+		return attribFields()
 	}
 	panic("runfmt: unknown format " + format)
 }

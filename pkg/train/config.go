@@ -53,19 +53,20 @@ type Config struct {
 
 // PrefConfig holds the settings of -mode pref.
 type PrefConfig struct {
-	Ref          string      `json:"ref"`           // reference model file ("" = Init)
-	Loss         string      `json:"loss"`          // pkg/loss name
-	Params       loss.Params `json:"params"`        // the loss's hyperparameters
-	NLL          float64     `json:"nll"`           // coefficient of the added chosen NLL (loss.WithNLL)
-	Normalize    bool        `json:"normalize"`     // pairwise normalized update (loss.Normalized)
-	Sparse       string      `json:"sparse"`        // "" | "oracle" | "learned"
-	SparseLambda float64     `json:"sparse_lambda"` // sparsity weight of -sparse learned
-	Probe        int         `json:"probe"`         // held-out probe pairs (the first N of the test split)
-	DumpEvery    int         `json:"dump_every"`    // probe/gradient dumps every K steps, 0 = never
-	Grads        string      `json:"grads"`         // "" | "full" | "sketch:K"
-	SketchSeed   uint64      `json:"sketch_seed"`   // seed of the JL sketch
-	DumpTrain    bool        `json:"dump_train"`    // also dump the training pairs' gradients
-	TokenGrads   int         `json:"token_grads"`   // per-token gradients of the first N probe pairs
+	Ref          string      `json:"ref"`              // reference model file ("" = Init)
+	Loss         string      `json:"loss"`             // pkg/loss name
+	Params       loss.Params `json:"params"`           // the loss's hyperparameters
+	NLL          float64     `json:"nll"`              // coefficient of the added chosen NLL (loss.WithNLL)
+	Normalize    bool        `json:"normalize"`        // pairwise normalized update (loss.Normalized)
+	Sparse       string      `json:"sparse"`           // "" | "oracle" | "learned"
+	SparseLambda float64     `json:"sparse_lambda"`    // sparsity weight of -sparse learned
+	Probe        int         `json:"probe"`            // held-out probe pairs (the first N of the test split)
+	DumpEvery    int         `json:"dump_every"`       // probe/gradient dumps every K steps, 0 = never
+	Grads        string      `json:"grads"`            // "" | "full" | "sketch:K"
+	SketchSeed   uint64      `json:"sketch_seed"`      // seed of the JL sketch
+	DumpTrain    bool        `json:"dump_train"`       // also dump the training pairs' gradients
+	TokenGrads   int         `json:"token_grads"`      // per-token gradients of the first N probe pairs
+	Attrib       bool        `json:"attrib,omitempty"` // attrib.arrows: probe × training-pair gradient dots at dump steps
 }
 
 // DefaultConfig returns the defaults of the train command: SFT of the tiny

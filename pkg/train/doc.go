@@ -12,6 +12,11 @@
 //	model.safetensors       final weights only (what a later stage's -init or -ref loads)
 //	DONE                    written last, atomically, with the final step
 //
+// and in -mode pref pairs.arrows (every step), grads.arrows (-grads) and
+// attrib.arrows (-attrib: at dump steps, for every probe and training pair,
+// the dots of their gradients, pkg/pref.Stepper.SetAttribution; the probes
+// are then evaluated before Grad, which does not change any output).
+//
 // Prepare resolves a Config against the dataset, Run trains, Resume continues
 // from the checkpoint. When the context is cancelled (SIGINT or SIGTERM in the
 // train command), the current step finishes, the checkpoint is written, every

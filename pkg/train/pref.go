@@ -183,8 +183,24 @@ func runPref(ctx context.Context, L *loop) (err error) {
 			return err
 		}
 	}
+	var af *os.File
+	var aw *runfmt.AttribWriter
+	if pc.Attrib && len(probes) > 0 {
+		if af, err = reopen(L.opt.Dir, AttribFile, resume); err != nil {
+			return err
+		}
+		if aw, err = runfmt.NewAttribWriter(af, meta); err != nil {
+			af.Close()
+			return err
+		}
+	}
 	if resume {
 		// Rows up to the checkpoint's step were copied by reopen; writers append.
+		if aw != nil {
+			if err := copyAttribInto(L.opt.Dir, upTo, aw); err != nil {
+				return err
+			}
+		}
 		if err := copyInto(L.opt.Dir, PairsFile, upTo, pw, nil); err != nil {
 			return err
 		}
@@ -198,6 +214,9 @@ func runPref(ctx context.Context, L *loop) (err error) {
 		errs := []error{pw.Close(), pf.Close()}
 		if gw != nil {
 			errs = append(errs, gw.Close(), gf.Close())
+		}
+		if aw != nil {
+			errs = append(errs, aw.Close(), af.Close())
 		}
 		errs = append(errs, L.closeSteps())
 		return errors.Join(errs...)
@@ -234,6 +253,7 @@ func runPref(ctx context.Context, L *loop) (err error) {
 	order := Order{N: len(trainPairs), Batch: cfg.Batch, Seed: cfg.Seed}
 	batch := make([]pref.Pair, 0, cfg.Batch)
 	var trainRows []runfmt.PairRow
+	var attribRows []runfmt.AttribRow
 	prog := cli.NewProgress(L.stderr, cfg.Steps, L.opt.Quiet, 0)
 	for s := L.start; s < cfg.Steps; s++ {
 		if ctx.Err() != nil {
@@ -252,17 +272,42 @@ func runPref(ctx context.Context, L *loop) (err error) {
 		for _, j := range order.BatchOf(s) {
 			batch = append(batch, trainPairs[j])
 		}
+		dump := pc.DumpEvery > 0 && s%pc.DumpEvery == 0
+		var probeRows []runfmt.PairRow
+		var gradRows []runfmt.GradRow
+		attrib := dump && aw != nil
+		if attrib {
+			// The probe gradients at the step's parameters, before Grad, which
+			// then computes their dots with every training pair's.
+			if probeRows, err = st.ProbeBefore(probes); err != nil {
+				return fmt.Errorf("step %d: probe: %v", s+1, err)
+			}
+			st.SetAttribution(st.ProbeGrads())
+		}
 		rows, stats, gerr := st.Grad(grad, batch)
 		if gerr != nil {
 			return fmt.Errorf("step %d: %v (outputs up to step %d are kept; try a smaller -lr)", s+1, gerr, s)
 		}
 		trainRows = copyRows(trainRows[:0], rows, int64(s+1), "train")
-		dump := pc.DumpEvery > 0 && s%pc.DumpEvery == 0
-		var probeRows []runfmt.PairRow
-		var gradRows []runfmt.GradRow
+		if attrib {
+			attribRows = attribRows[:0]
+			for _, a := range st.Attribution() {
+				a.Step, a.Probe = int64(s+1), probes[a.Probe].Ex.ID
+				attribRows = append(attribRows, a)
+			}
+			st.SetAttribution(nil, nil)
+			if err := aw.Write(attribRows); err != nil {
+				return fmt.Errorf("write %s: %w", AttribFile, err)
+			}
+		}
+		// Probe rows are evaluated after Grad (with -sparse learned, Grad
+		// moves the gate first); without the learned gate, the probe rows of
+		// an attribution step's ProbeBefore are those.
 		if dump && len(probes) > 0 {
-			if probeRows, err = st.ProbeBefore(probes); err != nil {
-				return fmt.Errorf("step %d: probe: %v", s+1, err)
+			if !attrib || pc.Sparse == "learned" {
+				if probeRows, err = st.ProbeBefore(probes); err != nil {
+					return fmt.Errorf("step %d: probe: %v", s+1, err)
+				}
 			}
 			if gw != nil {
 				gradRows = append(gradRows, st.Dump(int64(s+1), "probe", probes, pc.TokenGrads, sk)...)
@@ -435,4 +480,37 @@ func (t tee) Flush() error {
 		return f.Flush()
 	}
 	return nil
+}
+
+// copyAttribInto replays the rows with step ≤ upTo of DIR/.attrib.arrows.old
+// into aw (as copyInto), then removes it.
+func copyAttribInto(dir string, upTo int64, aw *runfmt.AttribWriter) error {
+	old := filepath.Join(dir, "."+AttribFile+".old")
+	f, err := os.Open(old)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := runfmt.NewAttribReader(f, old)
+	if err != nil {
+		return fmt.Errorf("resume: %v", err)
+	}
+	defer r.Release()
+	for r.Next() {
+		var keep []runfmt.AttribRow
+		for _, row := range r.Rows() {
+			if row.Step <= upTo {
+				keep = append(keep, row)
+			}
+		}
+		if len(keep) > 0 {
+			if err := aw.Write(keep); err != nil {
+				return err
+			}
+		}
+	}
+	return os.Remove(old)
 }

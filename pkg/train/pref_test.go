@@ -147,7 +147,7 @@ func TestPrefNormalizedProbes(t *testing.T) {
 }
 
 func TestPrefResumeBitIdentical(t *testing.T) {
-	cfg, _ := prefRun(t, "sigmoid", nil)
+	cfg, _ := prefRun(t, "sigmoid", func(pc *PrefConfig) { pc.Attrib = true })
 	d := data1t(t, 128)
 	full := filepath.Join(t.TempDir(), "full")
 	if err := Run(context.Background(), cfg, d, Options{Dir: full, Quiet: true}); err != nil {
@@ -166,9 +166,106 @@ func TestPrefResumeBitIdentical(t *testing.T) {
 	if err := Resume(context.Background(), d, Options{Dir: part, Quiet: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{ModelFile, CheckpointFile, PairsFile, GradsFile} {
+	for _, f := range []string{ModelFile, CheckpointFile, PairsFile, GradsFile, AttribFile} {
 		if !bytes.Equal(readFile(t, filepath.Join(full, f)), readFile(t, filepath.Join(part, f))) {
 			t.Errorf("%s differs between the uninterrupted and the resumed run", f)
 		}
+	}
+}
+
+func readAttrib(t *testing.T, dir string) []runfmt.AttribRow {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, AttribFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := runfmt.NewAttribReader(f, AttribFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	var rows []runfmt.AttribRow
+	for r.Next() {
+		rows = append(rows, r.Rows()...)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestPrefAttrib: -attrib leaves pairs.arrows bit-identical, writes one row
+// per (dump step, probe, training pair), and under SGD without clipping the
+// attribution adds up to the probes' first-order predictions:
+// pred_w = ⟨g_w^p, Δθ⟩ = −lr⟨g_w^p, dst⟩ = lr·Σ_i (cw·ww − cl·wl)/B. Δθ is a
+// float32 difference of parameters, so the match is to rounding of the
+// update (relative 1e-3, with an absolute floor far below the predictions'
+// size); a wrong sign, scale or missing pair is off by O(1).
+func TestPrefAttrib(t *testing.T) {
+	cfg, _ := prefRun(t, "sigmoid", func(pc *PrefConfig) { pc.Grads, pc.TokenGrads = "", 0 })
+	cfg.Optim, cfg.Clip, cfg.LR = "sgd", 0, 0.05
+	d := data1t(t, 128)
+	plain := filepath.Join(t.TempDir(), "plain")
+	if err := Run(context.Background(), cfg, d, Options{Dir: plain, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	pc := *cfg.Pref
+	pc.Attrib = true
+	cfg.Pref = &pc
+	dir := filepath.Join(t.TempDir(), "attrib")
+	if err := Run(context.Background(), cfg, d, Options{Dir: dir, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	pr, pa := readPairs(t, plain), readPairs(t, dir)
+	if len(pr) != len(pa) {
+		t.Fatalf("%d pair rows without -attrib, %d with", len(pr), len(pa))
+	}
+	for i := range pr {
+		a, b := pr[i], pa[i]
+		if a.Step != b.Step || a.Pair != b.Pair || a.Kind != b.Kind || math.Float64bits(a.LogpW) != math.Float64bits(b.LogpW) ||
+			math.Float64bits(a.Dot) != math.Float64bits(b.Dot) || math.Float64bits(a.PredW) != math.Float64bits(b.PredW) ||
+			math.Float64bits(a.LogpLAfter) != math.Float64bits(b.LogpLAfter) {
+			t.Fatalf("pair row %d differs with -attrib: %+v vs %+v", i, a, b)
+		}
+	}
+	lr := map[int64]float64{}
+	for _, r := range readSteps(t, dir) {
+		if r.Kind == "train" {
+			lr[r.Step] = r.LR
+		}
+	}
+	type key struct{ step, probe int64 }
+	sumW, sumL, n := map[key]float64{}, map[key]float64{}, map[key]int{}
+	rows := readAttrib(t, dir)
+	// 12 steps, dumps at steps 1, 5, 9; 4 probes; batches of 8.
+	if len(rows) != 3*4*8 {
+		t.Fatalf("%d attribution rows, want %d", len(rows), 3*4*8)
+	}
+	for _, r := range rows {
+		k := key{r.Step, r.Probe}
+		sumW[k] += (r.CW*r.WW - r.CL*r.WL) / float64(r.Batch)
+		sumL[k] += (r.CW*r.LW - r.CL*r.LL) / float64(r.Batch)
+		n[k]++
+	}
+	checked := 0
+	for _, p := range pa {
+		if p.Kind != "probe" {
+			continue
+		}
+		k := key{p.Step, p.Pair}
+		if n[k] != 8 {
+			t.Fatalf("step %d probe %d: %d attribution rows, want 8", p.Step, p.Pair, n[k])
+		}
+		for _, c := range []struct{ pred, sum float64 }{{p.PredW, sumW[k]}, {p.PredL, sumL[k]}} {
+			got := lr[p.Step] * c.sum
+			if math.Abs(got-c.pred) > 1e-3*math.Abs(c.pred)+1e-9 {
+				t.Errorf("step %d probe %d: lr·Σ contrib = %v, pred = %v", p.Step, p.Pair, got, c.pred)
+			}
+		}
+		checked++
+	}
+	if checked != 12 {
+		t.Fatalf("checked %d probe rows, want 12", checked)
 	}
 }

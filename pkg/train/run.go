@@ -25,6 +25,7 @@ const (
 	StepsFile      = "steps.arrows"
 	PairsFile      = "pairs.arrows"
 	GradsFile      = "grads.arrows"
+	AttribFile     = "attrib.arrows"
 	CheckpointFile = "checkpoint.safetensors"
 	ModelFile      = "model.safetensors"
 	DoneFile       = "DONE"
