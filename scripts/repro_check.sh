@@ -47,6 +47,7 @@ for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations ex
 done
 
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
+[ "$(grep -c '^| [so][a-z]* label' "$out/tables/exp6-attribution.md")" = 2 ] || bad "table exp6-attribution.md does not have its 2 rows"
 
 # Figures: non-empty PNG files.
 figs=(exp1-dynamics exp1-dynamics-change exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)

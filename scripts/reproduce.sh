@@ -17,6 +17,7 @@
 #   exp2-heatmap      long-suffix DPO with per-token gradients at 4 steps       (Fig. 4b)
 #   exp3-losses       10 losses on disjoint and long-suffix, default params    (Fig. 1, §3.2)
 #   exp4-mitigations  normalized, sparse oracle, sparse learned vs DPO          (§5)
+#   exp6-attribution  which training pairs move each held-out pair (SGD, -attrib)
 #   exp5-firstorder   predicted vs observed probe log-prob changes, SGD and    (Eqs. 4-5)
 #                     AdamW, each at two step sizes
 # then OUTDIR/tables/*.md (gradstat -table runs -by ... -format md) and
@@ -216,6 +217,19 @@ resume checkpoint.safetensors train -resume {dir} -q $data
 EOF
 sweep_run exp5-firstorder
 
+# Experiment 6: which training pairs move a held-out pair (SGD, small step,
+# -attrib: the probe's first-order change split over the batch's pairs).
+cat >"$specs/exp6-attribution.sweep" <<EOF
+# per-training-pair attribution of the probes' log-prob changes
+root $out/exp6-attribution
+axis task long-suffix
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim sgd -lr 0.005 -min-lr 0 -warmup 0 -decay constant -clip 0 \\
+    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -attrib -q -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp6-attribution
+
 # Tables: one row per configuration, mean ± sd over seeds.
 echo "== gradstat tables" >&2
 dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,probe_cos_first,probe_cos_last,probe_cos_mean
@@ -293,6 +307,33 @@ dist_row() { # NAME CHECKPOINT
 	dist_row "SFT, untied head" "$out/sft-untied/task=1t/seed=1/model.safetensors"
 	dist_row "DPO, AdamW 1e-4, untied head" "$out/exp1-untied/task=1t/seed=1/model.safetensors"
 } >"$out/tables/exp1-dist-1t.md"
+
+# Attribution by label: a training pair whose chosen label is the probe's
+# chosen label ("same") or the other one ("opposite"): mean contribution to
+# the probe's chosen and rejected change (per unit step size), how often it is
+# negative, and in how many probe pair-steps each group's sum pushes the
+# probe's chosen down. Labels come from prefgen export (the first word of the
+# chosen response).
+{
+	echo "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |"
+	echo "|---|---|---|---|---|---|"
+	for seed in $seeds; do
+		prefgen export "$out/data/task=long-suffix/seed=$seed/data.arrow" |
+			sed -E 's/^\{"id":([0-9]+),.*"chosen":"([^ "]+).*/\1\t\2/'
+		echo "--"
+		gradstat -q -table attrib -format tsv "$out/exp6-attribution/task=long-suffix/seed=$seed"
+		echo "=="
+	done | awk -F'\t' '
+		$0 == "--" { mode = 1; hdr = 1; next }
+		$0 == "==" { mode = 0; delete lab; next }
+		mode == 0 { lab[$1] = $2; next }
+		hdr { for (i = 1; i <= NF; i++) c[$i] = i; hdr = 0; next }
+		{ g = lab[$c["probe"]] == lab[$c["pair"]] ? "same label" : "opposite label"
+		  n[g]++; w[g] += $c["contrib_w"]; l[g] += $c["contrib_l"]; if ($c["contrib_w"] < 0) neg[g]++
+		  k = $c["run"] " " $c["step"] " " $c["probe"]; sum[k, g] += $c["contrib_w"]; keys[k] = 1 }
+		END { for (k in keys) { m++; for (g in n) if (sum[k, g] < 0) down[g]++ }
+			for (g in n) printf "| %s | %d | %.3f | %.0f %% | %.3f | %d of %d |\n", g, n[g], w[g] / n[g], 100 * neg[g] / n[g], l[g] / n[g], down[g], m }' | sort
+} >"$out/tables/exp6-attribution.md"
 
 for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder; do
 	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"
