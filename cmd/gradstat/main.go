@@ -19,6 +19,7 @@ import (
 
 	"entangle/pkg/cli"
 	"entangle/pkg/gradstat"
+	"entangle/pkg/runfmt"
 )
 
 func main() { os.Exit(cli.Main("gradstat", run)) }
@@ -98,7 +99,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	var inputs []gradstat.Input
 	stdin := 0
 	for _, a := range cli.Inputs(fs) {
-		in, err := gradstat.Resolve(a)
+		in, err := runfmt.Resolve(a)
 		if err != nil {
 			return cli.Usagef("%v", err)
 		}
@@ -141,11 +142,13 @@ func run(ctx context.Context, env *cli.Env) error {
 			return gradstat.NewTextSink(o, *format, cols)
 		}
 	}
+	var collector *gradstat.RunCollector
 	switch {
 	case *summary:
-		opt.Summary = gradstat.NewSummaryWriter(o, *every)
+		opt.Collectors = []gradstat.Collector{gradstat.NewSummaryWriter(o, *every)}
 	case *table == gradstat.TableRuns:
-		opt.Runs = gradstat.NewRunCollector()
+		collector = gradstat.NewRunCollector()
+		opt.Collectors = []gradstat.Collector{collector}
 	default:
 		if opt.Sink, err = newSink(cols); err != nil {
 			return err
@@ -163,8 +166,8 @@ func run(ctx context.Context, env *cli.Env) error {
 			first = err
 		}
 	}
-	if opt.Runs != nil {
-		if err := writeRuns(opt.Runs, splitList(*by), splitList(*colsFlag), newSink); err != nil {
+	if collector != nil {
+		if err := writeRuns(collector, splitList(*by), splitList(*colsFlag), newSink); err != nil {
 			return err
 		}
 	}

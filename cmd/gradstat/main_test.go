@@ -289,7 +289,9 @@ func TestSummary(t *testing.T) {
 		"       0 train     3   0.6667   0.7500  0.333  0.333  0.333  0.667  0.000  0.333  0.000    1.333      -\n",
 		"       1 probe     1   0.6325   0.6325  1.000  0.000  0.000  1.000  0.000  0.000  0.000    1.000  1.000\n",
 		// train means: chosen −10 → −11, rejected −12 → −14, margin +1.
-		"  train steps 0..1 (2): Δlogp chosen -1.0000, rejected -2.0000, margin +1.0000; mean cos 0.6667",
+		"  train pairs: steps 0..1 (2 steps, 6 pair-steps)\n    train_logp_w_delta -1.0000  train_logp_l_delta -2.0000  train_margin_delta +1.0000  train_cos_mean 0.6667\n",
+		// loss-aware cases over the 6 train pair-steps: 4 ideal, 2 both rise.
+		"    train_loss_case1 0.667  train_loss_case2 0.000  train_loss_case3 0.333  train_loss_case4 0.000\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)

@@ -121,19 +121,6 @@ func TestProcessLockstep(t *testing.T) {
 	}
 }
 
-func TestLabels(t *testing.T) {
-	for _, tc := range []struct{ path, want string }{
-		{"sweeps/cmp/task=long-suffix/loss=dpo/seed=1", "task=long-suffix/loss=dpo/seed=1"},
-		{"runs/plain", ""},
-		{"/a/lr=3e-4/./b", "lr=3e-4"},
-		{"=x/y", ""},
-	} {
-		if got := Labels(tc.path); got != tc.want {
-			t.Errorf("Labels(%q) = %q, want %q", tc.path, got, tc.want)
-		}
-	}
-}
-
 // countReader counts the bytes read through it.
 type countReader struct {
 	r io.Reader
@@ -213,7 +200,7 @@ func FuzzProcess(f *testing.F) {
 			in = in[:schema+int(cut)%(len(in)-schema)]
 		}
 		for _, table := range []string{TablePairs, TableTokens, TableGroups} {
-			e := NewEngine(Options{Table: table, Sink: &memSink{}, Summary: NewSummaryWriter(io.Discard, 1)})
+			e := NewEngine(Options{Table: table, Sink: &memSink{}, Collectors: []Collector{NewSummaryWriter(io.Discard, 1)}})
 			err := Process(context.Background(), e, Input{Label: "fuzz", Files: []string{"x"}}, opener(map[string][]byte{"x": in}), nil)
 			if err != nil && err.Error() == "" {
 				t.Fatal("empty error message")
