@@ -64,7 +64,7 @@ func (r *runData) stepCurves(kind string) (plotting.Curves, bool) {
 			continue
 		}
 		c.X, c.Chosen, c.Rejected = append(c.X, float64(s.Step)), append(c.Chosen, s.LogpChosen), append(c.Rejected, s.LogpRejected)
-		ok = ok || !isNaN(s.LogpChosen)
+		ok = ok || !math.IsNaN(s.LogpChosen)
 	}
 	return c, ok
 }
@@ -123,10 +123,8 @@ func entangleData(runs []*runData) ([]plotting.RunEntangle, error) {
 			j := i
 			var cs, ds []float64
 			for ; j < len(r.pairs) && r.pairs[j].step == r.pairs[i].step; j++ {
-				p := &r.pairs[j]
-				if keep(p) {
-					s := entangle.Pair(p.dot, p.ww, p.ll, 1, 1)
-					cs, ds = append(cs, s.Cos), append(ds, s.Dot)
+				if p := &r.pairs[j]; keep(p) {
+					cs, ds = append(cs, p.cos), append(ds, p.dot)
 				}
 			}
 			if len(cs) > 0 {
@@ -146,12 +144,12 @@ func entangleData(runs []*runData) ([]plotting.RunEntangle, error) {
 
 // pairCase is the case of a pair row: observed (signs of log π after −
 // before) for probe rows, predicted (first order, the coefficients applied:
-// entangle.Pair(...).LossCase) for training rows.
-func pairCase(p *pairPoint, s entangle.PairStats) entangle.Case {
-	if p.probe && !isNaN(p.afterW) && !isNaN(p.afterL) {
+// gradstat's loss_case) for training rows.
+func pairCase(p *pairPoint) entangle.Case {
+	if p.probe && !math.IsNaN(p.afterW) && !math.IsNaN(p.afterL) {
 		return entangle.CaseOf(p.afterW-p.logpW, p.afterL-p.logpL)
 	}
-	return s.LossCase
+	return entangle.Case(p.lossCase)
 }
 
 // planeData builds figure 3: the rows of o.kind (default: training rows when
@@ -176,11 +174,10 @@ func planeData(runs []*runData, o opts) ([]plotting.PlaneData, error) {
 		}
 		for _, k := range plotting.StrideIndex(len(sel), maxPlanePoints) {
 			p := &r.pairs[sel[k]]
-			s := entangle.Pair(p.dot, p.ww, p.ll, p.cw, p.cl)
-			d.X, d.Y, d.Case = append(d.X, s.ChosenRatio), append(d.Y, s.RejectedRatio), append(d.Case, pairCase(p, s))
+			d.X, d.Y, d.Case = append(d.X, p.chosenRatio), append(d.Y, p.rejectedRatio), append(d.Case, pairCase(p))
 		}
 		if o.step >= 0 {
-			d.Name += ", " + fmtStep(o.step)
+			d.Name += fmt.Sprintf(", step %d", o.step)
 		}
 		out = append(out, d)
 	}
@@ -207,9 +204,8 @@ func casesData(runs []*runData) ([]plotting.RunCases, error) {
 			j := i
 			var cs []entangle.Case
 			for ; j < len(r.pairs) && r.pairs[j].step == r.pairs[i].step; j++ {
-				p := &r.pairs[j]
-				if !p.probe {
-					cs = append(cs, entangle.Pair(p.dot, p.ww, p.ll, p.cw, p.cl).LossCase)
+				if p := &r.pairs[j]; !p.probe {
+					cs = append(cs, entangle.Case(p.lossCase))
 				}
 			}
 			if len(cs) > 0 {
@@ -277,8 +273,8 @@ func heatmapData(runs []*runData, o opts) ([]plotting.TokenMap, error) {
 		}
 		for _, t := range sel {
 			out = append(out, plotting.TokenMap{
-				Title:  fmt.Sprintf("%s: step %d, pair %d", r.name, t.step, t.pair),
-				Chosen: t.chosen, Rejected: t.rejected, ChosenContrast: t.cw, RejectedContrast: t.cl, Cos: t.cos,
+				Title:  fmt.Sprintf("%s: step %d, pair %d", r.name, t.step, t.Pair),
+				Chosen: t.Chosen, Rejected: t.Rejected, ChosenContrast: t.CW, RejectedContrast: t.CL, Cos: t.Cos,
 			})
 		}
 	}
@@ -299,7 +295,7 @@ func firstOrderData(runs []*runData) ([]plotting.RunFirstOrder, error) {
 		d := plotting.RunFirstOrder{Name: r.name}
 		for i := range r.pairs {
 			p := &r.pairs[i]
-			if !p.probe || isNaN(p.predW) || isNaN(p.afterW) {
+			if !p.probe || math.IsNaN(p.predW) || math.IsNaN(p.afterW) {
 				continue
 			}
 			d.PredW, d.ObsW = append(d.PredW, p.predW), append(d.ObsW, p.afterW-p.logpW)
@@ -313,75 +309,6 @@ func firstOrderData(runs []*runData) ([]plotting.RunFirstOrder, error) {
 		return nil, fmt.Errorf("firstorder needs probe rows with pred_w, pred_l, logp_w_after, logp_l_after (pairs.arrows of train -probe N -dump-every K)")
 	}
 	return out, nil
-}
-
-// headline is one row of the report's table.
-type headline struct {
-	name, runID, loss  string
-	steps, pairRows    int
-	dChosen, dRejected float64 // final − first log-prob (nats)
-	dSource            string
-	meanCos            float64
-	cases              [4]float64 // over all training rows
-	nCases             int
-}
-
-// headlines computes the report table: the change of the chosen and
-// rejected log-probs from the first to the last measurement (held-out eval
-// rows, else probe means, else training batch means), the mean cosine and
-// the case fractions over every training pair row.
-func headlines(runs []*runData) []headline {
-	var out []headline
-	for _, r := range runs {
-		h := headline{name: r.name, runID: r.meta.RunID, loss: r.meta.Loss, pairRows: len(r.pairs), dChosen: math.NaN(), dRejected: math.NaN(), meanCos: math.NaN()}
-		steps := map[int64]bool{}
-		for _, s := range r.steps {
-			steps[s.Step] = true
-		}
-		for _, p := range r.pairs {
-			steps[p.step] = true
-		}
-		h.steps = len(steps)
-		var c plotting.Curves
-		if ec, ok := r.stepCurves("eval"); ok && len(ec.X) >= 2 {
-			c, h.dSource = ec, "held-out eval"
-		} else if r.has(isProbe) {
-			c.X, c.Chosen = stepMeans(r.pairs, isProbe, logpW)
-			_, c.Rejected = stepMeans(r.pairs, isProbe, logpL)
-			h.dSource = "probe pairs"
-		} else if r.has(isTrain) {
-			c.X, c.Chosen = stepMeans(r.pairs, isTrain, logpW)
-			_, c.Rejected = stepMeans(r.pairs, isTrain, logpL)
-			h.dSource = "train batch means"
-		} else if tc, ok := r.stepCurves("train"); ok {
-			c, h.dSource = tc, "train batch means"
-		}
-		if len(c.X) >= 2 {
-			n := len(c.X) - 1
-			h.dChosen, h.dRejected = c.Chosen[n]-c.Chosen[0], c.Rejected[n]-c.Rejected[0]
-		}
-		var cosSum float64
-		var nCos int
-		var cs []entangle.Case
-		for i := range r.pairs {
-			p := &r.pairs[i]
-			if p.probe {
-				continue
-			}
-			s := entangle.Pair(p.dot, p.ww, p.ll, p.cw, p.cl)
-			if !isNaN(s.Cos) {
-				cosSum += s.Cos
-				nCos++
-			}
-			cs = append(cs, s.LossCase)
-		}
-		if nCos > 0 {
-			h.meanCos = cosSum / float64(nCos)
-		}
-		h.cases, h.nCases = plotting.CaseFractions(cs), len(cs)
-		out = append(out, h)
-	}
-	return out
 }
 
 // sinceFirst subtracts from every value of y its first finite value (NaN

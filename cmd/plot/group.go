@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"entangle/pkg/plotting"
+	"entangle/pkg/runfmt"
 )
 
 // defaultBy is the -by value that groups runs by every label except seed.
@@ -18,44 +19,34 @@ type runGroup struct {
 	runs []*runData
 }
 
-// labelMap parses the space-separated key=value labels of a run.
-func labelMap(labels string) map[string]string {
-	m := map[string]string{}
-	for _, kv := range strings.Fields(labels) {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-// groupRuns groups runs by the values of the comma-separated keys of by
-// (defaultBy: every label key except seed), in order of first appearance.
-// A run without labels is a group of its own.
+// groupRuns groups runs by the values of the comma-separated label keys of
+// by (defaultBy: every label key except seed), in order of first appearance,
+// and names each group by its key=value parts (runfmt.Label). A run without
+// labels is a group of its own.
 func groupRuns(runs []*runData, by string) []runGroup {
 	var out []runGroup
 	index := map[string]int{}
 	for _, r := range runs {
-		if r.labels == "" {
+		if !r.labelled() {
 			out = append(out, runGroup{name: r.name, runs: []*runData{r}})
 			continue
 		}
 		var parts []string
 		if by == defaultBy {
-			for _, kv := range strings.Fields(r.labels) {
+			for _, kv := range strings.Split(r.name, "/") {
 				if !strings.HasPrefix(kv, "seed=") {
 					parts = append(parts, kv)
 				}
 			}
 		} else {
-			m := labelMap(r.labels)
 			for _, k := range strings.Split(by, ",") {
 				if k = strings.TrimSpace(k); k != "" {
-					parts = append(parts, k+"="+m[k])
+					v, _ := runfmt.LabelValue(r.name, k)
+					parts = append(parts, k+"="+v)
 				}
 			}
 		}
-		key := strings.Join(parts, " ")
+		key := runfmt.Label(parts)
 		if i, ok := index[key]; ok {
 			out[i].runs = append(out[i].runs, r)
 			continue
@@ -113,7 +104,7 @@ func aggSeries(xs, ys [][]float64) (x, mean, lo, hi []float64) {
 	}
 	for r := range xs {
 		for j, v := range xs[r] {
-			if j >= len(ys[r]) || isNaN(ys[r][j]) || math.IsInf(ys[r][j], 0) {
+			if j >= len(ys[r]) || math.IsNaN(ys[r][j]) || math.IsInf(ys[r][j], 0) {
 				continue
 			}
 			i, y := pos[v], ys[r][j]

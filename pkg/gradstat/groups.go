@@ -3,6 +3,8 @@ package gradstat
 import (
 	"fmt"
 	"math"
+
+	"entangle/pkg/runfmt"
 )
 
 // GroupColumns are the columns of the groups table: one row per run, step,
@@ -19,6 +21,26 @@ var GroupColumns = cols(runCols, []Column{
 	{"cos_mean", Float, "mean over pairs of the group's cosine dot_g/√(ww_g·ll_g) (zero-norm groups skipped)"},
 })
 
+// GroupSums returns, over the pairs of kind with per-group values, their
+// number n and per parameter group g < G the sums of dot_g, ww_g and ll_g,
+// in row order (the groups table's dot, ww, ll).
+func GroupSums(pairs []runfmt.PairRow, kind string, G int) (n int, dot, ww, ll []float64) {
+	dot, ww, ll = make([]float64, G), make([]float64, G), make([]float64, G)
+	for i := range pairs {
+		p := &pairs[i]
+		if p.Kind != kind || len(p.DotG) == 0 {
+			continue
+		}
+		n++
+		for g := 0; g < G && g < len(p.DotG); g++ {
+			dot[g] += p.DotG[g]
+			ww[g] += p.WWG[g]
+			ll[g] += p.LLG[g]
+		}
+	}
+	return n, dot, ww, ll
+}
+
 // groupRows writes the groups table's rows of a step: per kind and
 // parameter group, the sums over the kind's pairs and their shares.
 func (e *Engine) groupRows(d *StepData) {
@@ -33,32 +55,26 @@ func (e *Engine) groupRows(d *StepData) {
 				}
 			}
 		}
-		var tdot, tww, tll float64
-		n := 0
-		for i := range d.Pairs {
-			p := &d.Pairs[i]
-			if p.Kind != k || len(p.DotG) == 0 {
-				continue
-			}
-			n++
-			tdot += p.Dot
-			tww += p.WW
-			tll += p.LL
-		}
+		n, dot, ww, ll := GroupSums(d.Pairs, k, G)
 		if n == 0 {
 			continue
 		}
+		var tdot, tww, tll float64
+		for i := range d.Pairs {
+			if p := &d.Pairs[i]; p.Kind == k && len(p.DotG) > 0 {
+				tdot += p.Dot
+				tww += p.WW
+				tll += p.LL
+			}
+		}
 		for g := 0; g < G; g++ {
-			var dot, ww, ll, cs float64
+			var cs float64
 			nc := 0
 			for i := range d.Pairs {
 				p := &d.Pairs[i]
 				if p.Kind != k || len(p.DotG) == 0 {
 					continue
 				}
-				dot += p.DotG[g]
-				ww += p.WWG[g]
-				ll += p.LLG[g]
 				if c := p.DotG[g] / math.Sqrt(p.WWG[g]*p.LLG[g]); finite(c) {
 					cs += c
 					nc++
@@ -71,12 +87,12 @@ func (e *Engine) groupRows(d *StepData) {
 			b := e.row(d.Step, k)
 			b.Str("group", name)
 			b.Int("n", int64(n))
-			b.Float("dot", dot)
-			b.Float("ww", ww)
-			b.Float("ll", ll)
-			b.Float("dot_share", dot/tdot)
-			b.Float("ww_share", ww/tww)
-			b.Float("ll_share", ll/tll)
+			b.Float("dot", dot[g])
+			b.Float("ww", ww[g])
+			b.Float("ll", ll[g])
+			b.Float("dot_share", dot[g]/tdot)
+			b.Float("ww_share", ww[g]/tww)
+			b.Float("ll_share", ll[g]/tll)
 			b.Float("cos_mean", cs/float64(nc))
 			b.End()
 		}

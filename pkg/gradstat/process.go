@@ -125,9 +125,9 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 					continue
 				}
 				if truncated {
-					err = errors.New("truncated stream (no end-of-stream marker): this is the last complete step; the statistics up to it were written")
+					err = fmt.Errorf("%w (no end-of-stream marker): this is the last complete step; the statistics up to it were written", runfmt.ErrTruncated)
 					if f.complete < 0 {
-						stepErr = &InputError{File: f.name, Step: -1, Err: errors.New("truncated stream: no complete step")}
+						stepErr = &InputError{File: f.name, Step: -1, Err: fmt.Errorf("%w: no complete step", runfmt.ErrTruncated)}
 						break
 					}
 					stepErr = &InputError{File: f.name, Step: f.complete, Err: err}
