@@ -159,7 +159,7 @@ type headlineColumn struct{ Name, Doc string }
 
 type headlineRow struct {
 	Run, RunID, Loss, Span string
-	Values             []string
+	Values                 []string
 }
 
 type runItem struct{ Name, Source, Truncated string }
@@ -197,7 +197,7 @@ func newReportPage(runs []*runData, secs []section) reportPage {
 				}
 				p.Tables = append(p.Tables, t)
 			}
-			row := headlineRow{Run: r.name, RunID: st.RunID, Loss: st.Loss, Span: k.Span(kind)}
+			row := headlineRow{Run: r.name, RunID: st.RunID, Loss: st.Loss, Span: k.Span()}
 			for _, h := range hs {
 				row.Values = append(row.Values, h.Text())
 			}

@@ -31,10 +31,10 @@ func kindRunCols(k string) []Column {
 		{k + "_steps", Int, "steps with " + k + " rows"},
 		{k + "_logp_w_first", Float, "mean log π(y_w|x) over " + rows + " of the first such step"},
 		{k + "_logp_w_last", Float, "mean log π(y_w|x) at the last such step"},
-		{k + "_logp_w_delta", Float, k + "_logp_w_last − " + k + "_logp_w_first"},
+		{k + "_logp_w_delta", Float, "change of the mean log π(y_w|x) over " + rows + " from the first to the last step with " + k + " rows: " + k + "_logp_w_last − " + k + "_logp_w_first"},
 		{k + "_logp_l_first", Float, "mean log π(y_l|x) over " + rows + " of the first such step"},
 		{k + "_logp_l_last", Float, "mean log π(y_l|x) at the last such step"},
-		{k + "_logp_l_delta", Float, k + "_logp_l_last − " + k + "_logp_l_first"},
+		{k + "_logp_l_delta", Float, "the same for log π(y_l|x): " + k + "_logp_l_last − " + k + "_logp_l_first"},
 		{k + "_margin_delta", Float, "change of the mean margin: " + k + "_logp_w_delta − " + k + "_logp_l_delta"},
 		{k + "_cos_first", Float, "mean over " + rows + " of cos(g_w,g_l) at the first step"},
 		{k + "_cos_last", Float, "the same at the last step"},
@@ -125,9 +125,9 @@ type KindStats struct {
 func (k *KindStats) CosMean() float64 { return k.cosSum / float64(k.cosN) }
 
 // Span says which steps and pairs the headline figures of a kind cover:
-// "probe pairs: steps 1..11 (2 steps, 16 pair-steps)".
-func (k *KindStats) Span(kind string) string {
-	return fmt.Sprintf("%s pairs: steps %d..%d (%d steps, %d pair-steps)", kind, k.FirstStep, k.LastStep, k.Steps, k.N)
+// "steps 1..11 (2 steps, 16 pair-steps)".
+func (k *KindStats) Span() string {
+	return fmt.Sprintf("steps %d..%d (%d steps, %d pair-steps)", k.FirstStep, k.LastStep, k.Steps, k.N)
 }
 
 // Figure is a named number.

@@ -98,7 +98,7 @@ func (s *SummaryWriter) EndRun(warnings int) error {
 	r := s.runs.cur
 	for _, kind := range r.KindOrder {
 		k := r.Kinds[kind]
-		s.printf("  %s\n", k.Span(kind))
+		s.printf("  %s pairs: %s\n", kind, k.Span())
 		for i, h := range k.Headline(kind) {
 			sep := "  "
 			if i%4 == 0 {
