@@ -14,6 +14,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -111,6 +112,9 @@ func run(ctx context.Context, env *cli.Env) error {
 	if stdin > 1 {
 		return cli.Usagef("standard input (-) given %d times", stdin)
 	}
+	if in := outputIsInput(*out, inputs); in != "" {
+		return cli.Usagef("-o %s is the input %s: write the table to another file", *out, in)
+	}
 	binary := *format == "arrow" && !*summary
 	if binary && (*out == "-" || *out == "") && cli.IsTerminal(env.Stdout) {
 		return cli.Usagef("refusing to write Arrow to a terminal; use -format tsv, -summary, or -o FILE")
@@ -180,6 +184,29 @@ func run(ctx context.Context, env *cli.Env) error {
 		first = err
 	}
 	return first
+}
+
+// outputIsInput returns the input stream that the output file out is (the
+// same path, or the same file by another path or link), or "".
+func outputIsInput(out string, inputs []gradstat.Input) string {
+	if out == "" || out == "-" {
+		return ""
+	}
+	ost, err := os.Stat(out)
+	for _, in := range inputs {
+		for _, f := range in.Files {
+			if f == "-" {
+				continue
+			}
+			if filepath.Clean(f) == filepath.Clean(out) {
+				return f
+			}
+			if fst, ferr := os.Stat(f); err == nil && ferr == nil && os.SameFile(ost, fst) {
+				return f
+			}
+		}
+	}
+	return ""
 }
 
 func splitList(s string) []string {

@@ -594,3 +594,26 @@ func TestRunsTableAndBy(t *testing.T) {
 		t.Errorf("-by unknown key: exit %d, want 2", code)
 	}
 }
+
+// TestOutputIsInput: -o naming one of the inputs, by its path or through a
+// hard link, is refused before anything is written (exit 2), and the input
+// is left as it was.
+func TestOutputIsInput(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	writeRunDir(t, dir, makeRun(t), true)
+	steps := filepath.Join(dir, "steps.arrows")
+	before, _ := os.ReadFile(steps)
+	link := filepath.Join(filepath.Dir(dir), "link.arrows")
+	if err := os.Link(steps, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{steps, filepath.Join(dir, ".", "steps.arrows"), link} {
+		_, stderr, code := runCmd(t, nil, "-o", o, dir)
+		if code != 2 || !strings.Contains(stderr, "is the input "+steps) {
+			t.Errorf("-o %s: exit %d, stderr %q", o, code, stderr)
+		}
+	}
+	if after, _ := os.ReadFile(steps); !bytes.Equal(before, after) {
+		t.Error("the input was changed")
+	}
+}

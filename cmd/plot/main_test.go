@@ -226,3 +226,33 @@ func TestReportWritesEveryFile(t *testing.T) {
 		t.Error("the page refers to the network")
 	}
 }
+
+// TestReportFailureLeavesNothing: a report that fails (here on an input that
+// is not Arrow) creates no directory and leaves no temporary beside it; a
+// report into an existing directory replaces its files only on success and
+// keeps the directory's other files.
+func TestReportFailureLeavesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	bad := filepath.Join(tmp, "notes.arrows")
+	os.WriteFile(bad, []byte("not arrow\n"), 0o644)
+	dir := filepath.Join(tmp, "report")
+	if code, _, stderr := runPlot(t, "", "report", "-o", dir, bad); code != 1 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if n := dirFiles(t, tmp); len(n) != 1 {
+		t.Errorf("files after a failed report: %v, want only the input", n)
+	}
+	run := filepath.Join(tmp, "run")
+	writeRun(t, run, fixtureOptions{})
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644)
+	if code, _, stderr := runPlot(t, "", "report", "-o", dir, run); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if n := len(dirFiles(t, dir)); n != len(figures)+2 {
+		t.Errorf("%d files in the report directory, want %d figures, index.html and notes.txt: %v", n, len(figures), dirFiles(t, dir))
+	}
+	if n := dirFiles(t, tmp); len(n) != 3 {
+		t.Errorf("files beside the report: %v (a temporary left?)", n)
+	}
+}

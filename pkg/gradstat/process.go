@@ -48,7 +48,7 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 			return &InputError{File: displayName(path), Step: -1, Err: err}
 		}
 		defer rc.Close()
-		f, err := openFeed(rc, displayName(path), sizeOf(rc))
+		f, err := openFeed(rc, displayName(path), sizeOf(rc), in.InProgress)
 		if err != nil {
 			return err // runfmt's message names the input
 		}
@@ -81,6 +81,14 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 	for stepErr == nil {
 		if err := ctx.Err(); err != nil {
 			stepErr = err
+			break
+		}
+		for _, f := range feeds {
+			if f.order != nil {
+				stepErr = &InputError{File: f.name, Step: f.complete, Err: f.order}
+			}
+		}
+		if stepErr != nil {
 			break
 		}
 		first := true
