@@ -258,7 +258,7 @@ func (discardSink) Close() error       { return nil }
 // the same stream of a finished run is an error.
 func TestGrowingStreamCutMidBatch(t *testing.T) {
 	full := gradsStream(t, 2, 1, 40000, false) // batches of 3 × 160 kB
-	cut := full[:len(full)*3/4]                 // inside step 1's batch
+	cut := full[:len(full)*3/4]                // inside step 1's batch
 	for _, growing := range []bool{true, false} {
 		var warns []string
 		s := &memSink{}
