@@ -53,13 +53,13 @@ Output is an Arrow stream (an Arrow file with -o FILE), tsv/csv/jsonl with
 Warnings (zero norms, NaN, groups not adding up) go to stderr; a bad or
 truncated input stops with "file:step N: ..." and exit 1 after writing what
 was computed.`,
-	Examples: `prefgen 1t | train -mode pref -out runs/1t - && gradstat -summary runs/1t
+	Examples: `train -mode pref -init runs/sft/model.safetensors -probe 8 -dump-every 10 -out runs/1t 1t.arrow && gradstat -summary runs/1t
 gradstat -table pairs -format tsv runs/1t | head
 gradstat -table tokens -o tokens.arrow runs/long
 gradstat -summary -every 10 sweeps/loss-cmp
 gradstat -table runs -format tsv sweeps/loss-cmp
 gradstat -by task,loss -format md -cols task,loss,runs,probe_margin_delta,fo_wrong_way sweeps/loss-cmp
-train -mode pref -o - data.arrow | gradstat -format csv > steps.csv`,
+train -mode pref -init runs/sft/model.safetensors -q -out runs/pipe -o - 1t.arrow | gradstat -format csv > steps.csv`,
 }
 
 func run(ctx context.Context, env *cli.Env) error {

@@ -62,8 +62,8 @@ Figures:
 ` + figureList(),
 	Examples: `plot dynamics runs/dpo-1t runs/dpo-long -o dynamics.png
 plot heatmap -step 40 runs/dpo-long/grads.arrows -o heat.svg
-plot dynamics -by task,loss sweeps/losses -o losses.png     (mean ± band over seeds)
-plot report -o report sweep/`,
+plot dynamics -by task,loss sweeps/losses -o losses.png   # mean and min-max band over seeds
+plot report -o report sweeps/losses`,
 }
 
 // flags are the flags shared by the figure commands and report.

@@ -24,8 +24,8 @@ prints them. Figures that the inputs cannot support are listed with the
 reason. The page is built in a temporary directory beside DIR and moved
 into place only when it is complete. The path of the page is printed on
 standard output.`,
-	Examples: `plot report -o report runs/dpo-1t runs/dpo-long-suffix
-plot report -o sweep-report sweep/ && chromium sweep-report/index.html`,
+	Examples: `plot report -o report runs/dpo-1t runs/dpo-long
+plot report -o sweep-report sweeps/losses && chromium sweep-report/index.html`,
 }
 
 // section is one figure of the report: its files, or why it is missing.

@@ -42,8 +42,8 @@ prints, as TSV on stdout, the next-token distribution of the -init model at ever
 response position of a split's pairs: the response token's log-prob, the other
 response's token and log-prob in the same context, and the -k most probable
 tokens (where the probability mass went).`,
-	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft 1t.arrow
-prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
+	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft-1t 1t.arrow
+prefgen long-suffix -n 64 | train -model S -epochs 1 -lr 3e-4 -out runs/sft-S
 train -resume runs/sft-long long.arrow
 train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t`,
 }
