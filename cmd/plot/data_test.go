@@ -10,18 +10,19 @@ import (
 
 	"entangle/pkg/cli"
 	"entangle/pkg/entangle"
+	"entangle/pkg/plotting"
 	"entangle/pkg/runfmt"
 )
 
 // loadDirs loads the given inputs as plot would.
-func loadDirs(t *testing.T, pair int64, inputs ...string) []*runData {
+func loadDirs(t *testing.T, pair int64, inputs ...string) []*plotting.Run {
 	t.Helper()
 	var stderr bytes.Buffer
-	l := &loader{env: &cli.Env{Name: "plot", Stderr: &stderr}, tokenPair: pair}
-	if err := l.load(context.Background(), inputs); err != nil {
+	runs, err := loadRuns(context.Background(), &cli.Env{Name: "plot", Stderr: &stderr}, inputs, pair)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return l.runs
+	return runs
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b)) }
@@ -34,19 +35,20 @@ func TestLoadRunDirAndName(t *testing.T) {
 		t.Fatalf("%d runs, want 1", len(runs))
 	}
 	r := runs[0]
-	if r.name != dir || r.source != dir {
-		t.Errorf("name %q, source %q: want the run label, the directory as given", r.name, r.source)
+	if r.Name != dir || r.Source != dir {
+		t.Errorf("name %q, source %q: want the run label, the directory as given", r.Name, r.Source)
 	}
 	// 4 steps × 2 training rows + 2 probe rows.
-	if len(r.pairs) != 10 || len(r.steps) != 6 {
-		t.Errorf("%d pair rows, %d step rows; want 10, 6", len(r.pairs), len(r.steps))
+	// 4 steps, probe rows at steps 0 and 2: 8 training and 2 probe pair rows.
+	if k := r.Stats.Kinds; r.Stats.Steps != 4 || k["train"].N != 8 || k["probe"].N != 2 {
+		t.Errorf("%d steps, %d train and %d probe pair rows; want 4, 8, 2", r.Stats.Steps, k["train"].N, k["probe"].N)
 	}
 }
 
 func TestDynamicsData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
-	d, err := dynamicsData(loadDirs(t, -1, dir), false)
+	d, err := plotting.DynamicsOf(loadDirs(t, -1, dir), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,13 +68,13 @@ func TestDynamicsData(t *testing.T) {
 	// Without steps.arrows: held-out from the probe rows (steps 0 and 2).
 	dir2 := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir2, fixtureOptions{noSteps: true})
-	d, _ = dynamicsData(loadDirs(t, -1, dir2), false)
+	d, _ = plotting.DynamicsOf(loadDirs(t, -1, dir2), false)
 	if d[0].HeldOutSource != "probe pairs" || !slices.Equal(d[0].HeldOut.X, []float64{0, 2}) || !slices.Equal(d[0].HeldOut.Rejected, []float64{-6, -6}) {
 		t.Errorf("probe held-out %+v from %q", d[0].HeldOut, d[0].HeldOutSource)
 	}
 	// -relative: each curve minus its first value: train chosen s, rejected
 	// −s; held-out chosen (−8, −7) → (0, 1).
-	d, err = dynamicsData(loadDirs(t, -1, dir), true)
+	d, err = plotting.DynamicsOf(loadDirs(t, -1, dir), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,17 +87,12 @@ func TestDynamicsData(t *testing.T) {
 	if !slices.Equal(d[0].HeldOut.Chosen, []float64{0, 1}) {
 		t.Errorf("relative held-out chosen %v, want [0 1]", d[0].HeldOut.Chosen)
 	}
-	y := []float64{math.NaN(), 2, 5}
-	sinceFirst(y)
-	if !math.IsNaN(y[0]) || y[1] != 0 || y[2] != 3 {
-		t.Errorf("sinceFirst skips a leading NaN: got %v, want [NaN 0 3]", y)
-	}
 }
 
 func TestEntangleData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
-	d, err := entangleData(loadDirs(t, -1, dir))
+	d, err := plotting.EntanglementOf(loadDirs(t, -1, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +117,7 @@ func TestPlaneData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
 	runs := loadDirs(t, -1, dir)
-	d, err := planeData(runs, opts{step: 1})
+	d, err := plotting.PlaneOf(runs, plotting.Select{Step: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,14 +131,14 @@ func TestPlaneData(t *testing.T) {
 	}
 	// Probe rows: at (2, 1/2), i.e. predicted region 2, but coloured by the
 	// observed case: Δlog π_w = +0.1, Δlog π_l = −0.2 → case 1.
-	d, err = planeData(runs, opts{step: -1, kind: "probe"})
+	d, err = plotting.PlaneOf(runs, plotting.Select{Step: -1, Kind: "probe"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p := d[0]; p.CaseSource != "observed" || len(p.X) != 2 || p.X[0] != 2 || p.Y[0] != 0.5 || p.Case[0] != 1 {
 		t.Errorf("probe plane %+v", p)
 	}
-	if _, err := planeData(runs, opts{step: 99}); err == nil {
+	if _, err := plotting.PlaneOf(runs, plotting.Select{Step: 99}); err == nil {
 		t.Error("a step without rows gave no error")
 	}
 }
@@ -150,7 +147,7 @@ func TestCasesAndGroupsData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
 	runs := loadDirs(t, -1, dir)
-	c, err := casesData(runs)
+	c, err := plotting.CasesOf(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +157,7 @@ func TestCasesAndGroupsData(t *testing.T) {
 			t.Errorf("step %v: %v", c[0].X[i], f)
 		}
 	}
-	g, err := groupsData(runs)
+	g, err := plotting.GroupsOf(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +177,7 @@ func TestCasesAndGroupsData(t *testing.T) {
 func TestHeatmapData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
-	d, err := heatmapData(loadDirs(t, -1, dir), opts{step: -1})
+	d, err := plotting.HeatmapsOf(loadDirs(t, -1, dir), plotting.Select{Step: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,10 +199,10 @@ func TestHeatmapData(t *testing.T) {
 			}
 		}
 	}
-	if d, _ := heatmapData(loadDirs(t, -1, dir), opts{step: 2}); len(d) != 1 || !near(d[0].Cos[3], 1/math.Sqrt2) {
+	if d, _ := plotting.HeatmapsOf(loadDirs(t, -1, dir), plotting.Select{Step: 2}); len(d) != 1 || !near(d[0].Cos[3], 1/math.Sqrt2) {
 		t.Errorf("-step 2: %+v", d)
 	}
-	if _, err := heatmapData(loadDirs(t, 5, dir), opts{step: -1}); err == nil {
+	if _, err := plotting.HeatmapsOf(loadDirs(t, 5, dir), plotting.Select{Step: -1}); err == nil {
 		t.Error("-pair 5 (no token rows) gave no error")
 	}
 }
@@ -214,7 +211,7 @@ func TestFirstOrderAndHeadlines(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
 	runs := loadDirs(t, -1, dir)
-	d, err := firstOrderData(runs)
+	d, err := plotting.FirstOrderOf(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +220,8 @@ func TestFirstOrderAndHeadlines(t *testing.T) {
 		t.Errorf("first order %+v", f)
 	}
 	// The headline figures are gradstat's (TestHeadlineSameEverywhere).
-	if runs[0].stats == nil || runs[0].stats.Kinds["probe"].Steps != 2 {
-		t.Errorf("run stats %+v", runs[0].stats)
+	if runs[0].Stats == nil || runs[0].Stats.Kinds["probe"].Steps != 2 {
+		t.Errorf("run stats %+v", runs[0].Stats)
 	}
 }
 
@@ -236,7 +233,7 @@ func TestSweepLabelsAndNames(t *testing.T) {
 	runs := loadDirs(t, -1, root)
 	var names []string
 	for _, r := range runs {
-		names = append(names, r.name)
+		names = append(names, r.Name)
 	}
 	// Sorted by path, named by their labels (runfmt.Resolve): the run
 	// without key=value parts by its path below the sweep.

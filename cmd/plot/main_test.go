@@ -82,9 +82,9 @@ func TestStreamFileAndStdin(t *testing.T) {
 	if code, _, stderr := runPlot(t, "", "dynamics", filepath.Join(tmp, "steps.arrows"), filepath.Join(tmp, "pairs.arrows"), "-o", out); code != 0 {
 		t.Fatalf("files: exit %d: %s", code, stderr)
 	}
-	l := &loader{env: &cli.Env{Name: "plot", Stderr: new(bytes.Buffer)}, tokenPair: -1}
-	if err := l.load(context.Background(), []string{filepath.Join(tmp, "steps.arrows"), filepath.Join(tmp, "pairs.arrows")}); err != nil || len(l.runs) != 2 {
-		t.Errorf("two stream files: %d runs, %v", len(l.runs), err)
+	runs, err := loadRuns(context.Background(), &cli.Env{Name: "plot", Stderr: new(bytes.Buffer)}, []string{filepath.Join(tmp, "steps.arrows"), filepath.Join(tmp, "pairs.arrows")}, -1)
+	if err != nil || len(runs) != 2 {
+		t.Errorf("two stream files: %d runs, %v", len(runs), err)
 	}
 }
 

@@ -62,8 +62,8 @@ func runReport(ctx context.Context, env *cli.Env, args []string) error {
 		return cli.Dataf(f.out, "", "cannot create the report directory: %v", unwrapPath(err))
 	}
 	defer os.RemoveAll(tmp) // empty after a successful move
-	l := &loader{env: env, tokenPair: f.pair}
-	if err := l.load(ctx, cli.Inputs(fs)); err != nil {
+	runs, err := loadRuns(ctx, env, cli.Inputs(fs), f.pair)
+	if err != nil {
 		return err
 	}
 	var secs []section
@@ -75,8 +75,8 @@ func runReport(ctx context.Context, env *cli.Env, args []string) error {
 		if fig.name == "heatmap" {
 			// One image per run: each run's first and last dump steps.
 			var reasons []string
-			for i, r := range l.runs {
-				d, err := heatmapData([]*runData{r}, f.o)
+			for i, r := range runs {
+				d, err := plotting.HeatmapsOf([]*plotting.Run{r}, f.o)
 				if err != nil {
 					reasons = append(reasons, err.Error())
 					continue
@@ -85,13 +85,13 @@ func runReport(ctx context.Context, env *cli.Env, args []string) error {
 				if err := writeFigure(tmp, file, plotting.TokenHeatmaps(d)); err != nil {
 					return err
 				}
-				s.Files, s.Titles = append(s.Files, file), append(s.Titles, r.name)
+				s.Files, s.Titles = append(s.Files, file), append(s.Titles, r.Name)
 			}
 			if len(s.Files) == 0 && len(reasons) > 0 {
 				s.Missing = reasons[0]
 			}
 		} else {
-			fg, err := buildFigure(fig.name, l.runs, f.o)
+			fg, err := plotting.Build(fig.name, runs, f.o)
 			if err != nil {
 				s.Missing = err.Error()
 			} else {
@@ -105,7 +105,7 @@ func runReport(ctx context.Context, env *cli.Env, args []string) error {
 		secs = append(secs, s)
 	}
 	var page bytes.Buffer
-	if err := pageTemplate.Execute(&page, newReportPage(l.runs, secs)); err != nil {
+	if err := pageTemplate.Execute(&page, newReportPage(runs, secs)); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "index.html"), page.Bytes(), 0o644); err != nil {
@@ -174,7 +174,7 @@ type reportPage struct {
 // newReportPage collects the page's data: per kind, each run's headline
 // figures (gradstat.KindStats.Headline, formatted by gradstat.Figure.Text,
 // documented by the runs table's columns).
-func newReportPage(runs []*runData, secs []section) reportPage {
+func newReportPage(runs []*plotting.Run, secs []section) reportPage {
 	p := reportPage{Sections: secs}
 	doc := map[string]string{}
 	for _, c := range gradstat.RunColumns(nil) {
@@ -182,8 +182,8 @@ func newReportPage(runs []*runData, secs []section) reportPage {
 	}
 	byKind := map[string]int{}
 	for _, r := range runs {
-		p.Runs = append(p.Runs, runItem{Name: r.name, Source: r.source, Truncated: r.truncated})
-		st := r.stats
+		p.Runs = append(p.Runs, runItem{Name: r.Name, Source: r.Source, Truncated: r.Truncated})
+		st := r.Stats
 		for _, kind := range st.KindOrder {
 			k := st.Kinds[kind]
 			hs := k.Headline(kind)
@@ -197,7 +197,7 @@ func newReportPage(runs []*runData, secs []section) reportPage {
 				}
 				p.Tables = append(p.Tables, t)
 			}
-			row := headlineRow{Run: r.name, RunID: st.RunID, Loss: st.Loss, Span: k.Span()}
+			row := headlineRow{Run: r.Name, RunID: st.RunID, Loss: st.Loss, Span: k.Span()}
 			for _, h := range hs {
 				row.Values = append(row.Values, h.Text())
 			}

@@ -1,23 +1,22 @@
-package main
+package plotting
 
 import (
 	"fmt"
 	"math"
 
 	"entangle/pkg/entangle"
-	"entangle/pkg/plotting"
 )
 
-// opts are the selections of the figures.
-type opts struct {
-	step int64  // -step: heatmap dump step, condition-plane step; −1 = default
-	kind string // -kind: condition plane rows, "train", "probe" or "" (train when present)
-	by   string // -by: label keys grouping runs in the series figures (defaultBy: all but seed)
-	rel  bool   // -relative: dynamics curves as changes since each run's first step
+// Select is what the figures of runs show (plot's flags).
+type Select struct {
+	Step     int64  // heatmap dump step, condition-plane step; −1 = the default
+	Kind     string // condition-plane rows: "train", "probe" or "" (train when present)
+	By       string // label keys grouping runs in the series figures (DefaultBy: all but seed)
+	Relative bool   // dynamics curves as changes since each run's first step
 }
 
 // maxPlanePoints bounds the points of one condition-plane panel: more are
-// strided (plotting.StrideIndex), which keeps every step represented.
+// strided (StrideIndex), which keeps every step represented.
 const maxPlanePoints = 20000
 
 // stepMeans averages f over consecutive rows of the same step among the
@@ -45,7 +44,7 @@ func isProbe(p *pairPoint) bool  { return p.probe }
 func logpW(p *pairPoint) float64 { return p.logpW }
 func logpL(p *pairPoint) float64 { return p.logpL }
 
-func (r *runData) has(keep func(*pairPoint) bool) bool {
+func (r *Run) has(keep func(*pairPoint) bool) bool {
 	for i := range r.pairs {
 		if keep(&r.pairs[i]) {
 			return true
@@ -56,8 +55,8 @@ func (r *runData) has(keep func(*pairPoint) bool) bool {
 
 // stepCurves returns the steps rows of kind as curves of logp_chosen and
 // logp_rejected (nil when none is finite).
-func (r *runData) stepCurves(kind string) (plotting.Curves, bool) {
-	var c plotting.Curves
+func (r *Run) stepCurves(kind string) (Curves, bool) {
+	var c Curves
 	ok := false
 	for _, s := range r.steps {
 		if s.Kind != kind {
@@ -69,16 +68,16 @@ func (r *runData) stepCurves(kind string) (plotting.Curves, bool) {
 	return c, ok
 }
 
-// dynamicsData builds figure 1: training curves from the pairs rows' means
+// DynamicsOf builds figure 1: training curves from the pairs rows' means
 // (else the steps stream's train rows), held-out curves from the steps
 // stream's eval rows (else the probe rows' means).
 //
 // With relative, every curve becomes its change since its own first finite
 // value (per run and per kind, before any averaging over a group).
-func dynamicsData(runs []*runData, relative bool) ([]plotting.RunDynamics, error) {
-	var out []plotting.RunDynamics
+func DynamicsOf(runs []*Run, relative bool) ([]RunDynamics, error) {
+	var out []RunDynamics
 	for _, r := range runs {
-		d := plotting.RunDynamics{Name: r.name}
+		d := RunDynamics{Name: r.Name}
 		if r.has(isTrain) {
 			d.Train.X, d.Train.Chosen = stepMeans(r.pairs, isTrain, logpW)
 			_, d.Train.Rejected = stepMeans(r.pairs, isTrain, logpL)
@@ -93,7 +92,7 @@ func dynamicsData(runs []*runData, relative bool) ([]plotting.RunDynamics, error
 			d.HeldOutSource = "probe pairs"
 		}
 		if relative {
-			for _, c := range []*plotting.Curves{&d.Train, &d.HeldOut} {
+			for _, c := range []*Curves{&d.Train, &d.HeldOut} {
 				sinceFirst(c.Chosen)
 				sinceFirst(c.Rejected)
 			}
@@ -108,10 +107,10 @@ func dynamicsData(runs []*runData, relative bool) ([]plotting.RunDynamics, error
 	return out, nil
 }
 
-// entangleData builds figure 2 from the training pair rows (probe rows when
+// EntanglementOf builds figure 2 from the training pair rows (probe rows when
 // a run has none): per step the q25/median/q75 of cos and of ⟨g_w,g_l⟩.
-func entangleData(runs []*runData) ([]plotting.RunEntangle, error) {
-	var out []plotting.RunEntangle
+func EntanglementOf(runs []*Run) ([]RunEntangle, error) {
+	var out []RunEntangle
 	for _, r := range runs {
 		keep := isTrain
 		if !r.has(keep) {
@@ -133,7 +132,7 @@ func entangleData(runs []*runData) ([]plotting.RunEntangle, error) {
 			i = j
 		}
 		if len(x) > 0 {
-			out = append(out, plotting.RunEntangle{Name: r.name, Cos: plotting.QuantileBand("cos", x, cosS), Dot: plotting.QuantileBand("dot", x, dotS)})
+			out = append(out, RunEntangle{Name: r.Name, Cos: QuantileBand("cos", x, cosS), Dot: QuantileBand("dot", x, dotS)})
 		}
 	}
 	if len(out) == 0 {
@@ -152,54 +151,54 @@ func pairCase(p *pairPoint) entangle.Case {
 	return entangle.Case(p.lossCase)
 }
 
-// planeData builds figure 3: the rows of o.kind (default: training rows when
-// the run has them, else probe rows) of step o.step (default: all steps).
-func planeData(runs []*runData, o opts) ([]plotting.PlaneData, error) {
-	var out []plotting.PlaneData
+// PlaneOf builds figure 3: the rows of o.Kind (default: training rows when
+// the run has them, else probe rows) of step o.Step (default: all steps).
+func PlaneOf(runs []*Run, o Select) ([]PlaneData, error) {
+	var out []PlaneData
 	for _, r := range runs {
-		probe := o.kind == "probe" || (o.kind == "" && !r.has(isTrain))
+		probe := o.Kind == "probe" || (o.Kind == "" && !r.has(isTrain))
 		var sel []int
 		for i := range r.pairs {
 			p := &r.pairs[i]
-			if p.probe == probe && (o.step < 0 || p.step == o.step) {
+			if p.probe == probe && (o.Step < 0 || p.step == o.Step) {
 				sel = append(sel, i)
 			}
 		}
 		if len(sel) == 0 {
 			continue
 		}
-		d := plotting.PlaneData{Name: r.name, CaseSource: "predicted"}
+		d := PlaneData{Name: r.Name, CaseSource: "predicted"}
 		if probe {
 			d.CaseSource = "observed"
 		}
-		for _, k := range plotting.StrideIndex(len(sel), maxPlanePoints) {
+		for _, k := range StrideIndex(len(sel), maxPlanePoints) {
 			p := &r.pairs[sel[k]]
 			d.X, d.Y, d.Case = append(d.X, p.chosenRatio), append(d.Y, p.rejectedRatio), append(d.Case, pairCase(p))
 		}
-		if o.step >= 0 {
-			d.Name += fmt.Sprintf(", step %d", o.step)
+		if o.Step >= 0 {
+			d.Name += fmt.Sprintf(", step %d", o.Step)
 		}
 		out = append(out, d)
 	}
 	if len(out) == 0 {
 		what := "pair rows"
-		if o.kind != "" {
-			what = o.kind + " rows"
+		if o.Kind != "" {
+			what = o.Kind + " rows"
 		}
-		if o.step >= 0 {
-			what += " at step " + fmt.Sprint(o.step)
+		if o.Step >= 0 {
+			what += " at step " + fmt.Sprint(o.Step)
 		}
 		return nil, fmt.Errorf("condition plane: no %s with dot, ww, ll in pairs.arrows (train -mode pref -out DIR writes them; probe rows need -probe N -dump-every K)", what)
 	}
 	return out, nil
 }
 
-// casesData builds figure 4: per step, the fractions of training pairs in
+// CasesOf builds figure 4: per step, the fractions of training pairs in
 // each predicted case.
-func casesData(runs []*runData) ([]plotting.RunCases, error) {
-	var out []plotting.RunCases
+func CasesOf(runs []*Run) ([]RunCases, error) {
+	var out []RunCases
 	for _, r := range runs {
-		d := plotting.RunCases{Name: r.name}
+		d := RunCases{Name: r.Name}
 		for i := 0; i < len(r.pairs); {
 			j := i
 			var cs []entangle.Case
@@ -209,7 +208,7 @@ func casesData(runs []*runData) ([]plotting.RunCases, error) {
 				}
 			}
 			if len(cs) > 0 {
-				d.X, d.Frac = append(d.X, float64(r.pairs[i].step)), append(d.Frac, plotting.CaseFractions(cs))
+				d.X, d.Frac = append(d.X, float64(r.pairs[i].step)), append(d.Frac, CaseFractions(cs))
 			}
 			i = j
 		}
@@ -224,26 +223,26 @@ func casesData(runs []*runData) ([]plotting.RunCases, error) {
 }
 
 // maxGroupLines is the most parameter-group lines per panel before groups
-// are aggregated (plotting.GroupBuckets).
+// are aggregated (GroupBuckets).
 const maxGroupLines = 10
 
-// groupsData builds figure 5 from the per-step group sums of the training
+// GroupsOf builds figure 5 from the per-step group sums of the training
 // rows.
-func groupsData(runs []*runData) ([]plotting.RunGroups, error) {
-	var out []plotting.RunGroups
+func GroupsOf(runs []*Run) ([]RunGroups, error) {
+	var out []RunGroups
 	for _, r := range runs {
 		if len(r.groupX) == 0 {
 			continue
 		}
-		labels, of := plotting.GroupBuckets(r.groupNames, maxGroupLines)
-		d := plotting.RunGroups{Name: r.name, X: r.groupX, Labels: labels}
+		labels, of := GroupBuckets(r.groupNames, maxGroupLines)
+		d := RunGroups{Name: r.Name, X: r.groupX, Labels: labels}
 		d.Dot, d.WW, d.LL = make([][]float64, len(labels)), make([][]float64, len(labels)), make([][]float64, len(labels))
 		for k := range r.groupX {
 			for _, q := range []struct {
 				dst *[][]float64
 				v   []float64
 			}{{&d.Dot, r.groupDot[k]}, {&d.WW, r.groupWW[k]}, {&d.LL, r.groupLL[k]}} {
-				sh := plotting.Shares(q.v, of, len(labels))
+				sh := Shares(q.v, of, len(labels))
 				for b := range sh {
 					(*q.dst)[b] = append((*q.dst)[b], sh[b])
 				}
@@ -257,42 +256,42 @@ func groupsData(runs []*runData) ([]plotting.RunGroups, error) {
 	return out, nil
 }
 
-// heatmapData builds figure 6: for each run with per-token gradients, the
-// matrices of dump step o.step, or of the first and the last dump step.
-func heatmapData(runs []*runData, o opts) ([]plotting.TokenMap, error) {
-	var out []plotting.TokenMap
+// HeatmapsOf builds figure 6: for each run with per-token gradients, the
+// matrices of dump step o.Step, or of the first and the last dump step.
+func HeatmapsOf(runs []*Run, o Select) ([]TokenMap, error) {
+	var out []TokenMap
 	for _, r := range runs {
 		var sel []tokenMat
 		for _, t := range r.tokens {
-			if o.step < 0 || t.step == o.step {
+			if o.Step < 0 || t.step == o.Step {
 				sel = append(sel, t)
 			}
 		}
-		if o.step < 0 && len(sel) > 2 {
+		if o.Step < 0 && len(sel) > 2 {
 			sel = []tokenMat{sel[0], sel[len(sel)-1]}
 		}
 		for _, t := range sel {
-			out = append(out, plotting.TokenMap{
-				Title:  fmt.Sprintf("%s: step %d, pair %d", r.name, t.step, t.Pair),
+			out = append(out, TokenMap{
+				Title:  fmt.Sprintf("%s: step %d, pair %d", r.Name, t.step, t.Pair),
 				Chosen: t.Chosen, Rejected: t.Rejected, ChosenContrast: t.CW, RejectedContrast: t.CL, Cos: t.Cos,
 			})
 		}
 	}
 	if len(out) == 0 {
 		what := ""
-		if o.step >= 0 {
-			what = fmt.Sprintf(" at step %d", o.step)
+		if o.Step >= 0 {
+			what = fmt.Sprintf(" at step %d", o.Step)
 		}
 		return nil, fmt.Errorf("heatmap needs per-token gradient rows%s in grads.arrows (train -grads full -token-grads N -probe N -dump-every K writes them)", what)
 	}
 	return out, nil
 }
 
-// firstOrderData builds figure 7 from the probe rows.
-func firstOrderData(runs []*runData) ([]plotting.RunFirstOrder, error) {
-	var out []plotting.RunFirstOrder
+// FirstOrderOf builds figure 7 from the probe rows.
+func FirstOrderOf(runs []*Run) ([]RunFirstOrder, error) {
+	var out []RunFirstOrder
 	for _, r := range runs {
-		d := plotting.RunFirstOrder{Name: r.name}
+		d := RunFirstOrder{Name: r.Name}
 		for i := range r.pairs {
 			p := &r.pairs[i]
 			if !p.probe || math.IsNaN(p.predW) || math.IsNaN(p.afterW) {
@@ -322,4 +321,87 @@ func sinceFirst(y []float64) {
 			return
 		}
 	}
+}
+
+// Build builds the named figure (dynamics, entanglement, plane, cases,
+// groups, heatmap or firstorder) of runs; runs that differ only in the keys
+// left out of o.By are one group in the dynamics, entanglement and cases
+// figures (mean line, min–max band). The error says what the runs lack and
+// which tool writes it.
+func Build(name string, runs []*Run, o Select) (*Figure, error) {
+	if gs := groupRuns(runs, o.By); aggregated(gs) {
+		switch name {
+		case "dynamics":
+			d, err := groupDynamics(gs, o.Relative)
+			if err != nil {
+				return nil, err
+			}
+			return dynamicsFigure(d, o.Relative), nil
+		case "entanglement":
+			d, err := groupEntangle(gs)
+			if err != nil {
+				return nil, err
+			}
+			return Entanglement(d), nil
+		case "cases":
+			d, err := groupCases(gs)
+			if err != nil {
+				return nil, err
+			}
+			return CaseFractionsFigure(d, "predicted, first order, training pairs; mean over each group's runs"), nil
+		}
+	}
+	switch name {
+	case "dynamics":
+		d, err := DynamicsOf(runs, o.Relative)
+		if err != nil {
+			return nil, err
+		}
+		return dynamicsFigure(d, o.Relative), nil
+	case "entanglement":
+		d, err := EntanglementOf(runs)
+		if err != nil {
+			return nil, err
+		}
+		return Entanglement(d), nil
+	case "plane":
+		d, err := PlaneOf(runs, o)
+		if err != nil {
+			return nil, err
+		}
+		return ConditionPlane(d), nil
+	case "cases":
+		d, err := CasesOf(runs)
+		if err != nil {
+			return nil, err
+		}
+		return CaseFractionsFigure(d, "predicted, first order, training pairs"), nil
+	case "groups":
+		d, err := GroupsOf(runs)
+		if err != nil {
+			return nil, err
+		}
+		return GroupShares(d), nil
+	case "heatmap":
+		d, err := HeatmapsOf(runs, o)
+		if err != nil {
+			return nil, err
+		}
+		return TokenHeatmaps(d), nil
+	case "firstorder":
+		d, err := FirstOrderOf(runs)
+		if err != nil {
+			return nil, err
+		}
+		return FirstOrder(d), nil
+	}
+	panic("plotting: unknown figure " + name)
+}
+
+// dynamicsFigure draws the dynamics figure, of changes when relative.
+func dynamicsFigure(d []RunDynamics, relative bool) *Figure {
+	if relative {
+		return DynamicsChange(d)
+	}
+	return Dynamics(d)
 }
