@@ -79,7 +79,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-vocab", "20"}, "prefgen: -vocab 20 is too small"},
 		{[]string{"long-suffix", "-suffix", "5000"}, "exceed the longest context allowed"},
 		{[]string{"-format", "xml", "-o", "-"}, "prefgen: unknown -format"},
-		{[]string{"import", "-tokenizer", "bpe"}, "prefgen: unknown tokenizer"},
+		{[]string{"import", "-tokenizer", "bpe"}, "prefgen: -tokenizer \"bpe\" is not word, byte or a model directory"},
 	} {
 		out, stderr, code := prefgen(t, `{"prompt":"a","chosen":"b","rejected":"c"}`, tc.args...)
 		if code == 0 || out != "" || !strings.HasPrefix(stderr, "prefgen: ") || !strings.Contains(stderr, strings.TrimPrefix(tc.want, "prefgen: ")) || strings.Count(stderr, "\n") != 1 {

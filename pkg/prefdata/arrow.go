@@ -35,10 +35,17 @@ var (
 // Schema returns the Arrow schema of a dataset, with its metadata.
 func Schema(d *Dataset) *arrow.Schema {
 	vocab, _ := json.Marshal(d.Vocab.Tokens)
-	md := arrow.NewMetadata(
-		[]string{"format", "format_version", "producer", "tokenizer", "vocab_size", "config", "vocab"},
-		[]string{Format, FormatVersion, d.Producer, d.Tokenizer, fmt.Sprint(d.Vocab.Size()), d.Config, string(vocab)},
-	)
+	keys := []string{"format", "format_version", "producer", "tokenizer", "vocab_size", "config", "vocab"}
+	vals := []string{Format, FormatVersion, d.Producer, d.Tokenizer, fmt.Sprint(d.Vocab.Size()), d.Config, string(vocab)}
+	if d.Identity != nil {
+		b, _ := json.Marshal(d.Identity)
+		keys, vals = append(keys, "tokenizer_identity"), append(vals, string(b))
+	}
+	if d.Stats != nil {
+		b, _ := json.Marshal(d.Stats)
+		keys, vals = append(keys, "import_stats"), append(vals, string(b))
+	}
+	md := arrow.NewMetadata(keys, vals)
 	return arrow.NewSchema(fields, &md)
 }
 
@@ -185,13 +192,20 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 		return nil, err
 	}
 	rec := 0
+	seen := map[int64]int{}
 	for rr.Next() {
-		if err := appendExamples(d, rr.Record(), name, &rec); err != nil {
+		if err := appendExamples(d, rr.Record(), name, &rec, seen); err != nil {
 			return nil, err
 		}
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s:record %d: truncated or corrupt Arrow data: %v", name, rec, err)
+	}
+	// The stream reader takes a clean end of input after a record batch for
+	// the end of the stream; a writer that finished wrote the end-of-stream
+	// marker, so its absence means the stream was cut.
+	if !arrowio.IsFile(all) && !bytes.HasSuffix(all, streamEnd) {
+		return nil, fmt.Errorf("%s:record %d: truncated Arrow stream: no end-of-stream marker after the last record batch (the writer did not finish)", name, rec)
 	}
 	return d, nil
 }
@@ -252,10 +266,27 @@ func readHeader(s *arrow.Schema, name string) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	return &Dataset{Vocab: v, Tokenizer: get("tokenizer"), Producer: get("producer"), Config: get("config")}, nil
+	d := &Dataset{Vocab: v, Tokenizer: get("tokenizer"), Producer: get("producer"), Config: get("config")}
+	if s := get("tokenizer_identity"); s != "" {
+		d.Identity = new(TokenizerIdentity)
+		if err := json.Unmarshal([]byte(s), d.Identity); err != nil {
+			return nil, fmt.Errorf("%s: bad tokenizer_identity in the metadata: %v", name, err)
+		}
+	}
+	if s := get("import_stats"); s != "" {
+		d.Stats = new(ImportStats)
+		if err := json.Unmarshal([]byte(s), d.Stats); err != nil {
+			return nil, fmt.Errorf("%s: bad import_stats in the metadata: %v", name, err)
+		}
+	}
+	return d, nil
 }
 
-func appendExamples(d *Dataset, rec arrow.Record, name string, n *int) error {
+// streamEnd is the Arrow IPC stream's end-of-stream marker: a continuation
+// token and a zero metadata length.
+var streamEnd = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}
+
+func appendExamples(d *Dataset, rec arrow.Record, name string, n *int, seen map[int64]int) error {
 	col := func(f string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(f)[0]) }
 	ids := col("id").(*array.Int64)
 	splits := col("split").(*array.String)
@@ -300,6 +331,10 @@ func appendExamples(d *Dataset, rec arrow.Record, name string, n *int) error {
 		var e Example
 		var err error
 		e.ID, e.Split = ids.Value(i), splits.Value(i)
+		if first, dup := seen[e.ID]; dup {
+			return posErr(name, *n, "duplicate example id %d (also record %d)", e.ID, first)
+		}
+		seen[e.ID] = *n
 		if e.Split != SplitSFT && e.Split != SplitTrain && e.Split != SplitTest {
 			return posErr(name, *n, "unknown split %q", e.Split)
 		}

@@ -2,6 +2,7 @@ package prefdata
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"testing"
 )
@@ -22,7 +23,7 @@ func FuzzReadJSONL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d, err := Import(pairs, ImportConfig{Tokenizer: "byte"})
+		d, err := Import(context.Background(), pairs, byteConfig())
 		if err != nil {
 			return
 		}
@@ -34,10 +35,11 @@ func FuzzReadJSONL(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-reading exported JSONL: %v", err)
 		}
-		for i := range pairs {
-			if back[i] != pairs[i] {
-				t.Fatalf("record %d changed: %q -> %q", i, pairs[i], back[i])
-			}
+		if d.Stats.Truncated > 0 {
+			return // a cut pair cannot read back the same
+		}
+		if texts(back) != texts(pairs) {
+			t.Fatalf("records changed:\n%q\n->\n%q", texts(pairs), texts(back))
 		}
 	})
 }

@@ -2,6 +2,7 @@ package prefdata
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"reflect"
 	"strings"
@@ -242,7 +243,9 @@ func TestJSONLRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2, err := Import(pairs, ImportConfig{Tokenizer: "word", Vocab: 1000, Seed: 1})
+	cfg := DefaultImportConfig()
+	cfg.Vocab, cfg.TestFrac = 1000, 0
+	d2, err := Import(context.Background(), pairs, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,32 +259,32 @@ func TestJSONLRoundTrip(t *testing.T) {
 		}
 	}
 	// Byte tokenizer: lossless on arbitrary UTF-8 text.
-	raw := []RawPair{{"héllo, wörld\n", "yes ✓", "no ✗"}}
-	db, err := Import(raw, ImportConfig{Tokenizer: "byte"})
+	raw := []RawPair{{Prompt: "héllo, wörld\n", Chosen: "yes ✓", Rejected: "no ✗"}}
+	db, err := Import(context.Background(), raw, byteConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var j2 bytes.Buffer
 	WriteJSONL(&j2, db)
 	back, err := ReadJSONL(&j2, "j2")
-	if err != nil || back[0] != raw[0] {
+	if err != nil || texts(back) != texts(raw) {
 		t.Fatalf("byte round trip: %v %q", err, back)
 	}
 }
 
 func TestReadJSONLForms(t *testing.T) {
-	in := `{"prompt": "Q?", "chosen": "A", "rejected": "B"}
-
-{"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "hello"}], "rejected": [{"role": "assistant", "content": "go away"}]}
-{"chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "no"}]}
-`
-	got, err := ReadJSONL(strings.NewReader(in), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []RawPair{{"Q?", "A", "B"}, {"user: hi", "hello", "go away"}, {"user: hi", "hello", "no"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
+	for _, tc := range []struct{ in, want string }{
+		{"{\"prompt\": \"Q?\", \"chosen\": \"A\", \"rejected\": \"B\"}\n\n{\"prompt\": \"R?\", \"chosen\": \"C\", \"rejected\": \"D\"}", "Q?|A|B\nR?|C|D\n"},
+		{`{"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "hello"}], "rejected": [{"role": "assistant", "content": "go away"}]}`, "user: hi|hello|go away\n"},
+		{`{"chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "no"}]}`, "user: hi|hello|no\n"},
+	} {
+		got, err := ReadJSONL(strings.NewReader(tc.in), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if texts(got) != tc.want {
+			t.Errorf("ReadJSONL(%q) = %q, want %q", tc.in, texts(got), tc.want)
+		}
 	}
 }
 
@@ -295,7 +298,7 @@ func TestReadJSONLErrors(t *testing.T) {
 		{`{"prompt": "a", "chosen": "", "rejected": "c"}`, `x:1: field "chosen" is empty`},
 		{"{\"prompt\": \"a\xff\", \"chosen\": \"b\", \"rejected\": \"c\"}", "x:1: not valid UTF-8"},
 		{`[1,2]`, "x:1: bad JSON"},
-		{`{"chosen": "b", "rejected": "c"}`, `x:1: missing field "prompt"`},
+		{`{"chosen": "b", "rejected": "c"}`, `x:1: no prompt field, and chosen and rejected have no common beginning`},
 	} {
 		_, err := ReadJSONL(strings.NewReader(tc.in), "x")
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
@@ -357,4 +360,21 @@ func TestSplitWords(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("SplitWords = %q", got)
 	}
+}
+
+// texts renders pairs as "prompt|chosen|rejected" lines, for comparisons.
+func texts(ps []RawPair) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.Prompt + "|" + p.Chosen + "|" + p.Rejected + "\n")
+	}
+	return b.String()
+}
+
+// byteConfig is the default import configuration with the byte tokenizer,
+// every pair in the train split, and no truncation below the context limit.
+func byteConfig() ImportConfig {
+	c := DefaultImportConfig()
+	c.Tokenizer, c.TestFrac, c.MaxLength, c.MaxPromptLength = TokenizerByte, 0, MaxSeqLen, MaxSeqLen/2
+	return c
 }
