@@ -238,7 +238,7 @@ func warnImport(env *cli.Env, st *prefdata.ImportStats, cfg *prefdata.ImportConf
 		if cfg.MoveSharedPref {
 			what = fmt.Sprintf("moved into the prompt in %d pairs", st.SharedPrefixMoved)
 		}
-		cli.Warnf(env.Stderr, env.Name, "in %d of %d pairs both responses begin with the same words (most often %q, %d pairs); %s",
+		cli.Warnf(env.Stderr, env.Name, "in %d of %d pairs both responses begin with the same words (most often %q, %d times); %s",
 			st.SharedPrefixPairs, n, top.Prefix, top.Pairs, what)
 	}
 	if st.Identical > 0 {

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"entangle/pkg/cli"
 	"entangle/pkg/prefdata"
+	"entangle/pkg/prefdata/pqrows"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -163,5 +167,204 @@ func TestUnwritableOutput(t *testing.T) {
 	_, stderr, code := prefgen(t, "", "1t", "-o", "/nonexistent-dir/x.arrow")
 	if code != cli.ExitData || !strings.HasPrefix(stderr, "prefgen: cannot create output") {
 		t.Fatalf("exit %d, %q", code, stderr)
+	}
+}
+
+// prefgenCtx is prefgen with a context and any standard input.
+func prefgenCtx(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cli.Env{Name: "prefgen", Args: args, Stdin: stdin, Stdout: &out, Stderr: &errb}
+	code := cli.Run(ctx, env, run)
+	return out.String(), errb.String(), code
+}
+
+// fixtureDir holds the hand-written records of each real dataset's shape.
+var fixtureDir = filepath.Join("..", "..", "pkg", "prefdata", "testdata", "import")
+
+// exported runs prefgen export on a dataset file and returns the records.
+func exported(t *testing.T, path string) [][3]string {
+	t.Helper()
+	out, stderr, code := prefgen(t, "", "export", path)
+	if code != 0 {
+		t.Fatalf("export %s: exit %d: %s", path, code, stderr)
+	}
+	var recs [][3]string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct{ Prompt, Chosen, Rejected string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, [3]string{r.Prompt, r.Chosen, r.Rejected})
+	}
+	return recs
+}
+
+// TestImportFixtures: each dataset shape imports with the byte tokenizer and
+// exports back to the strings the reader extracted, with the counts on stderr.
+func TestImportFixtures(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		file string
+		args []string
+		warn string // a line stderr must hold ("" for none)
+	}{
+		{"hh.jsonl.gz", nil, "prefgen: warning: 1 of 3 pairs have chosen and rejected with the same tokens (1 the same text): their margin is always zero (-refuse-identical makes this an error)\n"},
+		{"ultrafeedback.parquet", nil, "prefgen: warning: in 1 of 2 pairs both responses begin with the same words (most often \"It means \", 1 times); -move-prefix moves it into the prompt\n"},
+		{"tldr.jsonl", nil, "prefgen: warning: in 3 of 3 pairs both responses begin with the same words (most often \"TL;DR: \", 2 times); -move-prefix moves it into the prompt\n"},
+		{"tldr.jsonl", []string{"-max-length", "60", "-max-prompt-length", "30"}, "prefgen: warning: 3 of 3 pairs were longer than -max-length 60 and were truncated (3 prompts to 30 tokens, keep_end; 3 pairs' responses to 30 tokens)\n"},
+		{"summarize.jsonl", nil, ""},
+		{"implicit.jsonl", nil, ""},
+	} {
+		in := filepath.Join(fixtureDir, tc.file)
+		out := filepath.Join(dir, "out.arrow")
+		args := append([]string{"import", "-q", "-tokenizer", "byte", "-test-frac", "0", in, "-o", out}, tc.args...)
+		_, stderr, code := prefgen(t, "", args...)
+		if code != 0 || !strings.Contains(stderr, tc.warn) || tc.warn == "" && stderr != "" {
+			t.Fatalf("%v: exit %d, stderr %q, want %q", args, code, stderr, tc.warn)
+		}
+		f, _ := os.Open(in)
+		want, _, err := prefdata.ReadRecords(context.Background(), f, in, prefdata.ReadOptions{Parquet: pqrows.Rows})
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := exported(t, out)
+		if tc.args != nil {
+			continue // truncated: checked in pkg/prefdata
+		}
+		for i := range want {
+			if got[i] != [3]string{want[i].Prompt, want[i].Chosen, want[i].Rejected} {
+				t.Errorf("%s: record %d exports as %q, was %q", tc.file, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestImportByContent: the container is recognised from the bytes, not the
+// name, and standard input works for gzip and parquet too.
+func TestImportByContent(t *testing.T) {
+	dir := t.TempDir()
+	for _, file := range []string{"hh.jsonl.gz", "ultrafeedback.parquet"} {
+		b, err := os.ReadFile(filepath.Join(fixtureDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		odd := filepath.Join(dir, "data.txt")
+		os.WriteFile(odd, b, 0o644)
+		ref, _, code := prefgen(t, "", "import", "-q", "-tokenizer", "byte", filepath.Join(fixtureDir, file))
+		if code != 0 {
+			t.Fatalf("%s: exit %d", file, code)
+		}
+		renamed, _, code1 := prefgen(t, "", "import", "-q", "-tokenizer", "byte", odd)
+		piped, stderr, code2 := prefgenCtx(t, context.Background(), bytes.NewReader(b), "import", "-q", "-tokenizer", "byte")
+		if code1 != 0 || code2 != 0 {
+			t.Fatalf("%s: exit %d, %d: %s", file, code1, code2, stderr)
+		}
+		// The source name is in the config metadata; the examples must agree.
+		for _, o := range []string{renamed, piped} {
+			a, _ := prefdata.Read(strings.NewReader(ref), "ref")
+			b, err := prefdata.Read(strings.NewReader(o), "o")
+			if err != nil || !reflect.DeepEqual(a.Examples[0].Chosen, b.Examples[0].Chosen) || len(a.Examples) != len(b.Examples) {
+				t.Errorf("%s: content detection gave other examples (%v)", file, err)
+			}
+		}
+	}
+}
+
+// TestImportBadRecords: one line "prefgen: file:line: …", exit 1, no output.
+func TestImportBadRecords(t *testing.T) {
+	dir := t.TempDir()
+	gz, _ := os.ReadFile(filepath.Join(fixtureDir, "hh.jsonl.gz"))
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"hh.jsonl", `{"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: b"}` + "\n",
+			`:1: chosen and rejected differ at byte 9, before chosen's last "\n\nAssistant:" (byte 10): no common prompt`},
+		{"mixed.jsonl", `{"prompt": "p", "chosen": "a", "rejected": "b"}` + "\n" + `{"chosen": "a b", "rejected": "a c"}` + "\n",
+			":2: a trl-implicit record after trl records (from 1): an input holds one record shape"},
+		{"cut.jsonl.gz", string(gz[:len(gz)-20]), ":3: gzip: unexpected EOF"},
+		{"bom.jsonl", "\xEF\xBB\xBF{\"prompt\": \"p\", \"chosen\": \"a\"}\n", `:1: missing field "rejected"`},
+	} {
+		in := filepath.Join(dir, tc.name)
+		os.WriteFile(in, []byte(tc.content), 0o644)
+		out := filepath.Join(dir, "never.arrow")
+		_, stderr, code := prefgen(t, "", "import", "-q", in, "-o", out)
+		if want := "prefgen: " + in + tc.want + "\n"; code != cli.ExitData || stderr != strings.ReplaceAll(want, "\n\n", `\n\n`) && stderr != want {
+			t.Errorf("%s: exit %d, stderr %q, want %q", tc.name, code, stderr, want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%s: a failed import left an output file", tc.name)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Fatalf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+// failReader fails the test if the command reads its input.
+type failReader struct{ t *testing.T }
+
+func (f failReader) Read([]byte) (int, error) {
+	f.t.Error("the input was read before the flags were checked")
+	return 0, io.EOF
+}
+
+// TestImportFlagsFirst: bad flag values are usage errors (exit 2), found
+// before any input is read.
+func TestImportFlagsFirst(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-test-frac", "NaN"}, "prefgen: -test-frac must be in [0, 1) (got NaN)\n"},
+		{[]string{"-max-prompt-length", "600"}, "prefgen: -max-prompt-length must be in [1, -max-length) (got 600 with -max-length 512)\n"},
+		{[]string{"-max-length", "4096"}, "prefgen: -max-length must be in [2, 1024] (got 4096)\n"},
+		{[]string{"-truncation-mode", "middle"}, "prefgen: -truncation-mode must be keep_end or keep_start (got \"middle\")\n"},
+		{[]string{"-format", "csv"}, "prefgen: unknown -format \"csv\" (auto, hh, trl, ultrafeedback, tldr, summarize-feedback)\n"},
+		{[]string{"-vocab", "2"}, "prefgen: -vocab 2 is too small for the word tokenizer (at least 3)\n"},
+		{[]string{"-tokenizer", "/nonexistent/model"}, "prefgen: -tokenizer \"/nonexistent/model\" is not word, byte or a model directory\n"},
+	} {
+		_, stderr, code := prefgenCtx(t, context.Background(), failReader{t}, append([]string{"import"}, tc.args...)...)
+		if code != cli.ExitUsage || stderr != tc.want {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestInterrupted: a cancelled run (SIGINT, SIGTERM) stops at once and writes
+// nothing: no output file, no temporary file.
+func TestInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(dir, "big.arrow")
+	_, stderr, code := prefgenCtx(t, ctx, strings.NewReader(""), "-n", "3000000", "-o", out)
+	if code != cli.ExitData || stderr != "prefgen: interrupted; nothing written\n" {
+		t.Fatalf("generate: exit %d, %q", code, stderr)
+	}
+	in, _ := os.Open(filepath.Join(fixtureDir, "tldr.jsonl"))
+	defer in.Close()
+	_, stderr, code = prefgenCtx(t, ctx, in, "import", "-q", "-o", out)
+	if code != cli.ExitData || stderr != "prefgen: interrupted; nothing written\n" {
+		t.Fatalf("import: exit %d, %q", code, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("an interrupted run left %v", entries)
+	}
+}
+
+func TestVocabBoundAndCutStream(t *testing.T) {
+	_, stderr, code := prefgen(t, "", "-vocab", "400000")
+	if code != cli.ExitUsage || !strings.Contains(stderr, "-vocab 400000 is too large: the synthetic language has") {
+		t.Fatalf("-vocab 400000: exit %d, %q", code, stderr)
+	}
+	full, _, _ := prefgen(t, "", "1t", "-n", "3000", "-n-sft", "0", "-n-test", "72") // three record batches
+	_, stderr, code = prefgen(t, full[:len(full)-8], "export")
+	if code != cli.ExitData || !strings.Contains(stderr, "truncated Arrow stream: no end-of-stream marker") {
+		t.Fatalf("cut stream: exit %d, %q", code, stderr)
 	}
 }

@@ -378,3 +378,67 @@ func byteConfig() ImportConfig {
 	c.Tokenizer, c.TestFrac, c.MaxLength, c.MaxPromptLength = TokenizerByte, 0, MaxSeqLen, MaxSeqLen/2
 	return c
 }
+
+// TestStreamCutAtBatchBoundary: a stream that ends right after a record batch
+// (no end-of-stream marker) is refused, not read as a shorter dataset.
+func TestStreamCutAtBatchBoundary(t *testing.T) {
+	c := DefaultGenConfig()
+	c.NSFT, c.NTrain, c.NTest = 0, 3*batchRows, 0
+	d, _ := Generate(c)
+	var full, first bytes.Buffer
+	WriteStream(&full, d)
+	part := *d
+	part.Examples = d.Examples[:batchRows]
+	WriteStream(&first, &part)
+	// The one-batch stream less its end marker is the full stream cut after
+	// its first batch.
+	cut := first.Bytes()[:first.Len()-len(streamEnd)]
+	if !bytes.HasPrefix(full.Bytes(), cut) || !bytes.HasSuffix(first.Bytes(), streamEnd) {
+		t.Fatal("the streams do not share their first batch, or lack the end marker")
+	}
+	for _, in := range [][]byte{cut, full.Bytes()[:full.Len()-len(streamEnd)]} {
+		_, err := Read(bytes.NewReader(in), "in")
+		if err == nil || !strings.Contains(err.Error(), "truncated Arrow stream: no end-of-stream marker") {
+			t.Errorf("cut stream of %d bytes: %v", len(in), err)
+		}
+	}
+	if got, err := Read(bytes.NewReader(full.Bytes()), "in"); err != nil || len(got.Examples) != 3*batchRows {
+		t.Fatalf("the whole stream: %v", err)
+	}
+}
+
+func TestDuplicateIDs(t *testing.T) {
+	d := gen(t, func(c *GenConfig) {})
+	d.Examples[5].ID = d.Examples[2].ID
+	var s bytes.Buffer
+	WriteStream(&s, d)
+	if _, err := Read(&s, "in"); err == nil || err.Error() != "in:record 5: duplicate example id 2 (also record 2)" {
+		t.Fatalf("Read = %v", err)
+	}
+}
+
+// TestMaxSyntheticVocab: the pseudo-words are distinct over their whole
+// range, the largest vocabulary is made, and one more is refused (it used to
+// loop forever).
+func TestMaxSyntheticVocab(t *testing.T) {
+	seen := make(map[string]bool, numPseudoWords)
+	for i := 0; i < numPseudoWords; i++ {
+		w := pseudoWord(i)
+		if seen[w] || !isPseudoWord(w) {
+			t.Fatalf("pseudoWord(%d) = %q repeats or is malformed", i, w)
+		}
+		seen[w] = true
+	}
+	l, err := newSynthLang(MaxSyntheticVocab, 1)
+	if err != nil || l.vocab.Size() != MaxSyntheticVocab {
+		t.Fatalf("newSynthLang(%d): %v", MaxSyntheticVocab, err)
+	}
+	if _, err := newSynthLang(MaxSyntheticVocab+1, 1); err == nil {
+		t.Fatal("a vocabulary above the maximum was accepted")
+	}
+	c := DefaultGenConfig()
+	c.Vocab = MaxSyntheticVocab + 1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("Validate: %v", err)
+	}
+}

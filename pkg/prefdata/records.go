@@ -197,10 +197,10 @@ func (rd *recordReader) readContainer(r io.Reader, gzipped bool) error {
 	case bytes.HasPrefix(head, gzipMagic) && !gzipped:
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: gzip: %v", rd.name, err)
+			return fmt.Errorf("%s: %v", rd.name, err) // "gzip: invalid header"
 		}
 		defer gz.Close()
-		return rd.readContainer(gz, true)
+		return rd.readContainer(gzipErrs{gz}, true)
 	case bytes.HasPrefix(head, parquetMagic):
 		rd.stats.Container = "parquet"
 		// Parquet needs random access: a file as it is, anything else
@@ -221,8 +221,36 @@ func (rd *recordReader) readContainer(r io.Reader, gzipped bool) error {
 	return rd.readJSONL(br)
 }
 
+// gzipErrs says "gzip:" in the errors of decompression.
+type gzipErrs struct{ r io.Reader }
+
+func (g gzipErrs) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("gzip: %w", err)
+	}
+	return n, err
+}
+
+// readErrs remembers the first error of reading (other than EOF), so that
+// the last, partial line before it is reported as that error rather than as
+// bad JSON.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrs) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
 func (rd *recordReader) readJSONL(r io.Reader) error {
-	sc := bufio.NewScanner(r)
+	re := &readErrs{r: r}
+	sc := bufio.NewScanner(re)
 	sc.Buffer(make([]byte, 0, 1<<16), maxLineBytes)
 	line := 0
 	for sc.Scan() {
@@ -249,6 +277,9 @@ func (rd *recordReader) readJSONL(r io.Reader) error {
 			err = fmt.Errorf("bad JSON: %v", err)
 		}
 		if err := rd.add(obj, pos, err); err != nil {
+			if re.err != nil {
+				return fmt.Errorf("%s:%d: %v", rd.name, line, re.err)
+			}
 			return err
 		}
 	}
