@@ -213,7 +213,7 @@ func TestImportFixtures(t *testing.T) {
 		{"ultrafeedback.parquet", nil, "prefgen: warning: in 1 of 2 pairs both responses begin with the same words (most often \"It means \", 1 times); -move-prefix moves it into the prompt\n"},
 		{"tldr.jsonl", nil, "prefgen: warning: in 3 of 3 pairs both responses begin with the same words (most often \"TL;DR: \", 2 times); -move-prefix moves it into the prompt\n"},
 		{"tldr.jsonl", []string{"-max-length", "60", "-max-prompt-length", "30"}, "prefgen: warning: 3 of 3 pairs were longer than -max-length 60 and were truncated (3 prompts to 30 tokens, keep_end; 3 pairs' responses to 30 tokens)\n"},
-		{"summarize.jsonl", nil, ""},
+		{"summarize.jsonl", nil, "prefgen: warning: in 1 of 2 pairs both responses begin with the same words (most often \" roommate \", 1 times); -move-prefix moves it into the prompt\n"},
 		{"implicit.jsonl", nil, ""},
 	} {
 		in := filepath.Join(fixtureDir, tc.file)

@@ -3,9 +3,9 @@ package prefdata
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
-	"encoding/binary"
 	"testing"
 )
 
