@@ -17,7 +17,7 @@ import (
 // read from the template.
 
 // systemHole marks the default system message in a known template.
-const systemHole = "\x00SYSTEM\x00"
+const systemHole = "@@DEFAULT_SYSTEM_MESSAGE@@"
 
 // knownTemplates are the templates of the supported families, as their
 // tokenizer_config.json files spell them.
