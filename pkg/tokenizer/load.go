@@ -140,6 +140,11 @@ func Load(dir string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%s: eos_token %q is not a token", path(FileTokenizerConfig), b.eosName)
 		}
 	}
+	if b.padName != "" {
+		if t.pad, t.hasPAD = t.ids[b.padName]; !t.hasPAD {
+			return nil, fmt.Errorf("%s: pad_token %q is not a token", path(FileTokenizerConfig), b.padName)
+		}
+	}
 	t.bosToken, t.eosToken = b.bosName, b.eosName
 	t.setTemplate(template)
 
@@ -183,6 +188,7 @@ type builder struct {
 	fromVocabJSON bool
 	bosName       string
 	eosName       string
+	padName       string
 }
 
 // vocabMerges reads GPT-2's vocab.json and merges.txt.
@@ -557,6 +563,9 @@ func (b *builder) configTokens(path string, c *tokenizerConfig) error {
 	}
 	if b.eosName, err = tokenName(c.EOS); err != nil {
 		return fmt.Errorf("%s: eos_token: %v", path, err)
+	}
+	if b.padName, err = tokenName(c.PAD); err != nil {
+		return fmt.Errorf("%s: pad_token: %v", path, err)
 	}
 	keys := make([]string, 0, len(c.AddedTokensDecoder))
 	for k := range c.AddedTokensDecoder {

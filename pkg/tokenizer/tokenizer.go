@@ -34,13 +34,13 @@ type Tokenizer struct {
 	nfc    bool    // NFC normalizer
 	stages []stage // pre-tokenizer: each stage splits the pieces of the previous
 
-	special, ordinary  *matcher // added tokens recognised by EncodeSpecial and by Encode
-	hasBOS, hasEOS     bool
-	bos, eos           int32
-	template           *chatTemplate
-	templateErr        error // why ApplyChatTemplate cannot render, when template is nil
-	bosToken, eosToken string
-	ident              Identity
+	special, ordinary      *matcher // added tokens recognised by EncodeSpecial and by Encode
+	hasBOS, hasEOS, hasPAD bool
+	bos, eos, pad          int32
+	template               *chatTemplate
+	templateErr            error // why ApplyChatTemplate cannot render, when template is nil
+	bosToken, eosToken     string
+	ident                  Identity
 
 	mu    sync.Mutex
 	cache map[string][]int32 // raw piece -> ids
@@ -221,6 +221,9 @@ func (t *Tokenizer) EOS() (int32, bool) { return t.eos, t.hasEOS }
 
 // BOS returns the beginning-of-sequence token named by tokenizer_config.json.
 func (t *Tokenizer) BOS() (int32, bool) { return t.bos, t.hasBOS }
+
+// PAD returns the padding token named by tokenizer_config.json.
+func (t *Tokenizer) PAD() (int32, bool) { return t.pad, t.hasPAD }
 
 // Identity returns the tokenizer's identity.
 func (t *Tokenizer) Identity() Identity {

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -331,6 +332,9 @@ func TestVocabAndIDs(t *testing.T) {
 	if bos, ok := tk.BOS(); !ok || bos != idEOT {
 		t.Errorf("BOS = %d, %v", bos, ok)
 	}
+	if _, ok := tk.PAD(); ok {
+		t.Error("PAD found, but tokenizer_config.json names none")
+	}
 	// Bytes of one character split over two tokens decode back together.
 	if got := tk.Decode([]int32{0xc3, 0xa9}); got != "é" {
 		t.Errorf("Decode(c3 a9) = %q", got)
@@ -465,6 +469,35 @@ func TestTemplateRecognition(t *testing.T) {
 			t.Errorf("did not recognise %q: %v", c.src, tk.templateErr)
 		case c.family != "" && (tk.template.family != c.family || tk.template.system != c.system):
 			t.Errorf("recognised %+v", tk.template)
+		}
+	}
+}
+
+// TestConcurrentEncode: goroutines sharing one tokenizer (and its cache)
+// give the ids of a serial run.
+func TestConcurrentEncode(t *testing.T) {
+	corpus := readCorpus(t)[:600]
+	want := make([][]int32, len(corpus))
+	for i, s := range corpus {
+		want[i] = load(t, "testdata/tiny").Encode(s)
+	}
+	tk := load(t, "testdata/tiny")
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := range corpus {
+				k := (i*7 + g*131) % len(corpus)
+				if got := tk.Encode(corpus[k]); !slices.Equal(got, want[k]) {
+					errs <- fmt.Sprintf("goroutine %d, corpus line %d: %v, want %v", g, k+1, got, want[k])
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
 		}
 	}
 }
