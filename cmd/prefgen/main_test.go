@@ -368,3 +368,84 @@ func TestVocabBoundAndCutStream(t *testing.T) {
 		t.Fatalf("cut stream: exit %d, %q", code, stderr)
 	}
 }
+
+// tinyModel is a hand-written byte-level BPE model directory (vocab.json,
+// merges.txt, a ChatML template with a default system message).
+var tinyModel = filepath.Join("..", "..", "pkg", "tokenizer", "testdata", "tiny")
+
+// TestImportModelTokenizer: -tokenizer DIR tokenizes with the model's BPE,
+// renders message lists with its chat template, records its identity, and
+// export decodes the tokens back to the exact text through the stored
+// vocabulary.
+func TestImportModelTokenizer(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "hh.arrow")
+	hh := filepath.Join(fixtureDir, "hh.jsonl.gz")
+	if _, stderr, code := prefgen(t, "", "import", "-q", "-tokenizer", tinyModel, "-test-frac", "0", hh, "-o", out); code != 0 {
+		t.Fatalf("hh: exit %d: %s", code, stderr)
+	}
+	f, _ := os.Open(hh)
+	want, _, _ := prefdata.ReadRecords(context.Background(), f, hh, prefdata.ReadOptions{})
+	f.Close()
+	for i, got := range exported(t, out) {
+		if got != [3]string{want[i].Prompt, want[i].Chosen, want[i].Rejected} {
+			t.Errorf("hh record %d exports as %q", i, got)
+		}
+	}
+	df, _ := os.Open(out)
+	d, err := prefdata.Read(df, out)
+	df.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Tokenizer != prefdata.TokenizerBPE || d.Identity == nil || d.Identity.Name != "tiny" || d.Identity.Files["vocab.json"] == "" || d.Identity.ChatTemplate != "chatml" {
+		t.Fatalf("tokenizer %q, identity %+v", d.Tokenizer, d.Identity)
+	}
+	// The dataset matches its own tokenizer, not another.
+	for _, tc := range []struct {
+		model string
+		ok    bool
+	}{{tinyModel, true}, {filepath.Join(tinyModel, "..", "tiny-llama3"), false}} {
+		tok, err := loadModelTokenizer(tc.model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := prefdata.CheckTokenizer(d, tok.identity, tok.text.Vocab()); (err == nil) != tc.ok {
+			t.Errorf("CheckTokenizer against %s: %v", tc.model, err)
+		}
+	}
+
+	// UltraFeedback's message lists through the ChatML template: the prompt
+	// ends with the generation prompt, the responses are the assistant turns.
+	out = filepath.Join(dir, "uf.arrow")
+	if _, stderr, code := prefgen(t, "", "import", "-q", "-tokenizer", tinyModel, "-test-frac", "0", filepath.Join(fixtureDir, "ultrafeedback.parquet"), "-o", out); code != 0 {
+		t.Fatalf("ultrafeedback: exit %d: %s", code, stderr)
+	}
+	got := exported(t, out)[0]
+	wantUF := [3]string{
+		"<|im_start|>system\nYou are a tiny model.<|im_end|>\n<|im_start|>user\nName a prime number above 10.<|im_end|>\n<|im_start|>assistant\n",
+		"13 is a prime number above 10.<|im_end|>\n",
+		"12.<|im_end|>\n",
+	}
+	if got != wantUF {
+		t.Errorf("ultrafeedback through the chat template:\n%q\nwant\n%q", got, wantUF)
+	}
+	// The template's special tokens are single tokens.
+	df, _ = os.Open(out)
+	d, _ = prefdata.Read(df, out)
+	df.Close()
+	imEnd, _ := d.Vocab.ID("<|im_end|>")
+	if c := d.Examples[0].Chosen; c[len(c)-2] != imEnd {
+		t.Errorf("chosen %v does not end with <|im_end|> (%d) and a newline", c, imEnd)
+	}
+	var st prefdata.ImportStats = *d.Stats
+	if st.ChatTemplate != 2 {
+		t.Errorf("%d pairs rendered with the chat template, want 2", st.ChatTemplate)
+	}
+	// A broken model directory is a data error.
+	broken := filepath.Join(dir, "broken")
+	os.Mkdir(broken, 0o755)
+	if _, stderr, code := prefgen(t, "", "import", "-tokenizer", broken, hh); code != cli.ExitData || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("empty model directory: exit %d, %q", code, stderr)
+	}
+}

@@ -120,8 +120,11 @@ type PrefixCount struct {
 //     plain rendering of ReadRecords stays.
 //  2. The responses' shared prefix (SharedPrefix) is counted and, with
 //     MoveSharedPref, appended to the prompt.
-//  3. Prompt and responses are tokenized separately; BOS starts the prompt
-//     and EOS ends each response when asked (not twice).
+//  3. Prompt and responses are tokenized separately (TRL's convention);
+//     special tokens are recognised only in chat-template renderings (the
+//     tokenizer's EncodeSpecial, when it has one): "<|endoftext|>" written
+//     in a record's text stays text. BOS starts the prompt and EOS ends each
+//     response when asked (not twice).
 //  4. Pairs longer than MaxLength are truncated as TRL's DPOTrainer
 //     (tokenize_row) does, with L = max(len(chosen), len(rejected)):
 //     if len(prompt)+L > MaxLength, the prompt keeps its last (keep_end) or
@@ -147,6 +150,7 @@ func Import(ctx context.Context, pairs []RawPair, cfg ImportConfig) (*Dataset, e
 	}
 	// 1. Chat template.
 	texts := make([]RawPair, len(pairs))
+	chatted := make([]bool, len(pairs))
 	for i := range pairs {
 		p := pairs[i]
 		if cfg.Chat != nil && p.PromptMsgs != nil {
@@ -154,6 +158,7 @@ func Import(ctx context.Context, pairs []RawPair, cfg ImportConfig) (*Dataset, e
 				return nil, fmt.Errorf("%s: %v", pos(&p, i), err)
 			}
 			st.ChatTemplate++
+			chatted[i] = true
 		}
 		texts[i] = p
 	}
@@ -180,6 +185,12 @@ func Import(ctx context.Context, pairs []RawPair, cfg ImportConfig) (*Dataset, e
 	tok, ident, err := cfg.tokenizer(texts)
 	if err != nil {
 		return nil, err
+	}
+	// A chat template writes special tokens as text; they are recognised in
+	// its renderings only (EncodeSpecial, when the tokenizer has it).
+	encChat := tok.Encode
+	if s, ok := tok.(interface{ EncodeSpecial(string) []int32 }); ok {
+		encChat = s.EncodeSpecial
 	}
 	bos, hasBOS := tok.BOS()
 	eos, hasEOS := tok.EOS()
@@ -217,8 +228,11 @@ func Import(ctx context.Context, pairs []RawPair, cfg ImportConfig) (*Dataset, e
 			}
 		}
 		p := &texts[i]
-		e := Example{ID: int64(i), Split: SplitTrain,
-			Prompt: tok.Encode(p.Prompt), Chosen: tok.Encode(p.Chosen), Rejected: tok.Encode(p.Rejected)}
+		enc := tok.Encode
+		if chatted[i] {
+			enc = encChat
+		}
+		e := Example{ID: int64(i), Split: SplitTrain, Prompt: enc(p.Prompt), Chosen: enc(p.Chosen), Rejected: enc(p.Rejected)}
 		if cfg.BOS && (len(e.Prompt) == 0 || e.Prompt[0] != bos) {
 			e.Prompt = append([]int32{bos}, e.Prompt...)
 		}

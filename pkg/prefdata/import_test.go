@@ -481,8 +481,8 @@ func TestCheckTokenizer(t *testing.T) {
 	}{
 		{id, tok.vocab[:10], "vocabulary has 35 tokens, the model's tokenizer (m) 10"},
 		{id, other, `token 5 is "c" in the dataset's vocabulary but "Z"`},
-		{prefdata.TokenizerIdentity{Name: "m", Kind: "bpe", Files: map[string]string{"vocab.json": "bbbb"}}, tok.vocab, "tokenizer file vocab.json differs"},
-		{prefdata.TokenizerIdentity{Name: "w", Kind: "word"}, tok.vocab, "tokenized with the bpe tokenizer, the model uses w (word)"},
+		{prefdata.TokenizerIdentity{Name: "m", Kind: prefdata.TokenizerBPE, Files: map[string]string{"vocab.json": "bbbb"}}, tok.vocab, "tokenizer file vocab.json differs"},
+		{prefdata.TokenizerIdentity{Name: "w", Kind: "word"}, tok.vocab, "tokenized with the byte-level-bpe tokenizer, the model uses w (word)"},
 	} {
 		if err := prefdata.CheckTokenizer(d, tc.id, tc.vocab); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckTokenizer = %v, want %q", err, tc.want)

@@ -32,21 +32,24 @@ type ChatTemplate func(msgs []Message, addGenerationPrompt bool) (string, error)
 
 // Tokenizer kinds, the value of the dataset's "tokenizer" metadata key.
 const (
-	TokenizerSynthetic = "synthetic" // prefgen's synthetic language
-	TokenizerWord      = "word"      // words and punctuation; vocabulary built from the data
-	TokenizerByte      = "byte"      // one token per byte; fixed vocabulary of 256 (+ <eos>)
-	TokenizerBPE       = "bpe"       // a model directory's byte-level BPE; vocabulary in byte-to-unicode form
+	TokenizerSynthetic = "synthetic"      // prefgen's synthetic language
+	TokenizerWord      = "word"           // words and punctuation; vocabulary built from the data
+	TokenizerByte      = "byte"           // one token per byte; fixed vocabulary of 256 (+ <eos>)
+	TokenizerBPE       = "byte-level-bpe" // a model directory's byte-level BPE; vocabulary in byte-to-unicode form
 )
 
 // TokenizerIdentity names the tokenizer a dataset was made with, so that a
 // model whose tokenizer differs can be refused (CheckTokenizer). It is stored
 // as JSON under the metadata key "tokenizer_identity".
 type TokenizerIdentity struct {
-	Name         string            `json:"name"`                   // e.g. the model directory's base name, "word", "byte"
-	Kind         string            `json:"kind"`                   // e.g. "bpe", "word", "byte"
-	Pretokenizer string            `json:"pretokenizer,omitempty"` // the pre-tokenization scheme, when there is one
-	VocabSize    int               `json:"vocab_size"`             // tokens, added tokens included
-	Files        map[string]string `json:"files,omitempty"`        // file name -> sha256 (hex) of the files it was loaded from
+	Name         string            `json:"name"`                    // e.g. the model directory's base name, "word", "byte"
+	Kind         string            `json:"kind"`                    // "byte-level-bpe", "word" or "byte"
+	ModelType    string            `json:"model_type,omitempty"`    // the model directory's config.json model_type
+	Normalizer   string            `json:"normalizer,omitempty"`    // the text normalization, when there is one
+	Pretokenizer string            `json:"pretokenizer,omitempty"`  // the pre-tokenization scheme, when there is one
+	VocabSize    int               `json:"vocab_size"`              // tokens, added tokens included
+	ChatTemplate string            `json:"chat_template,omitempty"` // the chat template's family, or "none"
+	Files        map[string]string `json:"files,omitempty"`         // file name -> sha256 (hex) of the files it was loaded from
 }
 
 // WordTokenizer splits text with SplitWords and maps words to ids of a
@@ -243,8 +246,12 @@ func Decode(d *Dataset, ids []int32) string {
 // identities name has another hash. A model-loading caller checks a dataset
 // before training on it.
 func CheckTokenizer(d *Dataset, id TokenizerIdentity, vocab []string) error {
-	if d.Tokenizer != id.Kind {
-		return fmt.Errorf("the dataset was tokenized with the %s tokenizer, the model uses %s (%s): re-import the data with prefgen import -tokenizer MODEL_DIR", d.Tokenizer, id.Name, id.Kind)
+	kind := d.Tokenizer
+	if d.Identity != nil {
+		kind = d.Identity.Kind
+	}
+	if kind != id.Kind {
+		return fmt.Errorf("the dataset was tokenized with the %s tokenizer, the model uses %s (%s): re-import the data with prefgen import -tokenizer MODEL_DIR", kind, id.Name, id.Kind)
 	}
 	if d.Vocab.Size() != len(vocab) {
 		return fmt.Errorf("the dataset's vocabulary has %d tokens, the model's tokenizer (%s) %d", d.Vocab.Size(), id.Name, len(vocab))
