@@ -151,10 +151,10 @@ same words (such as "TL;DR: "), and pairs with identical responses are counted
 on stderr and in the metadata. Contrastive tokens come from aligning the two
 responses (longest common subsequence). "prefgen export" turns the dataset
 back into JSONL.`,
-	Examples: `prefgen import -tokenizer ~/models/gpt2 -eos hh-rlhf/train.jsonl.gz -o hh.arrow
-prefgen import -tokenizer ~/models/gpt2 ultrafeedback_binarized/train_prefs.parquet -o uf.arrow
-prefgen import -tokenizer byte -move-prefix tldr.jsonl -o tldr.arrow
-prefgen import -tokenizer word -vocab 256 pairs.jsonl | prefgen export | head -1`,
+	Examples: `prefgen import -tokenizer gpt2/ -eos hh-rlhf/helpful-base/train.jsonl.gz -o hh.arrow
+prefgen import -tokenizer gpt2/ ultrafeedback_binarized/train_prefs.parquet -o uf.arrow
+prefgen import -tokenizer gpt2/ -move-prefix -max-length 256 tldr.jsonl -o tldr.arrow
+prefgen import -tokenizer byte summarize_from_feedback/comparisons/batch3.json | prefgen export | head -1`,
 }
 
 func runImport(ctx context.Context, env *cli.Env, args []string) error {

@@ -449,3 +449,41 @@ func TestImportModelTokenizer(t *testing.T) {
 		t.Errorf("empty model directory: exit %d, %q", code, stderr)
 	}
 }
+
+// TestImportHelpExamples runs the examples of prefgen import -h, with the
+// model directory and the datasets replaced by the test fixtures of the same
+// shape, and the outputs written to a temporary directory.
+func TestImportHelpExamples(t *testing.T) {
+	dir := t.TempDir()
+	subst := map[string]string{
+		"gpt2/":                               tinyModel,
+		"hh-rlhf/helpful-base/train.jsonl.gz": filepath.Join(fixtureDir, "hh.jsonl.gz"),
+		"ultrafeedback_binarized/train_prefs.parquet": filepath.Join(fixtureDir, "ultrafeedback.parquet"),
+		"tldr.jsonl": filepath.Join(fixtureDir, "tldr.jsonl"),
+		"summarize_from_feedback/comparisons/batch3.json": filepath.Join(fixtureDir, "summarize.jsonl"),
+	}
+	for _, line := range strings.Split(importHelp.Examples, "\n") {
+		stdin := ""
+		for _, cmd := range strings.Split(line, " | ") {
+			args := strings.Fields(cmd)
+			if args[0] != "prefgen" {
+				continue // head, sed: not ours
+			}
+			for i, a := range args {
+				if s, ok := subst[a]; ok {
+					args[i] = s
+				} else if strings.HasSuffix(a, ".arrow") {
+					args[i] = filepath.Join(dir, a)
+				}
+			}
+			out, stderr, code := prefgen(t, stdin, args[1:]...)
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", cmd, code, stderr)
+			}
+			stdin = out
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "uf.arrow")); err != nil {
+		t.Fatal(err)
+	}
+}
