@@ -601,3 +601,28 @@ func TestImportConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestParquetRowErrors: a bad parquet row is reported as "file:row N: …",
+// and a row with a null column reads as a record without that field.
+func TestParquetRowErrors(t *testing.T) {
+	good := map[string]any{"prompt": "q", "prompt_id": "1", "score_chosen": 1.0, "score_rejected": 0.0,
+		"chosen":   []any{map[string]any{"role": "user", "content": "q"}, map[string]any{"role": "assistant", "content": "a"}},
+		"rejected": []any{map[string]any{"role": "user", "content": "q"}, map[string]any{"role": "assistant", "content": "b"}},
+		"messages": []any{}}
+	bad := map[string]any{}
+	for k, v := range good {
+		bad[k] = v
+	}
+	bad["rejected"] = []any{}
+	var buf bytes.Buffer
+	writeUltraFeedbackParquet(t, &buf, []map[string]any{good, good, bad})
+	_, _, err := prefdata.ReadRecords(context.Background(), bytes.NewReader(buf.Bytes()), "uf.parquet", prefdata.ReadOptions{Parquet: pqrows.Rows})
+	if err == nil || err.Error() != `uf.parquet:row 3: field "rejected" must be a string or a non-empty list of {"role", "content"} messages` {
+		t.Fatalf("bad row: %v", err)
+	}
+	// Cut parquet: an error at the input, no panic.
+	_, _, err = prefdata.ReadRecords(context.Background(), bytes.NewReader(buf.Bytes()[:buf.Len()/2]), "cut.parquet", prefdata.ReadOptions{Parquet: pqrows.Rows})
+	if err == nil || !strings.HasPrefix(err.Error(), "cut.parquet: ") {
+		t.Fatalf("cut parquet: %v", err)
+	}
+}
