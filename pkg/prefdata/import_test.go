@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -95,6 +96,9 @@ func TestReadFixtures(t *testing.T) {
 		{"hh.jsonl.gz", "hh", prefdata.FormatHH, "hh", "jsonl.gz"},
 		{"ultrafeedback.jsonl", "ultrafeedback", prefdata.FormatUltraFeedback, "ultrafeedback", "jsonl"},
 		{"ultrafeedback.parquet", "ultrafeedback", prefdata.FormatUltraFeedback, "ultrafeedback", "parquet"},
+		// Written by another implementation (polars, interop/check_parquet.js).
+		{"ultrafeedback-polars.parquet", "ultrafeedback", prefdata.FormatUltraFeedback, "ultrafeedback", "parquet"},
+		{"summarize-polars.parquet", "summarize", prefdata.FormatSummarize, "summarize-feedback", "parquet"},
 		{"tldr.jsonl", "tldr", prefdata.FormatTLDR, "trl", "jsonl"},
 		{"summarize.jsonl", "summarize", prefdata.FormatSummarize, "summarize-feedback", "jsonl"},
 		{"implicit.jsonl", "implicit", prefdata.FormatTRL, "trl-implicit", "jsonl"},
@@ -624,5 +628,37 @@ func TestParquetRowErrors(t *testing.T) {
 	_, _, err = prefdata.ReadRecords(context.Background(), bytes.NewReader(buf.Bytes()[:buf.Len()/2]), "cut.parquet", prefdata.ReadOptions{Parquet: pqrows.Rows})
 	if err == nil || !strings.HasPrefix(err.Error(), "cut.parquet: ") {
 		t.Fatalf("cut parquet: %v", err)
+	}
+}
+
+// TestParquetInterop: polars (interop/check_parquet.js, an independent
+// parquet implementation) reads the Go-written fixture as the same records
+// as ultrafeedback.jsonl. Needs node and interop/node_modules (scripts/setup.sh);
+// skipped without them, except in CI.
+func TestParquetInterop(t *testing.T) {
+	const script = "../../interop/check_parquet.js"
+	_, err := exec.LookPath("node")
+	if _, serr := os.Stat("../../interop/node_modules/nodejs-polars"); err != nil || serr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("missing node or interop/node_modules; run scripts/setup.sh")
+		}
+		t.Skip("missing node or interop/node_modules; run scripts/setup.sh")
+	}
+	out, err := exec.Command("node", script, "read", filepath.Join("testdata", "import", "ultrafeedback.parquet")).Output()
+	if err != nil {
+		t.Fatalf("polars: %v", err)
+	}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	want := strings.Split(strings.TrimSpace(readFile(t, "ultrafeedback.jsonl")), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("polars reads %d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		var g, w map[string]any
+		json.Unmarshal([]byte(got[i]), &g)
+		json.Unmarshal([]byte(want[i]), &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("row %d: polars reads\n%v\nthe JSONL record is\n%v", i+1, g, w)
+		}
 	}
 }

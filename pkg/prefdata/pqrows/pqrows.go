@@ -109,6 +109,8 @@ func arrowValue(a arrow.Array, i int) (any, error) {
 		return nil, nil
 	}
 	switch a := a.(type) {
+	case *array.Null:
+		return nil, nil
 	case *array.String:
 		return a.Value(i), nil
 	case *array.LargeString:
