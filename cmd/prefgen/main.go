@@ -208,6 +208,9 @@ func runImport(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	defer r.Close()
 	pairs, rs, err := prefdata.ReadRecords(ctx, r, cfg.Source, prefdata.ReadOptions{Format: cfg.Format, SkipInvalid: cfg.SkipInvalid, Parquet: pqrows.Rows})
+	if re := (*prefdata.RecordError)(nil); errors.As(err, &re) {
+		return fmt.Errorf("%v (-skip-invalid skips and counts such records)", err)
+	}
 	if err != nil {
 		return interrupted(err)
 	}

@@ -138,7 +138,7 @@ func TestFileOutputAndImportErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("{\"prompt\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n{\"prompt\":\"a\",\"chosen\":\"b\"}\n"), 0o644)
 	out3 := filepath.Join(dir, "never.arrow")
 	_, stderr, code := prefgen(t, "", "import", bad, "-o", out3)
-	if code != cli.ExitData || stderr != fmt.Sprintf("prefgen: %s:2: missing field \"rejected\"\n", bad) {
+	if code != cli.ExitData || stderr != fmt.Sprintf("prefgen: %s:2: missing field \"rejected\" (-skip-invalid skips and counts such records)\n", bad) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	if _, err := os.Stat(out3); !os.IsNotExist(err) {
@@ -280,11 +280,11 @@ func TestImportBadRecords(t *testing.T) {
 		name, content, want string
 	}{
 		{"hh.jsonl", `{"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: b"}` + "\n",
-			`:1: chosen and rejected differ at byte 9, before chosen's last "\n\nAssistant:" (byte 10): no common prompt`},
+			`:1: chosen and rejected differ at byte 9, before chosen's last "\n\nAssistant:" (byte 10): no common prompt (-skip-invalid skips and counts such records)`},
 		{"mixed.jsonl", `{"prompt": "p", "chosen": "a", "rejected": "b"}` + "\n" + `{"chosen": "a b", "rejected": "a c"}` + "\n",
 			":2: a trl-implicit record after trl records (from 1): an input holds one record shape"},
 		{"cut.jsonl.gz", string(gz[:len(gz)-20]), ":3: gzip: unexpected EOF"},
-		{"bom.jsonl", "\xEF\xBB\xBF{\"prompt\": \"p\", \"chosen\": \"a\"}\n", `:1: missing field "rejected"`},
+		{"bom.jsonl", "\xEF\xBB\xBF{\"prompt\": \"p\", \"chosen\": \"a\"}\n", `:1: missing field "rejected" (-skip-invalid skips and counts such records)`},
 	} {
 		in := filepath.Join(dir, tc.name)
 		os.WriteFile(in, []byte(tc.content), 0o644)

@@ -62,6 +62,17 @@ type Message struct {
 	Content string `json:"content"`
 }
 
+// RecordError is a record that cannot be used: "name:pos: what is wrong".
+// ReadOptions.SkipInvalid skips such records; other errors (a shape that
+// differs from the first record's, unreadable input) always stop the reading.
+type RecordError struct {
+	Name, Pos string
+	Err       error
+}
+
+func (e *RecordError) Error() string { return e.Name + ":" + e.Pos + ": " + e.Err.Error() }
+func (e *RecordError) Unwrap() error { return e.Err }
+
 // ReadOptions configures ReadRecords.
 type ReadOptions struct {
 	Format      string // one of RecordFormats; "" is auto
@@ -304,7 +315,7 @@ func (rd *recordReader) add(obj map[string]json.RawMessage, pos string, err erro
 		return fmt.Errorf("%s:%s: a %s record after %s records (from %s): an input holds one record shape", rd.name, pos, shape, rd.stats.Shape, rd.firstPos)
 	}
 	if err != nil {
-		err = fmt.Errorf("%s:%s: %v", rd.name, pos, err)
+		err = &RecordError{Name: rd.name, Pos: pos, Err: err}
 		if !rd.opt.SkipInvalid {
 			return err
 		}
