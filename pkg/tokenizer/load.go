@@ -28,9 +28,12 @@ const (
 // Split patterns of the pre-tokenizers this package implements, as
 // tokenizer.json spells them.
 const (
-	PatternGPT2   = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-	PatternLlama3 = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-	PatternQwen2  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	PatternGPT2 = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	// PatternGPT2Tiktoken is tiktoken's spelling of PatternGPT2 (the same
+	// language: the contractions are disjoint, so their order is immaterial).
+	PatternGPT2Tiktoken = `'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	PatternLlama3       = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	PatternQwen2        = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
 // Load reads a tokenizer from a model directory: tokenizer.json if present,
@@ -425,7 +428,7 @@ func preTokenizer(raw json.RawMessage) ([]stage, error) {
 				return nil, errors.New("Split with a String pattern is not supported")
 			}
 			switch *pat.Regex {
-			case PatternGPT2:
+			case PatternGPT2, PatternGPT2Tiktoken:
 				stages = append(stages, stage{kind: stGPT2})
 			case PatternLlama3:
 				stages = append(stages, stage{kind: stLlama3, arg: 3})

@@ -199,6 +199,7 @@ func TestPretokenizerVariants(t *testing.T) {
 		{seq(map[string]any{"type": "Digits", "individual_digits": false}, bl(true)), "digit-runs+gpt2", "x1234123", cat(byteIDs("x"), []int32{id123, '4', id123})},
 		{seq(split(PatternQwen2), bl(false)), "qwen2", "1234123", byteIDs("1234123")},
 		{seq(split(PatternGPT2), bl(false)), "gpt2", " the dog", []int32{idGthe, idGdog}},
+		{seq(split(PatternGPT2Tiktoken), bl(false)), "gpt2", "the dog's", cat(byteIDs("t"), []int32{idHe, idGdog, idApS})},
 		{bl(false), "none", "the dog", cat(byteIDs("t"), []int32{idHe, idGdog})}, // one piece: t h e Ġ d o g
 	}
 	for _, c := range cases {
