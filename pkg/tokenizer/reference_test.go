@@ -120,6 +120,7 @@ func hfVariants() []hfVariant {
 	return []hfVariant{
 		{"gpt2 (ByteLevel, as Hugging Face writes gpt2)", nil, bl(true), true, jsSpace},
 		{"gpt2 (Split + ByteLevel)", nil, seq(split(PatternGPT2), bl(false)), true, nil},
+		{"gpt2 (Split with tiktoken's spelling + ByteLevel)", nil, seq(split(PatternGPT2Tiktoken), bl(false)), true, nil},
 		{"NFC + gpt2 (as Pythia)", nfc, bl(true), false, jsSpace},
 		{"NFC + gpt2 (Split + ByteLevel)", nfc, seq(split(PatternGPT2), bl(false)), false, nil},
 		{"digits + gpt2 (as SmolLM2)", nil, seq(digits(true), bl(true)), false, either(jsSpace, jsDigit)},
