@@ -131,7 +131,7 @@ func Load(dir string) (*Tokenizer, error) {
 
 	t, err := b.build()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, err)
+		return nil, err
 	}
 	if b.bosName != "" {
 		if t.bos, t.hasBOS = t.ids[b.bosName]; !t.hasBOS {
@@ -184,11 +184,13 @@ func Load(dir string) (*Tokenizer, error) {
 type builder struct {
 	ids           map[string]int32 // model vocabulary
 	merges        [][2]string
+	mergePos      []string // where each merge is, for errors: "merges.txt:12" or "tokenizer.json: model.merges[10]"
 	added         []addedToken
 	nfc           bool
 	stages        []stage
 	ignoreMerges  bool
 	fromVocabJSON bool
+	src           string // the file(s) the vocabulary and merges came from, for errors
 	bosName       string
 	eosName       string
 	padName       string
@@ -197,6 +199,7 @@ type builder struct {
 // vocabMerges reads GPT-2's vocab.json and merges.txt.
 func (b *builder) vocabMerges(vocabPath string, vocab []byte, mergesPath string, merges []byte) error {
 	b.fromVocabJSON = true
+	b.src = vocabPath + " + " + filepath.Base(mergesPath)
 	b.stages = []stage{{kind: stGPT2}}
 	if err := json.Unmarshal(vocab, &b.ids); err != nil {
 		return fmt.Errorf("%s: %v", vocabPath, err)
@@ -212,12 +215,14 @@ func (b *builder) vocabMerges(vocabPath string, vocab []byte, mergesPath string,
 			return fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", mergesPath, i+1, line)
 		}
 		b.merges = append(b.merges, [2]string{a, c})
+		b.mergePos = append(b.mergePos, fmt.Sprintf("%s:%d", mergesPath, i+1))
 	}
 	return nil
 }
 
 // tokenizerJSON reads a Hugging Face tokenizer.json.
 func (b *builder) tokenizerJSON(path string, data []byte) error {
+	b.src = path
 	var f struct {
 		AddedTokens []struct {
 			ID         int32  `json:"id"`
@@ -274,6 +279,7 @@ func (b *builder) tokenizerJSON(path string, data []byte) error {
 			return fmt.Errorf("%s: model.merges[%d]: want \"a b\" or [\"a\", \"b\"], got %s", path, i, raw)
 		}
 		b.merges = append(b.merges, pair)
+		b.mergePos = append(b.mergePos, fmt.Sprintf("%s: model.merges[%d]", path, i))
 	}
 	for _, a := range f.AddedTokens {
 		if a.SingleWord || a.Lstrip || a.Rstrip {
@@ -643,13 +649,13 @@ func (b *builder) build() (*Tokenizer, error) {
 	size := 0
 	for tok, id := range b.ids {
 		if id < 0 {
-			return nil, fmt.Errorf("token %q has negative id %d", tok, id)
+			return nil, fmt.Errorf("%s: token %q has negative id %d", b.src, tok, id)
 		}
 		size = max(size, int(id)+1)
 	}
 	for _, a := range b.added {
 		if a.id < 0 {
-			return nil, fmt.Errorf("added token %q has negative id %d", a.content, a.id)
+			return nil, fmt.Errorf("%s: added token %q has negative id %d", b.src, a.content, a.id)
 		}
 		size = max(size, int(a.id)+1)
 	}
@@ -658,7 +664,7 @@ func (b *builder) build() (*Tokenizer, error) {
 	raws := make([][]byte, size)
 	for tok, id := range b.ids {
 		if have[id] {
-			return nil, fmt.Errorf("id %d is both %q and %q", id, t.vocab[id], tok)
+			return nil, fmt.Errorf("%s: id %d is both %q and %q", b.src, id, t.vocab[id], tok)
 		}
 		have[id] = true
 		t.vocab[id] = tok
@@ -679,7 +685,7 @@ func (b *builder) build() (*Tokenizer, error) {
 	}
 	for _, a := range b.added {
 		if have[a.id] && t.vocab[a.id] != a.content {
-			return nil, fmt.Errorf("added token %q has id %d of vocabulary token %q", a.content, a.id, t.vocab[a.id])
+			return nil, fmt.Errorf("%s: added token %q has id %d of vocabulary token %q", b.src, a.content, a.id, t.vocab[a.id])
 		}
 		have[a.id] = true
 		t.vocab[a.id] = a.content
@@ -697,7 +703,7 @@ func (b *builder) build() (*Tokenizer, error) {
 	for c := 0; c < 256; c++ {
 		id, ok := b.ids[string(byteRune[c])]
 		if !ok {
-			return nil, fmt.Errorf("the vocabulary has no token for byte 0x%02x (%q)", c, string(byteRune[c]))
+			return nil, fmt.Errorf("%s: the vocabulary has no token for byte 0x%02x (%q)", b.src, c, string(byteRune[c]))
 		}
 		t.byteID[c] = id
 	}
@@ -706,7 +712,7 @@ func (b *builder) build() (*Tokenizer, error) {
 		c, ok2 := b.ids[m[1]]
 		ab, ok3 := b.ids[m[0]+m[1]]
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("merge %d (%q %q): token not in the vocabulary", rank+1, m[0], m[1])
+			return nil, fmt.Errorf("%s: merge %q %q: a token is not in the vocabulary", b.mergePos[rank], m[0], m[1])
 		}
 		// A pair listed twice keeps its last rank, as Hugging Face's BPE does.
 		t.merges[pairKey(a, c)] = mergeVal(int32(rank), ab)
