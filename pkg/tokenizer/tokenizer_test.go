@@ -447,19 +447,28 @@ func TestChatTemplates(t *testing.T) {
 }
 
 // TestTemplateRecognition: spellings of the same template (spacing,
-// quotes, attribute or subscript, escaped or literal newlines) are
-// recognised; a changed one is not.
+// quotes, attribute or subscript, escaped or literal newlines, comments,
+// lines and indentation that transformers' trim_blocks and lstrip_blocks
+// remove) are recognised; a changed one is not.
 func TestTemplateRecognition(t *testing.T) {
 	qwen2 := "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-	respelled := "{% for message in messages %}\n{% if loop.first and messages[0].role != \"system\" %}{{ \"<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n\" }}{% endif %}{# a comment #}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-	respelled = strings.Replace(respelled, "%}\n{%", "%}{%", 1) // text between tags is output: keep none
+	respelled := "{% for message in messages %}{% if loop.first and messages[0].role != \"system\" %}{{ \"<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n\" }}{% endif %}{# a comment #}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+	multiline := "{% for message in messages %}\n    {% if loop.first and messages[0]['role'] != 'system' %}\n        {{- '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' -}}\n    {% endif %}\n    {{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' -}}\n{% endfor %}\n{% if add_generation_prompt %}\n    {{- '<|im_start|>assistant\n' -}}\n{% endif %}\n"
+	plain := "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 	for _, c := range []struct {
 		src, family, system string
 	}{
 		{qwen2, "chatml", "You are a helpful assistant."},
 		{respelled, "chatml", "You are a helpful assistant."},
+		{multiline, "chatml", "You are a helpful assistant."},
+		{qwen2 + "\n", "chatml", "You are a helpful assistant."}, // trim_blocks drops the newline after {% endif %}
+		{plain, "chatml", ""},
 		{strings.Replace(qwen2, "'<|im_end|>' + '\n'", "'<|im_end|>'", 1), "", ""},
-		{qwen2 + "\n", "", ""},
+		{qwen2 + "\n\n", "chatml", "You are a helpful assistant."}, // and the last newline of a template
+		{qwen2 + "\n\n\n", "", ""},
+		{qwen2 + "x", "", ""},
+		{strings.Replace(multiline, "{{- '<|im_start|>assistant", "{{ '<|im_start|>assistant", 1), "", ""}, // keeps "    " before the prompt
+		{strings.Replace(multiline, "' -}}\n    {% endif %}", "' }}\n    {% endif %}", 1), "", ""},         // keeps a newline after the system turn
 	} {
 		tk := &Tokenizer{}
 		tk.setTemplate(c.src)
