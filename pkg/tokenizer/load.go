@@ -52,8 +52,10 @@ func Load(dir string) (*Tokenizer, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		sum := sha256.Sum256(b)
-		files[name] = hex.EncodeToString(sum[:])
+		if name != FileConfig { // config.json is the model's, not the tokenizer's
+			sum := sha256.Sum256(b)
+			files[name] = hex.EncodeToString(sum[:])
+		}
 		return b, true, nil
 	}
 	path := func(name string) string { return filepath.Join(dir, name) }

@@ -57,7 +57,7 @@ type Identity struct {
 	Pretokenizer string            `json:"pretokenizer"`         // stage names joined by "+", see the package doc
 	VocabSize    int               `json:"vocab_size"`           // len(Vocab())
 	ChatTemplate string            `json:"chat_template"`        // "chatml", "llama3", "none" or "unsupported"
-	Files        map[string]string `json:"files"`                // file name -> sha256 hex of every file read
+	Files        map[string]string `json:"files"`                // file name -> sha256 hex of every tokenizer file read (not config.json)
 }
 
 // Message is one turn of a conversation.

@@ -371,6 +371,16 @@ func TestIdentity(t *testing.T) {
 	if _, ok := tk.Identity().Files["x"]; ok {
 		t.Error("Identity shares its Files map")
 	}
+
+	// config.json gives model_type and is not part of the tokenizer's files.
+	dir := modified(t, func(map[string]any) {})
+	if err := os.WriteFile(filepath.Join(dir, FileConfig), []byte(`{"model_type": "gpt2", "n_layer": 12}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id = load(t, dir).Identity()
+	if _, ok := id.Files[FileConfig]; ok || id.ModelType != "gpt2" || id.Name != filepath.Base(dir) {
+		t.Errorf("with config.json: Identity = %+v", id)
+	}
 }
 
 // TestMergeLongEqualsShort: the heap merge (long pieces) gives what the
