@@ -521,3 +521,37 @@ func TestConcurrentEncode(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncode: any bytes (invalid UTF-8 too) encode without panicking and
+// decode back exactly, and the pre-tokenizers cut them into pieces that
+// cover the text.
+func FuzzEncode(f *testing.F) {
+	for _, s := range []string{"", "The dog's 12345\n\n", "\xff\xfe\x00 a", "a\u0085\ufeff b", "<|im_start|>x<|im_end|>", "'ſ'S 'LL"} {
+		f.Add(s)
+	}
+	toks := []*Tokenizer{load(f, "testdata/tiny"), load(f, "testdata/tiny-llama3")}
+	stages := []stage{{kind: stGPT2}, {kind: stLlama3, arg: 3}, {kind: stLlama3, arg: 1}, {kind: stDigits, arg: 1}, {kind: stDigits}}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 4096 {
+			t.Skip()
+		}
+		for _, tk := range toks {
+			if got := tk.Decode(tk.Encode(s)); got != s {
+				t.Fatalf("Decode(Encode(%q)) = %q", s, got)
+			}
+			if got := tk.Decode(tk.EncodeSpecial(s)); got != s {
+				t.Fatalf("Decode(EncodeSpecial(%q)) = %q", s, got)
+			}
+		}
+		for _, st := range stages {
+			rest := s
+			for len(rest) > 0 {
+				n := st.next(rest)
+				if n <= 0 || n > len(rest) {
+					t.Fatalf("%s: piece of %d bytes at %q", st.name(), n, rest)
+				}
+				rest = rest[n:]
+			}
+		}
+	})
+}
