@@ -60,6 +60,19 @@ func Load(dir string) (*Tokenizer, error) {
 	}
 	path := func(name string) string { return filepath.Join(dir, name) }
 
+	var modelType string
+	if data, ok, err := read(FileConfig); err != nil {
+		return nil, err
+	} else if ok {
+		var c struct {
+			ModelType string `json:"model_type"`
+		}
+		if err := json.Unmarshal(data, &c); err != nil {
+			return nil, fmt.Errorf("%s: %v", path(FileConfig), err)
+		}
+		modelType = c.ModelType
+	}
+
 	var cfg *tokenizerConfig
 	if b, ok, err := read(FileTokenizerConfig); err != nil {
 		return nil, err
@@ -104,31 +117,14 @@ func Load(dir string) (*Tokenizer, error) {
 		if err := b.configTokens(path(FileTokenizerConfig), cfg); err != nil {
 			return nil, err
 		}
-	} else if b.fromVocabJSON {
-		// GPT2Tokenizer's defaults: bos, eos and unk are "<|endoftext|>".
-		if _, ok := b.ids["<|endoftext|>"]; ok {
-			b.bosName, b.eosName = "<|endoftext|>", "<|endoftext|>"
-			b.addSpecialName("<|endoftext|>")
-		}
 	}
+	b.classDefaults(cfg, modelType)
 	if template == "" {
 		if data, ok, err := read(FileChatTemplate); err != nil {
 			return nil, err
 		} else if ok {
 			template = string(data)
 		}
-	}
-	var modelType string
-	if data, ok, err := read(FileConfig); err != nil {
-		return nil, err
-	} else if ok {
-		var c struct {
-			ModelType string `json:"model_type"`
-		}
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, fmt.Errorf("%s: %v", path(FileConfig), err)
-		}
-		modelType = c.ModelType
 	}
 
 	t, err := b.build()
@@ -150,7 +146,7 @@ func Load(dir string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%s: pad_token %q is not a token", path(FileTokenizerConfig), b.padName)
 		}
 	}
-	t.bosToken, t.eosToken = b.bosName, b.eosName
+	t.bosToken = b.bosName
 	t.setTemplate(template)
 
 	t.ident = Identity{
@@ -513,6 +509,7 @@ type tokenizerConfig struct {
 	PAD                json.RawMessage `json:"pad_token"`
 	UNK                json.RawMessage `json:"unk_token"`
 	ChatTemplate       json.RawMessage `json:"chat_template"`
+	TokenizerClass     string          `json:"tokenizer_class"`
 	AddedTokensDecoder map[string]struct {
 		Content    string `json:"content"`
 		SingleWord bool   `json:"single_word"`
@@ -608,6 +605,56 @@ func (b *builder) configTokens(path string, c *tokenizerConfig) error {
 		}
 	}
 	return nil
+}
+
+// classDefaults fills in the special tokens that tokenizer_config.json
+// leaves unnamed with the defaults of the transformers tokenizer class that
+// would read the folder (tokenizer_class, else config.json's model_type, else
+// GPT2Tokenizer for a vocab.json): GPT2Tokenizer and GPTNeoXTokenizer take
+// "<|endoftext|>" as bos, eos and unk; Qwen2Tokenizer as eos, unk and pad.
+// A token absent from tokenizer_config.json takes the default; one set to
+// null has none.
+func (b *builder) classDefaults(cfg *tokenizerConfig, modelType string) {
+	class := ""
+	if cfg != nil {
+		class = strings.TrimSuffix(cfg.TokenizerClass, "Fast")
+	}
+	if class == "" {
+		class = map[string]string{"gpt2": "GPT2Tokenizer", "gpt_neox": "GPTNeoXTokenizer", "qwen2": "Qwen2Tokenizer"}[modelType]
+	}
+	if class == "" && b.fromVocabJSON {
+		class = "GPT2Tokenizer"
+	}
+	const eot = "<|endoftext|>"
+	if _, ok := b.ids[eot]; !ok {
+		found := false
+		for _, a := range b.added {
+			found = found || a.content == eot
+		}
+		if !found {
+			return
+		}
+	}
+	// A token the config sets to null stays unset.
+	set := func(name *string, raw func(*tokenizerConfig) json.RawMessage) {
+		if cfg == nil || len(raw(cfg)) == 0 {
+			*name = eot
+		}
+	}
+	bos := func(c *tokenizerConfig) json.RawMessage { return c.BOS }
+	eos := func(c *tokenizerConfig) json.RawMessage { return c.EOS }
+	pad := func(c *tokenizerConfig) json.RawMessage { return c.PAD }
+	switch class {
+	case "GPT2Tokenizer", "GPTNeoXTokenizer":
+		set(&b.bosName, bos)
+		set(&b.eosName, eos)
+	case "Qwen2Tokenizer":
+		set(&b.eosName, eos)
+		set(&b.padName, pad)
+	default:
+		return
+	}
+	b.addSpecialName(eot)
 }
 
 // addToken adds an added token, or checks it against the one already known.

@@ -38,8 +38,8 @@ type Tokenizer struct {
 	hasBOS, hasEOS, hasPAD bool
 	bos, eos, pad          int32
 	template               *chatTemplate
-	templateErr            error // why ApplyChatTemplate cannot render, when template is nil
-	bosToken, eosToken     string
+	templateErr            error  // why ApplyChatTemplate cannot render, when template is nil
+	bosToken               string // bos_token of tokenizer_config.json, which the Llama-3 template prepends
 	ident                  Identity
 
 	mu    sync.Mutex
