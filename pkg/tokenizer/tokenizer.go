@@ -215,14 +215,18 @@ func (t *Tokenizer) ID(tok string) (int32, bool) {
 	return id, ok
 }
 
-// EOS returns the end-of-sequence token named by tokenizer_config.json
-// (GPT-2's "<|endoftext|>" for a vocab.json without one).
+// EOS returns the end-of-sequence token: tokenizer_config.json's eos_token,
+// else the default of its tokenizer class ("<|endoftext|>" for GPT-2,
+// GPT-NeoX and Qwen2, and for a vocab.json folder without a config).
 func (t *Tokenizer) EOS() (int32, bool) { return t.eos, t.hasEOS }
 
-// BOS returns the beginning-of-sequence token named by tokenizer_config.json.
+// BOS returns the beginning-of-sequence token: tokenizer_config.json's
+// bos_token, else the default of its tokenizer class ("<|endoftext|>" for
+// GPT-2 and GPT-NeoX). Encode never adds it.
 func (t *Tokenizer) BOS() (int32, bool) { return t.bos, t.hasBOS }
 
-// PAD returns the padding token named by tokenizer_config.json.
+// PAD returns the padding token: tokenizer_config.json's pad_token, else
+// the default of its tokenizer class ("<|endoftext|>" for Qwen2).
 func (t *Tokenizer) PAD() (int32, bool) { return t.pad, t.hasPAD }
 
 // Identity returns the tokenizer's identity.
