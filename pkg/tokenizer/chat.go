@@ -146,9 +146,26 @@ func pyStrip(s string) string {
 
 var subscript = regexp.MustCompile(`\["([A-Za-z_][A-Za-z0-9_]*)"\]`)
 
-// canonTemplate returns the canonical form of a Jinja template.
+// canonTemplate returns the canonical form of a Jinja template: tags with
+// their code (string literals decoded and re-quoted, white space dropped,
+// x["name"] written x.name) and the text between them as the template
+// outputs it under transformers' Jinja settings (trim_blocks: the newline
+// after a block or comment tag is dropped; lstrip_blocks: spaces and tabs
+// before a block or comment tag at the start of a line are dropped) and the
+// whitespace control of "{%-" and "-%}", and without the one newline that
+// ends the template (keep_trailing_newline is off). Comments are dropped.
 func canonTemplate(src string) (string, error) {
-	var out strings.Builder
+	if strings.HasSuffix(src, "\r\n") {
+		src = src[:len(src)-2]
+	} else {
+		src = strings.TrimSuffix(src, "\n")
+	}
+	type seg struct {
+		text           string // a text segment (open == "")
+		open, code     string // a tag: "{{", "{%" or "{#", and its canonical code
+		lstrip, rstrip bool   // "{%-" and "-%}"
+	}
+	var segs []seg
 	for len(src) > 0 {
 		i := strings.Index(src, "{")
 		for i >= 0 && i+1 < len(src) && !strings.ContainsRune("{%#", rune(src[i+1])) {
@@ -160,27 +177,33 @@ func canonTemplate(src string) (string, error) {
 			i += 1 + j
 		}
 		if i < 0 || i+1 >= len(src) {
-			out.WriteString("TEXT" + strconv.Quote(src))
+			segs = append(segs, seg{text: src})
 			break
 		}
 		if i > 0 {
-			out.WriteString("TEXT" + strconv.Quote(src[:i]))
+			segs = append(segs, seg{text: src[:i]})
 		}
-		open := src[i : i+2]
-		closer := map[string]string{"{{": "}}", "{%": "%}", "{#": "#}"}[open]
+		g := seg{open: src[i : i+2]}
+		closer := map[string]string{"{{": "}}", "{%": "%}", "{#": "#}"}[g.open]
 		src = src[i+2:]
-		if open == "{#" {
-			j := strings.Index(src, "#}")
-			if j < 0 {
-				return "", errors.New("unterminated comment")
-			}
-			src = src[j+2:]
-			continue
+		if strings.HasPrefix(src, "-") {
+			g.lstrip = true
+			src = src[1:]
 		}
 		var code strings.Builder
 		closed := false
 		for len(src) > 0 {
 			c := src[0]
+			if g.open == "{#" {
+				if strings.HasPrefix(src, "-#}") || strings.HasPrefix(src, "#}") {
+					g.rstrip = c == '-'
+					src = src[strings.Index(src, "#}")+2:]
+					closed = true
+					break
+				}
+				src = src[1:]
+				continue
+			}
 			if c == '\'' || c == '"' {
 				lit, n, err := jinjaString(src)
 				if err != nil {
@@ -190,8 +213,9 @@ func canonTemplate(src string) (string, error) {
 				src = src[n:]
 				continue
 			}
-			if strings.HasPrefix(src, closer) {
-				src = src[2:]
+			if strings.HasPrefix(src, "-"+closer) || strings.HasPrefix(src, closer) {
+				g.rstrip = c == '-'
+				src = src[strings.Index(src, closer)+2:]
 				closed = true
 				break
 			}
@@ -201,9 +225,47 @@ func canonTemplate(src string) (string, error) {
 			src = src[1:]
 		}
 		if !closed {
-			return "", fmt.Errorf("unterminated %s", open)
+			return "", fmt.Errorf("unterminated %s", g.open)
 		}
-		out.WriteString(open + subscript.ReplaceAllString(code.String(), ".$1") + closer)
+		g.code = subscript.ReplaceAllString(code.String(), ".$1")
+		segs = append(segs, g)
+	}
+	// White space around tags: first what the tag after a text removes
+	// (lstrip_blocks looks at the template as written), then what the tag
+	// before it removes.
+	for k := 1; k < len(segs); k++ {
+		g, prev := &segs[k], &segs[k-1]
+		if g.open == "" || prev.open != "" {
+			continue
+		}
+		if g.lstrip {
+			prev.text = strings.TrimRight(prev.text, " \t\n\r")
+		} else if g.open != "{{" {
+			nl := strings.LastIndexByte(prev.text, '\n')
+			if line := prev.text[nl+1:]; strings.Trim(line, " \t") == "" && (nl >= 0 || k == 1) {
+				prev.text = prev.text[:nl+1]
+			}
+		}
+	}
+	for k := 0; k+1 < len(segs); k++ {
+		g, next := &segs[k], &segs[k+1]
+		if g.open == "" || next.open != "" {
+			continue
+		}
+		if g.rstrip {
+			next.text = strings.TrimLeft(next.text, " \t\n\r")
+		} else if g.open != "{{" {
+			next.text = strings.TrimPrefix(next.text, "\n")
+		}
+	}
+	var out strings.Builder
+	for _, g := range segs {
+		switch {
+		case g.open == "" && g.text != "":
+			out.WriteString("TEXT" + strconv.Quote(g.text))
+		case g.open == "{{" || g.open == "{%":
+			out.WriteString(g.open + g.code + map[string]string{"{{": "}}", "{%": "%}"}[g.open])
+		}
 	}
 	return out.String(), nil
 }

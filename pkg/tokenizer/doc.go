@@ -86,8 +86,9 @@
 //
 // Templates are recognised, not interpreted: the template is put in a
 // canonical form (string literals decoded, white space in tags dropped,
-// x['name'] read as x.name, comments dropped) and compared with the known
-// ones: ChatML as SmolLM2 and Qwen2 write it (with or without a default
+// x['name'] read as x.name, comments dropped, the text between tags as
+// transformers' Jinja settings output it: trim_blocks, lstrip_blocks,
+// "{%-"/"-%}", no final newline) and compared with the known ones: ChatML as SmolLM2 and Qwen2 write it (with or without a default
 // system message, which is read from the template) and Llama-3's (the
 // instruct form, and the base form that always adds the generation prompt).
 // ApplyChatTemplate documents the renderings. Without a template (GPT-2),

@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -109,4 +111,39 @@ func BenchmarkEncodeGPT2Cold(b *testing.B) { benchmarkEncode(b, load(b, gpt2Dir(
 func BenchmarkEncodeLlama3(b *testing.B) {
 	requireInterop(b, false, llama3Models+"/tokenizer.json")
 	benchmarkEncode(b, load(b, llama3Models), false)
+}
+
+// TestClassDefaults: a folder laid out as the hub's gpt2 (tokenizer.json,
+// tokenizer_config.json naming no special token, config.json model_type
+// gpt2) has GPT2TokenizerFast's bos and eos, "<|endoftext|>".
+func TestClassDefaults(t *testing.T) {
+	cases := []struct {
+		config, modelType string
+		bos, eos, pad     bool
+	}{
+		{`{"model_max_length": 1024}`, "gpt2", true, true, false},
+		{`{"tokenizer_class": "GPT2TokenizerFast"}`, "", true, true, false},
+		{`{"tokenizer_class": "GPTNeoXTokenizerFast", "bos_token": null}`, "", false, true, false},
+		{`{"tokenizer_class": "Qwen2Tokenizer"}`, "", false, true, true},
+		{`{"tokenizer_class": "PreTrainedTokenizerFast"}`, "gpt2", false, false, false},
+		{`{}`, "", false, false, false},
+	}
+	for _, c := range cases {
+		dir := modified(t, func(map[string]any) {})
+		if err := os.WriteFile(filepath.Join(dir, FileTokenizerConfig), []byte(c.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if c.modelType != "" {
+			if err := os.WriteFile(filepath.Join(dir, FileConfig), []byte(`{"model_type": "`+c.modelType+`"}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tk := load(t, dir)
+		bos, okB := tk.BOS()
+		eos, okE := tk.EOS()
+		pad, okP := tk.PAD()
+		if okB != c.bos || okE != c.eos || okP != c.pad || (okB && bos != idEOT) || (okE && eos != idEOT) || (okP && pad != idEOT) {
+			t.Errorf("%s (model_type %q): BOS %d %v, EOS %d %v, PAD %d %v", c.config, c.modelType, bos, okB, eos, okE, pad, okP)
+		}
+	}
 }

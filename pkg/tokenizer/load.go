@@ -28,9 +28,12 @@ const (
 // Split patterns of the pre-tokenizers this package implements, as
 // tokenizer.json spells them.
 const (
-	PatternGPT2   = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-	PatternLlama3 = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-	PatternQwen2  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	PatternGPT2 = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	// PatternGPT2Tiktoken is tiktoken's spelling of PatternGPT2 (the same
+	// language: the contractions are disjoint, so their order is immaterial).
+	PatternGPT2Tiktoken = `'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	PatternLlama3       = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	PatternQwen2        = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
 // Load reads a tokenizer from a model directory: tokenizer.json if present,
@@ -49,11 +52,26 @@ func Load(dir string) (*Tokenizer, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		sum := sha256.Sum256(b)
-		files[name] = hex.EncodeToString(sum[:])
+		if name != FileConfig { // config.json is the model's, not the tokenizer's
+			sum := sha256.Sum256(b)
+			files[name] = hex.EncodeToString(sum[:])
+		}
 		return b, true, nil
 	}
 	path := func(name string) string { return filepath.Join(dir, name) }
+
+	var modelType string
+	if data, ok, err := read(FileConfig); err != nil {
+		return nil, err
+	} else if ok {
+		var c struct {
+			ModelType string `json:"model_type"`
+		}
+		if err := json.Unmarshal(data, &c); err != nil {
+			return nil, fmt.Errorf("%s: %v", path(FileConfig), err)
+		}
+		modelType = c.ModelType
+	}
 
 	var cfg *tokenizerConfig
 	if b, ok, err := read(FileTokenizerConfig); err != nil {
@@ -99,13 +117,8 @@ func Load(dir string) (*Tokenizer, error) {
 		if err := b.configTokens(path(FileTokenizerConfig), cfg); err != nil {
 			return nil, err
 		}
-	} else if b.fromVocabJSON {
-		// GPT2Tokenizer's defaults: bos, eos and unk are "<|endoftext|>".
-		if _, ok := b.ids["<|endoftext|>"]; ok {
-			b.bosName, b.eosName = "<|endoftext|>", "<|endoftext|>"
-			b.addSpecialName("<|endoftext|>")
-		}
 	}
+	b.classDefaults(cfg, modelType)
 	if template == "" {
 		if data, ok, err := read(FileChatTemplate); err != nil {
 			return nil, err
@@ -113,22 +126,10 @@ func Load(dir string) (*Tokenizer, error) {
 			template = string(data)
 		}
 	}
-	var modelType string
-	if data, ok, err := read(FileConfig); err != nil {
-		return nil, err
-	} else if ok {
-		var c struct {
-			ModelType string `json:"model_type"`
-		}
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, fmt.Errorf("%s: %v", path(FileConfig), err)
-		}
-		modelType = c.ModelType
-	}
 
 	t, err := b.build()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, err)
+		return nil, err
 	}
 	if b.bosName != "" {
 		if t.bos, t.hasBOS = t.ids[b.bosName]; !t.hasBOS {
@@ -145,7 +146,7 @@ func Load(dir string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%s: pad_token %q is not a token", path(FileTokenizerConfig), b.padName)
 		}
 	}
-	t.bosToken, t.eosToken = b.bosName, b.eosName
+	t.bosToken = b.bosName
 	t.setTemplate(template)
 
 	t.ident = Identity{
@@ -181,11 +182,13 @@ func Load(dir string) (*Tokenizer, error) {
 type builder struct {
 	ids           map[string]int32 // model vocabulary
 	merges        [][2]string
+	mergePos      []string // where each merge is, for errors: "merges.txt:12" or "tokenizer.json: model.merges[10]"
 	added         []addedToken
 	nfc           bool
 	stages        []stage
 	ignoreMerges  bool
 	fromVocabJSON bool
+	src           string // the file(s) the vocabulary and merges came from, for errors
 	bosName       string
 	eosName       string
 	padName       string
@@ -194,6 +197,7 @@ type builder struct {
 // vocabMerges reads GPT-2's vocab.json and merges.txt.
 func (b *builder) vocabMerges(vocabPath string, vocab []byte, mergesPath string, merges []byte) error {
 	b.fromVocabJSON = true
+	b.src = vocabPath + " + " + filepath.Base(mergesPath)
 	b.stages = []stage{{kind: stGPT2}}
 	if err := json.Unmarshal(vocab, &b.ids); err != nil {
 		return fmt.Errorf("%s: %v", vocabPath, err)
@@ -209,12 +213,14 @@ func (b *builder) vocabMerges(vocabPath string, vocab []byte, mergesPath string,
 			return fmt.Errorf("%s:%d: want two tokens separated by one space, got %q", mergesPath, i+1, line)
 		}
 		b.merges = append(b.merges, [2]string{a, c})
+		b.mergePos = append(b.mergePos, fmt.Sprintf("%s:%d", mergesPath, i+1))
 	}
 	return nil
 }
 
 // tokenizerJSON reads a Hugging Face tokenizer.json.
 func (b *builder) tokenizerJSON(path string, data []byte) error {
+	b.src = path
 	var f struct {
 		AddedTokens []struct {
 			ID         int32  `json:"id"`
@@ -271,6 +277,7 @@ func (b *builder) tokenizerJSON(path string, data []byte) error {
 			return fmt.Errorf("%s: model.merges[%d]: want \"a b\" or [\"a\", \"b\"], got %s", path, i, raw)
 		}
 		b.merges = append(b.merges, pair)
+		b.mergePos = append(b.mergePos, fmt.Sprintf("%s: model.merges[%d]", path, i))
 	}
 	for _, a := range f.AddedTokens {
 		if a.SingleWord || a.Lstrip || a.Rstrip {
@@ -425,7 +432,7 @@ func preTokenizer(raw json.RawMessage) ([]stage, error) {
 				return nil, errors.New("Split with a String pattern is not supported")
 			}
 			switch *pat.Regex {
-			case PatternGPT2:
+			case PatternGPT2, PatternGPT2Tiktoken:
 				stages = append(stages, stage{kind: stGPT2})
 			case PatternLlama3:
 				stages = append(stages, stage{kind: stLlama3, arg: 3})
@@ -502,6 +509,7 @@ type tokenizerConfig struct {
 	PAD                json.RawMessage `json:"pad_token"`
 	UNK                json.RawMessage `json:"unk_token"`
 	ChatTemplate       json.RawMessage `json:"chat_template"`
+	TokenizerClass     string          `json:"tokenizer_class"`
 	AddedTokensDecoder map[string]struct {
 		Content    string `json:"content"`
 		SingleWord bool   `json:"single_word"`
@@ -599,6 +607,56 @@ func (b *builder) configTokens(path string, c *tokenizerConfig) error {
 	return nil
 }
 
+// classDefaults fills in the special tokens that tokenizer_config.json
+// leaves unnamed with the defaults of the transformers tokenizer class that
+// would read the folder (tokenizer_class, else config.json's model_type, else
+// GPT2Tokenizer for a vocab.json): GPT2Tokenizer and GPTNeoXTokenizer take
+// "<|endoftext|>" as bos, eos and unk; Qwen2Tokenizer as eos, unk and pad.
+// A token absent from tokenizer_config.json takes the default; one set to
+// null has none.
+func (b *builder) classDefaults(cfg *tokenizerConfig, modelType string) {
+	class := ""
+	if cfg != nil {
+		class = strings.TrimSuffix(cfg.TokenizerClass, "Fast")
+	}
+	if class == "" {
+		class = map[string]string{"gpt2": "GPT2Tokenizer", "gpt_neox": "GPTNeoXTokenizer", "qwen2": "Qwen2Tokenizer"}[modelType]
+	}
+	if class == "" && b.fromVocabJSON {
+		class = "GPT2Tokenizer"
+	}
+	const eot = "<|endoftext|>"
+	if _, ok := b.ids[eot]; !ok {
+		found := false
+		for _, a := range b.added {
+			found = found || a.content == eot
+		}
+		if !found {
+			return
+		}
+	}
+	// A token the config sets to null stays unset.
+	set := func(name *string, raw func(*tokenizerConfig) json.RawMessage) {
+		if cfg == nil || len(raw(cfg)) == 0 {
+			*name = eot
+		}
+	}
+	bos := func(c *tokenizerConfig) json.RawMessage { return c.BOS }
+	eos := func(c *tokenizerConfig) json.RawMessage { return c.EOS }
+	pad := func(c *tokenizerConfig) json.RawMessage { return c.PAD }
+	switch class {
+	case "GPT2Tokenizer", "GPTNeoXTokenizer":
+		set(&b.bosName, bos)
+		set(&b.eosName, eos)
+	case "Qwen2Tokenizer":
+		set(&b.eosName, eos)
+		set(&b.padName, pad)
+	default:
+		return
+	}
+	b.addSpecialName(eot)
+}
+
 // addToken adds an added token, or checks it against the one already known.
 func (b *builder) addToken(a addedToken) error {
 	for i, o := range b.added {
@@ -640,13 +698,13 @@ func (b *builder) build() (*Tokenizer, error) {
 	size := 0
 	for tok, id := range b.ids {
 		if id < 0 {
-			return nil, fmt.Errorf("token %q has negative id %d", tok, id)
+			return nil, fmt.Errorf("%s: token %q has negative id %d", b.src, tok, id)
 		}
 		size = max(size, int(id)+1)
 	}
 	for _, a := range b.added {
 		if a.id < 0 {
-			return nil, fmt.Errorf("added token %q has negative id %d", a.content, a.id)
+			return nil, fmt.Errorf("%s: added token %q has negative id %d", b.src, a.content, a.id)
 		}
 		size = max(size, int(a.id)+1)
 	}
@@ -655,7 +713,7 @@ func (b *builder) build() (*Tokenizer, error) {
 	raws := make([][]byte, size)
 	for tok, id := range b.ids {
 		if have[id] {
-			return nil, fmt.Errorf("id %d is both %q and %q", id, t.vocab[id], tok)
+			return nil, fmt.Errorf("%s: id %d is both %q and %q", b.src, id, t.vocab[id], tok)
 		}
 		have[id] = true
 		t.vocab[id] = tok
@@ -676,7 +734,7 @@ func (b *builder) build() (*Tokenizer, error) {
 	}
 	for _, a := range b.added {
 		if have[a.id] && t.vocab[a.id] != a.content {
-			return nil, fmt.Errorf("added token %q has id %d of vocabulary token %q", a.content, a.id, t.vocab[a.id])
+			return nil, fmt.Errorf("%s: added token %q has id %d of vocabulary token %q", b.src, a.content, a.id, t.vocab[a.id])
 		}
 		have[a.id] = true
 		t.vocab[a.id] = a.content
@@ -694,7 +752,7 @@ func (b *builder) build() (*Tokenizer, error) {
 	for c := 0; c < 256; c++ {
 		id, ok := b.ids[string(byteRune[c])]
 		if !ok {
-			return nil, fmt.Errorf("the vocabulary has no token for byte 0x%02x (%q)", c, string(byteRune[c]))
+			return nil, fmt.Errorf("%s: the vocabulary has no token for byte 0x%02x (%q)", b.src, c, string(byteRune[c]))
 		}
 		t.byteID[c] = id
 	}
@@ -703,7 +761,7 @@ func (b *builder) build() (*Tokenizer, error) {
 		c, ok2 := b.ids[m[1]]
 		ab, ok3 := b.ids[m[0]+m[1]]
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("merge %d (%q %q): token not in the vocabulary", rank+1, m[0], m[1])
+			return nil, fmt.Errorf("%s: merge %q %q: a token is not in the vocabulary", b.mergePos[rank], m[0], m[1])
 		}
 		// A pair listed twice keeps its last rank, as Hugging Face's BPE does.
 		t.merges[pairKey(a, c)] = mergeVal(int32(rank), ab)

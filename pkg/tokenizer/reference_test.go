@@ -21,6 +21,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 const (
@@ -77,12 +80,61 @@ func gpt2Dir(t testing.TB) string {
 	return dir
 }
 
-// gpt2TokenizerJSON writes GPT-2's vocabulary as the tokenizer.json that
-// Hugging Face's converter writes for gpt2 (merges in the pair form) into a
-// new directory and returns it. With split, the pre-tokenizer is the
-// equivalent Sequence[Split(GPT-2 pattern), ByteLevel(use_regex=false)] and
-// the merges are in the "a b" string form.
-func gpt2TokenizerJSON(t testing.TB, vocabDir string, split bool) string {
+// hfVariant is GPT-2's vocabulary written as a tokenizer.json with one of
+// the supported normalizers and pre-tokenizers, for tokenizers.js to read.
+type hfVariant struct {
+	name       string
+	normalizer any
+	pre        any
+	// asGPT2: the variant is GPT-2's tokenizer, so tiktoken's ids apply too.
+	asGPT2 bool
+	// skip excludes strings on which tokenizers.js is known to differ from
+	// the Rust tokenizers (see interop/check_tokenizers.mjs).
+	skip func(string) bool
+}
+
+func hfVariants() []hfVariant {
+	bl := func(useRegex bool) map[string]any {
+		return map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": useRegex}
+	}
+	split := func(p string) map[string]any {
+		return map[string]any{"type": "Split", "pattern": map[string]any{"Regex": p}, "behavior": "Isolated", "invert": false}
+	}
+	seq := func(steps ...any) map[string]any { return map[string]any{"type": "Sequence", "pretokenizers": steps} }
+	digits := func(individual bool) map[string]any {
+		return map[string]any{"type": "Digits", "individual_digits": individual}
+	}
+	nfc := map[string]any{"type": "NFC"}
+	// JavaScript's \s holds U+FEFF and lacks U+0085.
+	jsSpace := func(s string) bool { return strings.ContainsAny(s, "\ufeff\u0085") }
+	// JavaScript's \d is ASCII only.
+	jsDigit := func(s string) bool {
+		for _, r := range s {
+			if r >= 0x80 && unicode.IsNumber(r) {
+				return true
+			}
+		}
+		return false
+	}
+	either := func(f, g func(string) bool) func(string) bool { return func(s string) bool { return f(s) || g(s) } }
+	return []hfVariant{
+		{"gpt2 (ByteLevel, as Hugging Face writes gpt2)", nil, bl(true), true, jsSpace},
+		{"gpt2 (Split + ByteLevel)", nil, seq(split(PatternGPT2), bl(false)), true, nil},
+		{"gpt2 (Split with tiktoken's spelling + ByteLevel)", nil, seq(split(PatternGPT2Tiktoken), bl(false)), true, nil},
+		{"NFC + gpt2 (as Pythia)", nfc, bl(true), false, jsSpace},
+		{"NFC + gpt2 (Split + ByteLevel)", nfc, seq(split(PatternGPT2), bl(false)), false, nil},
+		{"digits + gpt2 (as SmolLM2)", nil, seq(digits(true), bl(true)), false, either(jsSpace, jsDigit)},
+		{"digits + gpt2 (Split + ByteLevel)", nil, seq(digits(true), split(PatternGPT2), bl(false)), false, jsDigit},
+		{"digit-runs + gpt2 (Split + ByteLevel)", nil, seq(digits(false), split(PatternGPT2), bl(false)), false, jsDigit},
+		{"NFC + qwen2 (as Qwen2)", nfc, seq(split(PatternQwen2), bl(false)), false, nil},
+		{"llama3 pattern, merges not ignored", nil, seq(split(PatternLlama3), bl(false)), false, nil},
+	}
+}
+
+// writeVariant writes GPT-2's vocabulary (from vocabDir) as variant v's
+// tokenizer.json into a new directory and returns it. Merges alternate
+// between the "a b" and the ["a", "b"] form from one variant to the next.
+func writeVariant(t testing.TB, vocabDir string, v hfVariant, pairs bool) string {
 	t.Helper()
 	var vocab map[string]int32
 	b, err := os.ReadFile(filepath.Join(vocabDir, FileVocabJSON))
@@ -96,36 +148,27 @@ func gpt2TokenizerJSON(t testing.TB, vocabDir string, split bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pairs [][2]string
-	var strs []string
+	var merges []any
 	for i, line := range strings.Split(string(mb), "\n") {
 		if line == "" || (i == 0 && strings.HasPrefix(line, "#version")) {
 			continue
 		}
-		a, c, _ := strings.Cut(line, " ")
-		pairs = append(pairs, [2]string{a, c})
-		strs = append(strs, line)
+		if pairs {
+			a, c, _ := strings.Cut(line, " ")
+			merges = append(merges, []string{a, c})
+		} else {
+			merges = append(merges, line)
+		}
 	}
-	var merges any = pairs
 	byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
-	var pre any = byteLevel
-	name := "gpt2-json"
-	if split {
-		merges = strs
-		pre = map[string]any{"type": "Sequence", "pretokenizers": []any{
-			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": PatternGPT2}, "behavior": "Isolated", "invert": false},
-			map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
-		}}
-		name = "gpt2-json-split"
-	}
 	doc := map[string]any{
 		"version":    "1.0",
 		"truncation": nil,
 		"padding":    nil,
 		"added_tokens": []map[string]any{{"id": 50256, "content": "<|endoftext|>", "single_word": false,
 			"lstrip": false, "rstrip": false, "normalized": true, "special": true}},
-		"normalizer":     nil,
-		"pre_tokenizer":  pre,
+		"normalizer":     v.normalizer,
+		"pre_tokenizer":  v.pre,
 		"post_processor": byteLevel,
 		"decoder":        byteLevel,
 		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": "",
@@ -136,10 +179,7 @@ func gpt2TokenizerJSON(t testing.TB, vocabDir string, split bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, FileTokenizerJSON), out, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -171,13 +211,12 @@ func readCorpus(t testing.TB) []string {
 
 // refIDs is one line of check_tokenizers.mjs's output.
 type refIDs struct {
-	GPT2Tiktoken      []int32 `json:"gpt2_tiktoken"`
-	GPT2TiktokenAll   []int32 `json:"gpt2_tiktoken_all"`
-	GPT2HF            []int32 `json:"gpt2_hf"`
-	GPT2HFSplit       []int32 `json:"gpt2_hf_split"`
-	Llama3Tiktoken    []int32 `json:"llama3_tiktoken"`
-	Llama3TiktokenAll []int32 `json:"llama3_tiktoken_all"`
-	Llama3HF          []int32 `json:"llama3_hf"`
+	GPT2Tiktoken      []int32   `json:"gpt2_tiktoken"`
+	GPT2TiktokenAll   []int32   `json:"gpt2_tiktoken_all"`
+	Llama3Tiktoken    []int32   `json:"llama3_tiktoken"`
+	Llama3TiktokenAll []int32   `json:"llama3_tiktoken_all"`
+	Llama3HF          []int32   `json:"llama3_hf"`
+	HF                [][]int32 `json:"hf"` // one per hfVariants entry
 }
 
 func TestReferenceCorpus(t *testing.T) {
@@ -185,12 +224,22 @@ func TestReferenceCorpus(t *testing.T) {
 		interopDir+"/node_modules/tiktoken", interopDir+"/node_modules/@huggingface/tokenizers")
 	corpus := readCorpus(t)
 	vdir := gpt2Dir(t)
-	jdir := gpt2TokenizerJSON(t, vdir, false)
-	sdir := gpt2TokenizerJSON(t, vdir, true)
+	variants := hfVariants()
+	args := []string{checkerPath, corpusPath}
+	var vtoks []*Tokenizer
+	for i, v := range variants {
+		dir := writeVariant(t, vdir, v, i%2 == 0)
+		args = append(args, filepath.Join(dir, FileTokenizerJSON))
+		tk, err := Load(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		vtoks = append(vtoks, tk)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", checkerPath, corpusPath, filepath.Join(jdir, FileTokenizerJSON), filepath.Join(sdir, FileTokenizerJSON))
+	cmd := exec.CommandContext(ctx, "node", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -206,6 +255,9 @@ func TestReferenceCorpus(t *testing.T) {
 		} else if err != nil {
 			t.Fatalf("check_tokenizers.mjs output line %d: %v", len(refs)+1, err)
 		}
+		if len(r.HF) != len(variants) {
+			t.Fatalf("check_tokenizers.mjs output line %d: %d hf lists, want %d", len(refs)+1, len(r.HF), len(variants))
+		}
 		refs = append(refs, r)
 	}
 	if len(refs) != len(corpus) {
@@ -213,14 +265,6 @@ func TestReferenceCorpus(t *testing.T) {
 	}
 
 	gpt2, err := Load(vdir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gpt2JSON, err := Load(jdir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gpt2Split, err := Load(sdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +278,6 @@ func TestReferenceCorpus(t *testing.T) {
 		tok  *Tokenizer
 		enc  func(*Tokenizer, string) []int32
 		ref  func(refIDs) []int32
-		// skip excludes strings the reference is known to get wrong.
 		skip func(string) bool
 	}
 	encode := (*Tokenizer).Encode
@@ -242,17 +285,22 @@ func TestReferenceCorpus(t *testing.T) {
 	checks := []check{
 		{"gpt2 vocab.json Encode vs tiktoken gpt2 encode_ordinary", gpt2, encode, func(r refIDs) []int32 { return r.GPT2Tiktoken }, nil},
 		{"gpt2 vocab.json EncodeSpecial vs tiktoken gpt2 encode(all)", gpt2, special, func(r refIDs) []int32 { return r.GPT2TiktokenAll }, nil},
-		{"gpt2 tokenizer.json Encode vs tiktoken gpt2 encode_ordinary", gpt2JSON, encode, func(r refIDs) []int32 { return r.GPT2Tiktoken }, nil},
-		// tokenizers.js splits ByteLevel's pattern with a JavaScript regex whose
-		// \s holds U+FEFF and lacks U+0085 (the Rust tokenizers and tiktoken use
-		// Unicode White_Space); the Split form below covers those strings.
-		{"gpt2 tokenizer.json EncodeSpecial vs @huggingface/tokenizers (no U+FEFF, U+0085)", gpt2JSON, special,
-			func(r refIDs) []int32 { return r.GPT2HF }, func(s string) bool { return strings.ContainsAny(s, "\ufeff\u0085") }},
-		{"gpt2 Split tokenizer.json Encode vs tiktoken gpt2 encode_ordinary", gpt2Split, encode, func(r refIDs) []int32 { return r.GPT2Tiktoken }, nil},
-		{"gpt2 Split tokenizer.json EncodeSpecial vs @huggingface/tokenizers", gpt2Split, special, func(r refIDs) []int32 { return r.GPT2HFSplit }, nil},
 		{"llama3 Encode vs tiktoken(llama3 ranks) encode_ordinary", llama3, encode, func(r refIDs) []int32 { return r.Llama3Tiktoken }, nil},
 		{"llama3 EncodeSpecial vs tiktoken(llama3 ranks) encode(all)", llama3, special, func(r refIDs) []int32 { return r.Llama3TiktokenAll }, nil},
 		{"llama3 EncodeSpecial vs @huggingface/tokenizers", llama3, special, func(r refIDs) []int32 { return r.Llama3HF }, nil},
+	}
+	for i, v := range variants {
+		k := i
+		name := "tokenizer.json " + v.name + " EncodeSpecial vs @huggingface/tokenizers"
+		if v.skip != nil {
+			name += " (strings it is exact on)"
+		}
+		checks = append(checks, check{name, vtoks[i], special, func(r refIDs) []int32 { return r.HF[k] }, v.skip})
+		if v.asGPT2 {
+			checks = append(checks,
+				check{"tokenizer.json " + v.name + " Encode vs tiktoken gpt2 encode_ordinary", vtoks[i], encode, func(r refIDs) []int32 { return r.GPT2Tiktoken }, nil},
+				check{"tokenizer.json " + v.name + " EncodeSpecial vs tiktoken gpt2 encode(all)", vtoks[i], special, func(r refIDs) []int32 { return r.GPT2TiktokenAll }, nil})
+		}
 	}
 	for _, c := range checks {
 		bad, n := 0, 0
@@ -276,19 +324,29 @@ func TestReferenceCorpus(t *testing.T) {
 		}
 	}
 
-	for _, tk := range []*Tokenizer{gpt2, gpt2JSON, gpt2Split, llama3} {
+	// Round trips: Decode(Encode(s)) is s, or its NFC form under NFC.
+	toks := append([]*Tokenizer{gpt2, llama3}, vtoks...)
+	names := []string{"gpt2 vocab.json", "llama3"}
+	for _, v := range variants {
+		names = append(names, "tokenizer.json "+v.name)
+	}
+	for k, tk := range toks {
 		bad := 0
 		for i, s := range corpus {
+			want := s
+			if tk.nfc {
+				want = norm.NFC.String(s)
+			}
 			for _, ids := range [][]int32{tk.Encode(s), tk.EncodeSpecial(s)} {
-				if got := tk.Decode(ids); got != s {
+				if got := tk.Decode(ids); got != want {
 					bad++
 					if bad <= 5 {
-						t.Errorf("%s: corpus line %d: Decode(Encode(s)) = %+q, want %+q", tk.Identity().Name, i+1, clip(got), clip(s))
+						t.Errorf("%s: corpus line %d: Decode(Encode(s)) = %+q, want %+q", names[k], i+1, clip(got), clip(want))
 					}
 				}
 			}
 		}
-		t.Logf("%s round trip: %d strings, %d failures", tk.Identity().Name, len(corpus), bad)
+		t.Logf("%s round trip: %d strings, %d failures", names[k], len(corpus), bad)
 	}
 }
 

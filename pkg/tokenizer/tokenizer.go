@@ -38,8 +38,8 @@ type Tokenizer struct {
 	hasBOS, hasEOS, hasPAD bool
 	bos, eos, pad          int32
 	template               *chatTemplate
-	templateErr            error // why ApplyChatTemplate cannot render, when template is nil
-	bosToken, eosToken     string
+	templateErr            error  // why ApplyChatTemplate cannot render, when template is nil
+	bosToken               string // bos_token of tokenizer_config.json, which the Llama-3 template prepends
 	ident                  Identity
 
 	mu    sync.Mutex
@@ -57,7 +57,7 @@ type Identity struct {
 	Pretokenizer string            `json:"pretokenizer"`         // stage names joined by "+", see the package doc
 	VocabSize    int               `json:"vocab_size"`           // len(Vocab())
 	ChatTemplate string            `json:"chat_template"`        // "chatml", "llama3", "none" or "unsupported"
-	Files        map[string]string `json:"files"`                // file name -> sha256 hex of every file read
+	Files        map[string]string `json:"files"`                // file name -> sha256 hex of every tokenizer file read (not config.json)
 }
 
 // Message is one turn of a conversation.
@@ -215,14 +215,18 @@ func (t *Tokenizer) ID(tok string) (int32, bool) {
 	return id, ok
 }
 
-// EOS returns the end-of-sequence token named by tokenizer_config.json
-// (GPT-2's "<|endoftext|>" for a vocab.json without one).
+// EOS returns the end-of-sequence token: tokenizer_config.json's eos_token,
+// else the default of its tokenizer class ("<|endoftext|>" for GPT-2,
+// GPT-NeoX and Qwen2, and for a vocab.json folder without a config).
 func (t *Tokenizer) EOS() (int32, bool) { return t.eos, t.hasEOS }
 
-// BOS returns the beginning-of-sequence token named by tokenizer_config.json.
+// BOS returns the beginning-of-sequence token: tokenizer_config.json's
+// bos_token, else the default of its tokenizer class ("<|endoftext|>" for
+// GPT-2 and GPT-NeoX). Encode never adds it.
 func (t *Tokenizer) BOS() (int32, bool) { return t.bos, t.hasBOS }
 
-// PAD returns the padding token named by tokenizer_config.json.
+// PAD returns the padding token: tokenizer_config.json's pad_token, else
+// the default of its tokenizer class ("<|endoftext|>" for Qwen2).
 func (t *Tokenizer) PAD() (int32, bool) { return t.pad, t.hasPAD }
 
 // Identity returns the tokenizer's identity.

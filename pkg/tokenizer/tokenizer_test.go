@@ -199,6 +199,7 @@ func TestPretokenizerVariants(t *testing.T) {
 		{seq(map[string]any{"type": "Digits", "individual_digits": false}, bl(true)), "digit-runs+gpt2", "x1234123", cat(byteIDs("x"), []int32{id123, '4', id123})},
 		{seq(split(PatternQwen2), bl(false)), "qwen2", "1234123", byteIDs("1234123")},
 		{seq(split(PatternGPT2), bl(false)), "gpt2", " the dog", []int32{idGthe, idGdog}},
+		{seq(split(PatternGPT2Tiktoken), bl(false)), "gpt2", "the dog's", cat(byteIDs("t"), []int32{idHe, idGdog, idApS})},
 		{bl(false), "none", "the dog", cat(byteIDs("t"), []int32{idHe, idGdog})}, // one piece: t h e Ġ d o g
 	}
 	for _, c := range cases {
@@ -274,7 +275,7 @@ func TestLoadRefuses(t *testing.T) {
 		{func(d map[string]any) { model(d)["dropout"] = 0.1 }, "model: dropout 0.1"},
 		{func(d map[string]any) { model(d)["continuing_subword_prefix"] = "##" }, "model: continuing_subword_prefix"},
 		{func(d map[string]any) { delete(model(d)["vocab"].(map[string]any), "Ā") }, "no token for byte 0x00"},
-		{func(d map[string]any) { model(d)["merges"] = []any{"x yz"} }, `merge 1 ("x" "yz"): token not in the vocabulary`},
+		{func(d map[string]any) { model(d)["merges"] = []any{"x yz"} }, `model.merges[0]: merge "x" "yz": a token is not in the vocabulary`},
 		{func(d map[string]any) { model(d)["merges"] = []any{"abc"} }, "model.merges[0]"},
 		{func(d map[string]any) {
 			d["added_tokens"].([]any)[0].(map[string]any)["lstrip"] = true
@@ -288,7 +289,7 @@ func TestLoadRefuses(t *testing.T) {
 			t.Errorf("Load accepted a tokenizer.json that should fail with %q", c.want)
 			continue
 		}
-		if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), FileTokenizerJSON) && !strings.Contains(err.Error(), dir) {
+		if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Join(dir, FileTokenizerJSON)+": ") {
 			t.Errorf("Load error = %q, want one naming the file and %q", err, c.want)
 		}
 		if strings.Contains(err.Error(), "\n") {
@@ -370,6 +371,16 @@ func TestIdentity(t *testing.T) {
 	if _, ok := tk.Identity().Files["x"]; ok {
 		t.Error("Identity shares its Files map")
 	}
+
+	// config.json gives model_type and is not part of the tokenizer's files.
+	dir := modified(t, func(map[string]any) {})
+	if err := os.WriteFile(filepath.Join(dir, FileConfig), []byte(`{"model_type": "gpt2", "n_layer": 12}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id = load(t, dir).Identity()
+	if _, ok := id.Files[FileConfig]; ok || id.ModelType != "gpt2" || id.Name != filepath.Base(dir) {
+		t.Errorf("with config.json: Identity = %+v", id)
+	}
 }
 
 // TestMergeLongEqualsShort: the heap merge (long pieces) gives what the
@@ -446,19 +457,28 @@ func TestChatTemplates(t *testing.T) {
 }
 
 // TestTemplateRecognition: spellings of the same template (spacing,
-// quotes, attribute or subscript, escaped or literal newlines) are
-// recognised; a changed one is not.
+// quotes, attribute or subscript, escaped or literal newlines, comments,
+// lines and indentation that transformers' trim_blocks and lstrip_blocks
+// remove) are recognised; a changed one is not.
 func TestTemplateRecognition(t *testing.T) {
 	qwen2 := "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-	respelled := "{% for message in messages %}\n{% if loop.first and messages[0].role != \"system\" %}{{ \"<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n\" }}{% endif %}{# a comment #}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-	respelled = strings.Replace(respelled, "%}\n{%", "%}{%", 1) // text between tags is output: keep none
+	respelled := "{% for message in messages %}{% if loop.first and messages[0].role != \"system\" %}{{ \"<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n\" }}{% endif %}{# a comment #}{{ '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+	multiline := "{% for message in messages %}\n    {% if loop.first and messages[0]['role'] != 'system' %}\n        {{- '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' -}}\n    {% endif %}\n    {{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' -}}\n{% endfor %}\n{% if add_generation_prompt %}\n    {{- '<|im_start|>assistant\n' -}}\n{% endif %}\n"
+	plain := "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 	for _, c := range []struct {
 		src, family, system string
 	}{
 		{qwen2, "chatml", "You are a helpful assistant."},
 		{respelled, "chatml", "You are a helpful assistant."},
+		{multiline, "chatml", "You are a helpful assistant."},
+		{qwen2 + "\n", "chatml", "You are a helpful assistant."}, // trim_blocks drops the newline after {% endif %}
+		{plain, "chatml", ""},
 		{strings.Replace(qwen2, "'<|im_end|>' + '\n'", "'<|im_end|>'", 1), "", ""},
-		{qwen2 + "\n", "", ""},
+		{qwen2 + "\n\n", "chatml", "You are a helpful assistant."}, // and the last newline of a template
+		{qwen2 + "\n\n\n", "", ""},
+		{qwen2 + "x", "", ""},
+		{strings.Replace(multiline, "{{- '<|im_start|>assistant", "{{ '<|im_start|>assistant", 1), "", ""}, // keeps "    " before the prompt
+		{strings.Replace(multiline, "' -}}\n    {% endif %}", "' }}\n    {% endif %}", 1), "", ""},         // keeps a newline after the system turn
 	} {
 		tk := &Tokenizer{}
 		tk.setTemplate(c.src)
@@ -500,4 +520,38 @@ func TestConcurrentEncode(t *testing.T) {
 			t.Error(e)
 		}
 	}
+}
+
+// FuzzEncode: any bytes (invalid UTF-8 too) encode without panicking and
+// decode back exactly, and the pre-tokenizers cut them into pieces that
+// cover the text.
+func FuzzEncode(f *testing.F) {
+	for _, s := range []string{"", "The dog's 12345\n\n", "\xff\xfe\x00 a", "a\u0085\ufeff b", "<|im_start|>x<|im_end|>", "'ſ'S 'LL"} {
+		f.Add(s)
+	}
+	toks := []*Tokenizer{load(f, "testdata/tiny"), load(f, "testdata/tiny-llama3")}
+	stages := []stage{{kind: stGPT2}, {kind: stLlama3, arg: 3}, {kind: stLlama3, arg: 1}, {kind: stDigits, arg: 1}, {kind: stDigits}}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 4096 {
+			t.Skip()
+		}
+		for _, tk := range toks {
+			if got := tk.Decode(tk.Encode(s)); got != s {
+				t.Fatalf("Decode(Encode(%q)) = %q", s, got)
+			}
+			if got := tk.Decode(tk.EncodeSpecial(s)); got != s {
+				t.Fatalf("Decode(EncodeSpecial(%q)) = %q", s, got)
+			}
+		}
+		for _, st := range stages {
+			rest := s
+			for len(rest) > 0 {
+				n := st.next(rest)
+				if n <= 0 || n > len(rest) {
+					t.Fatalf("%s: piece of %d bytes at %q", st.name(), n, rest)
+				}
+				rest = rest[n:]
+			}
+		}
+	})
 }
