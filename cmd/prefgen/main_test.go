@@ -534,3 +534,13 @@ func TestImportGPT2RoundTrip(t *testing.T) {
 		t.Fatalf("implicit.jsonl with GPT-2: %v, vocabulary %d, prompt %v, chosen %v", err, d.Vocab.Size(), d.Examples[0].Prompt, d.Examples[0].Chosen)
 	}
 }
+
+// TestImportDeterministic: the same input and flags give the same bytes.
+func TestImportDeterministic(t *testing.T) {
+	in := filepath.Join(fixtureDir, "tldr.jsonl")
+	a, _, code1 := prefgen(t, "", "import", "-q", "-tokenizer", tinyModel, "-move-prefix", in)
+	b, _, code2 := prefgen(t, "", "import", "-q", "-tokenizer", tinyModel, "-move-prefix", in)
+	if code1 != 0 || code2 != 0 || a != b || len(a) == 0 {
+		t.Fatalf("exit %d, %d; %d and %d bytes, equal %v", code1, code2, len(a), len(b), a == b)
+	}
+}
