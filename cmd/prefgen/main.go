@@ -52,7 +52,7 @@ func run(ctx context.Context, env *cli.Env) error {
 		case "import":
 			return runImport(ctx, env, env.Args[1:])
 		case "export":
-			return runExport(env, env.Args[1:])
+			return runExport(ctx, env, env.Args[1:])
 		}
 	}
 	cfg := prefdata.DefaultGenConfig()
@@ -100,11 +100,12 @@ func run(ctx context.Context, env *cli.Env) error {
 	if err != nil {
 		return interrupted(err)
 	}
-	return write(env, d, *format, *out)
+	return write(ctx, env, d, *format, *out)
 }
 
-// write writes d to path in the given format, atomically for files.
-func write(env *cli.Env, d *prefdata.Dataset, format, path string) error {
+// write writes d to path in the given format, atomically for files. An
+// interrupted write leaves no file, and a stream without its end marker.
+func write(ctx context.Context, env *cli.Env, d *prefdata.Dataset, format, path string) error {
 	if format != "arrow" && format != "jsonl" {
 		return cli.Usagef("unknown -format %q (arrow or jsonl)", format)
 	}
@@ -117,12 +118,15 @@ func write(env *cli.Env, d *prefdata.Dataset, format, path string) error {
 	case format == "jsonl":
 		err = prefdata.WriteJSONL(o, d)
 	case o.IsStdout():
-		err = prefdata.WriteStream(o, d)
+		err = prefdata.WriteStreamContext(ctx, o, d)
 	default:
-		err = prefdata.WriteFile(o.File(), d)
+		err = prefdata.WriteFileContext(ctx, o.File(), d)
+	}
+	if err == nil {
+		err = ctx.Err()
 	}
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	return o.Commit()
 }
@@ -222,7 +226,7 @@ func runImport(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	d.Stats.Input = rs
 	warnImport(env, d.Stats, &cfg)
-	return write(env, d, "arrow", *out)
+	return write(ctx, env, d, "arrow", *out)
 }
 
 // warnImport reports on stderr what the import changed or noticed.
@@ -268,7 +272,7 @@ dataset's vocabulary, or re-encodes it as Arrow with -format arrow.`,
 prefgen 1t | prefgen export -`,
 }
 
-func runExport(env *cli.Env, args []string) error {
+func runExport(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("prefgen export")
 	format := fs.String("format", "jsonl", "output `format`: jsonl or arrow")
 	out := fs.String("o", "-", "output `file`")
@@ -288,5 +292,5 @@ func runExport(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return write(env, d, *format, *out)
+	return write(ctx, env, d, *format, *out)
 }

@@ -2,6 +2,7 @@ package prefdata
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,22 +74,31 @@ type recordWriter interface {
 }
 
 // WriteStream writes d as an Arrow IPC stream to w.
-func WriteStream(w io.Writer, d *Dataset) error {
+func WriteStream(w io.Writer, d *Dataset) error { return WriteStreamContext(context.Background(), w, d) }
+
+// WriteStreamContext is WriteStream that checks ctx between record batches
+// and returns its error when it is cancelled (the stream then has no end
+// marker, so Read refuses it).
+func WriteStreamContext(ctx context.Context, w io.Writer, d *Dataset) error {
 	s := Schema(d)
-	return writeRecords(ipc.NewWriter(w, ipc.WithSchema(s)), s, d)
+	return writeRecords(ctx, ipc.NewWriter(w, ipc.WithSchema(s)), s, d)
 }
 
 // WriteFile writes d as an Arrow IPC file to w (the file format needs to seek).
-func WriteFile(w io.WriteSeeker, d *Dataset) error {
+func WriteFile(w io.WriteSeeker, d *Dataset) error { return WriteFileContext(context.Background(), w, d) }
+
+// WriteFileContext is WriteFile that checks ctx between record batches and
+// returns its error when it is cancelled.
+func WriteFileContext(ctx context.Context, w io.WriteSeeker, d *Dataset) error {
 	s := Schema(d)
 	fw, err := ipc.NewFileWriter(w, ipc.WithSchema(s))
 	if err != nil {
 		return err
 	}
-	return writeRecords(fw, s, d)
+	return writeRecords(ctx, fw, s, d)
 }
 
-func writeRecords(w recordWriter, s *arrow.Schema, d *Dataset) error {
+func writeRecords(ctx context.Context, w recordWriter, s *arrow.Schema, d *Dataset) error {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, s)
 	defer b.Release()
 	ints := func(i int, v []int32) {
@@ -130,6 +140,9 @@ func writeRecords(w recordWriter, s *arrow.Schema, d *Dataset) error {
 		reward(12, e.ChosenReward)
 		reward(13, e.RejectedReward)
 		if (i+1)%batchRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err // no Close: no end-of-stream marker
+			}
 			if err := flush(); err != nil {
 				w.Close()
 				return err

@@ -581,6 +581,16 @@ func TestCancel(t *testing.T) {
 	if _, err := prefdata.GenerateContext(ctx, c); err != context.Canceled {
 		t.Errorf("GenerateContext: %v", err)
 	}
+	// Writing stops at the first record batch, and what it wrote is refused.
+	c.NTrain, c.NSFT, c.NTest = 3000, 0, 0
+	d, _ := prefdata.Generate(c)
+	var s bytes.Buffer
+	if err := prefdata.WriteStreamContext(ctx, &s, d); err != context.Canceled {
+		t.Errorf("WriteStreamContext: %v", err)
+	}
+	if _, err := prefdata.Read(&s, "s"); err == nil {
+		t.Error("an interrupted stream was read as complete")
+	}
 }
 
 func TestImportConfigValidate(t *testing.T) {
