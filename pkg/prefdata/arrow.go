@@ -74,7 +74,9 @@ type recordWriter interface {
 }
 
 // WriteStream writes d as an Arrow IPC stream to w.
-func WriteStream(w io.Writer, d *Dataset) error { return WriteStreamContext(context.Background(), w, d) }
+func WriteStream(w io.Writer, d *Dataset) error {
+	return WriteStreamContext(context.Background(), w, d)
+}
 
 // WriteStreamContext is WriteStream that checks ctx between record batches
 // and returns its error when it is cancelled (the stream then has no end
@@ -85,7 +87,9 @@ func WriteStreamContext(ctx context.Context, w io.Writer, d *Dataset) error {
 }
 
 // WriteFile writes d as an Arrow IPC file to w (the file format needs to seek).
-func WriteFile(w io.WriteSeeker, d *Dataset) error { return WriteFileContext(context.Background(), w, d) }
+func WriteFile(w io.WriteSeeker, d *Dataset) error {
+	return WriteFileContext(context.Background(), w, d)
+}
 
 // WriteFileContext is WriteFile that checks ctx between record batches and
 // returns its error when it is cancelled.
