@@ -734,7 +734,13 @@ func (b *builder) build() (*Tokenizer, error) {
 	}
 	for _, a := range b.added {
 		if have[a.id] && t.vocab[a.id] != a.content {
-			return nil, fmt.Errorf("%s: added token %q has id %d of vocabulary token %q", b.src, a.content, a.id, t.vocab[a.id])
+			// The same token spelled twice (an added "   " over the vocabulary's
+			// "ĠĠĠ") is one token; Vocab keeps the byte-level spelling.
+			if string(raws[a.id]) != a.content {
+				return nil, fmt.Errorf("%s: added token %q has id %d of vocabulary token %q", b.src, a.content, a.id, t.vocab[a.id])
+			}
+			t.ids[a.content] = a.id
+			continue
 		}
 		have[a.id] = true
 		t.vocab[a.id] = a.content

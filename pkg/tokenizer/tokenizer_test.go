@@ -234,6 +234,24 @@ func TestNonSpecialAddedToken(t *testing.T) {
 	if got := tk.Encode("a   b"); !slices.Equal(got, want) {
 		t.Errorf("Encode = %v, want %v", got, want)
 	}
+	// An added token may spell a vocabulary token's bytes in plain text
+	// (as GPT-NeoX's runs of spaces do): one token, two spellings.
+	tk = load(t, modified(t, func(doc map[string]any) {
+		doc["added_tokens"] = append(doc["added_tokens"].([]any), map[string]any{"id": idGG, "content": "  ",
+			"single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false})
+	}))
+	if got, want := tk.Encode("a  b"), cat(byteIDs("a"), []int32{idGG}, byteIDs("b")); !slices.Equal(got, want) {
+		t.Errorf("Encode = %v, want %v", got, want)
+	}
+	if id, ok := tk.ID("  "); !ok || id != idGG || tk.Vocab()[idGG] != "ĠĠ" || tk.Decode([]int32{idGG}) != "  " {
+		t.Errorf("two spellings of one token: ID = %d %v, Vocab %q", id, ok, tk.Vocab()[idGG])
+	}
+	if _, err := Load(modified(t, func(doc map[string]any) {
+		doc["added_tokens"] = append(doc["added_tokens"].([]any), map[string]any{"id": idGG, "content": "xx",
+			"single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false})
+	})); err == nil || !strings.Contains(err.Error(), `added token "xx" has id 261 of vocabulary token "ĠĠ"`) {
+		t.Errorf("conflicting added token: err = %v", err)
+	}
 	if got := tk.Encode("<|endoftext|>"); !slices.Equal(got, byteIDs("<|endoftext|>")) {
 		t.Errorf("Encode matched a special token: %v", got)
 	}
