@@ -172,7 +172,8 @@ func TestReadErrors(t *testing.T) {
 		{"duplicate field", file(`{"a":{"dtype":"F32","dtype":"F64","shape":[2],"data_offsets":[0,8]}}`, eight), "duplicate key"},
 		{"unknown field", file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}`, eight), "unknown field"},
 		{"missing field", file(`{"a":{"dtype":"F32","shape":[2]}}`, eight), "need dtype"},
-		{"unknown dtype", file(`{"a":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}}`, eight), "unknown dtype"},
+		{"unknown dtype", file(`{"a":{"dtype":"Q4","shape":[4],"data_offsets":[0,8]}}`, eight), "unknown dtype"},
+		{"BF16 size mismatch", file(`{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,8]}}`, eight), "got=8 bytes"},
 		{"shape size mismatch", file(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, eight), "got=8 bytes"},
 		{"dtype size mismatch", file(`{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}}`, eight), "got=8 bytes"},
 		{"negative dim", file(`{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}`, eight), "invalid shape"},
@@ -231,7 +232,7 @@ func TestWriteErrors(t *testing.T) {
 		want string
 	}{
 		{"duplicate", []Tensor{good, good}, "duplicate"},
-		{"bad dtype", []Tensor{{Name: "a", DType: "F16", Shape: []int{1}, Data: make([]byte, 2)}}, "unknown dtype"},
+		{"bad dtype", []Tensor{{Name: "a", DType: "F12", Shape: []int{1}, Data: make([]byte, 2)}}, "unknown dtype"},
 		{"size mismatch", []Tensor{{Name: "a", DType: "F32", Shape: []int{2}, Data: make([]byte, 4)}}, "got=4 bytes"},
 		{"empty name", []Tensor{{Name: "", DType: "F32", Shape: []int{1}, Data: make([]byte, 4)}}, "empty"},
 		{"reserved name", []Tensor{{Name: metadataKey, DType: "F32", Shape: []int{1}, Data: make([]byte, 4)}}, "reserved"},
