@@ -106,3 +106,28 @@ func toStored[F model.Float](fam *Family, cfg model.Config, buf []F) []stored[F]
 	}
 	return out
 }
+
+// TokenizerFiles are the tokenizer and generation files of a model
+// directory, which CopyTokenizer carries over to an exported one.
+var TokenizerFiles = []string{"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
+	"special_tokens_map.json", "added_tokens.json", "generation_config.json"}
+
+// CopyTokenizer copies those of TokenizerFiles that exist in src into dst
+// (each atomically) and returns their names.
+func CopyTokenizer(src, dst string) ([]string, error) {
+	var done []string
+	for _, name := range TokenizerFiles {
+		b, err := readSmall(filepath.Join(src, name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		if err := writeAtomic(filepath.Join(dst, name), b); err != nil {
+			return done, err
+		}
+		done = append(done, name)
+	}
+	return done, nil
+}

@@ -207,6 +207,17 @@ func (m *Model[F]) newWorkspace(procs int) *Workspace[F] {
 	return ws
 }
 
+// WorkspaceBytes returns the bytes of the buffers NewWorkspace allocates for
+// cfg with element size elem (4 for float32): per block 18·T·C + 4·T + H·T²
+// floats of activations, then 17·T·C + 3·T + 3·T·V + H·T² of final
+// activations, logits and gradient scratch, and T int32 tokens. It is a
+// float64 so that an absurd config gives a huge number, not an overflow.
+func WorkspaceBytes(cfg Config, elem int) float64 {
+	T, C, V, H, L := float64(cfg.T), float64(cfg.C), float64(cfg.V), float64(cfg.H), float64(cfg.L)
+	floats := L*(18*T*C+4*T+H*T*T) + 17*T*C + 3*T + 3*T*V + H*T*T
+	return floats*float64(elem) + 4*T
+}
+
 // Forward runs the model on one sequence, tokens = prompt then response, whose
 // response starts at index respStart, and returns the log-probability of each
 // response token:

@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -114,6 +115,34 @@ func TestForwardReuseFloat32(t *testing.T) {
 	for i := range want {
 		if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*math.Abs(float64(want[i])) {
 			t.Fatalf("lp[%d] = %v, plain Forward %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestWorkspaceBytes checks WorkspaceBytes against the buffers a Workspace
+// really holds (every slice field, per-layer ones included).
+func TestWorkspaceBytes(t *testing.T) {
+	for _, cfg := range []Config{{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true}, {V: 37, T: 9, C: 12, L: 3, H: 3}} {
+		ws := New[float32](cfg).NewWorkspace()
+		var n int
+		add := func(v reflect.Value) {
+			for i := 0; i < v.NumField(); i++ {
+				f := v.Field(i)
+				if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Float32 {
+					n += 4 * f.Len()
+				}
+				if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Int32 {
+					n += 4 * f.Len()
+				}
+			}
+		}
+		v := reflect.ValueOf(ws).Elem()
+		add(v)
+		for l := range ws.layers {
+			add(reflect.ValueOf(&ws.layers[l]).Elem())
+		}
+		if got := WorkspaceBytes(cfg, 4); got != float64(n) {
+			t.Errorf("%+v: WorkspaceBytes = %v, the workspace holds %d bytes", cfg, got, n)
 		}
 	}
 }
