@@ -194,17 +194,17 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	if cfg.Init == "" { // the -model preset and overrides: refuse what cannot fit as a usage error
-		if err := train.CheckMemory(&cfg); err != nil {
-			return cli.Usagef("%v", err)
-		}
-	}
 	if err := train.CheckDir(*out, *force); err != nil {
 		return cli.Usagef("%v", err)
 	}
 	d, err := readData(env, fs)
 	if err != nil {
 		return err
+	}
+	if cfg.Init == "" { // the -model preset and overrides: refuse what cannot fit as a usage error
+		if err := train.CheckMemory(&cfg, d.MaxLen()); err != nil {
+			return cli.Usagef("%v", err)
+		}
 	}
 	if err := train.Prepare(&cfg, d); err != nil {
 		return err

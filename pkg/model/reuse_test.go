@@ -120,29 +120,45 @@ func TestForwardReuseFloat32(t *testing.T) {
 }
 
 // TestWorkspaceBytes checks WorkspaceBytes against the buffers a Workspace
-// really holds (every slice field, per-layer ones included).
+// really holds (every slice field, per-layer ones included) after sequences
+// of growing length, and that the buffers follow the longest sequence.
 func TestWorkspaceBytes(t *testing.T) {
-	for _, cfg := range []Config{{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true}, {V: 37, T: 9, C: 12, L: 3, H: 3}} {
-		ws := New[float32](cfg).NewWorkspace()
+	held := func(ws *Workspace[float32]) float64 {
 		var n int
 		add := func(v reflect.Value) {
 			for i := 0; i < v.NumField(); i++ {
 				f := v.Field(i)
-				if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Float32 {
-					n += 4 * f.Len()
-				}
-				if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Int32 {
+				if f.Kind() == reflect.Slice && (f.Type().Elem().Kind() == reflect.Float32 || f.Type().Elem().Kind() == reflect.Int32) {
 					n += 4 * f.Len()
 				}
 			}
 		}
-		v := reflect.ValueOf(ws).Elem()
-		add(v)
+		add(reflect.ValueOf(ws).Elem())
 		for l := range ws.layers {
 			add(reflect.ValueOf(&ws.layers[l]).Elem())
 		}
-		if got := WorkspaceBytes(cfg, 4); got != float64(n) {
-			t.Errorf("%+v: WorkspaceBytes = %v, the workspace holds %d bytes", cfg, got, n)
+		return float64(n)
+	}
+	for _, cfg := range []Config{{V: 64, T: 80, C: 16, L: 2, H: 2, Tied: true}, {V: 37, T: 9, C: 12, L: 3, H: 3}} {
+		m := New[float32](cfg)
+		m.Init(1)
+		ws := m.NewWorkspace()
+		if got := held(ws); got != 0 {
+			t.Errorf("%+v: a new workspace holds %v bytes", cfg, got)
+		}
+		for _, n := range []int{2, 5, 20, 33, 70, 80} {
+			if n > cfg.T {
+				continue
+			}
+			toks := make([]int32, n)
+			ws.Forward(toks, 1) // R = n-1: rounds to the same capacity as n except at a multiple of 32 plus one
+			want := WorkspaceBytes(cfg, n, 4)
+			if got := held(ws); got > want || (n%wsGrain != 1 && got != want) {
+				t.Errorf("%+v after %d tokens: holds %v bytes, WorkspaceBytes %v", cfg, n, got, want)
+			}
+		}
+		if full := WorkspaceBytes(cfg, cfg.T, 4); held(ws) != full {
+			t.Errorf("%+v: after a sequence of T tokens the workspace holds %v bytes, want %v", cfg, held(ws), full)
 		}
 	}
 }

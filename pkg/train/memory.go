@@ -23,9 +23,10 @@ type Memory struct {
 // Total returns the sum of the parts.
 func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes + m.Pref }
 
-// MemoryNeed estimates the peak memory of a run of cfg, with P parameters
-// and W = model.WorkspaceBytes (one sequence's activations and scratch at
-// the context T), all float32:
+// MemoryNeed estimates the peak memory of a run of cfg on sequences of at
+// most maxLen tokens (the dataset's longest; the context T when unknown),
+// with P parameters and W = model.WorkspaceBytes (one sequence's
+// activations and scratch), all float32:
 //
 //	parameters  P                 (and the reference model's P in -mode pref)
 //	gradients   P
@@ -35,7 +36,7 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //
 // It is computed in float64, so an absurd config gives a huge figure, never
 // an overflow. The dataset, the Arrow writers and the Go runtime come on top.
-func MemoryNeed(cfg *Config) Memory {
+func MemoryNeed(cfg *Config, maxLen int) Memory {
 	c := cfg.Model
 	P := 4 * numParams(c)
 	m := Memory{Params: P, Grads: P, LaneCount: model.Lanes}
@@ -46,7 +47,7 @@ func MemoryNeed(cfg *Config) Memory {
 	default:
 		m.Optim = 2 * P
 	}
-	m.Lanes = float64(model.Lanes) * (P + model.WorkspaceBytes(c, 4))
+	m.Lanes = float64(model.Lanes) * (P + model.WorkspaceBytes(c, min(maxLen, c.T), 4))
 	if cfg.Mode == ModePref {
 		m.Params += P
 		m.Pref = 4 * P
@@ -135,12 +136,12 @@ func ParseBytes(s string) (float64, error) {
 
 // CheckMemory refuses a run whose estimated peak (MemoryNeed) exceeds the
 // memory available (MemoryAvailable), with both figures on one line.
-func CheckMemory(cfg *Config) error {
+func CheckMemory(cfg *Config, maxLen int) error {
 	avail, source, ok, err := MemoryAvailable()
 	if err != nil {
 		return err
 	}
-	m := MemoryNeed(cfg)
+	m := MemoryNeed(cfg, maxLen)
 	if !ok || m.Total() <= avail {
 		return nil
 	}

@@ -92,7 +92,7 @@ func Prepare(cfg *Config, d *prefdata.Dataset) error {
 	if err := CheckFits(cfg.Model, d); err != nil {
 		return err
 	}
-	if err := CheckMemory(cfg); err != nil {
+	if err := CheckMemory(cfg, d.MaxLen()); err != nil {
 		return err
 	}
 	cfg.Data = Fingerprint(d)
@@ -159,7 +159,7 @@ func Resume(ctx context.Context, d *prefdata.Dataset, opt Options) error {
 	if err := CheckFits(ck.Model, d); err != nil {
 		return fmt.Errorf("checkpoint %s: %v", path, err)
 	}
-	if err := CheckMemory(&ck.Train); err != nil {
+	if err := CheckMemory(&ck.Train, d.MaxLen()); err != nil {
 		return fmt.Errorf("checkpoint %s: %v", path, err)
 	}
 	if _, err := os.Stat(filepath.Join(opt.Dir, DoneFile)); err == nil {
