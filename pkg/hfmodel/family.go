@@ -218,7 +218,7 @@ func (r *reader) int(name string, def, max int) int {
 		return def
 	}
 	if f != float64(int64(f)) || f < 1 || f > float64(max) {
-		r.err = fmt.Errorf("%s %v must be an integer in [1, %d]", name, f, max)
+		r.err = fmt.Errorf("%s %s must be an integer in [1, %d]", name, strconv.FormatFloat(f, 'f', -1, 64), max)
 		return def
 	}
 	return int(f)

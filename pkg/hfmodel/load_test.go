@@ -135,7 +135,7 @@ func TestLoadErrors(t *testing.T) {
 		{"n_inner", nil, set("n_inner", 3*C), ConfigFile, "n_inner 24 is not supported"},
 		{"pruned", nil, set("pruned_heads", map[string]any{"0": []int{1}}), ConfigFile, "pruned_heads"},
 		{"n_embd string", nil, set("n_embd", "8"), ConfigFile, "n_embd"},
-		{"n_layer huge", nil, set("n_layer", 100000000), ConfigFile, "n_layer 1e+08 must be an integer in [1, 4096]"},
+		{"n_layer huge", nil, set("n_layer", 100000000), ConfigFile, "n_layer 100000000 must be an integer in [1, 4096]"},
 		{"n_layer beyond tensors", nil, set("n_layer", 4000), ConfigFile, "n_layer 4000 needs 48000 block tensors"},
 		{"n_embd huge", nil, set("n_embd", 1e9), ConfigFile, "must be an integer"},
 		{"heads", nil, set("n_head", 3), ConfigFile, "divisible by heads"},

@@ -32,9 +32,6 @@ type Checkpoint struct {
 	OptimT int
 	// Gate is the learned token gate of -sparse learned (u then b), nil otherwise.
 	Gate []float64
-	// HF is the model_type when the weights came from a Hugging Face model
-	// directory ("" for an entangle checkpoint).
-	HF string
 }
 
 // tensorsOf returns the model parameters as named safetensors tensors, in
@@ -99,7 +96,7 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Checkpoint{Model: hm.Config, Params: hm.Params, HF: hm.Family}, nil
+		return &Checkpoint{Model: hm.Config, Params: hm.Params}, nil
 	}
 	r, c, err := openCheckpoint(path)
 	if err != nil {
