@@ -215,6 +215,20 @@ func TestTorchOracleHF(t *testing.T) {
 				}
 				t.Run("float64", func(t *testing.T) { checkAgainst(t, m64, out64, seqs, tol64) })
 			}
+			// Greedy decoding, the path of the opt-in real-weights test.
+			if tc.name == "F32" {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				out, err := exec.CommandContext(ctx, python, hfScript, "greedy", md, "--prompt", "3,1", "--new", "12").Output()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := strings.TrimSpace(string(out))
+				got := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(greedy(m, []int32{3, 1}, 12))), ","), "[]")
+				if got != want {
+					t.Errorf("greedy decoding: go %s, torch %s", got, want)
+				}
+			}
 			// Round trip: writing the loaded weights back in the stored dtype
 			// gives every stored parameter tensor byte for byte.
 			back := filepath.Join(dir, "back")

@@ -22,6 +22,9 @@ Usage:
         (GPT-2 init N(0, 0.02), LayerNorm 1/0, plus N(0, scale²) on every entry so
         attention is far from uniform), the causal-mask buffers h.l.attn.bias
         (BOOL) and h.l.attn.masked_bias, and no lm_head.weight when tied.
+    hf_gpt2.py greedy DIR --prompt 464,3290 --new 18
+        prints the prompt and the greedily decoded ids (argmax of the last
+        position's logits, lowest id on ties), comma-separated, in float64.
     hf_gpt2.py run DIR SEQS.json OUT.safetensors [--dtype float32|float64]
         for sequence i of SEQS.json ([{"tokens": [...], "resp_start": k}]):
         logp.{i} (n-k) and grad.{i}.{name} for every parameter, under its
@@ -232,6 +235,16 @@ def run(a):
     write_st(a.out, out, {"torch": torch.__version__})
 
 
+def greedy(a):
+    torch.set_num_threads(1)
+    cfg, P = load_dir(a.dir, torch.float64)
+    toks = [int(x) for x in a.prompt.split(",")]
+    with torch.no_grad():
+        for _ in range(a.new):
+            toks.append(int(torch.argmax(logits(cfg, P, toks)[-1])))
+    print(",".join(str(t) for t in toks))
+
+
 def main(argv):
     ap = argparse.ArgumentParser(prog="hf_gpt2.py", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -249,9 +262,15 @@ def main(argv):
     r.add_argument("seqs")
     r.add_argument("out")
     r.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    g = sub.add_parser("greedy")
+    g.add_argument("dir")
+    g.add_argument("--prompt", required=True)
+    g.add_argument("--new", type=int, required=True)
     a = ap.parse_args(argv)
     if a.cmd == "write":
         write_dir(a)
+    elif a.cmd == "greedy":
+        greedy(a)
     else:
         run(a)
 
