@@ -158,11 +158,11 @@ type Workspace[F Float] struct {
 	lnf        []F // (T,C) final LayerNorm output
 	lnfm, lnfr []F // (T)
 	logits     []F // (R,V): the LM head runs at response positions only
-	probs      []F // (R,V)
+	prow       []F // (V) one row's probabilities
 	lp         []F // (T)
 
 	// gradient scratch, shared by all layers
-	dlogits []F // (R,V)
+	dlogits []F // (min(R, headChunk),V): the head's backward runs in chunks of rows
 	dlnf    []F // (T,C)
 	dres    []F // (T,C) gradient of the residual stream at the current depth
 	dfchg   []F // (T,4C)
@@ -182,6 +182,11 @@ type Workspace[F Float] struct {
 
 // wsGrain is the step in which a Workspace's capacity grows (tokens).
 const wsGrain = 32
+
+// headChunk is the number of response rows whose logit gradients the LM
+// head's backward holds at once (a variable only so that a test can check
+// that the chunking does not change a bit).
+var headChunk = 32
 
 // NewWorkspace returns a workspace for one sequence (its buffers are
 // allocated by the first Forward). Its kernels use up to GOMAXPROCS
@@ -230,7 +235,7 @@ func (ws *Workspace[F]) reserve(n, R int) {
 	if R > ws.capR {
 		Rc := wsCap(R, cfg.T)
 		ws.capR, ws.n = Rc, 0
-		ws.logits, ws.probs, ws.dlogits = mk(Rc*V), mk(Rc*V), mk(Rc*V)
+		ws.logits, ws.prow, ws.dlogits = mk(Rc*V), mk(V), mk(min(Rc, headChunk)*V)
 	}
 }
 
@@ -238,13 +243,13 @@ func (ws *Workspace[F]) reserve(n, R int) {
 // sequences of up to n ≤ Cfg.T tokens, element size elem (4 for float32):
 // with N = n rounded up to a multiple of 32 (at most T), per block
 // 18·N·C + 4·N + H·N² floats of activations, then 17·N·C + 3·N + H·N² of
-// final activations and gradient scratch, 3·N·V of logits, probabilities
-// and their gradient (R ≤ N response rows), and N int32 tokens. It is a
-// float64 so that an absurd config gives a huge number, not an overflow.
+// final activations and gradient scratch, N·V logits (R ≤ N response rows),
+// min(N, 32)·V logit gradients and V probabilities, and N int32 tokens. It
+// is a float64 so that an absurd config gives a huge number, not an overflow.
 func WorkspaceBytes(cfg Config, n, elem int) float64 {
 	N := float64(min(cfg.T, (max(n, 1)+wsGrain-1)/wsGrain*wsGrain))
 	C, V, H, L := float64(cfg.C), float64(cfg.V), float64(cfg.H), float64(cfg.L)
-	floats := L*(18*N*C+4*N+H*N*N) + 17*N*C + 3*N + 3*N*V + H*N*N
+	floats := L*(18*N*C+4*N+H*N*N) + 17*N*C + 3*N + H*N*N + (N+min(N, float64(headChunk))+1)*V
 	return floats*float64(elem) + 4*N
 }
 
@@ -329,7 +334,9 @@ func (ws *Workspace[F]) forwardFrom(tokens []int32, respStart, p int) []F {
 	jl := min(R, max(0, p-respStart+1)) // first row whose logits change
 	jt := min(R, max(0, p-respStart))   // first row whose target may change
 	ws.matmulF(ws.logits[jl*V:], ws.lnf[(respStart-1+jl)*C:], w0.head, nil, R-jl, C, V)
-	logProbForward(ws.lp[jt:], ws.probs[jt*V:], ws.logits[jt*V:], ws.tokens[respStart+jt:n], R-jt, V)
+	for j := jt; j < R; j++ { // row by row: the probabilities are not kept (Backward recomputes them)
+		logProbForward(ws.lp[j:j+1], ws.prow, ws.logits[j*V:(j+1)*V], ws.tokens[respStart+j:respStart+j+1], 1, V)
+	}
 	return ws.lp[:R:R]
 }
 
@@ -383,12 +390,26 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 	p := ws.views(0, ws.m.Params)
 	g := ws.gradViews(dparams)
 
-	// we kick off the chain rule with dlogp, the weight of each response token's log-prob
-	clear(ws.dlogits[:R*V])
-	logProbBackward(ws.dlogits, dlogp, ws.probs, ws.tokens[rs:n], R, V)
+	// we kick off the chain rule with dlogp, the weight of each response
+	// token's log-prob, headChunk response rows at a time: each row's
+	// probabilities are recomputed from its logits by the forward's own code
+	// (the same bits), and the head's weight gradient takes the chunks' rows
+	// in increasing order, which is the order of one product over all R rows
+	// (gemm's contract: each element accumulates its k products in order).
 	clear(ws.dlnf[:n*C])
 	zero(g.head)
-	ws.matmulB(ws.dlnf[(rs-1)*C:], g.head, nil, ws.dlogits, ws.lnf[(rs-1)*C:], p.head, R, C, V)
+	var lp1 [1]F
+	for j0 := 0; j0 < R; j0 += headChunk {
+		k := min(headChunk, R-j0)
+		d := ws.dlogits[:k*V]
+		clear(d)
+		for j := j0; j < j0+k; j++ {
+			tgt := ws.tokens[rs+j : rs+j+1]
+			logProbForward(lp1[:], ws.prow, ws.logits[j*V:(j+1)*V], tgt, 1, V)
+			logProbBackward(d[(j-j0)*V:(j-j0+1)*V], dlogp[j:j+1], ws.prow, tgt, 1, V)
+		}
+		ws.matmulB(ws.dlnf[(rs-1+j0)*C:], g.head, nil, d, ws.lnf[(rs-1+j0)*C:], p.head, k, C, V)
+	}
 	clear(ws.dres[:n*C])
 	last := ws.enc
 	if cfg.L > 0 {
