@@ -91,6 +91,19 @@ func TestExportHF(t *testing.T) {
 	if _, stderr, code := trainCmd(t, ctx, nil, "-export-hf", filepath.Join(dir, "z"), "-init", data); code != 1 || !strings.Contains(stderr, data) {
 		t.Errorf("-init of a dataset: exit %d, stderr %q", code, stderr)
 	}
+	// -mode dist scores with a model directory whose vocabulary is the dataset's, and refuses another.
+	if out, stderr, code := trainCmd(t, ctx, nil, "-mode", "dist", "-init", src, "-pairs", "1", data); code != 0 || out == "" {
+		t.Errorf("-mode dist -init DIR: exit %d, stderr %q", code, stderr)
+	}
+	v80 := filepath.Join(dir, "v80")
+	c80 := cfg
+	c80.V = 80
+	if err := hfmodel.Write(v80, "gpt2", c80, make([]float32, model.NumParams(c80)), "F32"); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := trainCmd(t, ctx, nil, "-mode", "dist", "-init", v80, data); code != 1 || !strings.Contains(stderr, "vocabulary has 80 tokens but the dataset's has 64") {
+		t.Errorf("-mode dist -init DIR of another vocabulary: exit %d, stderr %q", code, stderr)
+	}
 	// A preset that cannot fit is a usage error with both figures.
 	t.Setenv(train.MemoryEnv, "1G")
 	if _, stderr, code := trainCmd(t, ctx, nil, "-model", "tiny", "-width", "4096", "-out", filepath.Join(dir, "w"), data); code != 2 ||

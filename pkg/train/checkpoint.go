@@ -278,7 +278,7 @@ func checkSources(cfg *Config, d *prefdata.Dataset) error {
 			return err
 		}
 		cfg.Model, cfg.Preset = m, ""
-		if err := checkHFVocab(cfg.Init, m, d); err != nil {
+		if err := CheckHFVocab(cfg.Init, m, d); err != nil {
 			return err
 		}
 	}
@@ -290,16 +290,17 @@ func checkSources(cfg *Config, d *prefdata.Dataset) error {
 		if m != cfg.Model {
 			return fmt.Errorf("reference %s: its model config %+v differs from the policy's %+v", cfg.Pref.Ref, m, cfg.Model)
 		}
-		if err := checkHFVocab(cfg.Pref.Ref, m, d); err != nil {
+		if err := CheckHFVocab(cfg.Pref.Ref, m, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkHFVocab refuses a dataset whose vocabulary size differs from the V of
-// the Hugging Face model directory path (nothing for a checkpoint file).
-func checkHFVocab(path string, m model.Config, d *prefdata.Dataset) error {
+// CheckHFVocab refuses a dataset whose vocabulary size differs from the V of
+// the Hugging Face model directory path (nothing for a checkpoint file): the
+// directory's tokenizer must be the dataset's.
+func CheckHFVocab(path string, m model.Config, d *prefdata.Dataset) error {
 	if !hfmodel.IsDir(path) {
 		return nil
 	}
