@@ -240,6 +240,44 @@ func TestTorchOracleHF(t *testing.T) {
 	}
 }
 
+// TestTorchOracleHFExported runs the oracle on directories Write produced
+// from Go models (tied and untied, F32 and BF16): the PyTorch GPT-2 reads
+// Write's config.json and tensors and computes what the Go model computes.
+func TestTorchOracleHFExported(t *testing.T) {
+	requireTorch(t)
+	for _, tc := range []struct {
+		cfg   model.Config
+		dtype string
+	}{
+		{model.Config{V: 41, T: 16, C: 12, L: 2, H: 3, Tied: true}, "F32"},
+		{model.Config{V: 41, T: 16, C: 12, L: 1, H: 2}, "BF16"},
+	} {
+		t.Run(tc.dtype, func(t *testing.T) {
+			dir := t.TempDir()
+			m := model.New[float32](tc.cfg)
+			m.Init(11)
+			rng := rand.New(rand.NewPCG(11, 1))
+			for i := range m.Params {
+				m.Params[i] += float32(0.3 * rng.NormFloat64())
+			}
+			md := filepath.Join(dir, "exported")
+			if err := Write(md, "gpt2", tc.cfg, m.Params, tc.dtype); err != nil {
+				t.Fatal(err)
+			}
+			hm, err := Load(md) // the weights as written (rounded for BF16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(m.Params, hm.Params)
+			seqPath := filepath.Join(dir, "seqs.json")
+			seqs := writeSeqs(t, seqPath, tc.cfg.V, tc.cfg.T, 2)
+			out := filepath.Join(dir, "out.safetensors")
+			runPy(t, 2*time.Minute, "run", md, seqPath, out)
+			checkAgainst(t, m, out, seqs, tol32)
+		})
+	}
+}
+
 // compareStored checks that every parameter tensor of the directory a (names
 // with prefix) has the same dtype, shape and bytes in b (names without), and
 // that b holds nothing else.
