@@ -53,14 +53,19 @@ func requireTorch(t *testing.T) {
 	t.Skip(msg)
 }
 
-func runPy(t *testing.T, timeout time.Duration, args ...string) {
+// runPy runs hf_gpt2.py with args and returns its standard output.
+func runPy(t *testing.T, timeout time.Duration, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var stderr strings.Builder
 	cmd := exec.CommandContext(ctx, python, append([]string{hfScript}, args...)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("hf_gpt2.py %s: %v\n%s", strings.Join(args, " "), err, b)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hf_gpt2.py %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
+	return string(out)
 }
 
 type seq struct {
@@ -181,51 +186,43 @@ func TestTorchOracleHF(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			md := filepath.Join(dir, "gpt2-tiny")
+			want := model.Config{V: 67, T: 24, C: 16, L: 2, H: 4, Tied: !tc.untied}
+			seqPath := filepath.Join(dir, "seqs.json")
+			seqs := writeSeqs(t, seqPath, want.V, want.T, 9)
+			out32, out64 := filepath.Join(dir, "out32.safetensors"), filepath.Join(dir, "out64.safetensors")
+			// One interpreter: write the directory, run the sequences in
+			// float32 (and float64), decode greedily.
 			args := []string{"write", md, "--vocab", "67", "--positions", "24", "--width", "16", "--layers", "2", "--heads", "4",
-				"--seed", "5", "--store", tc.store}
+				"--seed", "5", "--store", tc.store, "--seqs", seqPath, "--out", out32}
 			if tc.prefix != "" {
 				args = append(args, "--prefix", tc.prefix)
 			}
 			if tc.untied {
 				args = append(args, "--untied")
 			}
-			runPy(t, 2*time.Minute, args...)
+			if tc.f64 {
+				args = append(args, "--out64", out64, "--greedy", "3,1:12")
+			}
+			stdout := runPy(t, 2*time.Minute, args...)
 			hm, err := Load(md)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := model.Config{V: 67, T: 24, C: 16, L: 2, H: 4, Tied: !tc.untied}
 			if hm.Config != want || hm.DType != tc.store {
 				t.Fatalf("Load: config %+v dtype %s, want %+v %s", hm.Config, hm.DType, want, tc.store)
 			}
-			seqPath := filepath.Join(dir, "seqs.json")
-			seqs := writeSeqs(t, seqPath, want.V, want.T, 9)
-
-			out32 := filepath.Join(dir, "out32.safetensors")
-			runPy(t, 2*time.Minute, "run", md, seqPath, out32)
 			m := model.New[float32](hm.Config)
 			copy(m.Params, hm.Params)
 			t.Run("float32", func(t *testing.T) { checkAgainst(t, m, out32, seqs, tol32) })
 			if tc.f64 {
-				out64 := filepath.Join(dir, "out64.safetensors")
-				runPy(t, 2*time.Minute, "run", "--dtype", "float64", md, seqPath, out64)
 				m64 := model.New[float64](hm.Config)
 				for i, p := range hm.Params {
 					m64.Params[i] = float64(p)
 				}
 				t.Run("float64", func(t *testing.T) { checkAgainst(t, m64, out64, seqs, tol64) })
-			}
-			// Greedy decoding, the path of the opt-in real-weights test.
-			if tc.name == "F32" {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				out, err := exec.CommandContext(ctx, python, hfScript, "greedy", md, "--prompt", "3,1", "--new", "12").Output()
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := strings.TrimSpace(string(out))
+				// Greedy decoding, the path of the opt-in real-weights test.
 				got := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(greedy(m, []int32{3, 1}, 12))), ","), "[]")
-				if got != want {
+				if want := strings.TrimSpace(stdout); got != want {
 					t.Errorf("greedy decoding: go %s, torch %s", got, want)
 				}
 			}
@@ -272,7 +269,7 @@ func TestTorchOracleHFExported(t *testing.T) {
 			seqPath := filepath.Join(dir, "seqs.json")
 			seqs := writeSeqs(t, seqPath, tc.cfg.V, tc.cfg.T, 2)
 			out := filepath.Join(dir, "out.safetensors")
-			runPy(t, 2*time.Minute, "run", md, seqPath, out)
+			runPy(t, 2*time.Minute, "run", md, "--seqs", seqPath, "--out", out)
 			checkAgainst(t, m, out, seqs, tol32)
 		})
 	}
@@ -350,7 +347,7 @@ func TestTorchOracleHF124M(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.safetensors")
-	runPy(t, 20*time.Minute, "run", md, seqPath, out)
+	runPy(t, 20*time.Minute, "run", md, "--seqs", seqPath, "--out", out)
 	m := model.New[float32](hm.Config)
 	copy(m.Params, hm.Params)
 	hm.Params = nil

@@ -22,13 +22,14 @@ Usage:
         (GPT-2 init N(0, 0.02), LayerNorm 1/0, plus N(0, scale²) on every entry so
         attention is far from uniform), the causal-mask buffers h.l.attn.bias
         (BOOL) and h.l.attn.masked_bias, and no lm_head.weight when tied.
-    hf_gpt2.py greedy DIR --prompt 464,3290 --new 18
-        prints the prompt and the greedily decoded ids (argmax of the last
-        position's logits, lowest id on ties), comma-separated, in float64.
-    hf_gpt2.py run DIR SEQS.json OUT.safetensors [--dtype float32|float64]
+    hf_gpt2.py run DIR [--seqs SEQS.json --out OUT.safetensors [--dtype float64] [--out64 OUT64.safetensors]]
+                       [--greedy 464,3290:18]
         for sequence i of SEQS.json ([{"tokens": [...], "resp_start": k}]):
         logp.{i} (n-k) and grad.{i}.{name} for every parameter, under its
-        stored name without prefix, in the stored layout.
+        stored name without prefix, in the stored layout; --greedy prints the
+        prompt and N greedily decoded ids (argmax of the last position's
+        logits in float64), comma-separated. write takes the same flags and
+        runs them on the directory it wrote (one interpreter start).
 
 Only the standard library, numpy and torch (Debian's python3-torch 1.13).
 """
@@ -216,33 +217,44 @@ def logits(cfg, P, tokens):
     return F.linear(h, head)[0]
 
 
-def run(a):
-    torch.set_num_threads(1)
-    dtype = {"float32": torch.float32, "float64": torch.float64}[a.dtype]
-    cfg, P = load_dir(a.dir, dtype)
-    with open(a.seqs) as f:
+def run_seqs(path, seqs_path, out_path, dtype):
+    cfg, P = load_dir(path, dtype)
+    with open(seqs_path) as f:
         seqs = json.load(f)
     names = list(P)
+    st = "F64" if dtype == torch.float64 else "F32"
     out = []
     for i, s in enumerate(seqs):
         toks, k = s["tokens"], s["resp_start"]
         lp = logits(cfg, P, toks)[k - 1:-1].log_softmax(dim=-1)
         lp = lp.gather(1, torch.tensor(toks[k:]).unsqueeze(1)).squeeze(1)
         grads = torch.autograd.grad(lp.sum(), [P[n] for n in names])
-        out.append((f"logp.{i}", lp.detach(), "F64" if dtype == torch.float64 else "F32"))
+        out.append((f"logp.{i}", lp.detach(), st))
         for n, g in zip(names, grads):
-            out.append((f"grad.{i}.{n}", g, "F64" if dtype == torch.float64 else "F32"))
-    write_st(a.out, out, {"torch": torch.__version__})
+            out.append((f"grad.{i}.{n}", g, st))
+    write_st(out_path, out, {"torch": torch.__version__})
 
 
-def greedy(a):
-    torch.set_num_threads(1)
-    cfg, P = load_dir(a.dir, torch.float64)
-    toks = [int(x) for x in a.prompt.split(",")]
+def greedy(path, spec):
+    """spec "3,1:12": prompt ids, then the number of new tokens; returns the ids."""
+    prompt, new = spec.split(":")
+    cfg, P = load_dir(path, torch.float64)
+    toks = [int(x) for x in prompt.split(",")]
     with torch.no_grad():
-        for _ in range(a.new):
+        for _ in range(int(new)):
             toks.append(int(torch.argmax(logits(cfg, P, toks)[-1])))
-    print(",".join(str(t) for t in toks))
+    return toks
+
+
+def run(a):
+    """The run step of both commands: sequences in float32 (and float64), greedy ids."""
+    torch.set_num_threads(1)
+    if a.seqs:
+        run_seqs(a.dir, a.seqs, a.out, {"float32": torch.float32, "float64": torch.float64}[a.dtype])
+        if a.out64:
+            run_seqs(a.dir, a.seqs, a.out64, torch.float64)
+    if a.greedy:
+        print(",".join(str(t) for t in greedy(a.dir, a.greedy)))
 
 
 def main(argv):
@@ -259,20 +271,18 @@ def main(argv):
     w.add_argument("--scale", type=float, default=0.3)
     r = sub.add_parser("run")
     r.add_argument("dir")
-    r.add_argument("seqs")
-    r.add_argument("out")
-    r.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    g = sub.add_parser("greedy")
-    g.add_argument("dir")
-    g.add_argument("--prompt", required=True)
-    g.add_argument("--new", type=int, required=True)
+    for p in (w, r):  # write then runs them too, saving an interpreter start
+        p.add_argument("--seqs", help="SEQS.json")
+        p.add_argument("--out", help="OUT.safetensors for --seqs")
+        p.add_argument("--out64", help="also OUT64.safetensors computed in float64")
+        p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="dtype of --out")
+        p.add_argument("--greedy", metavar="IDS:N", help="print the prompt IDS (comma-separated) and N greedy ids")
     a = ap.parse_args(argv)
+    if a.seqs and not a.out:
+        ap.error("--seqs needs --out")
     if a.cmd == "write":
         write_dir(a)
-    elif a.cmd == "greedy":
-        greedy(a)
-    else:
-        run(a)
+    run(a)
 
 
 if __name__ == "__main__":
