@@ -120,7 +120,7 @@ func Load(dir string) (*Model, error) {
 		if err := s.r.ReadFloat32s(s.name, head); err != nil {
 			return nil, oneLine(err)
 		}
-		wte := params[:p.cfg.V*p.cfg.C]
+		wte := model.ViewOf(params, p.cfg, "wte")
 		for i := range head {
 			if head[i] != wte[i] && !(head[i] != head[i] && wte[i] != wte[i]) {
 				return nil, fmt.Errorf("%s: %s differs from wte.weight, but config.json ties the head to the embedding (tie_word_embeddings)",
