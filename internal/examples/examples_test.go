@@ -39,6 +39,20 @@ var setup = []string{
 	"sed 's|sweeps/losses|sweeps/loss-cmp|' losses.sweep > loss-cmp.sweep && sweep run loss-cmp.sweep && sweep run losses.sweep",
 }
 
+// fixtures are the repository's test files that stand in for the model
+// directory and the public datasets prefgen import's examples name (the
+// same formats, a few pairs each): path in the work directory → path from
+// the module root.
+var fixtures = map[string]string{
+	"gpt2/vocab.json":                                 "pkg/tokenizer/testdata/tiny/vocab.json",
+	"gpt2/merges.txt":                                 "pkg/tokenizer/testdata/tiny/merges.txt",
+	"gpt2/tokenizer_config.json":                      "pkg/tokenizer/testdata/tiny/tokenizer_config.json",
+	"hh-rlhf/helpful-base/train.jsonl.gz":             "pkg/prefdata/testdata/import/hh.jsonl.gz",
+	"ultrafeedback_binarized/train_prefs.parquet":     "pkg/prefdata/testdata/import/ultrafeedback.parquet",
+	"tldr.jsonl":                                      "pkg/prefdata/testdata/import/tldr.jsonl",
+	"summarize_from_feedback/comparisons/batch3.json": "pkg/prefdata/testdata/import/summarize.jsonl",
+}
+
 // stubs stand in for programs the examples hand their output to.
 var stubs = map[string]string{
 	"sbatch":   "#!/bin/sh\nexec bash -n \"$1\"\n",                                     // a syntax check of the job script
@@ -86,6 +100,19 @@ func TestExamplesRun(t *testing.T) {
 	work := filepath.Join(tmp, "work")
 	if err := os.Mkdir(work, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	for dst, src := range fixtures {
+		b, err := os.ReadFile(filepath.Join(root, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(work, dst)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "GOMAXPROCS=1")
 	// A pipeline fails if any of its commands does, except by SIGPIPE
