@@ -230,8 +230,8 @@ func (c Config) validateBlock() error {
 		return fmt.Errorf("model: mlp_width must be in [1, %d], got=%d", 16*MaxWidth, c.FF)
 	case !(c.Eps >= 0 && c.Eps < 1):
 		return fmt.Errorf("model: norm_eps must be in [0, 1), got=%g", c.Eps)
-	case c.Rotary < 0 || c.Rotary > hs || c.Rotary%2 != 0:
-		return fmt.Errorf("model: rotary_dims must be even and at most the head size %d, got=%d", hs, c.Rotary)
+	case c.Rotary < 0 || c.Rotary > hs || c.RotaryDims()%2 != 0:
+		return fmt.Errorf("model: rotary_dims (the head size %d when 0) must be even and at most the head size, got=%d", hs, c.Rotary)
 	case !(c.RopeTheta >= 0 && c.RopeTheta < 1e12):
 		return fmt.Errorf("model: rope_theta must be in [0, 1e12), got=%g", c.RopeTheta)
 	case c.Arch == ArchNeoX && (c.QKVBias || c.ProjBias || c.MLPBias):
