@@ -33,6 +33,10 @@ func Write(dir, modelType string, cfg model.Config, params []float32, dtype stri
 	if len(params) != model.NumParams(cfg) {
 		return fmt.Errorf("hfmodel: %d parameters, the config has %d", len(params), model.NumParams(cfg))
 	}
+	ec, err := fam.ExportConfig(cfg, dtype)
+	if err != nil {
+		return err
+	}
 	var ts []safetensors.Tensor
 	for _, st := range toStored(fam, cfg, params) {
 		ts = append(ts, safetensors.Floats(st.name, dtype, st.shape, st.data))
@@ -43,7 +47,7 @@ func Write(dir, modelType string, cfg model.Config, params []float32, dtype stri
 	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(fam.ExportConfig(cfg, dtype), "", "  ")
+	b, err := json.MarshalIndent(ec, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -96,6 +100,11 @@ func toStored[F model.Float](fam *Family, cfg model.Config, buf []F) []stored[F]
 		rowLen := src.Size / src.Shape[0]
 		n := numel(mp.Shape)
 		v := buf[src.Offset+mp.Row0*rowLen : src.Offset+mp.Row0*rowLen+n]
+		if mp.Heads > 0 {
+			hv := make([]F, n)
+			toHeads(hv, v, mp.Heads, n/mp.Shape[0])
+			v = hv
+		}
 		if mp.Transpose {
 			// ours (Shape[1], Shape[0]) → stored (Shape[0], Shape[1])
 			tr := make([]F, n)
