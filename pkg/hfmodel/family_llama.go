@@ -158,9 +158,7 @@ func llamaConfig(modelType string, keys map[string]json.RawMessage) (model.Confi
 	if r.err != nil {
 		return cfg, r.err
 	}
-	if cfg.KV == cfg.H {
-		cfg.KV = 0 // canonical: 0 means H
-	}
+	cfg = cfg.Normalize()
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}

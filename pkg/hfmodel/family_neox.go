@@ -112,6 +112,7 @@ func neoxConfig(keys map[string]json.RawMessage) (model.Config, error) {
 		return cfg, fmt.Errorf("rotary_pct %g gives %d rotary dims of head size %d, want an even number ≥ 2", pct, rot, hs)
 	}
 	cfg.Rotary = rot
+	cfg = cfg.Normalize()
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}

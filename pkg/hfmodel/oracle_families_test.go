@@ -39,15 +39,15 @@ func TestTorchOracleFamilies(t *testing.T) {
 	}{
 		{"neox-F16-parallel-padded-buffers", []string{"--family", "neox", "--vocab", "72", "--positions", "24", "--width", "16",
 			"--layers", "2", "--heads", "2", "--inter", "24", "--rotary-pct", "0.25", "--buffers"},
-			model.Config{Arch: model.ArchNeoX, V: 72, T: 24, C: 16, L: 2, H: 2, FF: 24, Eps: 1e-5, Rotary: 2, RopeTheta: 10000},
+			model.Config{Arch: model.ArchNeoX, V: 72, T: 24, C: 16, L: 2, H: 2, FF: 24, Rotary: 2},
 			"F16", 60, true},
 		{"neox-F32-sequential-tied", []string{"--family", "neox", "--vocab", "41", "--positions", "16", "--width", "24",
 			"--layers", "2", "--heads", "3", "--rotary-pct", "0.5", "--sequential", "--tied", "--theta", "500", "--eps", "1e-6"},
-			model.Config{Arch: model.ArchNeoX, V: 41, T: 16, C: 24, L: 2, H: 3, FF: 96, Eps: 1e-6, Rotary: 4, RopeTheta: 500, Sequential: true, Tied: true},
+			model.Config{Arch: model.ArchNeoX, V: 41, T: 16, C: 24, L: 2, H: 3, Eps: 1e-6, Rotary: 4, RopeTheta: 500, Sequential: true, Tied: true},
 			"F32", 41, false},
 		{"llama-BF16-gqa-tied-buffers", []string{"--family", "llama", "--vocab", "53", "--positions", "24", "--width", "16",
 			"--layers", "2", "--heads", "4", "--kv-heads", "2", "--inter", "20", "--tied", "--theta", "100000", "--buffers"},
-			model.Config{Arch: model.ArchLlama, V: 53, T: 24, C: 16, L: 2, H: 4, KV: 2, FF: 20, Eps: 1e-5, RopeTheta: 100000, Tied: true},
+			model.Config{Arch: model.ArchLlama, V: 53, T: 24, C: 16, L: 2, H: 4, KV: 2, FF: 20, RopeTheta: 100000, Tied: true},
 			"BF16", 53, false},
 		{"llama-F32-biases-llama3", []string{"--family", "llama", "--vocab", "37", "--positions", "20", "--width", "12",
 			"--layers", "2", "--heads", "2", "--inter", "18", "--attention-bias", "--mlp-bias", "--eps", "1e-6",
@@ -61,7 +61,7 @@ func TestTorchOracleFamilies(t *testing.T) {
 			"F32", 37, true},
 		{"mistral-F16", []string{"--family", "mistral", "--vocab", "29", "--positions", "12", "--width", "8",
 			"--layers", "1", "--heads", "2", "--kv-heads", "1", "--inter", "12"},
-			model.Config{Arch: model.ArchLlama, V: 29, T: 12, C: 8, L: 1, H: 2, KV: 1, FF: 12, Eps: 1e-5, RopeTheta: 10000},
+			model.Config{Arch: model.ArchLlama, V: 29, T: 12, C: 8, L: 1, H: 2, KV: 1, FF: 12},
 			"F16", 29, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -140,3 +140,51 @@ func CopyTokenizer(src, dst string) ([]string, error) {
 	}
 	return done, nil
 }
+
+// TokenizerSize returns the number of token ids of the tokenizer files of
+// the model directory dir, one more than the largest id of tokenizer.json's
+// model.vocab and added_tokens (or of vocab.json and added_tokens.json), or
+// 0 when there are none or they do not parse. A model's vocab_size may be
+// larger (padding rows of the embedding).
+func TokenizerSize(dir string) int {
+	top := -1
+	see := func(ids map[string]int) {
+		for _, id := range ids {
+			top = max(top, id)
+		}
+	}
+	if b, err := readSmall(filepath.Join(dir, "tokenizer.json")); err == nil {
+		var tj struct {
+			Model struct {
+				Vocab map[string]int `json:"vocab"`
+			} `json:"model"`
+			Added []struct {
+				ID int `json:"id"`
+			} `json:"added_tokens"`
+		}
+		if json.Unmarshal(b, &tj) != nil {
+			return 0
+		}
+		see(tj.Model.Vocab)
+		for _, a := range tj.Added {
+			top = max(top, a.ID)
+		}
+		return top + 1
+	}
+	b, err := readSmall(filepath.Join(dir, "vocab.json"))
+	if err != nil {
+		return 0
+	}
+	var vocab map[string]int
+	if json.Unmarshal(b, &vocab) != nil {
+		return 0
+	}
+	see(vocab)
+	if b, err := readSmall(filepath.Join(dir, "added_tokens.json")); err == nil {
+		var added map[string]int
+		if json.Unmarshal(b, &added) == nil {
+			see(added)
+		}
+	}
+	return top + 1
+}

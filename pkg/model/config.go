@@ -332,6 +332,47 @@ func Tensors(cfg Config) []Tensor {
 	return ts
 }
 
+// NumTensors returns len(Tensors(cfg)) without building the table (for
+// bounding a config by the tensors a file holds before anything is
+// allocated); cfg must pass Validate.
+func NumTensors(cfg Config) int {
+	blk := cfg.Block()
+	b := func(x bool) int {
+		if x {
+			return 1
+		}
+		return 0
+	}
+	ln := b(blk.Norm == LayerNorm)
+	perLayer := 6 + 2*ln + b(blk.QKVBias) + b(blk.ProjBias) + 2*b(blk.MLPBias)
+	return 1 + b(blk.Pos == Learned) + cfg.L*perLayer + 1 + ln + b(!cfg.Tied)
+}
+
+// Normalize returns c with every block setting that equals its default
+// (KV = H, F = 4C, eps 1e-5, rotary dims = hs, θ = 10000) set to zero, the
+// one spelling of a config that Config values compare by.
+func (c Config) Normalize() Config {
+	if c.Arch == ArchGPT2 || c.H < 1 {
+		return c
+	}
+	if c.KV == c.H {
+		c.KV = 0
+	}
+	if c.FF == 4*c.C {
+		c.FF = 0
+	}
+	if c.Eps == lnEps {
+		c.Eps = 0
+	}
+	if c.Rotary == c.C/c.H {
+		c.Rotary = 0
+	}
+	if c.RopeTheta == 10000 {
+		c.RopeTheta = 0
+	}
+	return c
+}
+
 // NumParams returns the number of scalar parameters of cfg.
 func NumParams(cfg Config) int {
 	ts := Tensors(cfg)
