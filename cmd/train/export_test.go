@@ -11,6 +11,7 @@ import (
 
 	"entangle/pkg/hfmodel"
 	"entangle/pkg/model"
+	"entangle/pkg/safetensors"
 	"entangle/pkg/train"
 )
 
@@ -109,5 +110,61 @@ func TestExportHF(t *testing.T) {
 	if _, stderr, code := trainCmd(t, ctx, nil, "-model", "tiny", "-width", "4096", "-out", filepath.Join(dir, "w"), data); code != 2 ||
 		!strings.Contains(stderr, "needs about") || !strings.Contains(stderr, "1.0 GiB is available ($ENTANGLE_MEMORY") {
 		t.Errorf("-width 4096 with 1G: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestLyingCheckpoint: a small checkpoint whose config claims 10⁸ layers (or
+// a width the tensors do not have) is refused by -init, -ref and -resume
+// with one line naming it, before anything is allocated from the claim.
+func TestLyingCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := dataset(t, dir, "1t", 64)
+	run := filepath.Join(dir, "run")
+	if _, stderr, code := trainCmd(t, ctx, nil, "-model", "tiny", "-steps", "2", "-eval-every", "0", "-q", "-out", run, data); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	for _, tc := range []struct{ key, val, want string }{
+		{"layers", "100000000", "layers must be at most 4096"},
+		{"width", "1000000000", "width must be at most 131072"},
+		{"width", "100000", `tensor "wte" has shape [64 16], want [64 100000]`},
+	} {
+		for _, file := range []string{train.ModelFile, train.CheckpointFile} {
+			f, err := safetensors.ReadFile(filepath.Join(run, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := map[string]string{}
+			for k, v := range f.Meta {
+				meta[k] = v
+			}
+			meta["config"] = strings.Replace(meta["config"], `"`+tc.key+`":`+map[string]string{"layers": "2", "width": "16"}[tc.key], `"`+tc.key+`":`+tc.val, 1)
+			bad := filepath.Join(dir, "bad-"+tc.key+tc.val)
+			os.MkdirAll(bad, 0o755)
+			path := filepath.Join(bad, file)
+			if err := safetensors.WriteFile(path, f.Tensors, meta); err != nil {
+				t.Fatal(err)
+			}
+			var args []string
+			switch file {
+			case train.ModelFile:
+				for _, args := range [][]string{
+					{"-init", path, "-out", filepath.Join(dir, "x"), data},
+					{"-mode", "pref", "-init", filepath.Join(run, train.ModelFile), "-ref", path, "-out", filepath.Join(dir, "x"), data},
+				} {
+					_, stderr, code := trainCmd(t, ctx, nil, args...)
+					if code != 1 || !strings.Contains(stderr, path) || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+						t.Errorf("%v: exit %d, stderr %q, want 1 and one line with %q", args, code, stderr, tc.want)
+					}
+				}
+				continue
+			default:
+				args = []string{"-resume", bad, data}
+			}
+			_, stderr, code := trainCmd(t, ctx, nil, args...)
+			if code != 1 || !strings.Contains(stderr, path) || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("%v: exit %d, stderr %q, want 1 and one line with %q", args, code, stderr, tc.want)
+			}
+		}
 	}
 }
