@@ -163,6 +163,9 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s: empty input (expected an Arrow stream or file from prefgen)", name)
 	}
+	if err := arrowio.Check(all); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	mem := ipc.WithAllocator(arrowio.LimitAllocator(8*len(all) + 1<<20))
 	var rr array.RecordReader
 	if arrowio.IsFile(all) {
