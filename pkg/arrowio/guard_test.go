@@ -480,7 +480,9 @@ func FuzzGuard(f *testing.F) {
 		if len(in) > 1<<16 {
 			return
 		}
-		n := allocated(func() {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		func() {
 			readAll(bytes.NewReader(in))
 			readAll(pipe{bytes.NewReader(in)})
 			if Check(in) == nil && IsFile(in) {
@@ -496,9 +498,10 @@ func FuzzGuard(f *testing.F) {
 					}
 				}()
 			}
-		})
-		if limit := uint64(4<<20 + 64*len(in)); n > limit {
-			t.Fatalf("%d-byte input allocated %d bytes (limit %d)", len(in), n, limit)
+		}()
+		runtime.ReadMemStats(&b)
+		if limit := uint64(4<<20 + 64*len(in)); b.TotalAlloc-a.TotalAlloc > limit {
+			t.Fatalf("%d-byte input allocated %d bytes (limit %d)", len(in), b.TotalAlloc-a.TotalAlloc, limit)
 		}
 	})
 }
