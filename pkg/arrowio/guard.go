@@ -25,11 +25,15 @@ const stageChunk = 1 << 20
 
 // CorruptError is a malformed IPC stream or file, at a byte offset.
 type CorruptError struct {
-	Offset int64  // byte offset of the message (or of the file footer)
-	Msg    string // what is wrong
+	Offset   int64  // byte offset of the message (or of the file footer)
+	Msg      string // what is wrong
+	NotArrow bool   // the input does not start like Arrow IPC at all
 }
 
 func (e *CorruptError) Error() string {
+	if e.NotArrow {
+		return "not an Arrow IPC stream (" + e.Msg + ")"
+	}
 	return fmt.Sprintf("corrupt Arrow data at byte %d: %s", e.Offset, e.Msg)
 }
 
@@ -207,22 +211,25 @@ func (g *Guard) next() error {
 		return nil
 	}
 	corrupt := func(format string, args ...any) error {
+		return &CorruptError{Offset: start, Msg: fmt.Sprintf(format, args...)}
+	}
+	notArrow := func(format string, args ...any) error {
 		if len(g.head) < 8 {
 			// Complete the head, so that the caller can tell an IPC file.
 			var b [8]byte
 			g.readFull(b[:8-len(g.head)], "")
 		}
-		return &CorruptError{Offset: start, Msg: fmt.Sprintf(format, args...)}
+		return &CorruptError{Offset: start, Msg: fmt.Sprintf(format, args...), NotArrow: true}
 	}
 	if int32(length) < 0 || length > MaxMetadata {
 		if g.msgs == 0 && framing == 4 {
-			return corrupt("not an Arrow IPC stream (it starts with % x)", pre[:4])
+			return notArrow("it starts with % x", pre[:4])
 		}
 		return corrupt("message metadata of %d bytes (at most %d)", int32(length), MaxMetadata)
 	}
 	if left := remaining(g.r); left >= 0 && int64(length) > left {
 		if g.msgs == 0 && framing == 4 {
-			return corrupt("not an Arrow IPC stream (it starts with % x)", pre[:4])
+			return notArrow("it starts with % x", pre[:4])
 		}
 		return fmt.Errorf("%w: the message at byte %d has %d bytes of metadata, the input %d", ErrTruncated, start, length, left)
 	}
@@ -242,7 +249,7 @@ func (g *Guard) next() error {
 	typ, body, err := verifyMessage(meta, -1)
 	if err != nil {
 		if g.msgs == 0 && framing == 4 {
-			return corrupt("not an Arrow IPC stream (%v)", err)
+			return notArrow("%v", err)
 		}
 		return corrupt("%v", err)
 	}

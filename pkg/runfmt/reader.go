@@ -58,7 +58,7 @@ func open(r io.Reader, name, want string, opts []Option) (rd *reader, err error)
 		case len(g.Head()) == 0:
 			return nil, fmt.Errorf("%s: empty input (expected a train output stream, .arrows)", name)
 		case g.Err() != nil:
-			return nil, fmt.Errorf("%s: not a readable Arrow IPC stream: %w", name, g.Err())
+			return nil, fmt.Errorf("%s: %w", name, g.Err())
 		}
 		return nil, fmt.Errorf("%s: not an Arrow IPC stream: %v", name, err)
 	}
