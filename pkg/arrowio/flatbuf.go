@@ -66,8 +66,14 @@ func (f *fbuf) charge(n uint64) {
 	}
 }
 
-func (f *fbuf) u16(p uint32) uint16 { f.need(p, 2, "value"); return binary.LittleEndian.Uint16(f.b[p:]) }
-func (f *fbuf) u32(p uint32) uint32 { f.need(p, 4, "value"); return binary.LittleEndian.Uint32(f.b[p:]) }
+func (f *fbuf) u16(p uint32) uint16 {
+	f.need(p, 2, "value")
+	return binary.LittleEndian.Uint16(f.b[p:])
+}
+func (f *fbuf) u32(p uint32) uint32 {
+	f.need(p, 4, "value")
+	return binary.LittleEndian.Uint32(f.b[p:])
+}
 func (f *fbuf) i64(p uint32) int64 {
 	f.need(p, 8, "value")
 	return int64(binary.LittleEndian.Uint64(f.b[p:]))
