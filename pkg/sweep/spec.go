@@ -204,7 +204,7 @@ func Parse(name string, r io.Reader) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	runs := 1 // the grid's size so far, at most MaxRuns
+	runs := 1                // the grid's size so far, at most MaxRuns
 	seen := map[string]int{} // key → line that defined it
 	errf := func(line int, format string, args ...any) error {
 		return &SpecError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
