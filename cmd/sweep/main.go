@@ -47,7 +47,10 @@ shell command per run, for xargs or GNU parallel; "run" runs the runs that are
 not done, at most -j at once, each through bash -c with its output appended to
 DIR/sweep.log, skipping done runs so an interrupted sweep resumes, and records
 the spec in ROOT/sweep.spec; a failed run is reported and the others go on
-(exit 1 at the end). ^C or SIGTERM is forwarded to the running commands (train
+(exit 1 at the end). A run's sweep.log is locked while its command runs (even
+after the runner was killed): a run that another process still runs is
+reported and not started. A grid has at most 1000000 runs; list, expand and
+slurm write them one at a time. ^C or SIGTERM is forwarded to the running commands (train
 then writes a checkpoint, which a "resume" line picks up next time), and the
 sweep exits 1 once they have ended. Keep -j times each run's own threads at or
 below the number of cores (train uses GOMAXPROCS threads: set GOMAXPROCS=1 in
