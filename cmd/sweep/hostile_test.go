@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,5 +212,41 @@ func TestSlurmRecordsSpecAndLocks(t *testing.T) {
 	release()
 	if out, err := task("1"); err != nil || !exists(filepath.Join(dir1, "ran")) {
 		t.Errorf("task 1 after the release: %v %q", err, out)
+	}
+}
+
+// TestListSIGINT: the built command listing a 10^6-run grid into a pipe
+// stops on a real SIGINT with one line on stderr and exit 1, long before the
+// end of the grid.
+func TestListSIGINT(t *testing.T) {
+	bin := buildSweep(t)
+	var b strings.Builder
+	for a := 0; a < 6; a++ {
+		fmt.Fprintf(&b, "axis a%d 0 1 2 3 4 5 6 7 8 9\n", a)
+	}
+	b.WriteString("cmd true\n")
+	spec, root := writeSpec(t, b.String())
+	for _, sub := range []string{"list", "expand"} {
+		c := exec.Command(bin, sub, "-root", root, spec)
+		out, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errb bytes.Buffer
+		c.Stderr = &errb
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		first := make([]byte, 4096)
+		if _, err := io.ReadFull(out, first); err != nil {
+			t.Fatal(err)
+		}
+		c.Process.Signal(os.Interrupt) // the command is blocked writing to the pipe, or about to be
+		rest, _ := io.ReadAll(out)
+		c.Wait()
+		lines := bytes.Count(first, []byte("\n")) + bytes.Count(rest, []byte("\n"))
+		if code := c.ProcessState.ExitCode(); code != 1 || errb.String() != "sweep: interrupted (interrupt signal received)\n" || lines > 100_000 {
+			t.Errorf("%s: exit %d, stderr %q, %d lines", sub, code, errb.String(), lines)
+		}
 	}
 }

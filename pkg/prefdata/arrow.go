@@ -189,6 +189,9 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 	}
 	rec := 0
 	for rr.Next() {
+		if err := arrowio.ValidateRecord(rr.Record()); err != nil {
+			return nil, fmt.Errorf("%s:record %d: corrupt Arrow data: %v", name, rec, err)
+		}
 		if err := appendExamples(d, rr.Record(), name, &rec); err != nil {
 			return nil, err
 		}

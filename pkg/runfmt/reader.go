@@ -125,6 +125,10 @@ func (rd *reader) next(decode func(rec arrow.Record) (last int64, err error)) (o
 			return
 		}
 		rec = rd.rr.Record()
+		if decErr = arrowio.ValidateRecord(rec); decErr != nil {
+			decErr = fmt.Errorf("corrupt record batch: %v", decErr)
+			return
+		}
 		last, decErr = decode(rec)
 	}()
 	switch {
