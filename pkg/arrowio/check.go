@@ -54,7 +54,7 @@ func checkFile(all []byte) error {
 		case 0xFFFFFFFF:
 			prefix = 8
 		}
-		typ, _, err := verifyMessage(all[b.offset+prefix:b.offset+int64(b.meta)], b.body)
+		typ, _, _, err := verifyMessage(all[b.offset+prefix:b.offset+int64(b.meta)], b.body)
 		if err != nil {
 			return bad("%v", err)
 		}
@@ -63,10 +63,8 @@ func checkFile(all []byte) error {
 		}
 		return nil
 	}
-	for i, b := range dicts {
-		if err := check(b, headerDictionaryBatch, "dictionary", i); err != nil {
-			return err
-		}
+	if len(dicts) > 0 {
+		return &CorruptError{Offset: fstart, Msg: "dictionary batches are not supported (entangle writes no dictionary-encoded columns)"}
 	}
 	for i, b := range batches {
 		if err := check(b, headerRecordBatch, "record batch", i); err != nil {

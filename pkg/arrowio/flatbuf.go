@@ -19,9 +19,17 @@ import (
 //   - the objects visited to add up to at most budgetFactor times the buffer
 //     (a flatbuffer written by Arrow references every object once, so shared
 //     offsets that would make Arrow visit a table many times are refused);
-//   - record batches' buffers to lie inside the message body, node lengths
-//     and null counts to be non-negative, variadic buffer counts to be at most
-//     the number of buffers, and no body compression.
+//   - record batches' buffers to lie inside the message body without adding
+//     up to more than it, node lengths and null counts to be non-negative,
+//     variadic buffer counts to be at most the number of buffers, and no body
+//     compression;
+//   - no dictionary encoding and no view types (the entangle formats use
+//     neither; Arrow trusts counts for both that the checks cannot bound).
+//
+// Arrow also reads a record batch's field nodes and buffers by index without
+// looking at the vectors' lengths (as many as the schema needs), so a short
+// table makes it read whatever follows; Guard.Allocator and InputAllocator
+// bound what such reads can allocate.
 
 // MaxNesting is the deepest nesting of fields (a list of structs of lists...)
 // the readers accept; Arrow's own limit when it loads arrays is 64.
@@ -205,6 +213,7 @@ const (
 	typeFixedSizeList   = 16
 	typeMap             = 17
 	typeDuration        = 18
+	typeBinaryView      = 23 // and Utf8View, ListView, LargeListView
 )
 
 func verifyField(fl table) {
@@ -240,14 +249,13 @@ func verifyField(fl table) {
 			tt.scalar(0, 4, "type")
 		}
 	}
-	if d, ok := fl.sub(4, "dictionary encoding"); ok {
-		d.scalar(0, 8, "dictionary id")
-		if it, ok := d.sub(1, "dictionary index type"); ok {
-			it.scalar(0, 4, "index type")
-			it.scalar(1, 1, "index type")
-		}
-		d.scalar(2, 1, "dictionary")
-		d.scalar(3, 2, "dictionary")
+	if _, ok := fl.ref(4, "dictionary encoding"); ok {
+		f.fail("dictionary-encoded columns are not supported (entangle writes none)")
+	}
+	if typ >= typeBinaryView {
+		// Arrow sizes a view's buffer list by a count it reads past the
+		// end of the batch's table when that is short.
+		f.fail("view types are not supported (entangle writes none)")
 	}
 	fl.tables(5, "field children", func(c table) { verifyField(c) })
 	fl.keyValues(6)
@@ -256,7 +264,7 @@ func verifyField(fl table) {
 
 // verifyRecordBatch checks a RecordBatch table whose buffers must lie in a
 // body of bodyLen bytes.
-func verifyRecordBatch(rb table, bodyLen int64) {
+func verifyRecordBatch(rb table, bodyLen int64) (nbuf uint32) {
 	f := rb.f
 	if n := rb.int64At(0, 0, "row count"); n < 0 {
 		f.fail("negative row count %d", n)
@@ -269,12 +277,16 @@ func verifyRecordBatch(rb table, bodyLen int64) {
 			f.fail("field node %d has length %d and %d nulls", i, l, nulls)
 		}
 	}
-	start, nbuf := rb.vector(2, 16, "buffers")
+	start, nbuf = rb.vector(2, 16, "buffers")
+	var sum int64
 	for i := uint32(0); i < nbuf; i++ {
 		p := start + 16*i
 		off, l := f.i64(p), f.i64(p+8)
 		if off < 0 || l < 0 || off > bodyLen || l > bodyLen-off {
 			f.fail("buffer %d (offset %d, length %d) is outside the %d-byte message body", i, off, l, bodyLen)
+		}
+		if sum += l; sum > bodyLen { // buffers do not overlap
+			f.fail("the buffers add up to more than the %d-byte message body", bodyLen)
 		}
 	}
 	if _, ok := rb.ref(3, "compression"); ok {
@@ -286,13 +298,14 @@ func verifyRecordBatch(rb table, bodyLen int64) {
 			f.fail("variadic buffer count %d is outside [0, %d]", c, nbuf)
 		}
 	}
+	return nbuf
 }
 
 // verifyMessage checks the flatbuffer of one IPC message and returns its
 // header type and body length. The body of a record or dictionary batch is
 // bodyLen bytes when bodyLen >= 0 (the IPC file's block says so), else the
 // message's own bodyLength.
-func verifyMessage(meta []byte, bodyLen int64) (typ byte, body int64, err error) {
+func verifyMessage(meta []byte, bodyLen int64) (typ byte, body int64, nbuf uint32, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			e, ok := p.(fbErr)
@@ -324,19 +337,13 @@ func verifyMessage(meta []byte, bodyLen int64) (typ byte, body int64, err error)
 	case headerSchema:
 		verifySchema(h)
 	case headerRecordBatch:
-		verifyRecordBatch(h, bodyLen)
+		nbuf = verifyRecordBatch(h, bodyLen)
 	case headerDictionaryBatch:
-		h.scalar(0, 8, "dictionary id")
-		rb, ok := h.sub(1, "dictionary data")
-		if !ok {
-			f.fail("dictionary batch without data")
-		}
-		verifyRecordBatch(rb, bodyLen)
-		h.scalar(2, 1, "dictionary delta flag")
+		f.fail("dictionary batches are not supported (entangle writes no dictionary-encoded columns)")
 	default:
-		f.fail("unsupported message type %d (want a schema, record batch or dictionary batch)", typ)
+		f.fail("unsupported message type %d (want a schema or a record batch)", typ)
 	}
-	return typ, body, nil
+	return typ, body, nbuf, nil
 }
 
 // block is an IPC file's Block struct (File.fbs).

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"slices"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // ErrTruncated is wrapped by the errors of a stream that ends before its
@@ -65,6 +67,7 @@ type Guard struct {
 	off   int64  // bytes read from r
 	head  []byte // the first bytes of the input (up to 8)
 	msgs  int    // messages handed on
+	bufs  int64  // buffers listed by the record batches read
 	ended bool   // the end-of-stream marker was handed on
 	err   error  // sticky
 
@@ -89,6 +92,17 @@ func (g *Guard) Messages() int { return g.msgs }
 
 // Ended reports whether the end-of-stream marker was read.
 func (g *Guard) Ended() bool { return g.ended }
+
+// Allocator returns an allocator for Arrow's reader of this stream (wrapping
+// mem): the sum of everything allocated through it stays within twice the
+// bytes of the messages read so far (the current one whole), plus 64 bytes
+// per buffer for Arrow's rounding and 1 MiB. Reading a valid stream copies
+// each body once and each buffer once; a corrupt buffer table (Arrow reads as
+// many buffers as the schema needs, past the end of the table if it is
+// short) is refused instead of allocated.
+func (g *Guard) Allocator(mem memory.Allocator) memory.Allocator {
+	return budgetAllocator(mem, func() int64 { return 2*(g.off+g.body) + 64*g.bufs + 128*int64(g.msgs) + 1<<20 })
+}
 
 // Err returns the error that stopped the guard, if any.
 func (g *Guard) Err() error { return g.err }
@@ -246,7 +260,7 @@ func (g *Guard) next() error {
 			return err
 		}
 	}
-	typ, body, err := verifyMessage(meta, -1)
+	typ, body, nbuf, err := verifyMessage(meta, -1)
 	if err != nil {
 		if g.msgs == 0 && framing == 4 {
 			return notArrow("%v", err)
@@ -261,6 +275,7 @@ func (g *Guard) next() error {
 	}
 	g.out = append(append(make([]byte, 0, framing+len(meta)), pre[:framing]...), meta...)
 	g.msgs++
+	g.bufs += int64(nbuf)
 	if body == 0 {
 		return nil
 	}

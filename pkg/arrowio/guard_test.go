@@ -103,7 +103,7 @@ func readAll(r io.Reader) (rows int64, g *Guard, err error) {
 		}
 	}()
 	g = NewGuard(r)
-	rr, err := ipc.NewReader(g, ipc.WithAllocator(LimitAllocator(1<<30)))
+	rr, err := ipc.NewReader(g, ipc.WithAllocator(g.Allocator(LimitAllocator(1<<30))))
 	if err != nil {
 		if g.Err() != nil {
 			return 0, g, g.Err()
@@ -507,7 +507,7 @@ func checkAndReadFile(in []byte) {
 		return
 	}
 	defer func() { recover() }()
-	fr, err := ipc.NewFileReader(bytes.NewReader(in), ipc.WithAllocator(LimitAllocator(1<<30)))
+	fr, err := ipc.NewFileReader(bytes.NewReader(in), ipc.WithAllocator(InputAllocator(len(in))))
 	if err != nil {
 		return
 	}

@@ -166,7 +166,7 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 	if err := arrowio.Check(all); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	mem := ipc.WithAllocator(arrowio.LimitAllocator(8*len(all) + 1<<20))
+	mem := ipc.WithAllocator(arrowio.InputAllocator(len(all)))
 	var rr array.RecordReader
 	if arrowio.IsFile(all) {
 		fr, err := ipc.NewFileReader(bytes.NewReader(all), mem)

@@ -42,6 +42,7 @@ func open(r io.Reader, name, want string, opts []Option) (rd *reader, err error)
 		mem = arrowio.LimitAllocator(o.maxBuffer)
 	}
 	g := arrowio.NewGuard(r)
+	mem = g.Allocator(mem)
 	var ir *ipc.Reader
 	func() {
 		defer func() {
