@@ -354,6 +354,14 @@ func TestSchemaAttacks(t *testing.T) {
 			t.Errorf("%s: allocated %d bytes", tc.name, n)
 		}
 	}
+	// Dictionary-encoded columns and view types are refused.
+	dict := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	for name, typ := range map[string]arrow.DataType{"dictionary": dict, "string view": arrow.BinaryTypes.StringView} {
+		in := mutateSchema(t, arrow.NewSchema([]arrow.Field{{Name: "x", Type: typ}}, nil), func(*fbuf, table) {})
+		if _, _, err := readAll(bytes.NewReader(in)); err == nil || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s column: %v", name, err)
+		}
+	}
 	// 60 nested lists are fine.
 	if _, _, err := readAll(bytes.NewReader(mutateSchema(t, nested(60), func(*fbuf, table) {}))); err != nil {
 		t.Errorf("60 nested lists: %v", err)
@@ -391,6 +399,16 @@ func TestBatchAttacks(t *testing.T) {
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err %v, want a CorruptError with %q", tc.name, err, tc.want)
 		}
+	}
+	overlap := mutate(func(f *fbuf, rb table) {
+		start, n := rb.vector(2, 16, "")
+		for i := uint32(0); i < n; i++ {
+			put64(f, start+16*i, 0)
+			put64(f, start+16*i+8, 64) // each fits the 184-byte body; together they do not
+		}
+	})
+	if _, _, err := readAll(bytes.NewReader(overlap)); err == nil || !strings.Contains(err.Error(), "add up to more than") {
+		t.Errorf("overlapping buffers: %v", err)
 	}
 	zall, _ := testStream(t, 1, ipc.WithZstd())
 	if _, _, err := readAll(bytes.NewReader(zall)); err == nil || !strings.Contains(err.Error(), "compressed record batches are not supported") {
