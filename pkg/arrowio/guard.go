@@ -129,13 +129,12 @@ func (g *Guard) Read(p []byte) (int, error) {
 			n, err := g.r.Read(p[:min(int64(len(p)), g.body)])
 			g.off += int64(n)
 			g.body -= int64(n)
-			if n > 0 {
+			switch {
+			case n > 0:
 				return n, nil
-			}
-			if err == io.EOF || err == nil && g.body > 0 {
-				if err == nil {
-					continue
-				}
+			case err == nil:
+				continue
+			case err == io.EOF:
 				return 0, g.fail(fmt.Errorf("%w: the input ends inside a message body at byte %d (%d bytes missing)", ErrTruncated, g.off, g.body))
 			}
 			return 0, g.fail(err)
