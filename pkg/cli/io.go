@@ -183,6 +183,10 @@ func CreateOutput(env *Env, path string, binary bool, inputs ...string) (*Output
 		if err != nil {
 			return nil, outputErr(path, err)
 		}
+		if binary && IsTerminal(f) {
+			f.Close()
+			return nil, Usagef("refusing to write binary output to a terminal (%s)", path)
+		}
 		o.kind, o.f = toThrough, f
 		o.ew = &errWriter{name: path, w: f, f: f, through: true}
 	} else {
@@ -304,8 +308,21 @@ func absPath(p string) string {
 
 // resolveOutput follows path's symbolic links to the file they end at (which
 // may not exist yet: a dangling link is written through) and returns it with
-// its FileInfo, nil if it does not exist.
+// its FileInfo, nil if it does not exist. Anything but a regular file is
+// returned as path itself, for the kernel to follow when it is opened
+// (/dev/stdout is a link to /proc/self/fd/1, whose target "pipe:[…]" is no
+// path).
 func resolveOutput(path string) (string, fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return path, fi, nil
+	case err == nil:
+		t, err := filepath.EvalSymlinks(path)
+		return t, fi, err
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", nil, err
+	}
 	p := path
 	for hops := 0; ; hops++ {
 		fi, err := os.Lstat(p)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -147,6 +148,42 @@ func TestOutputDevNull(t *testing.T) {
 	}
 	if after, _ := os.Stat(os.DevNull); !os.SameFile(before, after) {
 		t.Fatalf("WriteFileAtomic replaced /dev/null")
+	}
+}
+
+// TestOutputProcFD (Linux): -o /proc/self/fd/N (what /dev/stdout links to)
+// onto a pipe writes into the pipe; onto a regular file, replaces that file.
+func TestOutputProcFD(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux's /proc")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p := fmt.Sprintf("/proc/self/fd/%d", w.Fd())
+	o, err := CreateOutput(testEnv(), p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(o, "through the pipe")
+	if err := o.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got, _ := io.ReadAll(r); string(got) != "through the pipe" {
+		t.Errorf("pipe got %q", got)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, []byte("old"), 0o644)
+	f, _ := os.Open(file)
+	defer f.Close()
+	if err := WriteFileAtomic(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, file); got != "new" {
+		t.Errorf("file got %q", got)
 	}
 }
 
@@ -422,6 +459,9 @@ func TestIsTerminal(t *testing.T) {
 		env.Stdout = ptmx
 		if _, err := CreateOutput(env, "-", true); ExitCode(err) != ExitUsage {
 			t.Errorf("binary output to a terminal: %v", err)
+		}
+		if _, err := CreateOutput(env, "/dev/ptmx", true); ExitCode(err) != ExitUsage {
+			t.Errorf("-o onto a terminal: %v", err)
 		}
 	}
 }
