@@ -59,11 +59,13 @@ type Output struct {
 	done   bool
 }
 
-// OutputError is an error writing or committing an output, naming the
-// user's path: "write out.arrow: no space left on device".
+// OutputError is an error creating, writing or committing an output, naming
+// the user's path: "cannot create output out/x.arrow: no such file or
+// directory", "write out.arrow: no space left on device".
 type OutputError struct {
-	Name string // the output's name as given ("-" is <stdout>)
-	Err  error  // the underlying error, without the temporary file's name
+	Name   string // the output's name as given ("-" is <stdout>)
+	Create bool   // the output could not be created
+	Err    error  // the underlying error, without the temporary file's name
 }
 
 func (e *OutputError) Error() string {
@@ -71,7 +73,20 @@ func (e *OutputError) Error() string {
 	if n == "" || n == "-" {
 		n = "<stdout>"
 	}
+	if e.Create {
+		return "cannot create output " + n + ": " + e.Err.Error()
+	}
 	return "write " + n + ": " + e.Err.Error()
+}
+
+// createErr is outputErr for an output that could not be created.
+func createErr(name string, err error) error {
+	if err = outputErr(name, err); err != nil {
+		if oe, ok := err.(*OutputError); ok {
+			oe.Create = true
+		}
+	}
+	return err
 }
 
 func (e *OutputError) Unwrap() error { return e.Err }
@@ -173,7 +188,7 @@ func CreateOutput(env *Env, path string, binary bool, inputs ...string) (*Output
 	}
 	target, fi, err := resolveOutput(path)
 	if err != nil {
-		return nil, outputErr(path, err)
+		return nil, createErr(path, err)
 	}
 	o := &Output{Name: path, target: target, mode: 0o644}
 	if fi != nil && !fi.Mode().IsRegular() {
@@ -181,7 +196,7 @@ func CreateOutput(env *Env, path string, binary bool, inputs ...string) (*Output
 		// reader must see the bytes, not a file renamed over it.
 		f, err := os.OpenFile(target, os.O_WRONLY, 0)
 		if err != nil {
-			return nil, outputErr(path, err)
+			return nil, createErr(path, err)
 		}
 		if binary && IsTerminal(f) {
 			f.Close()
@@ -195,7 +210,7 @@ func CreateOutput(env *Env, path string, binary bool, inputs ...string) (*Output
 		}
 		f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp*")
 		if err != nil {
-			return nil, outputErr(path, err)
+			return nil, createErr(path, err)
 		}
 		o.kind, o.f, o.tmp = toAtomic, f, f.Name()
 		o.ew = &errWriter{name: path, w: f, f: f}
@@ -234,7 +249,7 @@ func CheckOutput(env *Env, path string, inputs ...string) error {
 	}
 	target, fi, err := resolveOutput(path)
 	if err != nil {
-		return outputErr(path, err)
+		return createErr(path, err)
 	}
 	if fi != nil && fi.IsDir() {
 		return Usagef("output %s is a directory", path)
@@ -243,15 +258,15 @@ func CheckOutput(env *Env, path string, inputs ...string) error {
 		d, err := os.Stat(filepath.Dir(target))
 		switch {
 		case err != nil:
-			return outputErr(path, err)
+			return createErr(path, err)
 		case !d.IsDir():
-			return outputErr(path, fmt.Errorf("%s is not a directory", filepath.Dir(target)))
+			return createErr(path, fmt.Errorf("%s is not a directory", filepath.Dir(target)))
 		}
 		if err := writable(filepath.Dir(target)); err != nil {
-			return outputErr(path, fmt.Errorf("directory %s: %w", filepath.Dir(target), err))
+			return createErr(path, fmt.Errorf("directory %s: %w", filepath.Dir(target), err))
 		}
 	} else if err := writable(target); err != nil {
-		return outputErr(path, err)
+		return createErr(path, err)
 	}
 	for _, in := range inputs {
 		if SameFile(env, path, in) {

@@ -111,7 +111,7 @@ func TestOutputSymlink(t *testing.T) {
 	}
 	loop := filepath.Join(dir, "loop")
 	os.Symlink(loop, loop)
-	if _, err := CreateOutput(testEnv(), loop, false); err == nil || !strings.Contains(err.Error(), "write "+loop+": too many levels") {
+	if _, err := CreateOutput(testEnv(), loop, false); err == nil || !strings.Contains(err.Error(), "cannot create output "+loop+": too many levels") {
 		t.Errorf("symlink loop: %v", err)
 	}
 }
@@ -350,7 +350,7 @@ func TestOutputChecks(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	for _, tc := range []struct{ out, want string }{
 		{dir, "is a directory"},
-		{filepath.Join(dir, "nope", "out.arrow"), "write " + filepath.Join(dir, "nope", "out.arrow") + ": "},
+		{filepath.Join(dir, "nope", "out.arrow"), "cannot create output " + filepath.Join(dir, "nope", "out.arrow") + ": "},
 		{filepath.Join(file, "out.arrow"), "not a directory"},
 	} {
 		if err := CheckOutput(testEnv(), tc.out); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -405,13 +405,14 @@ func TestOutputReadOnlyDir(t *testing.T) {
 		}
 	}
 	p := filepath.Join(dir, "out.arrow")
-	if err := CheckOutput(testEnv(), p); err == nil || !strings.HasPrefix(err.Error(), "write "+p+": ") {
+	want := "cannot create output " + p + ": "
+	if err := CheckOutput(testEnv(), p); err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("CheckOutput: %v", err)
 	}
-	if _, err := CreateOutput(testEnv(), p, true); err == nil || !strings.HasPrefix(err.Error(), "write "+p+": ") || strings.Contains(err.Error(), ".tmp") {
+	if _, err := CreateOutput(testEnv(), p, true); err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), ".tmp") {
 		t.Errorf("CreateOutput: %v", err)
 	}
-	if err := WriteFileAtomic(p, []byte("x")); err == nil || !strings.HasPrefix(err.Error(), "write "+p+": ") {
+	if err := WriteFileAtomic(p, []byte("x")); err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("WriteFileAtomic: %v", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
