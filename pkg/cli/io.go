@@ -65,7 +65,7 @@ type Output struct {
 type OutputError struct {
 	Name   string // the output's name as given ("-" is <stdout>)
 	Create bool   // the output could not be created
-	Err    error  // the underlying error, without the temporary file's name
+	Err    error  // the underlying error; an *os.PathError names the user's path, not the temporary file
 }
 
 func (e *OutputError) Error() string {
@@ -73,10 +73,15 @@ func (e *OutputError) Error() string {
 	if n == "" || n == "-" {
 		n = "<stdout>"
 	}
-	if e.Create {
-		return "cannot create output " + n + ": " + e.Err.Error()
+	msg := e.Err.Error()
+	var pe *os.PathError
+	if errors.As(e.Err, &pe) {
+		msg = pe.Err.Error()
 	}
-	return "write " + n + ": " + e.Err.Error()
+	if e.Create {
+		return "cannot create output " + n + ": " + msg
+	}
+	return "write " + n + ": " + msg
 }
 
 // createErr is outputErr for an output that could not be created.
@@ -91,8 +96,8 @@ func createErr(name string, err error) error {
 
 func (e *OutputError) Unwrap() error { return e.Err }
 
-// outputErr wraps err as an *OutputError for name, dropping the path of an
-// *os.PathError or *os.LinkError (the temporary file).
+// outputErr wraps err as an *OutputError for name; the path of an
+// *os.PathError or *os.LinkError (the temporary file) becomes name.
 func outputErr(name string, err error) error {
 	if err == nil {
 		return nil
@@ -105,9 +110,9 @@ func outputErr(name string, err error) error {
 	var le *os.LinkError
 	switch {
 	case errors.As(err, &pe):
-		err = pe.Err
+		err = &os.PathError{Op: pe.Op, Path: name, Err: pe.Err}
 	case errors.As(err, &le):
-		err = le.Err
+		err = &os.PathError{Op: le.Op, Path: name, Err: le.Err}
 	}
 	return &OutputError{Name: name, Err: err}
 }
