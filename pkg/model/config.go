@@ -348,6 +348,30 @@ func NumTensors(cfg Config) int {
 	return 1 + b(blk.Pos == Learned) + cfg.L*perLayer + 1 + ln + b(!cfg.Tied)
 }
 
+// ParamCount is NumParams(cfg) computed in float64 from the dimensions,
+// without building the table, so that an absurd (but valid) config gives a
+// huge number instead of an allocation (memory estimates):
+//
+//	V·C + [learned] T·C + L·(2·C·n + Q3·C + [qkv bias] Q3 + C² + [proj bias] C + G·F·C + F·C + [mlp bias] (G·F + C))
+//	  + C·n + [untied] V·C
+//
+// with n = 2 for LayerNorm (weight and bias), 1 for RMSNorm, and G = 2 for
+// SwiGLU, else 1. For GPT-2 the block term is 12C² + 13C.
+func ParamCount(cfg Config) float64 {
+	blk := cfg.Block()
+	b := func(x bool) float64 {
+		if x {
+			return 1
+		}
+		return 0
+	}
+	V, T, C, L := float64(cfg.V), float64(cfg.T), float64(cfg.C), float64(cfg.L)
+	Q3, FC, F := float64(cfg.qkvWidth()), float64(cfg.fcWidth()), float64(cfg.MLPWidth())
+	n := 1 + b(blk.Norm == LayerNorm)
+	layer := 2*C*n + Q3*C + b(blk.QKVBias)*Q3 + C*C + b(blk.ProjBias)*C + FC*C + F*C + b(blk.MLPBias)*(FC+C)
+	return V*C + b(blk.Pos == Learned)*T*C + L*layer + C*n + b(!cfg.Tied)*V*C
+}
+
 // Normalize returns c with every block setting that equals its default
 // (KV = H, F = 4C, eps 1e-5, rotary dims = hs, θ = 10000) set to zero, the
 // one spelling of a config that Config values compare by.

@@ -252,6 +252,33 @@ func TestFamilyModelGrad(t *testing.T) {
 	}
 }
 
+// TestParamCount: the float64 formula is NumParams and NumTensors is the
+// table's length for every block kind (and GPT-2, tied and untied).
+func TestParamCount(t *testing.T) {
+	cfgs := familyCfgs()
+	cfgs["gpt2"], cfgs["gpt2-untied"] = testCfg(true), testCfg(false)
+	for name, cfg := range cfgs {
+		if got, want := ParamCount(cfg), float64(NumParams(cfg)); got != want {
+			t.Errorf("%s: ParamCount %v, NumParams %v", name, got, want)
+		}
+		if got, want := NumTensors(cfg), len(Tensors(cfg)); got != want {
+			t.Errorf("%s: NumTensors %d, len(Tensors) %d", name, got, want)
+		}
+	}
+	// pythia-160m and SmolLM2-135M: their published parameter totals
+	for _, tc := range []struct {
+		cfg  Config
+		want float64
+	}{
+		{Config{Arch: ArchNeoX, V: 50304, T: 2048, C: 768, L: 12, H: 12, Rotary: 16}, 162322944},
+		{Config{Arch: ArchLlama, V: 49152, T: 8192, C: 576, L: 30, H: 9, KV: 3, FF: 1536, RopeTheta: 100000, Tied: true}, 134515008},
+	} {
+		if got := ParamCount(tc.cfg); got != tc.want {
+			t.Errorf("%+v: ParamCount %v, want %v", tc.cfg, got, tc.want)
+		}
+	}
+}
+
 // TestFamilyDeterminism: for every block kind, float32 gradients are the
 // same bits with 1, 2 or 3 goroutines per kernel and with packed weights;
 // ForwardReuse gives Forward's bits; WorkspaceBytes is the buffers' size.

@@ -114,14 +114,46 @@ func viewsOf[F Float](buf []F, cfg Config) paramViews[F] {
 			i := strings.IndexByte(rest, '.')
 			l, _ := strconv.Atoi(rest[:i])
 			lp := &v.layers[l]
-			*map[string]*[]F{
-				"ln1.w": &lp.ln1w, "ln1.b": &lp.ln1b, "attn.qkv.w": &lp.qkvw, "attn.qkv.b": &lp.qkvb,
-				"attn.proj.w": &lp.attprojw, "attn.proj.b": &lp.attprojb, "ln2.w": &lp.ln2w, "ln2.b": &lp.ln2b,
-				"mlp.fc.w": &lp.fcw, "mlp.fc.b": &lp.fcb, "mlp.proj.w": &lp.fcprojw, "mlp.proj.b": &lp.fcprojb,
-			}[rest[i+1:]] = x
+			switch rest[i+1:] {
+			case "ln1.w":
+				lp.ln1w = x
+			case "ln1.b":
+				lp.ln1b = x
+			case "attn.qkv.w":
+				lp.qkvw = x
+			case "attn.qkv.b":
+				lp.qkvb = x
+			case "attn.proj.w":
+				lp.attprojw = x
+			case "attn.proj.b":
+				lp.attprojb = x
+			case "ln2.w":
+				lp.ln2w = x
+			case "ln2.b":
+				lp.ln2b = x
+			case "mlp.fc.w":
+				lp.fcw = x
+			case "mlp.fc.b":
+				lp.fcb = x
+			case "mlp.proj.w":
+				lp.fcprojw = x
+			case "mlp.proj.b":
+				lp.fcprojb = x
+			}
 			continue
 		}
-		*map[string]*[]F{"wte": &v.wte, "wpe": &v.wpe, "lnf.w": &v.lnfw, "lnf.b": &v.lnfb, "lm_head.w": &v.head}[name] = x
+		switch name {
+		case "wte":
+			v.wte = x
+		case "wpe":
+			v.wpe = x
+		case "lnf.w":
+			v.lnfw = x
+		case "lnf.b":
+			v.lnfb = x
+		case "lm_head.w":
+			v.head = x
+		}
 	}
 	if cfg.Tied {
 		v.head = v.wte
