@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
 )
 
 // TestDist: -mode dist prints a header and one row per response position of
