@@ -52,14 +52,14 @@ func TestBatchStatsValues(t *testing.T) {
 			m := newModel[float64](21)
 			batch := makePairs(rand.New(rand.NewPCG(31, 0)), 6, tinyCfg.V)
 			// per-pair values computed separately, and references on both
-			// sides of the policy: reward_w > reward_l for half of the pairs
+			// sides of the policy: reward_w > reward_l for 4 of the 6 pairs
 			zs := make([][2]float64, len(batch))
 			gs := make([][2][]float64, len(batch))
 			for i, pr := range batch {
 				zw, gw := seqGrad(m, pr.Ex.Prompt, pr.Ex.Chosen)
 				zl, gl := seqGrad(m, pr.Ex.Prompt, pr.Ex.Rejected)
 				zs[i], gs[i] = [2]float64{zw, zl}, [2][]float64{gw, gl}
-				batch[i].RefW = zw + 0.5*float64(1-2*(i%2)) - 0.03*float64(i)
+				batch[i].RefW = zw + 0.5*float64(1-2*min(i%3, 1)) - 0.03*float64(i) // reward_w > reward_l for i = 1, 2, 4, 5
 				batch[i].RefL = zl + 0.07*float64(i)
 			}
 			p, err := loss.Defaults(c.loss)
