@@ -273,3 +273,26 @@ func TestPrefAttrib(t *testing.T) {
 		t.Fatalf("checked %d probe rows, want 12", checked)
 	}
 }
+
+// TestStepperConfigKL: kto_pair's batch reference point is asked of pkg/pref
+// by capability, also when -nll wraps the loss (whose name is then
+// "kto_pair+nll"), and not for other losses.
+func TestStepperConfigKL(t *testing.T) {
+	for _, c := range []struct {
+		loss string
+		nll  float64
+		kl   bool
+	}{{"kto_pair", 0, true}, {"kto_pair", 0.5, true}, {"sigmoid", 0, false}, {"ipo", 1, false}} {
+		p, err := loss.Defaults(c.loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := stepperConfig(&PrefConfig{Loss: c.loss, Params: p, NLL: c.nll}, 1e-3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.KL != c.kl {
+			t.Errorf("%s -nll %v: KL %v, want %v", c.loss, c.nll, sc.KL, c.kl)
+		}
+	}
+}
