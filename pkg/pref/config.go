@@ -123,14 +123,22 @@ const (
 	VecUpdate              // the step's update Δθ
 )
 
+// Side is the response of a pair a gradient is of.
+type Side uint8
+
+const (
+	SideW Side = iota // the chosen response y_w
+	SideL             // the rejected response y_l
+)
+
 // GradVec is one gradient vector of a dump: a sequence gradient
 // (Token −1) or a per-token gradient ∇θ log π(y_t | x, y_<t) of a pair's
-// chosen (Rejected false) or rejected response, or the update Δθ (Pair −1).
-// Grad is full or sketched.
+// chosen or rejected response, or the update Δθ (Pair −1). Grad is full or
+// sketched.
 type GradVec struct {
 	Of          VecOf
 	Pair        int64
-	Rejected    bool
+	Side        Side // SideW for the update
 	Token       int32 // response-token index, −1 for sequence gradients and the update
 	TokenID     int32 // −1 for sequence gradients and the update
 	Contrastive int8  // −1 (not a token), 0 or 1

@@ -89,13 +89,13 @@ func (s *Stepper[F]) Dump(dst []GradVec, of VecOf, pairs []Pair, tokenGrads int,
 	for i := range pairs {
 		ex := pairs[i].Ex
 		for k, resp := range [][]int32{ex.Chosen, ex.Rejected} {
-			rejected, flags, sd := k == 1, ex.ChosenContrastive, &ln.w
-			if rejected {
-				flags, sd = ex.RejectedContrastive, &ln.l
+			side, flags, sd := SideW, ex.ChosenContrastive, &ln.w
+			if k == 1 {
+				side, flags, sd = SideL, ex.RejectedContrastive, &ln.l
 			}
-			s.forward(ln, sd, ex.Prompt, resp, flags, nil, rejected)
+			s.forward(ln, sd, ex.Prompt, resp, flags, nil, side == SideL)
 			s.backward(ln, ln.gl, sd)
-			dst = append(dst, GradVec{Of: of, Pair: ex.ID, Rejected: rejected, Token: -1, TokenID: -1,
+			dst = append(dst, GradVec{Of: of, Pair: ex.ID, Side: side, Token: -1, TokenID: -1,
 				Contrastive: -1, Grad: vector(ln.gl, sk)})
 			if i >= tokenGrads {
 				continue
@@ -110,7 +110,7 @@ func (s *Stepper[F]) Dump(dst []GradVec, of VecOf, pairs []Pair, tokenGrads int,
 				if flags[t] {
 					c = 1
 				}
-				dst = append(dst, GradVec{Of: of, Pair: ex.ID, Rejected: rejected, Token: int32(t),
+				dst = append(dst, GradVec{Of: of, Pair: ex.ID, Side: side, Token: int32(t),
 					TokenID: resp[t], Contrastive: c, Grad: vector(ln.gl, sk)})
 			}
 		}

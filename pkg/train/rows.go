@@ -64,7 +64,7 @@ func appendGradRows(dst []runfmt.GradRow, s int64, vs []pref.GradVec) []runfmt.G
 		switch {
 		case v.Of == pref.VecUpdate:
 			side = runfmt.SideUpdate
-		case v.Rejected:
+		case v.Side == pref.SideL:
 			side = runfmt.SideRejected
 		}
 		dst = append(dst, runfmt.GradRow{Step: s, Kind: vecKinds[v.Of], Pair: v.Pair, Side: side, Token: v.Token,

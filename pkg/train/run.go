@@ -219,10 +219,14 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 	if len(r.test) == 0 {
 		r.warnf("the dataset has no test rows; no held-out evaluation")
 	}
+	defer func() {
+		if r.m != nil {
+			r.m.Close()
+		}
+	}()
 	if err := r.setup(); err != nil {
 		return err
 	}
-	defer r.m.Close()
 	var md mode
 	var err error
 	if cfg.Mode == ModePref {
