@@ -138,7 +138,7 @@ const (
 type GradVec struct {
 	Of          VecOf
 	Pair        int64
-	Side        Side // SideW for the update
+	Side        Side  // SideW for the update
 	Token       int32 // response-token index, −1 for sequence gradients and the update
 	TokenID     int32 // −1 for sequence gradients and the update
 	Contrastive int8  // −1 (not a token), 0 or 1
