@@ -55,7 +55,7 @@ func (s *Stepper[F]) Attribution() []AttribDots {
 	return s.arows
 }
 
-// attribRows fills s.arows from s.adots and s.rows after Grad.
+// attribRows fills s.arows from s.adots and the pairs' statistics after Grad.
 func (s *Stepper[F]) attribRows(batch []Pair) {
 	np := len(s.agw)
 	if np == 0 {

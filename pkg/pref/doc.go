@@ -81,12 +81,13 @@
 //
 // # Probes and dumps
 //
-// ProbeBefore evaluates probe pairs before the update (rows of kind
-// "probe") and keeps their g_w, g_l; after the optimizer step the trainer
-// calls ProbeAfter(Δθ) for the observed log-probs after the update and the
-// first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns grads.arrows rows
-// (sequence gradients, per-token gradients of the first N pairs) full or
-// sketched with entangle.Sketch; DumpUpdate the "update" row.
+// ProbeBefore evaluates probe pairs before the update (the trainer writes
+// them as pairs.arrows rows of kind "probe") and keeps their g_w, g_l; after
+// the optimizer step ProbeAfter(Δθ) adds the observed log-probs after the
+// update and the first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns
+// gradient vectors (sequence gradients, per-token gradients of the first N
+// pairs) full or sketched with entangle.Sketch, UpdateVec the update's.
+// Step calls them in this order at the dump steps its caller asks for.
 //
 // # Attribution
 //
@@ -94,7 +95,7 @@
 // same parameters) makes Grad also compute, for every probe p and training
 // pair i, ⟨g_w^p, g_w,i⟩, ⟨g_w^p, g_l,i⟩, ⟨g_l^p, g_w,i⟩, ⟨g_l^p, g_l,i⟩ in
 // the pair's pass (float64, fixed-order blocked sums: independent of the
-// lanes). Attribution returns them as attrib.arrows rows; since
+// lanes). Attribution returns them (the trainer writes attrib.arrows); since
 // dst = (1/B)Σ_i(−cw_i g_w,i + cl_i g_l,i), pair i's share of ⟨g_w^p, −dst⟩
 // is (cw_i·ww − cl_i·wl)/B, and these shares add up to it exactly (up to
 // rounding). Under SGD that is the first-order change of log π_w(p) per unit
