@@ -296,3 +296,17 @@ func TestStepperConfigKL(t *testing.T) {
 		}
 	}
 }
+
+// TestPairsOut: Options.PairsOut (train -o) receives the bytes of pairs.arrows.
+func TestPairsOut(t *testing.T) {
+	cfg, _ := prefRun(t, "sigmoid", nil)
+	d := data1t(t, 128)
+	dir := filepath.Join(t.TempDir(), "run")
+	var out bytes.Buffer
+	if err := Run(context.Background(), cfg, d, Options{Dir: dir, Quiet: true, PairsOut: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if b := readFile(t, filepath.Join(dir, runfmt.PairsFile)); !bytes.Equal(out.Bytes(), b) {
+		t.Fatalf("-o received %d bytes, pairs.arrows has %d", out.Len(), len(b))
+	}
+}
