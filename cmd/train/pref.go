@@ -38,7 +38,7 @@ type prefFlags struct {
 
 func addPrefFlags(fs *flag.FlagSet) *prefFlags {
 	p := &prefFlags{params: map[string]*float64{}}
-	fs.StringVar(&p.cfg.Ref, "ref", "", "pref: reference model `file` (default: the -init checkpoint)")
+	fs.StringVar(&p.cfg.Ref, "ref", "", "pref: reference model `file` or Hugging Face model directory (default: the -init checkpoint)")
 	fs.StringVar(&p.cfg.Loss, "loss", "dpo", "pref: loss `name` ("+strings.Join(loss.Names(), ", ")+")")
 	for _, f := range lossFlags {
 		v := math.NaN()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
 	"entangle/pkg/optim"
@@ -170,8 +171,8 @@ func (p *PrefConfig) Validate() error {
 	}
 	if p.Grads != "" && p.Grads != "full" {
 		k, err := strconv.Atoi(strings.TrimPrefix(p.Grads, "sketch:"))
-		if !strings.HasPrefix(p.Grads, "sketch:") || err != nil || k < 1 {
-			return fmt.Errorf("-grads must be full or sketch:K with K ≥ 1, got %q", p.Grads)
+		if !strings.HasPrefix(p.Grads, "sketch:") || err != nil || k < 1 || k > entangle.MaxSketchRows {
+			return fmt.Errorf("-grads must be full or sketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, p.Grads)
 		}
 	}
 	switch {
