@@ -14,7 +14,6 @@ import (
 	"flag"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -112,14 +111,15 @@ func run(ctx context.Context, env *cli.Env) error {
 	if stdin > 1 {
 		return cli.Usagef("standard input (-) given %d times", stdin)
 	}
-	if in := outputIsInput(*out, inputs); in != "" {
-		return cli.Usagef("-o %s is the input %s: write the table to another file", *out, in)
-	}
 	binary := *format == "arrow" && !*summary
 	if binary && (*out == "-" || *out == "") && cli.IsTerminal(env.Stdout) {
 		return cli.Usagef("refusing to write Arrow to a terminal; use -format tsv, -summary, or -o FILE")
 	}
-	o, err := cli.CreateOutput(env, *out, binary)
+	var files []string
+	for _, in := range inputs {
+		files = append(files, in.Files...)
+	}
+	o, err := cli.CreateOutput(env, *out, binary, files...)
 	if err != nil {
 		return err
 	}
@@ -180,33 +180,13 @@ func run(ctx context.Context, env *cli.Env) error {
 			first = err
 		}
 	}
-	if err := o.Commit(); err != nil && first == nil && !cli.ErrClosedPipe(err) {
-		first = err
+	if first != nil {
+		return first // the deferred Abort keeps an existing -o file as it was
 	}
-	return first
-}
-
-// outputIsInput returns the input stream that the output file out is (the
-// same path, or the same file by another path or link), or "".
-func outputIsInput(out string, inputs []gradstat.Input) string {
-	if out == "" || out == "-" {
-		return ""
+	if err := o.Commit(); err != nil && !cli.ErrClosedPipe(err) {
+		return err
 	}
-	ost, err := os.Stat(out)
-	for _, in := range inputs {
-		for _, f := range in.Files {
-			if f == "-" {
-				continue
-			}
-			if filepath.Clean(f) == filepath.Clean(out) {
-				return f
-			}
-			if fst, ferr := os.Stat(f); err == nil && ferr == nil && os.SameFile(ost, fst) {
-				return f
-			}
-		}
-	}
-	return ""
+	return nil
 }
 
 func splitList(s string) []string {

@@ -42,8 +42,9 @@ prints, as TSV on stdout, the next-token distribution of the -init model at ever
 response position of a split's pairs: the response token's log-prob, the other
 response's token and log-prob in the same context, and the -k most probable
 tokens (where the probability mass went). -init (and -ref) also take a Hugging
-Face GPT-2 model directory (config.json, model.safetensors); -export-hf DIR
-writes the -init weights as one, loadable by transformers, and exits.`,
+Face model directory (config.json, model.safetensors) of model_type gpt2,
+gpt_neox, llama, mistral or qwen2; -export-hf DIR writes the -init weights as
+one of their family, loadable by transformers, and exits.`,
 	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft-1t 1t.arrow
 prefgen long-suffix -n 64 | train -model S -epochs 1 -lr 3e-4 -out runs/sft-S
 train -resume runs/sft-long long.arrow
@@ -63,7 +64,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.IntVar(&over.L, "layers", 0, "override the preset's number of `blocks` L")
 	fs.IntVar(&over.H, "heads", 0, "override the preset's attention `heads` H")
 	untied := fs.Bool("untied", false, "give the model its own LM head (not tied to wte)")
-	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors) or a Hugging Face GPT-2 model directory; the model config is theirs")
+	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors) or a Hugging Face model directory (gpt2, gpt_neox, llama, mistral, qwen2); the model config is theirs")
 	out := fs.String("out", "", "run `directory` (created; must be empty unless -force)")
 	resume := fs.String("resume", "", "continue the interrupted run in `DIR`")
 	force := fs.Bool("force", false, "replace the run in a non-empty -out directory")
@@ -110,7 +111,14 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 			return cli.Usagef("-%s applies to -mode dist only", name)
 		}
 	}
-	opt := train.Options{Stderr: env.Stderr, Quiet: *quiet, Name: env.Name}
+	opt := train.Options{Stderr: env.Stderr, Quiet: *quiet,
+		Warn: func(format string, args ...any) { cli.Warnf(env.Stderr, env.Name, format, args...) },
+		Progress: func(total int) train.Progress {
+			if *quiet {
+				return nil
+			}
+			return cli.NewProgress(env.Stderr, total, false, 0)
+		}}
 
 	if *resume != "" {
 		for name := range set {

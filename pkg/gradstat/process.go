@@ -133,9 +133,9 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 					continue
 				}
 				if truncated {
-					err = fmt.Errorf("%w (no end-of-stream marker): this is the last complete step; the statistics up to it were written", runfmt.ErrTruncated)
+					err = truncatedError("truncated stream (no end-of-stream marker): this is the last complete step; the statistics up to it were written")
 					if f.complete < 0 {
-						stepErr = &InputError{File: f.name, Step: -1, Err: fmt.Errorf("%w: no complete step", runfmt.ErrTruncated)}
+						stepErr = &InputError{File: f.name, Step: -1, Err: truncatedError("truncated stream: no complete step")}
 						break
 					}
 					stepErr = &InputError{File: f.name, Step: f.complete, Err: err}
@@ -151,6 +151,13 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 	}
 	return stepErr
 }
+
+// truncatedError is a truncation error: its message, and errors.Is
+// runfmt.ErrTruncated (plot reads what is complete of such a run).
+type truncatedError string
+
+func (t truncatedError) Error() string { return string(t) }
+func (truncatedError) Unwrap() error   { return runfmt.ErrTruncated }
 
 func displayName(path string) string {
 	if path == "-" || path == "" {

@@ -7,6 +7,11 @@
 //	grads.arrows  format "entangle.grads"  gradient vectors (full or sketched) at dump steps
 //	attrib.arrows format "entangle.attrib" probe × training-pair gradient dots at dump steps (AttribRow)
 //
+// The run directory's file names, the table of its outputs (Layout) and
+// their temporary files are in layout.go: RemoveOutputs is what train
+// -force does, RemoveTemps what a resume does first. The values of the kind
+// and side columns are named in kinds.go.
+//
 // Every stream carries the same schema metadata (Meta): format,
 // format_version (Version), producer, run_id, config, model_config, groups
 // (the model.Tensors table as JSON), vocab, loss and mode; pairs add G and C,
@@ -38,9 +43,27 @@
 //   - corrupt record batches (nulls in non-nullable columns, short buffers).
 //
 // A stream that ends without its end-of-stream marker (a killed or still
-// running train) has delivered every complete step; Err then reports
-// ErrTruncated naming the last complete step.
+// running train: cut inside a batch, inside the marker, or exactly between
+// two batches) has delivered every complete step; Err then wraps ErrTruncated
+// and names the last complete step. A caller that follows a live run keeps
+// the rows it was given and treats that error as a warning:
 //
-// Readers allocate through pkg/arrowio.LimitAllocator (WithMaxBuffer sets the
-// bound, 4 GiB by default) so that a corrupt length cannot exhaust memory.
+//	for r.Next() {
+//		use(r.Rows()) // complete steps only
+//	}
+//	if err := r.Err(); errors.Is(err, runfmt.ErrTruncated) {
+//		warn(err) // "pairs.arrows: after step 41 (the last complete step): truncated Arrow stream: ..."
+//	} else if err != nil {
+//		return err
+//	}
+//
+// # Memory
+//
+// Every message passes through pkg/arrowio.Guard before Arrow sees it: its
+// metadata and body lengths are checked against what is left of the input
+// (read in bounded pieces from a pipe), and its flatbuffer (the schema
+// included) is verified, so no length in a corrupt or hostile input makes a
+// reader allocate more than the input holds. Readers also allocate through
+// pkg/arrowio.LimitAllocator (WithMaxBuffer sets the bound, 4 GiB by
+// default). A reader holds one record batch at a time (twice from a pipe).
 package runfmt

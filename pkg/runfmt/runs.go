@@ -21,9 +21,9 @@ import (
 // directory; runFiles are every stream a run directory may hold, in the
 // order they are read; runDone marks a finished run.
 var (
-	runStreams = []string{"steps.arrows", "pairs.arrows", "grads.arrows"}
-	runFiles   = []string{"steps.arrows", "pairs.arrows", "grads.arrows", "attrib.arrows"}
-	runDone    = "DONE"
+	runStreams = []string{StepsFile, PairsFile, GradsFile}
+	runFiles   = []string{StepsFile, PairsFile, GradsFile, AttribFile}
+	runDone    = DoneFile
 )
 
 // StdinLabel is the label of a run read from standard input.
