@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/reproduce.sh [-quick] [-j N] [OUTDIR]
+# Usage: scripts/reproduce.sh [-quick] [-j N] [-sizes "S M L"] [OUTDIR]
 #
 # Reproduces the gradient-entanglement paper's experiments on the synthetic
 # analogues (docs/RESULTS.md reports what they show), composing only the
@@ -30,14 +30,29 @@
 #
 # -j N: runs at once (default 2; each run is pinned to GOMAXPROCS=1, so N
 # should not exceed the cores).
+#
+# Sizes (-sizes, default "S M L"; S always runs, it makes the data). Every
+# size has its own SFT per task and seed (three seeds) and the same
+# preference hyperparameters; only the model and, for L, the step counts and
+# experiments differ:
+#   S  C 64, L 2, H 4, T 48, V 128 (111 k parameters): every experiment above,
+#      in OUTDIR/<name>/
+#   M  C 128, L 4, H 4 (about 4x wider-and-deeper, 0.8 M): exp1-overlap,
+#      exp1-optimizer (SGD 0.05 on all three presets) and exp4-mitigations
+#      (long-suffix only), in OUTDIR/size=M/<name>/
+#   L  GPT-2 124M's body (C 768, L 12, H 12; 85 M parameters with V 128),
+#      random init: exp1-overlap on long-suffix only, SFT 20 and DPO 20 steps,
+#      in OUTDIR/size=L/<name>/
+# Tables of every size: OUTDIR/tables/size=M-*.md, size=L-*.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-quick=0 jobs=2 out=
+quick=0 jobs=2 out= sizes="S M L"
 while (($#)); do
 	case $1 in
 	-quick | --quick) quick=1 ;;
 	-j) jobs=$2; shift ;;
+	-sizes) sizes=$2; shift ;;
 	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "reproduce.sh: unknown flag $1" >&2; exit 2 ;;
 	*) out=$1 ;;
@@ -102,6 +117,25 @@ cmd prefgen {task} -n $n -n-sft $nsft -n-test $ntest -vocab $vocab -seed {seed} 
 EOF
 sweep_run data
 
+data="$out/data/task={task}/seed={seed}/data.arrow"
+dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,probe_cos_first,probe_cos_last,probe_cos_mean
+# Where the probability mass of the one-token responses goes (1t, and the
+# oracle-masked long-suffix, whose masked log-prob is the label token's):
+# per probe step, the means over seeds and probe pairs of p_w = π(y_w|x),
+# p_l and p_w + p_l (the mass left on the two label tokens), and cos(g_w, g_l).
+mass_table() {
+	gradstat -q -table pairs -format tsv "$@" | awk -F'\t' '
+		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$c["kind"] == "probe" { s = $c["step"]; pw = exp($c["logp_w"]); pl = exp($c["logp_l"])
+			w[s] += pw; l[s] += pl; cs[s] += $c["cos"]; n[s]++ }
+		END { print "| step | p_w | p_l | p_w + p_l | cos(g_w, g_l) |\n|---|---|---|---|---|"
+			for (s in n) printf "%d %.4f %.5f %.4f %.3f\n", s, w[s] / n[s], l[s] / n[s], (w[s] + l[s]) / n[s], cs[s] / n[s] }' |
+		awk 'NR <= 2 { print; next } { print | "sort -n" }' | awk 'NR <= 2 { print; next } { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
+}
+# has SIZE: whether -sizes names SIZE.
+has() { [[ " $sizes " == *" $1 "* ]]; }
+
+if has S; then
 # 2. SFT on prompt + chosen, per task and seed.
 cat >"$specs/sft.sweep" <<EOF
 # supervised fine-tuning, the start (and reference) of every preference run
@@ -115,7 +149,6 @@ EOF
 sweep_run sft
 
 init="$out/sft/task={task}/seed={seed}/model.safetensors"
-data="$out/data/task={task}/seed={seed}/data.arrow"
 
 # Experiment 1: overlap drives entanglement.
 cat >"$specs/exp1-overlap.sweep" <<EOF
@@ -232,7 +265,6 @@ sweep_run exp6-attribution
 
 # Tables: one row per configuration, mean ± sd over seeds.
 echo "== gradstat tables" >&2
-dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,probe_cos_first,probe_cos_last,probe_cos_mean
 gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
 	"$out/exp1-overlap" >"$out/tables/exp1-overlap.md"
 gradstat -q -table runs -by task -cols task,runs,$dyn -format md "$out/exp1-untied" >"$out/tables/exp1-untied.md"
@@ -257,19 +289,6 @@ gradstat -q -table tokens -format tsv "$out/exp2-heatmap" | awk -F'\t' '
 		$c["contrastive_mean"], $c["aligned_shared_mean"], $c["aligned_shared_n"], $c["other_mean"], $c["other_n"] }' \
 	>"$out/tables/exp2-heatmap.md"
 
-# Where the probability mass of the one-token responses goes (1t, and the
-# oracle-masked long-suffix, whose masked log-prob is the label token's):
-# per probe step, the means over seeds and probe pairs of p_w = π(y_w|x),
-# p_l and p_w + p_l (the mass left on the two label tokens), and cos(g_w, g_l).
-mass_table() {
-	gradstat -q -table pairs -format tsv "$@" | awk -F'\t' '
-		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-		$c["kind"] == "probe" { s = $c["step"]; pw = exp($c["logp_w"]); pl = exp($c["logp_l"])
-			w[s] += pw; l[s] += pl; cs[s] += $c["cos"]; n[s]++ }
-		END { print "| step | p_w | p_l | p_w + p_l | cos(g_w, g_l) |\n|---|---|---|---|---|"
-			for (s in n) printf "%d %.4f %.5f %.4f %.3f\n", s, w[s] / n[s], l[s] / n[s], (w[s] + l[s]) / n[s], cs[s] / n[s] }' |
-		awk 'NR <= 2 { print; next } { print | "sort -n" }' | awk 'NR <= 2 { print; next } { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
-}
 mass_table "$out/exp1-overlap/task=1t" >"$out/tables/exp1-mass-1t.md"
 mass_table "$out/exp1-untied/task=1t" >"$out/tables/exp1-mass-1t-untied.md"
 for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do
@@ -363,6 +382,80 @@ for t in disjoint long-suffix; do
 done
 for o in sgd/lr=0.005 sgd/lr=0.05 adamw/lr=0.00001 adamw/lr=0.0001; do
 	plot firstorder "$out/exp5-firstorder/task=long-suffix/optim=$o/seed=1" -o "$f/exp5-firstorder-${o/\/lr=/-}.png"
+done
+
+fi # size S
+
+# Sizes M and L (see the usage above): their own SFT per task and seed, then
+# the same commands as size S's experiments of the same name.
+size_run() { # SIZE
+	local sz=$1 o="$out/size=$1" tasks m sft pref steps
+	case $sz in
+	M)
+		m=(-model S -width 128 -layers 4 -heads 4 -vocab-size 128 -context 48)
+		((quick)) && m=(-model tiny -width 32 -layers 3 -vocab-size 64 -context 48)
+		tasks="1t short-suffix long-suffix" sft=$sft_steps pref=$pref_steps ;;
+	L)
+		m=(-model S -width 768 -layers 12 -heads 12 -vocab-size 128 -context 48)
+		((quick)) && m=(-model tiny -width 48 -layers 4 -heads 4 -vocab-size 64 -context 48)
+		tasks="long-suffix" sft=20 pref=20
+		((quick)) && sft=10 pref=6 ;;
+	*) echo "reproduce.sh: unknown size $sz (want S, M or L)" >&2; exit 2 ;;
+	esac
+	local init="$o/sft/task={task}/seed={seed}/model.safetensors"
+	mkdir -p "$o"
+	cat >"$specs/size=$sz-sft.sweep" <<EOF2
+# supervised fine-tuning at size $sz
+root $o/sft
+axis task $tasks
+axis seed $seeds
+cmd train -mode sft ${m[*]} -steps $sft -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF2
+	sweep_run "size=$sz-sft"
+	cat >"$specs/size=$sz-exp1-overlap.sweep" <<EOF2
+# DPO (beta 0.1) on the sentiment presets at size $sz
+root $o/exp1-overlap
+axis task $tasks
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref ${common_pref[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF2
+	sweep_run "size=$sz-exp1-overlap"
+	gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
+		"$o/exp1-overlap" >"$out/tables/size=$sz-exp1-overlap.md"
+	[ "$sz" = M ] || return 0
+	cat >"$specs/size=$sz-exp1-optimizer.sweep" <<EOF2
+# DPO under plain SGD at size $sz
+root $o/exp1-optimizer
+axis task $tasks
+axis optim,lr sgd,0.05
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -steps $pref \\
+    ${pref_io[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF2
+	sweep_run "size=$sz-exp1-optimizer"
+	gradstat -q -table runs -by task,optim,lr -cols task,optim,lr,runs,$dyn -format md \
+		"$o/exp1-optimizer" >"$out/tables/size=$sz-exp1-optimizer.md"
+	mass_table "$o/exp1-overlap/task=1t" >"$out/tables/size=$sz-exp1-mass-1t.md"
+	cat >"$specs/size=$sz-exp4-mitigations.sweep" <<EOF2
+# pairwise-normalized updates and sparse log-probs against DPO at size $sz
+root $o/exp4-mitigations
+axis task long-suffix
+axis method,normalize,sparse dpo,false,none normalized,true,none sparse-oracle,false,oracle sparse-learned,false,learned
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -normalize={normalize} -sparse {sparse} -steps $pref \\
+    ${common_pref[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF2
+	sweep_run "size=$sz-exp4-mitigations"
+	gradstat -q -table runs -by task,method -format md \
+		-cols task,method,runs,$dyn,train_loss_case1,probe_loss_case1,probe_chosen_fell,fo_wrong_way \
+		"$o/exp4-mitigations" >"$out/tables/size=$sz-exp4-mitigations.md"
+}
+for sz in M L; do
+	has $sz && size_run $sz
 done
 
 # Checks of what mathematics guarantees (not of the paper's claims).
