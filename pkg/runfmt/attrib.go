@@ -24,14 +24,20 @@ type AttribRow struct {
 	WW, WL float64 // ⟨g_w^p, g_w,i⟩, ⟨g_w^p, g_l,i⟩
 	LW, LL float64 // ⟨g_l^p, g_w,i⟩, ⟨g_l^p, g_l,i⟩
 	CW, CL float64 // the step's coefficients of pair i (pairs.arrows cw, cl)
-	Batch  int32   // B, the pairs of the step
+	// HistW, HistL: with train -attrib-update the dots are of the applied
+	// update, ⟨P g^p, g_i⟩ with P the step's diagonal preconditioner (lr
+	// included), and these are the history term ⟨g_w^p, h⟩, ⟨g_l^p, h⟩ of
+	// Δθ = −P⊙dst + h (the same on every row of a step and probe); NaN when
+	// the dots are of the raw gradient (-attrib).
+	HistW, HistL float64
+	Batch        int32 // B, the pairs of the step
 }
 
-func (r *AttribRow) floats() [6]*float64 {
-	return [6]*float64{&r.WW, &r.WL, &r.LW, &r.LL, &r.CW, &r.CL}
+func (r *AttribRow) floats() [8]*float64 {
+	return [8]*float64{&r.WW, &r.WL, &r.LW, &r.LL, &r.CW, &r.CL, &r.HistW, &r.HistL}
 }
 
-var attribFloatCols = []string{"ww", "wl", "lw", "ll", "cw", "cl"}
+var attribFloatCols = []string{"ww", "wl", "lw", "ll", "cw", "cl", "hist_w", "hist_l"}
 
 func attribFields() []arrow.Field {
 	f := []arrow.Field{{Name: "step", Type: i64}, {Name: "probe", Type: i64}, {Name: "pair", Type: i64}}
@@ -61,7 +67,7 @@ func (aw *AttribWriter) Write(rows []AttribRow) error {
 		for j, p := range r.floats() {
 			b.Field(3 + j).(*array.Float64Builder).Append(*p)
 		}
-		b.Field(9).(*array.Int32Builder).Append(r.Batch)
+		b.Field(3 + len(attribFloatCols)).(*array.Int32Builder).Append(r.Batch)
 	}
 	return aw.w.flush()
 }
@@ -113,7 +119,7 @@ func (a *AttribReader) decode(rec arrow.Record) (int64, error) {
 		}
 		ints[j] = v
 	}
-	var fl [6][]float64
+	var fl [8][]float64
 	for j, name := range attribFloatCols {
 		v, err := colFloat64(rec, c[3+j], name)
 		if err != nil {
@@ -121,7 +127,7 @@ func (a *AttribReader) decode(rec arrow.Record) (int64, error) {
 		}
 		fl[j] = v
 	}
-	batch, err := colInt32(rec, c[9], "batch")
+	batch, err := colInt32(rec, c[3+len(attribFloatCols)], "batch")
 	if err != nil {
 		return 0, err
 	}

@@ -186,6 +186,7 @@ type runner struct {
 	train, test []prefdata.Example
 	m           *model.Model[float32]
 	update      func(params, grads []float32, lr float64) // the optimizer
+	splitter    optim.Splitter[float32]                   // the same optimizer's Split
 	optState    func(c *Checkpoint)
 	sched       optim.Schedule
 	ln          *lanes
@@ -274,7 +275,7 @@ func (r *runner) setup() error {
 				copy(o.M, ck.M)
 			}
 		}
-		r.update = o.Step
+		r.update, r.splitter = o.Step, o
 		r.optState = func(c *Checkpoint) { c.M, c.OptimT = o.M, o.T }
 	default:
 		o := optim.NewAdamW[float32](P, cfg.WeightDecay)
@@ -286,7 +287,7 @@ func (r *runner) setup() error {
 			copy(o.V, ck.V)
 			o.T = ck.OptimT
 		}
-		r.update = o.Step
+		r.update, r.splitter = o.Step, o
 		r.optState = func(c *Checkpoint) { c.M, c.V, c.OptimT = o.M, o.V, o.T }
 	}
 	r.sched = cfg.Schedule(cfg.Steps)
