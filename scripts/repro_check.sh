@@ -45,7 +45,7 @@ runs_tsv() { gradstat -q -table runs -cols "$2" -format tsv "$1"; }
 if [ -f "$out/specs/exp1-overlap.sweep" ]; then
 [ -s "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" ] || bad "exp2: no grads.arrows"
 # Tables: a header, a rule and at least one row each.
-for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder; do
+for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize; do
 	f="$out/tables/$t.md"
 	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
 	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"
@@ -53,6 +53,8 @@ done
 
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
 [ "$(grep -c '^| [so][a-z]* label' "$out/tables/exp6-attribution.md")" = 2 ] || bad "table exp6-attribution.md does not have its 2 rows"
+[ "$(grep -c '^| \(same label\|opposite label\|history\) ' "$out/tables/exp6-attribution-adamw.md")" = 3 ] ||
+	bad "table exp6-attribution-adamw.md does not have its 3 rows (same label, opposite label, history)"
 
 # Figures: non-empty PNG files.
 figs=(exp1-dynamics exp1-dynamics-change exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)

@@ -18,8 +18,12 @@
 #   exp3-losses       10 losses on disjoint and long-suffix, default params    (Fig. 1, §3.2)
 #   exp4-mitigations  normalized, sparse oracle, sparse learned vs DPO          (§5)
 #   exp6-attribution  which training pairs move each held-out pair (SGD, -attrib)
+#   exp6-attribution-adamw  the same under AdamW, of the applied update
+#                     (-attrib -attrib-update)
 #   exp5-firstorder   predicted vs observed probe log-prob changes, SGD and    (Eqs. 4-5)
 #                     AdamW, each at two step sizes
+#   exp5-stepsize     the same per-pair agreement under SGD at six step sizes
+#                     (median and 90th-percentile relative error, residual)
 # then OUTDIR/tables/*.md (gradstat -table runs -by ... -format md) and
 # OUTDIR/figures/*.png. -quick runs every experiment on a tiny model with
 # few steps (CI runs it) and checks that every expected output exists and that
@@ -250,6 +254,21 @@ resume checkpoint.safetensors train -resume {dir} -q $data
 EOF
 sweep_run exp5-firstorder
 
+# Experiment 5b: how small the step must be for the first-order prediction
+# to hold per pair, and how the residual scales with it: SGD at six step
+# sizes (otherwise as exp5).
+cat >"$specs/exp5-stepsize.sweep" <<EOF
+# first-order residual of the probes' log-prob changes against the SGD step size
+root $out/exp5-stepsize
+axis task long-suffix
+axis optim,lr sgd,0.0005 sgd,0.001 sgd,0.002 sgd,0.005 sgd,0.01 sgd,0.02
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -warmup 0 -decay constant -clip 0 \\
+    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -q -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp5-stepsize
+
 # Experiment 6: which training pairs move a held-out pair (SGD, small step,
 # -attrib: the probe's first-order change split over the batch's pairs).
 cat >"$specs/exp6-attribution.sweep" <<EOF
@@ -262,6 +281,21 @@ cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim sgd -lr 0.005 -min-l
 resume checkpoint.safetensors train -resume {dir} -q $data
 EOF
 sweep_run exp6-attribution
+
+# Experiment 6b: the same attribution under AdamW (lr 1e-4, constant, no
+# clipping, as exp5's AdamW runs), of the update the optimizer applied
+# (-attrib-update: the dots with Adam's preconditioned probe gradients, and
+# the momentum carried over from earlier steps as its own history term).
+cat >"$specs/exp6-attribution-adamw.sweep" <<EOF
+# per-training-pair attribution of the probes' log-prob changes under AdamW's applied update
+root $out/exp6-attribution-adamw
+axis task long-suffix
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim adamw -lr 0.0001 -min-lr 0 -warmup 0 -decay constant -clip 0 \\
+    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -attrib -attrib-update -q -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp6-attribution-adamw
 
 # Tables: one row per configuration, mean ± sd over seeds.
 echo "== gradstat tables" >&2
@@ -279,6 +313,9 @@ gradstat -q -table runs -by task,method -format md \
 gradstat -q -table runs -by optim,lr -format md \
 	-cols optim,lr,runs,fo_n,fo_corr_w,fo_corr_l,fo_relerr_w_mean,fo_relerr_l_mean,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree,fo_wrong_way \
 	"$out/exp5-firstorder" >"$out/tables/exp5-firstorder.md"
+gradstat -q -table runs -by optim,lr -format md \
+	-cols optim,lr,runs,fo_n,fo_relerr_w_median,fo_relerr_w_p90,fo_relerr_l_median,fo_relerr_l_p90,fo_resid_w_median,fo_resid_l_median,fo_corr_w \
+	"$out/exp5-stepsize" >"$out/tables/exp5-stepsize.md"
 # Token cosines of the heatmap run: per dump step and probe pair, the
 # contrastive pair's cosine, the mean over aligned shared tokens and over
 # all other token pairs (gradstat -table tokens, summary rows).
@@ -328,18 +365,20 @@ dist_row() { # NAME CHECKPOINT
 
 # Attribution by label: a training pair whose chosen label is the probe's
 # chosen label ("same") or the other one ("opposite"): mean contribution to
-# the probe's chosen and rejected change (per unit step size), how often it is
-# negative, and in how many probe pair-steps each group's sum pushes the
-# probe's chosen down. Labels come from prefgen export (the first word of the
-# chosen response).
-{
+# the probe's chosen and rejected change (per unit step size with -attrib;
+# in log-prob units of the applied update with -attrib-update), how often it
+# is negative, and in how many probe pair-steps each group's sum pushes the
+# probe's chosen down; with -attrib-update a third row, "history" (Adam's
+# momentum carried over: one term per probe pair-step). Labels come from
+# prefgen export (the first word of the chosen response).
+attrib_by_label() { # RUNS (a directory holding seed=N run directories)
 	echo "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |"
 	echo "|---|---|---|---|---|---|"
 	for seed in $seeds; do
 		prefgen export "$out/data/task=long-suffix/seed=$seed/data.arrow" |
 			sed -E 's/^\{"id":([0-9]+),.*"chosen":"([^ "]+).*/\1\t\2/'
 		echo "--"
-		gradstat -q -table attrib -format tsv "$out/exp6-attribution/task=long-suffix/seed=$seed"
+		gradstat -q -table attrib -format tsv "$1/seed=$seed"
 		echo "=="
 	done | awk -F'\t' '
 		$0 == "--" { mode = 1; hdr = 1; next }
@@ -348,12 +387,16 @@ dist_row() { # NAME CHECKPOINT
 		hdr { for (i = 1; i <= NF; i++) c[$i] = i; hdr = 0; next }
 		{ g = lab[$c["probe"]] == lab[$c["pair"]] ? "same label" : "opposite label"
 		  n[g]++; w[g] += $c["contrib_w"]; l[g] += $c["contrib_l"]; if ($c["contrib_w"] < 0) neg[g]++
-		  k = $c["run"] " " $c["step"] " " $c["probe"]; sum[k, g] += $c["contrib_w"]; keys[k] = 1 }
+		  k = $c["run"] " " $c["step"] " " $c["probe"]; sum[k, g] += $c["contrib_w"]; keys[k] = 1
+		  if ($c["hist_w"] != "" && !(k in hist)) { hist[k] = 1; g = "history"
+			n[g]++; w[g] += $c["hist_w"]; l[g] += $c["hist_l"]; if ($c["hist_w"] < 0) neg[g]++; sum[k, g] = $c["hist_w"] } }
 		END { for (k in keys) { m++; for (g in n) if (sum[k, g] < 0) down[g]++ }
-			for (g in n) printf "| %s | %d | %.3f | %.0f %% | %.3f | %d of %d |\n", g, n[g], w[g] / n[g], 100 * neg[g] / n[g], l[g] / n[g], down[g], m }' | sort
-} >"$out/tables/exp6-attribution.md"
+			for (g in n) printf "| %s | %d | %.4g | %.0f %% | %.4g | %d of %d |\n", g, n[g], w[g] / n[g], 100 * neg[g] / n[g], l[g] / n[g], down[g], m }' | sort
+}
+attrib_by_label "$out/exp6-attribution/task=long-suffix" >"$out/tables/exp6-attribution.md"
+attrib_by_label "$out/exp6-attribution-adamw/task=long-suffix" >"$out/tables/exp6-attribution-adamw.md"
 
-for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder; do
+for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize; do
 	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"
 done
 gradstat -q -table runs -by task,loss "$out/exp3-losses" -o "$out/tables/exp3-losses-by.arrow"
