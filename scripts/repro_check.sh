@@ -51,6 +51,7 @@ for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations ex
 	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"
 done
 
+[ "$(grep -c '^| sgd ' "$out/tables/exp5-stepsize-slope.md")" = 1 ] || bad "table exp5-stepsize-slope.md has no sgd row"
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
 [ "$(grep -c '^| [so][a-z]* label' "$out/tables/exp6-attribution.md")" = 2 ] || bad "table exp6-attribution.md does not have its 2 rows"
 [ "$(grep -c '^| \(same label\|opposite label\|history\) ' "$out/tables/exp6-attribution-adamw.md")" = 3 ] ||

@@ -316,6 +316,10 @@ gradstat -q -table runs -by optim,lr -format md \
 gradstat -q -table runs -by optim,lr -format md \
 	-cols optim,lr,runs,fo_n,fo_relerr_w_median,fo_relerr_w_p90,fo_relerr_l_median,fo_relerr_l_p90,fo_resid_w_median,fo_resid_l_median,fo_corr_w \
 	"$out/exp5-stepsize" >"$out/tables/exp5-stepsize.md"
+# the exponent k of |residual| ∝ lr^k (2 if the residual is second order)
+gradstat -q -table runs -by optim -slope lr -format md \
+	-cols optim,runs,x_n,fo_resid_w_median_slope,fo_resid_l_median_slope,fo_relerr_w_median_slope,fo_relerr_l_median_slope \
+	"$out/exp5-stepsize" >"$out/tables/exp5-stepsize-slope.md"
 # Token cosines of the heatmap run: per dump step and probe pair, the
 # contrastive pair's cosine, the mean over aligned shared tokens and over
 # all other token pairs (gradstat -table tokens, summary rows).
