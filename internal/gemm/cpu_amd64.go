@@ -27,21 +27,46 @@ func init() {
 			}
 		}
 	}
-	if active == avx512 && cpu.X86.HasBMI2 { // the tails use BZHI
-		expFast, geluFast, geluGradFast = expAVX512, geluAVX512, geluGradAVX512
-		pairFast = [3]func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64){pairAxpyDotsAVX512, pairAxpyAVX512, pairDotsAVX512}
+	// Elementwise kernels: both families give the scalar reference's bits.
+	// avx2's are AVX2+FMA (every CPU with the avx2 GEMM kernels has them);
+	// avx512's tails use BZHI (BMI2), else it takes avx2's.
+	avx2.exp, avx2.gelu, avx2.geluGrad = expAVX2, geluAVX2, geluGradAVX2
+	avx512.exp, avx512.gelu, avx512.geluGrad = expAVX2, geluAVX2, geluGradAVX2
+	if cpu.X86.HasBMI2 {
+		avx512.exp, avx512.gelu, avx512.geluGrad = expAVX512, geluAVX512, geluGradAVX512
+		avx512.pair = [3]pairKernel{pairAxpyDotsAVX512, pairAxpyAVX512, pairDotsAVX512}
 	}
 }
 
-// supported returns the implementations this CPU (and OS) can run, best first.
-// x/sys/cpu reports AVX and AVX-512 only when the OS saves their registers.
+// supported returns the implementations this CPU (and OS) can run, widest
+// first. x/sys/cpu reports AVX and AVX-512 only when the OS saves their registers.
 func supported() []*kernelSet {
 	var s []*kernelSet
-	if cpu.X86.HasAVX512F {
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		s = append(s, avx512)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		s = append(s, avx2)
 	}
 	return append(s, generic)
+}
+
+// cpuKey reads the CPU's vendor, display family and display model (Intel SDM
+// vol. 2A, CPUID leaf 1: family = base family + extended family when the base
+// is 15; model = extended model·16 + base model when the base family is 6 or 15).
+func cpuKey() CPU {
+	_, b, c, d := cpuid(0, 0)
+	v := make([]byte, 0, 12)
+	for _, r := range []uint32{b, d, c} {
+		v = append(v, byte(r), byte(r>>8), byte(r>>16), byte(r>>24))
+	}
+	a, _, _, _ := cpuid(1, 0)
+	fam, model := int(a>>8&0xf), int(a>>4&0xf)
+	if fam == 15 {
+		fam += int(a >> 20 & 0xff)
+	}
+	if fam == 6 || fam >= 15 {
+		model += int(a>>16&0xf) << 4
+	}
+	return CPU{Vendor: string(v), Family: fam, Model: model}
 }

@@ -18,7 +18,7 @@ import (
 // do not depend on the kernel or on how the caller splits the rows of c.
 func NT(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
 	check("NT", c, ldc, a, lda, false, b, ldb, true, m, n, k)
-	active.run(c, ldc, a, lda, false, b, ldb, true, m, n, k)
+	current().run(c, ldc, a, lda, false, b, ldb, true, m, n, k)
 }
 
 // NN accumulates c += a·b:
@@ -30,7 +30,7 @@ func NT(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, 
 // order and determinism as NT.
 func NN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
 	check("NN", c, ldc, a, lda, false, b, ldb, false, m, n, k)
-	active.run(c, ldc, a, lda, false, b, ldb, false, m, n, k)
+	current().run(c, ldc, a, lda, false, b, ldb, false, m, n, k)
 }
 
 // TN accumulates c += aᵀ·b:
@@ -42,7 +42,7 @@ func NN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, 
 // of rows (tokens). Same summation order and determinism as NT.
 func TN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
 	check("TN", c, ldc, a, lda, true, b, ldb, false, m, n, k)
-	active.run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
+	current().run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
 }
 
 // check panics unless the operands hold the matrices the call describes: an
@@ -87,6 +87,12 @@ type kernelSet struct {
 	mr, nr int
 	mc     int           // rows of A packed at once (multiple of mr)
 	kern   []microKernel // kern[r-1] updates r rows
+
+	// elementwise and PairBlock kernels; nil: the scalar reference
+	exp      func(dst, src *float32, n int)
+	gelu     func(out, inp *float32, n int)
+	geluGrad func(dinp, inp, dout *float32, n int)
+	pair     [3]pairKernel
 
 	mu   sync.Mutex
 	free []*workspace // workspaces not in use: one per concurrent caller, kept forever
@@ -190,7 +196,7 @@ func Pack(p *Packed, b []float32, ldb int, transB bool, k, n int) {
 	if k < 0 || n < 0 || ldb < max(bc, 1) || (br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc) {
 		panic(fmt.Sprintf("gemm: Pack: b (len %d, ldb %d) does not hold a (%d,%d) matrix", len(b), ldb, br, bc))
 	}
-	ks := active
+	ks := current()
 	*p = Packed{ks: ks, b: b, ldb: ldb, transB: transB, k: k, n: n, data: p.data}
 	if ks.kern == nil || n == 0 || k == 0 {
 		return
@@ -247,6 +253,14 @@ func (ks *kernelSet) get() *workspace {
 		bp: make([]float32, blockK*blockN),
 		ct: make([]float32, ks.mr*ks.nr),
 	}
+}
+
+// drop releases the free workspaces (after a calibration, of the
+// implementation not chosen).
+func (ks *kernelSet) drop() {
+	ks.mu.Lock()
+	ks.free = nil
+	ks.mu.Unlock()
 }
 
 func (ks *kernelSet) put(w *workspace) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -301,24 +302,71 @@ func TestCheckPanics(t *testing.T) {
 	}
 }
 
-// TestChoose checks the ENTANGLE_GEMM selection rules.
+// TestChoose checks the selection rules: ENTANGLE_GEMM forces a supported
+// implementation; otherwise the only SIMD one, a speedTable entry, or the
+// calibration decides.
 func TestChoose(t *testing.T) {
-	best := supported()[0].name
+	var simd []string
+	for _, name := range Impls() {
+		if byName(name).kern != nil {
+			simd = append(simd, name)
+		}
+	}
+	def := "generic"
+	if len(simd) > 0 {
+		def = simd[0]
+	}
+	unlisted := CPU{"NoSuchVendor", 1, 2}
 	for _, tc := range []struct{ env, want string }{
-		{"", best}, {"generic", "generic"}, {" Generic ", "generic"}, {"nonsense", best},
+		{"", def}, {"generic", "generic"}, {" Generic ", "generic"}, {"nonsense", def},
 	} {
-		if got := choose(tc.env).name; got != tc.want {
-			t.Errorf("choose(%q) = %s, want %s", tc.env, got, tc.want)
+		if got, why := choose(tc.env, unlisted, nil); got.name != tc.want || why == "" {
+			t.Errorf("choose(%q) = %s (%s), want %s", tc.env, got.name, why, tc.want)
 		}
 	}
 	for _, name := range Impls() {
-		if got := choose(name).name; got != name {
-			t.Errorf("choose(%q) = %s", name, got)
+		if got, _ := choose(name, unlisted, nil); got.name != name {
+			t.Errorf("choose(%q) = %s", name, got.name)
 		}
 	}
 	if got := Impls(); got[len(got)-1] != "generic" {
 		t.Errorf("Impls() = %v, want generic last", got)
 	}
+	// the calibration decides between two SIMD implementations on an unlisted CPU,
+	// and is not consulted otherwise
+	called := false
+	last := func(c []*kernelSet) (*kernelSet, string) { called = true; return c[len(c)-1], "stub" }
+	got, _ := choose("", unlisted, last)
+	if len(simd) > 1 && (!called || got.name != simd[len(simd)-1]) {
+		t.Errorf("two SIMD implementations, unlisted CPU: choose = %s, calibration called %v", got.name, called)
+	}
+	if len(simd) <= 1 && called {
+		t.Errorf("calibration called with %d SIMD implementations", len(simd))
+	}
+	// a listed CPU takes its entry
+	for _, e := range speedTable {
+		called = false
+		got, why := choose("", e.cpu, last)
+		if len(simd) > 1 && (called || got.name != e.impl || !strings.Contains(why, "speed table")) {
+			t.Errorf("listed %v: choose = %s (%s), calibration called %v; want %s", e.cpu, got.name, why, called, e.impl)
+		}
+		if byName(e.impl) == nil && e.impl != "avx512" && e.impl != "avx2" {
+			t.Errorf("speedTable entry %v names unknown implementation %q", e.cpu, e.impl)
+		}
+	}
+	// the real calibration returns one of its candidates and says what it measured
+	var cands []*kernelSet
+	for _, name := range simd {
+		cands = append(cands, byName(name))
+	}
+	if len(cands) > 0 {
+		ks, why := calibrate(cands)
+		if !slices.Contains(cands, ks) || !strings.Contains(why, ks.name) {
+			t.Errorf("calibrate = %s (%s)", ks.name, why)
+		}
+		t.Logf("calibrate: %s: %s", ks.name, why)
+	}
+	t.Logf("this machine: %v; Impl %s: %s", cpuKey(), Impl(), Selection())
 }
 
 // TestPortablePacking runs the SIMD kernels with the pure-Go packing (what a

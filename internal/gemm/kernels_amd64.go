@@ -73,6 +73,18 @@ func geluAVX512(out *float32, inp *float32, n int)
 // geluGradAVX512 adds dinp[i] = fma(geluGrad32(inp[i]), dout[i], dinp[i]) for i < n (see _gen/elementwise.go).
 func geluGradAVX512(dinp *float32, inp *float32, dout *float32, n int)
 
+// expAVX2 sets dst[i] = exp32(src[i]) for i < n (see _gen/elementwise_avx2.go).
+func expAVX2(dst *float32, src *float32, n int)
+
+// geluAVX2 sets out[i] = gelu32(inp[i]) for i < n (see _gen/elementwise_avx2.go).
+func geluAVX2(out *float32, inp *float32, n int)
+
+// geluGradAVX2 adds dinp[i] = fma(geluGrad32(inp[i]), dout[i], dinp[i]) for i < n (see _gen/elementwise_avx2.go).
+func geluGradAVX2(dinp *float32, inp *float32, dout *float32, n int)
+
+// cpuid executes CPUID with EAX = leaf, ECX = sub (see _gen/main.go).
+func cpuid(leaf uint32, sub uint32) (a uint32, b uint32, c uint32, d uint32)
+
 // pairAxpyDotsAVX512 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
 func pairAxpyDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
 

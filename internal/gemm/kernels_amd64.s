@@ -3369,6 +3369,551 @@ geluGradAVX512_done:
 	VZEROUPPER
 	RET
 
+DATA ewConsts<>+0(SB)/4, $0xc2d00000
+DATA ewConsts<>+4(SB)/4, $0xc2d00000
+DATA ewConsts<>+8(SB)/4, $0xc2d00000
+DATA ewConsts<>+12(SB)/4, $0xc2d00000
+DATA ewConsts<>+16(SB)/4, $0xc2d00000
+DATA ewConsts<>+20(SB)/4, $0xc2d00000
+DATA ewConsts<>+24(SB)/4, $0xc2d00000
+DATA ewConsts<>+28(SB)/4, $0xc2d00000
+DATA ewConsts<>+32(SB)/4, $0x42b20000
+DATA ewConsts<>+36(SB)/4, $0x42b20000
+DATA ewConsts<>+40(SB)/4, $0x42b20000
+DATA ewConsts<>+44(SB)/4, $0x42b20000
+DATA ewConsts<>+48(SB)/4, $0x42b20000
+DATA ewConsts<>+52(SB)/4, $0x42b20000
+DATA ewConsts<>+56(SB)/4, $0x42b20000
+DATA ewConsts<>+60(SB)/4, $0x42b20000
+DATA ewConsts<>+64(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+68(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+72(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+76(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+80(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+84(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+88(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+92(SB)/4, $0x3fb8aa3b
+DATA ewConsts<>+96(SB)/4, $0x3f318000
+DATA ewConsts<>+100(SB)/4, $0x3f318000
+DATA ewConsts<>+104(SB)/4, $0x3f318000
+DATA ewConsts<>+108(SB)/4, $0x3f318000
+DATA ewConsts<>+112(SB)/4, $0x3f318000
+DATA ewConsts<>+116(SB)/4, $0x3f318000
+DATA ewConsts<>+120(SB)/4, $0x3f318000
+DATA ewConsts<>+124(SB)/4, $0x3f318000
+DATA ewConsts<>+128(SB)/4, $0xb95e8083
+DATA ewConsts<>+132(SB)/4, $0xb95e8083
+DATA ewConsts<>+136(SB)/4, $0xb95e8083
+DATA ewConsts<>+140(SB)/4, $0xb95e8083
+DATA ewConsts<>+144(SB)/4, $0xb95e8083
+DATA ewConsts<>+148(SB)/4, $0xb95e8083
+DATA ewConsts<>+152(SB)/4, $0xb95e8083
+DATA ewConsts<>+156(SB)/4, $0xb95e8083
+DATA ewConsts<>+160(SB)/4, $0x39500d01
+DATA ewConsts<>+164(SB)/4, $0x39500d01
+DATA ewConsts<>+168(SB)/4, $0x39500d01
+DATA ewConsts<>+172(SB)/4, $0x39500d01
+DATA ewConsts<>+176(SB)/4, $0x39500d01
+DATA ewConsts<>+180(SB)/4, $0x39500d01
+DATA ewConsts<>+184(SB)/4, $0x39500d01
+DATA ewConsts<>+188(SB)/4, $0x39500d01
+DATA ewConsts<>+192(SB)/4, $0x3ab60b61
+DATA ewConsts<>+196(SB)/4, $0x3ab60b61
+DATA ewConsts<>+200(SB)/4, $0x3ab60b61
+DATA ewConsts<>+204(SB)/4, $0x3ab60b61
+DATA ewConsts<>+208(SB)/4, $0x3ab60b61
+DATA ewConsts<>+212(SB)/4, $0x3ab60b61
+DATA ewConsts<>+216(SB)/4, $0x3ab60b61
+DATA ewConsts<>+220(SB)/4, $0x3ab60b61
+DATA ewConsts<>+224(SB)/4, $0x3c088889
+DATA ewConsts<>+228(SB)/4, $0x3c088889
+DATA ewConsts<>+232(SB)/4, $0x3c088889
+DATA ewConsts<>+236(SB)/4, $0x3c088889
+DATA ewConsts<>+240(SB)/4, $0x3c088889
+DATA ewConsts<>+244(SB)/4, $0x3c088889
+DATA ewConsts<>+248(SB)/4, $0x3c088889
+DATA ewConsts<>+252(SB)/4, $0x3c088889
+DATA ewConsts<>+256(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+260(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+264(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+268(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+272(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+276(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+280(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+284(SB)/4, $0x3d2aaaab
+DATA ewConsts<>+288(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+292(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+296(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+300(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+304(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+308(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+312(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+316(SB)/4, $0x3e2aaaab
+DATA ewConsts<>+320(SB)/4, $0x3f000000
+DATA ewConsts<>+324(SB)/4, $0x3f000000
+DATA ewConsts<>+328(SB)/4, $0x3f000000
+DATA ewConsts<>+332(SB)/4, $0x3f000000
+DATA ewConsts<>+336(SB)/4, $0x3f000000
+DATA ewConsts<>+340(SB)/4, $0x3f000000
+DATA ewConsts<>+344(SB)/4, $0x3f000000
+DATA ewConsts<>+348(SB)/4, $0x3f000000
+DATA ewConsts<>+352(SB)/4, $0x3f800000
+DATA ewConsts<>+356(SB)/4, $0x3f800000
+DATA ewConsts<>+360(SB)/4, $0x3f800000
+DATA ewConsts<>+364(SB)/4, $0x3f800000
+DATA ewConsts<>+368(SB)/4, $0x3f800000
+DATA ewConsts<>+372(SB)/4, $0x3f800000
+DATA ewConsts<>+376(SB)/4, $0x3f800000
+DATA ewConsts<>+380(SB)/4, $0x3f800000
+DATA ewConsts<>+384(SB)/4, $0x3f800000
+DATA ewConsts<>+388(SB)/4, $0x3f800000
+DATA ewConsts<>+392(SB)/4, $0x3f800000
+DATA ewConsts<>+396(SB)/4, $0x3f800000
+DATA ewConsts<>+400(SB)/4, $0x3f800000
+DATA ewConsts<>+404(SB)/4, $0x3f800000
+DATA ewConsts<>+408(SB)/4, $0x3f800000
+DATA ewConsts<>+412(SB)/4, $0x3f800000
+DATA ewConsts<>+416(SB)/4, $0x3f800000
+DATA ewConsts<>+420(SB)/4, $0x3f800000
+DATA ewConsts<>+424(SB)/4, $0x3f800000
+DATA ewConsts<>+428(SB)/4, $0x3f800000
+DATA ewConsts<>+432(SB)/4, $0x3f800000
+DATA ewConsts<>+436(SB)/4, $0x3f800000
+DATA ewConsts<>+440(SB)/4, $0x3f800000
+DATA ewConsts<>+444(SB)/4, $0x3f800000
+DATA ewConsts<>+448(SB)/4, $0x40000000
+DATA ewConsts<>+452(SB)/4, $0x40000000
+DATA ewConsts<>+456(SB)/4, $0x40000000
+DATA ewConsts<>+460(SB)/4, $0x40000000
+DATA ewConsts<>+464(SB)/4, $0x40000000
+DATA ewConsts<>+468(SB)/4, $0x40000000
+DATA ewConsts<>+472(SB)/4, $0x40000000
+DATA ewConsts<>+476(SB)/4, $0x40000000
+DATA ewConsts<>+480(SB)/4, $0x3f000000
+DATA ewConsts<>+484(SB)/4, $0x3f000000
+DATA ewConsts<>+488(SB)/4, $0x3f000000
+DATA ewConsts<>+492(SB)/4, $0x3f000000
+DATA ewConsts<>+496(SB)/4, $0x3f000000
+DATA ewConsts<>+500(SB)/4, $0x3f000000
+DATA ewConsts<>+504(SB)/4, $0x3f000000
+DATA ewConsts<>+508(SB)/4, $0x3f000000
+DATA ewConsts<>+512(SB)/4, $0x3d372713
+DATA ewConsts<>+516(SB)/4, $0x3d372713
+DATA ewConsts<>+520(SB)/4, $0x3d372713
+DATA ewConsts<>+524(SB)/4, $0x3d372713
+DATA ewConsts<>+528(SB)/4, $0x3d372713
+DATA ewConsts<>+532(SB)/4, $0x3d372713
+DATA ewConsts<>+536(SB)/4, $0x3d372713
+DATA ewConsts<>+540(SB)/4, $0x3d372713
+DATA ewConsts<>+544(SB)/4, $0x3fcc422a
+DATA ewConsts<>+548(SB)/4, $0x3fcc422a
+DATA ewConsts<>+552(SB)/4, $0x3fcc422a
+DATA ewConsts<>+556(SB)/4, $0x3fcc422a
+DATA ewConsts<>+560(SB)/4, $0x3fcc422a
+DATA ewConsts<>+564(SB)/4, $0x3fcc422a
+DATA ewConsts<>+568(SB)/4, $0x3fcc422a
+DATA ewConsts<>+572(SB)/4, $0x3fcc422a
+DATA ewConsts<>+576(SB)/4, $0x3e095d4e
+DATA ewConsts<>+580(SB)/4, $0x3e095d4e
+DATA ewConsts<>+584(SB)/4, $0x3e095d4e
+DATA ewConsts<>+588(SB)/4, $0x3e095d4e
+DATA ewConsts<>+592(SB)/4, $0x3e095d4e
+DATA ewConsts<>+596(SB)/4, $0x3e095d4e
+DATA ewConsts<>+600(SB)/4, $0x3e095d4e
+DATA ewConsts<>+604(SB)/4, $0x3e095d4e
+DATA ewConsts<>+608(SB)/4, $0x3f4c422a
+DATA ewConsts<>+612(SB)/4, $0x3f4c422a
+DATA ewConsts<>+616(SB)/4, $0x3f4c422a
+DATA ewConsts<>+620(SB)/4, $0x3f4c422a
+DATA ewConsts<>+624(SB)/4, $0x3f4c422a
+DATA ewConsts<>+628(SB)/4, $0x3f4c422a
+DATA ewConsts<>+632(SB)/4, $0x3f4c422a
+DATA ewConsts<>+636(SB)/4, $0x3f4c422a
+DATA ewConsts<>+640(SB)/4, $0x42a00000
+DATA ewConsts<>+644(SB)/4, $0x42a00000
+DATA ewConsts<>+648(SB)/4, $0x42a00000
+DATA ewConsts<>+652(SB)/4, $0x42a00000
+DATA ewConsts<>+656(SB)/4, $0x42a00000
+DATA ewConsts<>+660(SB)/4, $0x42a00000
+DATA ewConsts<>+664(SB)/4, $0x42a00000
+DATA ewConsts<>+668(SB)/4, $0x42a00000
+DATA ewConsts<>+672(SB)/4, $0xc1200000
+DATA ewConsts<>+676(SB)/4, $0xc1200000
+DATA ewConsts<>+680(SB)/4, $0xc1200000
+DATA ewConsts<>+684(SB)/4, $0xc1200000
+DATA ewConsts<>+688(SB)/4, $0xc1200000
+DATA ewConsts<>+692(SB)/4, $0xc1200000
+DATA ewConsts<>+696(SB)/4, $0xc1200000
+DATA ewConsts<>+700(SB)/4, $0xc1200000
+DATA ewConsts<>+704(SB)/4, $0x41200000
+DATA ewConsts<>+708(SB)/4, $0x41200000
+DATA ewConsts<>+712(SB)/4, $0x41200000
+DATA ewConsts<>+716(SB)/4, $0x41200000
+DATA ewConsts<>+720(SB)/4, $0x41200000
+DATA ewConsts<>+724(SB)/4, $0x41200000
+DATA ewConsts<>+728(SB)/4, $0x41200000
+DATA ewConsts<>+732(SB)/4, $0x41200000
+DATA ewConsts<>+736(SB)/4, $0x0000007f
+DATA ewConsts<>+740(SB)/4, $0x0000007f
+DATA ewConsts<>+744(SB)/4, $0x0000007f
+DATA ewConsts<>+748(SB)/4, $0x0000007f
+DATA ewConsts<>+752(SB)/4, $0x0000007f
+DATA ewConsts<>+756(SB)/4, $0x0000007f
+DATA ewConsts<>+760(SB)/4, $0x0000007f
+DATA ewConsts<>+764(SB)/4, $0x0000007f
+DATA ewConsts<>+768(SB)/4, $0x00000000
+DATA ewConsts<>+772(SB)/4, $0x00000001
+DATA ewConsts<>+776(SB)/4, $0x00000002
+DATA ewConsts<>+780(SB)/4, $0x00000003
+DATA ewConsts<>+784(SB)/4, $0x00000004
+DATA ewConsts<>+788(SB)/4, $0x00000005
+DATA ewConsts<>+792(SB)/4, $0x00000006
+DATA ewConsts<>+796(SB)/4, $0x00000007
+GLOBL ewConsts<>(SB), RODATA|NOPTR, $800
+
+// func expAVX2(dst *float32, src *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·expAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+	XORQ BX, BX
+	MOVQ DX, SI
+	ANDQ $-8, SI
+	SHLQ $0x02, SI
+
+expAVX2_loop:
+	CMPQ         BX, SI
+	JGE          expAVX2_tail
+	VMOVUPS      (CX)(BX*1), Y0
+	VMOVUPS      ewConsts<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y1
+	VMOVUPS      ewConsts<>+32(SB), Y0
+	VMINPS       Y1, Y0, Y1
+	VMULPS       ewConsts<>+64(SB), Y1, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VMOVAPS      Y1, Y2
+	VFNMADD231PS ewConsts<>+96(SB), Y0, Y2
+	VFNMADD231PS ewConsts<>+128(SB), Y0, Y2
+	VMOVUPS      ewConsts<>+160(SB), Y1
+	VFMADD213PS  ewConsts<>+192(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+224(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+256(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+288(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+320(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+352(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+384(SB), Y2, Y1
+	VCVTPS2DQ    Y0, Y2
+	VPSRAD       $0x01, Y2, Y0
+	VPSUBD       Y0, Y2, Y2
+	VPADDD       ewConsts<>+736(SB), Y0, Y0
+	VPSLLD       $0x17, Y0, Y0
+	VPADDD       ewConsts<>+736(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y0, Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      Y1, (AX)(BX*1)
+	ADDQ         $0x00000020, BX
+	JMP          expAVX2_loop
+
+expAVX2_tail:
+	ANDQ         $0x00000007, DX
+	JE           expAVX2_done
+	VMOVD        DX, X2
+	VPBROADCASTD X2, Y2
+	VPCMPGTD     ewConsts<>+768(SB), Y2, Y2
+	VMASKMOVPS   (CX)(BX*1), Y2, Y0
+	VMOVUPS      ewConsts<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y1
+	VMOVUPS      ewConsts<>+32(SB), Y0
+	VMINPS       Y1, Y0, Y1
+	VMULPS       ewConsts<>+64(SB), Y1, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VMOVAPS      Y1, Y3
+	VFNMADD231PS ewConsts<>+96(SB), Y0, Y3
+	VFNMADD231PS ewConsts<>+128(SB), Y0, Y3
+	VMOVUPS      ewConsts<>+160(SB), Y1
+	VFMADD213PS  ewConsts<>+192(SB), Y3, Y1
+	VFMADD213PS  ewConsts<>+224(SB), Y3, Y1
+	VFMADD213PS  ewConsts<>+256(SB), Y3, Y1
+	VFMADD213PS  ewConsts<>+288(SB), Y3, Y1
+	VFMADD213PS  ewConsts<>+320(SB), Y3, Y1
+	VFMADD213PS  ewConsts<>+352(SB), Y3, Y1
+	VFMADD213PS  ewConsts<>+384(SB), Y3, Y1
+	VCVTPS2DQ    Y0, Y3
+	VPSRAD       $0x01, Y3, Y0
+	VPSUBD       Y0, Y3, Y3
+	VPADDD       ewConsts<>+736(SB), Y0, Y0
+	VPSLLD       $0x17, Y0, Y0
+	VPADDD       ewConsts<>+736(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y0, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VMASKMOVPS   Y1, Y2, (AX)(BX*1)
+
+expAVX2_done:
+	VZEROUPPER
+	RET
+
+// func geluAVX2(out *float32, inp *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), AX
+	MOVQ inp+8(FP), CX
+	MOVQ n+16(FP), DX
+	XORQ BX, BX
+	MOVQ DX, SI
+	ANDQ $-8, SI
+	SHLQ $0x02, SI
+
+geluAVX2_loop:
+	CMPQ         BX, SI
+	JGE          geluAVX2_tail
+	VMOVUPS      (CX)(BX*1), Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      ewConsts<>+416(SB), Y2
+	VFMADD231PS  ewConsts<>+512(SB), Y1, Y2
+	VMULPS       ewConsts<>+544(SB), Y0, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      ewConsts<>+640(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      ewConsts<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y2
+	VMOVUPS      ewConsts<>+32(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       ewConsts<>+64(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS ewConsts<>+96(SB), Y3, Y2
+	VFNMADD231PS ewConsts<>+128(SB), Y3, Y2
+	VMOVUPS      ewConsts<>+160(SB), Y1
+	VFMADD213PS  ewConsts<>+192(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+224(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+256(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+288(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+320(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+352(SB), Y2, Y1
+	VFMADD213PS  ewConsts<>+384(SB), Y2, Y1
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       ewConsts<>+736(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       ewConsts<>+736(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y1, Y1
+	VMULPS       Y3, Y1, Y1
+	VADDPS       ewConsts<>+416(SB), Y1, Y3
+	VMOVUPS      ewConsts<>+448(SB), Y2
+	VDIVPS       Y3, Y2, Y3
+	VMULPS       Y3, Y1, Y1
+	VMULPS       ewConsts<>+480(SB), Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (AX)(BX*1)
+	ADDQ         $0x00000020, BX
+	JMP          geluAVX2_loop
+
+geluAVX2_tail:
+	ANDQ         $0x00000007, DX
+	JE           geluAVX2_done
+	VMOVD        DX, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     ewConsts<>+768(SB), Y0, Y0
+	VMASKMOVPS   (CX)(BX*1), Y0, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      ewConsts<>+416(SB), Y3
+	VFMADD231PS  ewConsts<>+512(SB), Y2, Y3
+	VMULPS       ewConsts<>+544(SB), Y1, Y2
+	VMULPS       Y3, Y2, Y2
+	VMOVUPS      ewConsts<>+640(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMOVUPS      ewConsts<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y3
+	VMOVUPS      ewConsts<>+32(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       ewConsts<>+64(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS ewConsts<>+96(SB), Y4, Y3
+	VFNMADD231PS ewConsts<>+128(SB), Y4, Y3
+	VMOVUPS      ewConsts<>+160(SB), Y2
+	VFMADD213PS  ewConsts<>+192(SB), Y3, Y2
+	VFMADD213PS  ewConsts<>+224(SB), Y3, Y2
+	VFMADD213PS  ewConsts<>+256(SB), Y3, Y2
+	VFMADD213PS  ewConsts<>+288(SB), Y3, Y2
+	VFMADD213PS  ewConsts<>+320(SB), Y3, Y2
+	VFMADD213PS  ewConsts<>+352(SB), Y3, Y2
+	VFMADD213PS  ewConsts<>+384(SB), Y3, Y2
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       ewConsts<>+736(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       ewConsts<>+736(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y2, Y2
+	VMULPS       Y4, Y2, Y2
+	VADDPS       ewConsts<>+416(SB), Y2, Y4
+	VMOVUPS      ewConsts<>+448(SB), Y3
+	VDIVPS       Y4, Y3, Y4
+	VMULPS       Y4, Y2, Y2
+	VMULPS       ewConsts<>+480(SB), Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMASKMOVPS   Y1, Y0, (AX)(BX*1)
+
+geluAVX2_done:
+	VZEROUPPER
+	RET
+
+// func geluGradAVX2(dinp *float32, inp *float32, dout *float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ dinp+0(FP), AX
+	MOVQ inp+8(FP), CX
+	MOVQ dout+16(FP), DX
+	MOVQ n+24(FP), BX
+	XORQ SI, SI
+	MOVQ BX, DI
+	ANDQ $-8, DI
+	SHLQ $0x02, DI
+
+geluGradAVX2_loop:
+	CMPQ         SI, DI
+	JGE          geluGradAVX2_tail
+	VMOVUPS      (CX)(SI*1), Y0
+	VMOVUPS      ewConsts<>+672(SB), Y2
+	VMAXPS       Y0, Y2, Y0
+	VMOVUPS      ewConsts<>+704(SB), Y2
+	VMINPS       Y0, Y2, Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      ewConsts<>+416(SB), Y2
+	VFMADD231PS  ewConsts<>+512(SB), Y1, Y2
+	VMULPS       ewConsts<>+544(SB), Y0, Y3
+	VMULPS       Y2, Y3, Y3
+	VMOVUPS      ewConsts<>+640(SB), Y2
+	VMINPS       Y3, Y2, Y3
+	VMOVUPS      ewConsts<>+0(SB), Y2
+	VMAXPS       Y3, Y2, Y2
+	VMOVUPS      ewConsts<>+32(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       ewConsts<>+64(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VMOVAPS      Y2, Y2
+	VFNMADD231PS ewConsts<>+96(SB), Y3, Y2
+	VFNMADD231PS ewConsts<>+128(SB), Y3, Y2
+	VMOVUPS      ewConsts<>+160(SB), Y4
+	VFMADD213PS  ewConsts<>+192(SB), Y2, Y4
+	VFMADD213PS  ewConsts<>+224(SB), Y2, Y4
+	VFMADD213PS  ewConsts<>+256(SB), Y2, Y4
+	VFMADD213PS  ewConsts<>+288(SB), Y2, Y4
+	VFMADD213PS  ewConsts<>+320(SB), Y2, Y4
+	VFMADD213PS  ewConsts<>+352(SB), Y2, Y4
+	VFMADD213PS  ewConsts<>+384(SB), Y2, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       ewConsts<>+736(SB), Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VPADDD       ewConsts<>+736(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       ewConsts<>+416(SB), Y4, Y3
+	VMOVUPS      ewConsts<>+448(SB), Y2
+	VDIVPS       Y3, Y2, Y3
+	VMULPS       Y3, Y4, Y4
+	VMULPS       ewConsts<>+480(SB), Y0, Y0
+	VMULPS       Y3, Y4, Y3
+	VMULPS       Y3, Y0, Y0
+	VMOVUPS      ewConsts<>+416(SB), Y2
+	VFMADD231PS  ewConsts<>+576(SB), Y1, Y2
+	VMULPS       ewConsts<>+608(SB), Y2, Y2
+	VMULPS       ewConsts<>+480(SB), Y4, Y1
+	VFMADD231PS  Y0, Y2, Y1
+	VMOVUPS      (DX)(SI*1), Y3
+	VMOVUPS      (AX)(SI*1), Y4
+	VFMADD231PS  Y1, Y3, Y4
+	VMOVUPS      Y4, (AX)(SI*1)
+	ADDQ         $0x00000020, SI
+	JMP          geluGradAVX2_loop
+
+geluGradAVX2_tail:
+	ANDQ         $0x00000007, BX
+	JE           geluGradAVX2_done
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	VPCMPGTD     ewConsts<>+768(SB), Y0, Y0
+	VMASKMOVPS   (CX)(SI*1), Y0, Y1
+	VMOVUPS      ewConsts<>+672(SB), Y3
+	VMAXPS       Y1, Y3, Y1
+	VMOVUPS      ewConsts<>+704(SB), Y3
+	VMINPS       Y1, Y3, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      ewConsts<>+416(SB), Y3
+	VFMADD231PS  ewConsts<>+512(SB), Y2, Y3
+	VMULPS       ewConsts<>+544(SB), Y1, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      ewConsts<>+640(SB), Y3
+	VMINPS       Y4, Y3, Y4
+	VMOVUPS      ewConsts<>+0(SB), Y3
+	VMAXPS       Y4, Y3, Y3
+	VMOVUPS      ewConsts<>+32(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       ewConsts<>+64(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VMOVAPS      Y3, Y3
+	VFNMADD231PS ewConsts<>+96(SB), Y4, Y3
+	VFNMADD231PS ewConsts<>+128(SB), Y4, Y3
+	VMOVUPS      ewConsts<>+160(SB), Y5
+	VFMADD213PS  ewConsts<>+192(SB), Y3, Y5
+	VFMADD213PS  ewConsts<>+224(SB), Y3, Y5
+	VFMADD213PS  ewConsts<>+256(SB), Y3, Y5
+	VFMADD213PS  ewConsts<>+288(SB), Y3, Y5
+	VFMADD213PS  ewConsts<>+320(SB), Y3, Y5
+	VFMADD213PS  ewConsts<>+352(SB), Y3, Y5
+	VFMADD213PS  ewConsts<>+384(SB), Y3, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       ewConsts<>+736(SB), Y3, Y3
+	VPSLLD       $0x17, Y3, Y3
+	VPADDD       ewConsts<>+736(SB), Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       ewConsts<>+416(SB), Y5, Y4
+	VMOVUPS      ewConsts<>+448(SB), Y3
+	VDIVPS       Y4, Y3, Y4
+	VMULPS       Y4, Y5, Y5
+	VMULPS       ewConsts<>+480(SB), Y1, Y1
+	VMULPS       Y4, Y5, Y4
+	VMULPS       Y4, Y1, Y1
+	VMOVUPS      ewConsts<>+416(SB), Y3
+	VFMADD231PS  ewConsts<>+576(SB), Y2, Y3
+	VMULPS       ewConsts<>+608(SB), Y3, Y3
+	VMULPS       ewConsts<>+480(SB), Y5, Y2
+	VFMADD231PS  Y1, Y3, Y2
+	VMASKMOVPS   (DX)(SI*1), Y0, Y4
+	VMASKMOVPS   (AX)(SI*1), Y0, Y5
+	VFMADD231PS  Y2, Y4, Y5
+	VMASKMOVPS   Y5, Y0, (AX)(SI*1)
+
+geluGradAVX2_done:
+	VZEROUPPER
+	RET
+
+// func cpuid(leaf uint32, sub uint32) (a uint32, b uint32, c uint32, d uint32)
+// Requires: CPUID
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL leaf+0(FP), AX
+	MOVL sub+4(FP), CX
+	CPUID
+	MOVL AX, a+8(FP)
+	MOVL BX, b+12(FP)
+	MOVL CX, c+16(FP)
+	MOVL DX, d+20(FP)
+	RET
+
 // func pairAxpyDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
 // Requires: AVX, AVX512F
 TEXT ·pairAxpyDotsAVX512(SB), NOSPLIT, $0-72

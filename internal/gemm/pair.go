@@ -1,9 +1,8 @@
 package gemm
 
-// pairFast holds the SIMD kernels of PairBlock (axpy and dots, axpy only,
-// dots only), set by the amd64 build when Impl() is "avx512"; they process n
-// elements, n a multiple of 16.
-var pairFast [3]func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64)
+// pairKernel is a SIMD kernel of PairBlock over n elements, n a multiple of
+// 16. kernelSet.pair holds three (axpy and dots, axpy only, dots only).
+type pairKernel func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64)
 
 // PairBlock is the per-pair pass of a preference step over one block of a
 // pair's gradients gw, gl (float32, widened to float64 exactly). With dst not
@@ -28,7 +27,8 @@ func PairBlock(dst, sw, sl, gw, gl []float32, a, c float64, acc *[48]float64) {
 	}
 	k := 0
 	if n16 := n &^ 15; n16 > 0 {
-		var f func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64)
+		var f pairKernel
+		pairFast := current().pair
 		switch {
 		case dst != nil && acc != nil:
 			f = pairFast[0]

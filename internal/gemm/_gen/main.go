@@ -46,6 +46,8 @@ func main() {
 	transpose8()
 	transpose4()
 	elementwise()
+	elementwiseAVX2()
+	cpuidGen()
 	pair()
 	packStrips()
 	Generate()
@@ -269,5 +271,20 @@ func transpose4() {
 	DECQ(nb)
 	JMP(LabelRef("t4_loop"))
 	Label("t4_done")
+	RET()
+}
+
+// cpuidGen generates cpuid, the CPUID instruction for leaf and subleaf
+// (select.go reads the vendor, family and model with it).
+func cpuidGen() {
+	TEXT("cpuid", NOSPLIT, "func(leaf, sub uint32) (a, b, c, d uint32)")
+	Doc("cpuid executes CPUID with EAX = leaf, ECX = sub (see _gen/main.go).")
+	Load(Param("leaf"), EAX)
+	Load(Param("sub"), ECX)
+	CPUID()
+	Store(EAX, Return("a"))
+	Store(EBX, Return("b"))
+	Store(ECX, Return("c"))
+	Store(EDX, Return("d"))
 	RET()
 }
