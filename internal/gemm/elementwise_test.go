@@ -87,7 +87,9 @@ func simdElementwise(t *testing.T) []*kernelSet {
 }
 
 // sameBits reports whether a and b are the same float32, or both NaN.
-func sameBits(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b) }
+func sameBits(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+}
 
 // TestElementwiseFast: the SIMD kernels of every implementation the CPU runs
 // agree with the scalar reference bit for bit on the exp sweep and on GELU

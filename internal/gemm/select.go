@@ -75,7 +75,9 @@ type CPU struct {
 	Family, Model int
 }
 
-func (c CPU) String() string { return fmt.Sprintf("%s family %d model %d", c.Vendor, c.Family, c.Model) }
+func (c CPU) String() string {
+	return fmt.Sprintf("%s family %d model %d", c.Vendor, c.Family, c.Model)
+}
 
 // speedEntry records which SIMD implementation is faster on one CPU model at
 // the model's GEMM shapes, and the measurement that says so.
