@@ -97,8 +97,8 @@ type speedEntry struct {
 var speedTable = []speedEntry{
 	{CPU{"GenuineIntel", 6, 207}, "avx512",
 		"Xeon (Emerald Rapids class, KVM guest), gemm.sh 2026-12-05 on a loaded machine: avx512 1.3-1.6× avx2 on every model shape"},
-	{CPU{"GenuineIntel", 6, 143}, "avx512",
-		"Xeon (Sapphire Rapids class, KVM guest), gemm.sh 2026-11: avx512 124-158 GFLOP/s vs avx2 83-105 at the model's shapes"},
+	{CPU{"GenuineIntel", 6, 167}, "avx512",
+		"Xeon (Sapphire Rapids-class flags, KVM guest reporting model 167), gemm.sh 2026-11 on a shared machine: avx512 126-168 GFLOP/s vs avx2 83-105 at the model's shapes (package doc)"},
 }
 
 // lookup returns the speedTable entry of c, or nil.
