@@ -67,6 +67,27 @@ func byName(name string) *kernelSet {
 	return nil
 }
 
+// ThisCPU returns this machine's CPU as speedTable keys it.
+func ThisCPU() CPU { return cpuKey() }
+
+// Calibrate runs the calibration between this machine's SIMD implementations
+// (whatever the selection) and returns the faster one's name and the timings;
+// with fewer than two it returns the only one and says so. For benchmark
+// reports: it does not change the implementation in use.
+func Calibrate() (impl, detail string) {
+	var cands []*kernelSet
+	for _, ks := range supported() {
+		if ks.kern != nil {
+			cands = append(cands, ks)
+		}
+	}
+	if len(cands) < 2 {
+		return Impls()[0], "nothing to calibrate"
+	}
+	ks, why := calibrate(cands)
+	return ks.name, why
+}
+
 // CPU identifies a processor model the way speedTable lists it: CPUID's vendor
 // string and its display family and model (as Linux's /proc/cpuinfo shows them:
 // "cpu family", "model"). Zero on other architectures.
