@@ -26,12 +26,22 @@ func init() {
 				packStrip16(dst, src, lds, k)
 			}
 		}
+		packRowsFast = func(w int, dst, src *float32, lds, k int) {
+			if w == 12 {
+				packRows12(dst, src, lds, k)
+			} else {
+				packRows6(dst, src, lds, k)
+			}
+		}
+		colSum32Fast = colSum32
 	}
 	// Elementwise kernels: both families give the scalar reference's bits.
 	// avx2's are AVX2+FMA (every CPU with the avx2 GEMM kernels has them);
 	// avx512's tails use BZHI (BMI2), else it takes avx2's.
 	avx2.exp, avx2.gelu, avx2.geluGrad = expAVX2, geluAVX2, geluGradAVX2
+	avx2.pair = [3]pairKernel{pairAxpyDotsAVX2, pairAxpyAVX2, pairDotsAVX2}
 	avx512.exp, avx512.gelu, avx512.geluGrad = expAVX2, geluAVX2, geluGradAVX2
+	avx512.pair = avx2.pair
 	if cpu.X86.HasBMI2 {
 		avx512.exp, avx512.gelu, avx512.geluGrad = expAVX512, geluAVX512, geluGradAVX512
 		avx512.pair = [3]pairKernel{pairAxpyDotsAVX512, pairAxpyAVX512, pairDotsAVX512}

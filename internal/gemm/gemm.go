@@ -278,6 +278,11 @@ func packA(dst, a []float32, lda int, transA bool, ic, mcb, pc, kcb, mr int) {
 		d := dst[(ir/mr)*kcb*mr : (ir/mr+1)*kcb*mr]
 		if transA {
 			// op(a)[i,p] = a[p*lda+i]: each step is a contiguous run of rows
+			if mrb == mr && packRowsFast != nil && (mr == 12 || mr == 6) {
+				_ = a[(pc+kcb-1)*lda+ic+ir+mr-1] // bounds of the panel
+				packRowsFast(mr, &d[0], &a[pc*lda+ic+ir], lda, kcb)
+				continue
+			}
 			for p := 0; p < kcb; p++ {
 				o := (pc+p)*lda + ic + ir
 				copy(d[p*mr:p*mr+mrb], a[o:o+mrb])
@@ -314,6 +319,11 @@ func packB(dst, b []float32, ldb int, transB bool, pc, kcb, jc, ncb, nr int) {
 		transpose(d, nr, b[(jc+jr)*ldb+pc:], ldb, nrb, kcb)
 	}
 }
+
+// packRowsFast, when not nil, copies k rows of w floats (w = 12 or 6), lds
+// apart in src, to consecutive rows of dst: packA's full panels of a
+// transposed operand. The caller checks the bounds.
+var packRowsFast func(w int, dst, src *float32, lds, k int)
 
 // packStripFast, when not nil, copies k rows of w floats (w = 16 or 32), lds
 // apart in src, to consecutive rows of dst: packB's full strips of a
@@ -364,6 +374,46 @@ func tailColumns(dst []float32, ldd int, src []float32, lds, i0, i1, p0, p1 int)
 	for i := i0; i < i1; i++ {
 		for p, v := range src[i*lds+p0 : i*lds+p1] {
 			dst[(p0+p)*ldd+i] = v
+		}
+	}
+}
+
+// colSum32Fast, when not nil, adds to dst[0:32] the column sums of k rows of
+// 32 floats lds apart in src (see ColSum). The caller checks the bounds.
+var colSum32Fast func(dst, src *float32, lds, k int)
+
+// ColSum accumulates the column sums of the (rows, cols) row-major matrix src
+// (leading dimension lds ≥ cols) into dst:
+//
+//	dst[j] += s_j,   s_j = ((0 + src[j]) + src[lds+j]) + … + src[(rows-1)*lds+j]
+//
+// each s_j in its own float32 accumulator, rows in increasing order, then
+// added to dst[j] (a Linear layer's bias gradient, db += Σ_t dout[t,:]). SIMD
+// where the CPU has AVX; the bits are the same everywhere.
+func ColSum(dst, src []float32, lds, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if lds < cols || len(src) < (rows-1)*lds+cols || len(dst) < cols {
+		panic(fmt.Sprintf("gemm: ColSum: src (len %d, lds %d) or dst (len %d) too short for (%d,%d)", len(src), lds, len(dst), rows, cols))
+	}
+	var s [32]float32
+	j := 0
+	if colSum32Fast != nil {
+		for ; j+32 <= cols; j += 32 {
+			colSum32Fast(&dst[j], &src[j], lds, rows)
+		}
+	}
+	for ; j < cols; j += len(s) {
+		acc := s[:min(len(s), cols-j)]
+		clear(acc)
+		for t := 0; t < rows; t++ {
+			for i, v := range src[t*lds+j : t*lds+j+len(acc)] {
+				acc[i] += v
+			}
+		}
+		for i, v := range acc {
+			dst[j+i] += v
 		}
 	}
 }

@@ -376,9 +376,9 @@ func TestPortablePacking(t *testing.T) {
 	if ks.kern == nil {
 		t.Skip("no SIMD kernels on this machine: the portable packing is what every test runs")
 	}
-	t8, t4 := transpose8x8Fast, transpose4x4Fast
-	transpose8x8Fast, transpose4x4Fast = nil, nil
-	defer func() { transpose8x8Fast, transpose4x4Fast = t8, t4 }()
+	t8, t4, pr, ps := transpose8x8Fast, transpose4x4Fast, packRowsFast, packStripFast
+	transpose8x8Fast, transpose4x4Fast, packRowsFast, packStripFast = nil, nil, nil, nil
+	defer func() { transpose8x8Fast, transpose4x4Fast, packRowsFast, packStripFast = t8, t4, pr, ps }()
 	rng := rand.New(rand.NewPCG(8, 5))
 	for _, op := range ops {
 		for _, sh := range [][3]int{{13, 37, 19}, {25, 70, 9}, {64, 128, 64}} {
@@ -435,6 +435,40 @@ func TestPacked(t *testing.T) {
 				if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
 					t.Fatalf("m,n,k=%v transB=%v: c[%d] = %v packed, %v unpacked", sh, transB, i, c2[i], c1[i])
 				}
+			}
+		}
+	}
+}
+
+// TestColSum: ColSum (SIMD where the CPU has it) equals the scalar
+// specification bit for bit: per column, a float32 sum from 0 over the rows in
+// order, then added to dst; for widths around multiples of 32, with a leading
+// dimension larger than the width, and large-range values (so that the
+// summation order shows in the bits).
+func TestColSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, rows := range []int{0, 1, 2, 7, 64, 129} {
+		for _, cols := range []int{0, 1, 31, 32, 33, 64, 100, 128} {
+			lds := cols + 5
+			src := make([]float32, max(rows*lds, 1))
+			for i := range src {
+				src[i] = float32(rng.NormFloat64() * math.Exp(rng.NormFloat64()*4))
+			}
+			dst := make([]float32, cols)
+			for i := range dst {
+				dst[i] = float32(rng.NormFloat64())
+			}
+			want := append([]float32(nil), dst...)
+			for j := range cols {
+				var s float32
+				for r := range rows {
+					s += src[r*lds+j]
+				}
+				want[j] += s
+			}
+			ColSum(dst, src, lds, rows, cols)
+			if i := firstDiff(dst, want); i >= 0 {
+				t.Fatalf("rows=%d cols=%d: dst[%d] = %v, want %v", rows, cols, i, dst[i], want[i])
 			}
 		}
 	}

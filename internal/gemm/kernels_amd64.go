@@ -94,8 +94,26 @@ func pairAxpyAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *flo
 // pairDotsAVX512 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
 func pairDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
 
+// pairAxpyDotsAVX2 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairAxpyDotsAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
+// pairAxpyAVX2 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairAxpyAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
+// pairDotsAVX2 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairDotsAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
 // packStrip16 copies k rows of 16 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
 func packStrip16(dst *float32, src *float32, lds int, k int)
 
 // packStrip32 copies k rows of 32 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
 func packStrip32(dst *float32, src *float32, lds int, k int)
+
+// packRows12 copies k rows of 12 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
+func packRows12(dst *float32, src *float32, lds int, k int)
+
+// packRows6 copies k rows of 6 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
+func packRows6(dst *float32, src *float32, lds int, k int)
+
+// colSum32 adds to dst[j] the sum of k rows of src (lds apart), 32 columns, rows in order (see _gen/pack.go).
+func colSum32(dst *float32, src *float32, lds int, k int)

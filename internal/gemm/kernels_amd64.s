@@ -4083,6 +4083,271 @@ pairDotsAVX512_done:
 	VZEROUPPER
 	RET
 
+// func pairAxpyDotsAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+// Requires: AVX, FMA3
+TEXT ·pairAxpyDotsAVX2(SB), NOSPLIT, $64-72
+	MOVQ         dst+0(FP), AX
+	MOVQ         sw+8(FP), CX
+	MOVQ         sl+16(FP), DX
+	VBROADCASTSD a+48(FP), Y0
+	VMOVUPD      Y0, (SP)
+	VBROADCASTSD c+56(FP), Y0
+	VMOVUPD      Y0, 32(SP)
+	MOVQ         gw+24(FP), BX
+	MOVQ         gl+32(FP), SI
+	MOVQ         n+40(FP), DI
+	MOVQ         acc+64(FP), R8
+	VMOVUPD      (R8), Y0
+	VMOVUPD      32(R8), Y1
+	VMOVUPD      64(R8), Y2
+	VMOVUPD      96(R8), Y3
+	VMOVUPD      128(R8), Y4
+	VMOVUPD      160(R8), Y5
+	VMOVUPD      192(R8), Y6
+	VMOVUPD      224(R8), Y7
+	VMOVUPD      256(R8), Y8
+	VMOVUPD      288(R8), Y9
+	VMOVUPD      320(R8), Y10
+	VMOVUPD      352(R8), Y11
+	XORQ         R9, R9
+	SHLQ         $0x02, DI
+
+pairAxpyDotsAVX2_loop:
+	CMPQ        R9, DI
+	JGE         pairAxpyDotsAVX2_done
+	VCVTPS2PD   (BX)(R9*1), Y12
+	VCVTPS2PD   (SI)(R9*1), Y13
+	VFMADD231PD Y12, Y13, Y0
+	VFMADD231PD Y12, Y12, Y4
+	VFMADD231PD Y13, Y13, Y8
+	VMULPD      (SP), Y12, Y12
+	VMULPD      32(SP), Y13, Y13
+	VADDPD      Y13, Y12, Y12
+	VCVTPD2PSY  Y12, X12
+	VADDPS      (AX)(R9*1), X12, X12
+	VMOVUPS     X12, (AX)(R9*1)
+	VMOVUPS     (BX)(R9*1), X12
+	VADDPS      (CX)(R9*1), X12, X12
+	VMOVUPS     X12, (CX)(R9*1)
+	VMOVUPS     (SI)(R9*1), X12
+	VADDPS      (DX)(R9*1), X12, X12
+	VMOVUPS     X12, (DX)(R9*1)
+	VCVTPS2PD   16(BX)(R9*1), Y12
+	VCVTPS2PD   16(SI)(R9*1), Y13
+	VFMADD231PD Y12, Y13, Y1
+	VFMADD231PD Y12, Y12, Y5
+	VFMADD231PD Y13, Y13, Y9
+	VMULPD      (SP), Y12, Y12
+	VMULPD      32(SP), Y13, Y13
+	VADDPD      Y13, Y12, Y12
+	VCVTPD2PSY  Y12, X12
+	VADDPS      16(AX)(R9*1), X12, X12
+	VMOVUPS     X12, 16(AX)(R9*1)
+	VMOVUPS     16(BX)(R9*1), X12
+	VADDPS      16(CX)(R9*1), X12, X12
+	VMOVUPS     X12, 16(CX)(R9*1)
+	VMOVUPS     16(SI)(R9*1), X12
+	VADDPS      16(DX)(R9*1), X12, X12
+	VMOVUPS     X12, 16(DX)(R9*1)
+	VCVTPS2PD   32(BX)(R9*1), Y12
+	VCVTPS2PD   32(SI)(R9*1), Y13
+	VFMADD231PD Y12, Y13, Y2
+	VFMADD231PD Y12, Y12, Y6
+	VFMADD231PD Y13, Y13, Y10
+	VMULPD      (SP), Y12, Y12
+	VMULPD      32(SP), Y13, Y13
+	VADDPD      Y13, Y12, Y12
+	VCVTPD2PSY  Y12, X12
+	VADDPS      32(AX)(R9*1), X12, X12
+	VMOVUPS     X12, 32(AX)(R9*1)
+	VMOVUPS     32(BX)(R9*1), X12
+	VADDPS      32(CX)(R9*1), X12, X12
+	VMOVUPS     X12, 32(CX)(R9*1)
+	VMOVUPS     32(SI)(R9*1), X12
+	VADDPS      32(DX)(R9*1), X12, X12
+	VMOVUPS     X12, 32(DX)(R9*1)
+	VCVTPS2PD   48(BX)(R9*1), Y12
+	VCVTPS2PD   48(SI)(R9*1), Y13
+	VFMADD231PD Y12, Y13, Y3
+	VFMADD231PD Y12, Y12, Y7
+	VFMADD231PD Y13, Y13, Y11
+	VMULPD      (SP), Y12, Y12
+	VMULPD      32(SP), Y13, Y13
+	VADDPD      Y13, Y12, Y12
+	VCVTPD2PSY  Y12, X12
+	VADDPS      48(AX)(R9*1), X12, X12
+	VMOVUPS     X12, 48(AX)(R9*1)
+	VMOVUPS     48(BX)(R9*1), X12
+	VADDPS      48(CX)(R9*1), X12, X12
+	VMOVUPS     X12, 48(CX)(R9*1)
+	VMOVUPS     48(SI)(R9*1), X12
+	VADDPS      48(DX)(R9*1), X12, X12
+	VMOVUPS     X12, 48(DX)(R9*1)
+	ADDQ        $0x00000040, R9
+	JMP         pairAxpyDotsAVX2_loop
+
+pairAxpyDotsAVX2_done:
+	VMOVUPD Y0, (R8)
+	VMOVUPD Y1, 32(R8)
+	VMOVUPD Y2, 64(R8)
+	VMOVUPD Y3, 96(R8)
+	VMOVUPD Y4, 128(R8)
+	VMOVUPD Y5, 160(R8)
+	VMOVUPD Y6, 192(R8)
+	VMOVUPD Y7, 224(R8)
+	VMOVUPD Y8, 256(R8)
+	VMOVUPD Y9, 288(R8)
+	VMOVUPD Y10, 320(R8)
+	VMOVUPD Y11, 352(R8)
+	VZEROUPPER
+	RET
+
+// func pairAxpyAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+// Requires: AVX
+TEXT ·pairAxpyAVX2(SB), NOSPLIT, $64-72
+	MOVQ         dst+0(FP), AX
+	MOVQ         sw+8(FP), CX
+	MOVQ         sl+16(FP), DX
+	VBROADCASTSD a+48(FP), Y0
+	VMOVUPD      Y0, (SP)
+	VBROADCASTSD c+56(FP), Y0
+	VMOVUPD      Y0, 32(SP)
+	MOVQ         gw+24(FP), BX
+	MOVQ         gl+32(FP), SI
+	MOVQ         n+40(FP), DI
+	XORQ         R8, R8
+	SHLQ         $0x02, DI
+
+pairAxpyAVX2_loop:
+	CMPQ       R8, DI
+	JGE        pairAxpyAVX2_done
+	VCVTPS2PD  (BX)(R8*1), Y0
+	VCVTPS2PD  (SI)(R8*1), Y1
+	VMULPD     (SP), Y0, Y0
+	VMULPD     32(SP), Y1, Y1
+	VADDPD     Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VADDPS     (AX)(R8*1), X0, X0
+	VMOVUPS    X0, (AX)(R8*1)
+	VMOVUPS    (BX)(R8*1), X0
+	VADDPS     (CX)(R8*1), X0, X0
+	VMOVUPS    X0, (CX)(R8*1)
+	VMOVUPS    (SI)(R8*1), X0
+	VADDPS     (DX)(R8*1), X0, X0
+	VMOVUPS    X0, (DX)(R8*1)
+	VCVTPS2PD  16(BX)(R8*1), Y0
+	VCVTPS2PD  16(SI)(R8*1), Y1
+	VMULPD     (SP), Y0, Y0
+	VMULPD     32(SP), Y1, Y1
+	VADDPD     Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VADDPS     16(AX)(R8*1), X0, X0
+	VMOVUPS    X0, 16(AX)(R8*1)
+	VMOVUPS    16(BX)(R8*1), X0
+	VADDPS     16(CX)(R8*1), X0, X0
+	VMOVUPS    X0, 16(CX)(R8*1)
+	VMOVUPS    16(SI)(R8*1), X0
+	VADDPS     16(DX)(R8*1), X0, X0
+	VMOVUPS    X0, 16(DX)(R8*1)
+	VCVTPS2PD  32(BX)(R8*1), Y0
+	VCVTPS2PD  32(SI)(R8*1), Y1
+	VMULPD     (SP), Y0, Y0
+	VMULPD     32(SP), Y1, Y1
+	VADDPD     Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VADDPS     32(AX)(R8*1), X0, X0
+	VMOVUPS    X0, 32(AX)(R8*1)
+	VMOVUPS    32(BX)(R8*1), X0
+	VADDPS     32(CX)(R8*1), X0, X0
+	VMOVUPS    X0, 32(CX)(R8*1)
+	VMOVUPS    32(SI)(R8*1), X0
+	VADDPS     32(DX)(R8*1), X0, X0
+	VMOVUPS    X0, 32(DX)(R8*1)
+	VCVTPS2PD  48(BX)(R8*1), Y0
+	VCVTPS2PD  48(SI)(R8*1), Y1
+	VMULPD     (SP), Y0, Y0
+	VMULPD     32(SP), Y1, Y1
+	VADDPD     Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VADDPS     48(AX)(R8*1), X0, X0
+	VMOVUPS    X0, 48(AX)(R8*1)
+	VMOVUPS    48(BX)(R8*1), X0
+	VADDPS     48(CX)(R8*1), X0, X0
+	VMOVUPS    X0, 48(CX)(R8*1)
+	VMOVUPS    48(SI)(R8*1), X0
+	VADDPS     48(DX)(R8*1), X0, X0
+	VMOVUPS    X0, 48(DX)(R8*1)
+	ADDQ       $0x00000040, R8
+	JMP        pairAxpyAVX2_loop
+
+pairAxpyAVX2_done:
+	VZEROUPPER
+	RET
+
+// func pairDotsAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+// Requires: AVX, FMA3
+TEXT ·pairDotsAVX2(SB), NOSPLIT, $0-72
+	MOVQ    gw+24(FP), AX
+	MOVQ    gl+32(FP), CX
+	MOVQ    n+40(FP), DX
+	MOVQ    acc+64(FP), BX
+	VMOVUPD (BX), Y0
+	VMOVUPD 32(BX), Y1
+	VMOVUPD 64(BX), Y2
+	VMOVUPD 96(BX), Y3
+	VMOVUPD 128(BX), Y4
+	VMOVUPD 160(BX), Y5
+	VMOVUPD 192(BX), Y6
+	VMOVUPD 224(BX), Y7
+	VMOVUPD 256(BX), Y8
+	VMOVUPD 288(BX), Y9
+	VMOVUPD 320(BX), Y10
+	VMOVUPD 352(BX), Y11
+	XORQ    SI, SI
+	SHLQ    $0x02, DX
+
+pairDotsAVX2_loop:
+	CMPQ        SI, DX
+	JGE         pairDotsAVX2_done
+	VCVTPS2PD   (AX)(SI*1), Y12
+	VCVTPS2PD   (CX)(SI*1), Y13
+	VFMADD231PD Y12, Y13, Y0
+	VFMADD231PD Y12, Y12, Y4
+	VFMADD231PD Y13, Y13, Y8
+	VCVTPS2PD   16(AX)(SI*1), Y12
+	VCVTPS2PD   16(CX)(SI*1), Y13
+	VFMADD231PD Y12, Y13, Y1
+	VFMADD231PD Y12, Y12, Y5
+	VFMADD231PD Y13, Y13, Y9
+	VCVTPS2PD   32(AX)(SI*1), Y12
+	VCVTPS2PD   32(CX)(SI*1), Y13
+	VFMADD231PD Y12, Y13, Y2
+	VFMADD231PD Y12, Y12, Y6
+	VFMADD231PD Y13, Y13, Y10
+	VCVTPS2PD   48(AX)(SI*1), Y12
+	VCVTPS2PD   48(CX)(SI*1), Y13
+	VFMADD231PD Y12, Y13, Y3
+	VFMADD231PD Y12, Y12, Y7
+	VFMADD231PD Y13, Y13, Y11
+	ADDQ        $0x00000040, SI
+	JMP         pairDotsAVX2_loop
+
+pairDotsAVX2_done:
+	VMOVUPD Y0, (BX)
+	VMOVUPD Y1, 32(BX)
+	VMOVUPD Y2, 64(BX)
+	VMOVUPD Y3, 96(BX)
+	VMOVUPD Y4, 128(BX)
+	VMOVUPD Y5, 160(BX)
+	VMOVUPD Y6, 192(BX)
+	VMOVUPD Y7, 224(BX)
+	VMOVUPD Y8, 256(BX)
+	VMOVUPD Y9, 288(BX)
+	VMOVUPD Y10, 320(BX)
+	VMOVUPD Y11, 352(BX)
+	VZEROUPPER
+	RET
+
 // func packStrip16(dst *float32, src *float32, lds int, k int)
 // Requires: AVX
 TEXT ·packStrip16(SB), NOSPLIT, $0-32
@@ -4134,5 +4399,91 @@ packStrip32_loop:
 	JMP     packStrip32_loop
 
 packStrip32_done:
+	VZEROUPPER
+	RET
+
+// func packRows12(dst *float32, src *float32, lds int, k int)
+// Requires: AVX
+TEXT ·packRows12(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ lds+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ k+24(FP), BX
+
+packRows12_loop:
+	TESTQ   BX, BX
+	JE      packRows12_done
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), X1
+	VMOVUPS Y0, (AX)
+	VMOVUPS X1, 32(AX)
+	ADDQ    DX, CX
+	ADDQ    $0x00000030, AX
+	DECQ    BX
+	JMP     packRows12_loop
+
+packRows12_done:
+	VZEROUPPER
+	RET
+
+// func packRows6(dst *float32, src *float32, lds int, k int)
+// Requires: AVX
+TEXT ·packRows6(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ lds+16(FP), DX
+	SHLQ $0x02, DX
+	MOVQ k+24(FP), BX
+
+packRows6_loop:
+	TESTQ   BX, BX
+	JE      packRows6_done
+	VMOVUPS (CX), X0
+	VMOVSD  16(CX), X1
+	VMOVUPS X0, (AX)
+	VMOVSD  X1, 16(AX)
+	ADDQ    DX, CX
+	ADDQ    $0x00000018, AX
+	DECQ    BX
+	JMP     packRows6_loop
+
+packRows6_done:
+	VZEROUPPER
+	RET
+
+// func colSum32(dst *float32, src *float32, lds int, k int)
+// Requires: AVX
+TEXT ·colSum32(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   lds+16(FP), DX
+	SHLQ   $0x02, DX
+	MOVQ   k+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+colSum32_loop:
+	TESTQ  BX, BX
+	JE     colSum32_done
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+	VADDPS 96(CX), Y3, Y3
+	ADDQ   DX, CX
+	DECQ   BX
+	JMP    colSum32_loop
+
+colSum32_done:
+	VADDPS  (AX), Y0, Y0
+	VMOVUPS Y0, (AX)
+	VADDPS  32(AX), Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VADDPS  64(AX), Y2, Y2
+	VMOVUPS Y2, 64(AX)
+	VADDPS  96(AX), Y3, Y3
+	VMOVUPS Y3, 96(AX)
 	VZEROUPPER
 	RET

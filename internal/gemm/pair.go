@@ -18,8 +18,14 @@ type pairKernel func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48
 // (each product is exact in float64, so a lane's sum is rounded once per
 // term whether or not the kernel fuses the multiply-add). SumLanes reduces a
 // lane array in a fixed order. k counts from the start of the given slices.
-// The SIMD kernels and the scalar code give identical bits.
+// The SIMD kernels (AVX-512 and AVX2, _gen/pair.go) and the scalar code give
+// identical bits.
 func PairBlock(dst, sw, sl, gw, gl []float32, a, c float64, acc *[48]float64) {
+	current().pairBlock(dst, sw, sl, gw, gl, a, c, acc)
+}
+
+// pairBlock is PairBlock with ks's kernels (or the scalar code).
+func (ks *kernelSet) pairBlock(dst, sw, sl, gw, gl []float32, a, c float64, acc *[48]float64) {
 	n := len(gw)
 	gl = gl[:n]
 	if dst != nil {
@@ -28,7 +34,7 @@ func PairBlock(dst, sw, sl, gw, gl []float32, a, c float64, acc *[48]float64) {
 	k := 0
 	if n16 := n &^ 15; n16 > 0 {
 		var f pairKernel
-		pairFast := current().pair
+		pairFast := ks.pair
 		switch {
 		case dst != nil && acc != nil:
 			f = pairFast[0]

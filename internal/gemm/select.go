@@ -117,7 +117,7 @@ type speedEntry struct {
 // The choice changes speed only: every implementation gives identical bits.
 var speedTable = []speedEntry{
 	{CPU{"GenuineIntel", 6, 207}, "avx512",
-		"Xeon (Emerald Rapids class, KVM guest), gemm.sh 2026-12-05 on a loaded machine: avx512 1.3-1.6× avx2 on every model shape"},
+		"Xeon (Emerald Rapids class, KVM guest), 2026-12-05, machine shared with other jobs: the calibration's interleaved best-of-6 timings in three runs, avx512 143-265 µs vs avx2 265-415 µs (1.6-1.9×); gemm.sh's per-shape figures were load noise there"},
 	{CPU{"GenuineIntel", 6, 167}, "avx512",
 		"Xeon (Sapphire Rapids-class flags, KVM guest reporting model 167), gemm.sh 2026-11 on a shared machine: avx512 126-168 GFLOP/s vs avx2 83-105 at the model's shapes (package doc)"},
 }

@@ -49,7 +49,10 @@ func main() {
 	elementwiseAVX2()
 	cpuidGen()
 	pair()
+	pairAVX2()
 	packStrips()
+	packRows()
+	colSum()
 	Generate()
 }
 
