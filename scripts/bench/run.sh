@@ -35,7 +35,12 @@
 #   - torch.mm 1024² on one thread below 60 % of Go's serial kernel at 1024³ in
 #     the same run: OpenBLAS is not using this CPU's vector units (on the
 #     machines measured so far the two were within 0.9-1.1× of each other; a
-#     generic SSE kernel set runs at 15-35 %).
+#     generic SSE kernel set runs at 15-35 %);
+#   - torch.mm's best on 2 threads below 1.3 × its best on 1 thread (a free
+#     second core gives 1.9-2.2×: 345-390 vs 155-200 GFLOP/s): the cores were
+#     shared with other work;
+#   - a 1-minute load average above half the CPU count before the run starts
+#     (other processes held the machine).
 #
 # Step GFLOP/s: the plain DPO step's matmul FLOPs, counted analytically as in
 # the PyTorch baseline (2mnk per product, full T×T attention):
@@ -170,6 +175,10 @@ gate() {
 		{ echo "torch.mm in that process $gf < 70 % of the run's best $best2 GFLOP/s"; return; }
 	[[ $go_kernel != n/a && -n $best1 ]] && awk -v t="$best1" -v g="$go_kernel" 'BEGIN { exit !(t < 0.6 * g) }' &&
 		{ echo "torch.mm 1 thr $best1 < 60 % of Go's kernel $go_kernel GFLOP/s: OpenBLAS core ${t_core[$1]} is not this CPU's"; return; }
+	awk -v a="$best2" -v b="$best1" 'BEGIN { exit !(a < 1.3 * b) }' &&
+		{ echo "torch.mm on 2 threads $best2 < 1.3 × its 1-thread $best1 GFLOP/s: the second core was busy"; return; }
+	awk -v l="${load_before%% *}" -v n="$cpu_n" 'BEGIN { exit !(l > 0.5 * n) }' &&
+		{ echo "load average ${load_before%% *} before the run on $cpu_n CPUs: the machine was busy"; return; }
 	true
 }
 ratio() {
