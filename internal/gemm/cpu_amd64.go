@@ -9,10 +9,13 @@ var (
 		name: "avx512", mr: 12, nr: 32, mc: 12 * 16,
 		kern: []microKernel{kernAVX512R1, kernAVX512R2, kernAVX512R3, kernAVX512R4, kernAVX512R5, kernAVX512R6,
 			kernAVX512R7, kernAVX512R8, kernAVX512R9, kernAVX512R10, kernAVX512R11, kernAVX512R12},
+		rowK: []rowKernel{kernAVX512RowA1, kernAVX512RowA2, kernAVX512RowA3, kernAVX512RowA4, kernAVX512RowA5, kernAVX512RowA6,
+			kernAVX512RowA7, kernAVX512RowA8, kernAVX512RowA9, kernAVX512RowA10, kernAVX512RowA11, kernAVX512RowA12},
 	}
 	avx2 = &kernelSet{
 		name: "avx2", mr: 6, nr: 16, mc: 6 * 16,
 		kern: []microKernel{kernAVX2R1, kernAVX2R2, kernAVX2R3, kernAVX2R4, kernAVX2R5, kernAVX2R6},
+		rowK: []rowKernel{kernAVX2RowA1, kernAVX2RowA2, kernAVX2RowA3, kernAVX2RowA4, kernAVX2RowA5, kernAVX2RowA6},
 	}
 )
 

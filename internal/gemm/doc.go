@@ -32,8 +32,11 @@
 //
 // Kernel design (GotoBLAS/BLIS-style, Goto & van de Geijn, ACM TOMS 34(3), 2008):
 // op(b) is packed in blocks of blockK×blockN (256×1024) into strips of nr
-// columns; op(a) in blocks of mc×blockK rows into panels of mr rows, step-major
-// (mr floats per k step). A micro-kernel keeps an mr×nr tile of c in vector
+// columns; a transposed op(a) (TN) in blocks of mc×blockK rows into panels of
+// mr rows, step-major (mr floats per k step), while a row-major op(a) (NT, NN)
+// is read in place by row kernels that broadcast from mr rows lda apart (the
+// same loads and FMAs; skipping the pack made NT and NN 1-10 % faster at the
+// model's shapes, interleaved best-of-40 timings on a shared machine). A micro-kernel keeps an mr×nr tile of c in vector
 // registers, and per k step loads nr/width vectors of b, broadcasts each of the
 // mr values of a and issues mr·nr/width FMAs. AVX-512: mr=12, nr=32 (24 zmm
 // accumulators, 2 for b, 2 broadcast temporaries of 32 registers). AVX2: mr=6,
@@ -44,8 +47,8 @@
 // the blocking does not change a bit. The kernels are generated with avo
 // (github.com/mmcloughlin/avo) by _gen/main.go, a module of its own.
 //
-// Packing a row-major operand into step-major panels (B of NT, A of NN and NT)
-// is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
+// Packing a row-major operand into step-major panels (B of NT when not packed
+// once with Pack) is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
 // which doubled NT's speed at m=64 over element-by-element packing: with few
 // rows per call, packing costs as much as the products unless it is SIMD too.
 // The workspaces (≈1.2 MB each, one per concurrent caller) live on a free list

@@ -79,6 +79,10 @@ func check(op string, c []float32, ldc int, a []float32, lda int, transA bool, b
 // fused multiply-add per element and step in increasing step order.
 type microKernel func(k int, a, b *float32, bs int, c *float32, ldc int)
 
+// rowKernel is a microKernel reading A unpacked: row i of the tile at
+// a + i*lda, step p at column p (the same loads, FMAs and order).
+type rowKernel func(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
 // kernelSet is one implementation of the three products: a family of SIMD
 // micro-kernels with an mr×nr register tile, or (kern == nil) the pure-Go
 // reference.
@@ -87,6 +91,7 @@ type kernelSet struct {
 	mr, nr int
 	mc     int           // rows of A packed at once (multiple of mr)
 	kern   []microKernel // kern[r-1] updates r rows
+	rowK   []rowKernel   // rowK[r-1]: the same with A row-major, unpacked (nil: always pack)
 
 	// elementwise and PairBlock kernels; nil: the scalar reference
 	exp      func(dst, src *float32, n int)
@@ -143,16 +148,29 @@ func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, trans
 			}
 			for ic := 0; ic < m; ic += ks.mc {
 				mcb := min(ks.mc, m-ic)
-				packA(w.ap, a, lda, transA, ic, mcb, pc, kcb, mr)
+				// A row-major (NT, NN): the row kernels read it in place;
+				// transposed (TN): packed into panels of mr rows
+				rowA := !transA && ks.rowK != nil
+				if rowA {
+					_ = a[(ic+mcb-1)*lda+pc+kcb-1] // bounds of the block
+				} else {
+					packA(w.ap, a, lda, transA, ic, mcb, pc, kcb, mr)
+				}
+				kern := func(r int, bp *float32, cp *float32, ldc int, ir int) {
+					if rowA {
+						ks.rowK[r-1](kcb, &a[(ic+ir)*lda+pc], lda, bp, nr, cp, ldc)
+					} else {
+						ks.kern[r-1](kcb, &w.ap[(ir/mr)*kcb*mr], bp, nr, cp, ldc)
+					}
+				}
 				for jr := 0; jr < ncb; jr += nr {
 					nrb := min(nr, ncb-jr)
 					bp := &bpBlock[(jr/nr)*kcb*nr]
 					for ir := 0; ir < mcb; ir += mr {
 						mrb := min(mr, mcb-ir)
-						ap := &w.ap[(ir/mr)*kcb*mr]
 						ci := (ic+ir)*ldc + jc + jr
 						if nrb == nr {
-							ks.kern[mrb-1](kcb, ap, bp, nr, &c[ci], ldc)
+							kern(mrb, bp, &c[ci], ldc, ir)
 							continue
 						}
 						// column edge: run the full-width kernel on a copy of the tile
@@ -160,7 +178,7 @@ func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, trans
 						for i := 0; i < mrb; i++ {
 							copy(t[i*nr:i*nr+nrb], c[ci+i*ldc:ci+i*ldc+nrb])
 						}
-						ks.kern[mrb-1](kcb, ap, bp, nr, &t[0], nr)
+						kern(mrb, bp, &t[0], nr, ir)
 						for i := 0; i < mrb; i++ {
 							copy(c[ci+i*ldc:ci+i*ldc+nrb], t[i*nr:i*nr+nrb])
 						}
