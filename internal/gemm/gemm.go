@@ -45,6 +45,15 @@ func TN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, 
 	current().run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
 }
 
+// TNSet sets c = aᵀ·b (TN without the old c): each c[i,j] accumulates its k
+// products from +0, so the bits equal clearing c and calling TN, but c is not
+// read (no separate pass over it: a weight gradient's buffer need not be
+// zeroed first). k = 0 sets c to 0.
+func TNSet(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("TNSet", c, ldc, a, lda, true, b, ldb, false, m, n, k)
+	current().runSet(c, ldc, a, lda, true, b, ldb, false, nil, m, n, k, true)
+}
+
 // check panics unless the operands hold the matrices the call describes: an
 // operand stored as (r, s) needs a leading dimension ≥ s and (r-1)·ld+s elements.
 func check(op string, c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, m, n, k int) {
@@ -124,6 +133,17 @@ func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool
 // runPacked is run with op(b) already packed in pk.data (the blocks in run's
 // order), or packed per block when pk is nil.
 func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int) {
+	ks.runSet(c, ldc, a, lda, transA, b, ldb, transB, pk, m, n, k, false)
+}
+
+// runSet is runPacked, with set: c = op(a)·op(b), each tile of c cleared
+// just before its first k block (so that c is never read).
+func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int, set bool) {
+	if set && (ks.kern == nil || k == 0) {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
@@ -169,14 +189,24 @@ func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, trans
 					for ir := 0; ir < mcb; ir += mr {
 						mrb := min(mr, mcb-ir)
 						ci := (ic+ir)*ldc + jc + jr
+						first := set && pc == 0
 						if nrb == nr {
+							if first {
+								for i := 0; i < mrb; i++ {
+									clear(c[ci+i*ldc : ci+i*ldc+nr])
+								}
+							}
 							kern(mrb, bp, &c[ci], ldc, ir)
 							continue
 						}
 						// column edge: run the full-width kernel on a copy of the tile
 						t := w.ct
 						for i := 0; i < mrb; i++ {
-							copy(t[i*nr:i*nr+nrb], c[ci+i*ldc:ci+i*ldc+nrb])
+							if first {
+								clear(t[i*nr : i*nr+nrb])
+							} else {
+								copy(t[i*nr:i*nr+nrb], c[ci+i*ldc:ci+i*ldc+nrb])
+							}
 						}
 						kern(mrb, bp, &t[0], nr, ir)
 						for i := 0; i < mrb; i++ {
@@ -399,6 +429,13 @@ func tailColumns(dst []float32, ldd int, src []float32, lds, i0, i1, p0, p1 int)
 // colSum32Fast, when not nil, adds to dst[0:32] the column sums of k rows of
 // 32 floats lds apart in src (see ColSum). The caller checks the bounds.
 var colSum32Fast func(dst, src *float32, lds, k int)
+
+// ColSumSet sets dst[j] = s_j (ColSum without the old dst: the same bits as
+// clearing dst and calling ColSum).
+func ColSumSet(dst, src []float32, lds, rows, cols int) {
+	clear(dst[:max(cols, 0)])
+	ColSum(dst, src, lds, rows, cols)
+}
 
 // ColSum accumulates the column sums of the (rows, cols) row-major matrix src
 // (leading dimension lds ≥ cols) into dst:

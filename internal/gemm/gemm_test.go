@@ -473,3 +473,51 @@ func TestColSum(t *testing.T) {
 		}
 	}
 }
+
+// TestTNSet: TNSet equals clearing c and calling TN, bit for bit, for every
+// implementation and shape (including k = 0, several k blocks and column
+// edges), c's padding untouched; ColSumSet equals clearing and ColSum.
+func TestTNSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, name := range Impls() {
+		ks := byName(name)
+		var list [][3]int
+		for i, sh := range shapes() {
+			if i%7 == 0 || i >= len(shapes())-14 {
+				list = append(list, sh)
+			}
+		}
+		for _, sh := range append(list, [3]int{13, 40, 0}, [3]int{37, 70, 600}, [3]int{128, 256, 128}) {
+			m, n, k := sh[0], sh[1], sh[2]
+			want := newProblem(rng, m, n, k, true, false)
+			got := want.clone()
+			for i := 0; i < m; i++ {
+				clear(want.c[i*want.ldc : i*want.ldc+n])
+			}
+			ks.run(want.c, want.ldc, want.a, want.lda, true, want.b, want.ldb, false, m, n, k)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					got.c[i*got.ldc+j] = float32(math.NaN()) // must not be read
+				}
+			}
+			ks.runSet(got.c, got.ldc, got.a, got.lda, true, got.b, got.ldb, false, nil, m, n, k, true)
+			if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+				t.Fatalf("%s m=%d n=%d k=%d: c buffer[%d] = %v, cleared+TN %v", name, m, n, k, i, got.cbuf[i], want.cbuf[i])
+			}
+			checkPadding(t, got)
+		}
+	}
+	src := make([]float32, 7*40)
+	for i := range src {
+		src[i] = float32(rng.NormFloat64())
+	}
+	d1, d2 := make([]float32, 37), make([]float32, 37)
+	for i := range d2 {
+		d2[i] = float32(math.NaN())
+	}
+	ColSum(d1, src, 40, 7, 37)
+	ColSumSet(d2, src, 40, 7, 37)
+	if i := firstDiff(d1, d2); i >= 0 {
+		t.Fatalf("ColSumSet[%d] = %v, ColSum from 0 = %v", i, d2[i], d1[i])
+	}
+}
