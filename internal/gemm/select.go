@@ -108,11 +108,13 @@ type speedEntry struct {
 	evidence string
 }
 
-// speedTable lists the CPU models whose faster implementation was measured
+// speedTable lists the CPU models whose faster implementation was measured:
 // with scripts/bench/gemm.sh (every model shape, both kernels side by side in
-// one invocation). On a listed CPU the default is its entry; on a CPU with both
-// AVX-512 and AVX2 that is not listed, a short calibration decides. Add a row
-// for a new CPU only from a full gemm.sh table run on it.
+// one invocation; it prints the row to add) or, where the entry says so, with
+// the calibration's interleaved timings. On a listed CPU the default is its
+// entry; on a CPU with both AVX-512 and AVX2 that is not listed, a short
+// calibration decides. Add a row for a new CPU only from a gemm.sh run on a
+// quiet machine.
 //
 // The choice changes speed only: every implementation gives identical bits.
 var speedTable = []speedEntry{
