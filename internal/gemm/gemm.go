@@ -285,6 +285,21 @@ func MulPacked(c []float32, ldc int, a []float32, lda int, p *Packed, m int) {
 	p.ks.runPacked(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k)
 }
 
+// MulPackedSet sets c = a·op(b) (MulPacked without the old c: the same bits
+// as clearing c and calling MulPacked, but c is not read; an input gradient's
+// buffer need not be zeroed first). m rows; k = 0 sets c to 0.
+func MulPackedSet(c []float32, ldc int, a []float32, lda int, p *Packed, m int) {
+	if p.ks == nil {
+		panic("gemm: MulPackedSet: empty Packed")
+	}
+	check("MulPackedSet", c, ldc, a, lda, false, p.b, p.ldb, p.transB, m, p.n, p.k)
+	pk := p
+	if p.ks.kern == nil {
+		pk = nil
+	}
+	p.ks.runSet(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k, true)
+}
+
 // get takes a free workspace or makes one. Unlike a sync.Pool, the free list
 // is never emptied by the garbage collector, so that callers in steady state
 // (the model's training step) never allocate.

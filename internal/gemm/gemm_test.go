@@ -476,7 +476,9 @@ func TestColSum(t *testing.T) {
 
 // TestTNSet: TNSet equals clearing c and calling TN, bit for bit, for every
 // implementation and shape (including k = 0, several k blocks and column
-// edges), c's padding untouched; ColSumSet equals clearing and ColSum.
+// edges), c's padding untouched; MulPackedSet equals clearing and MulPacked;
+// ColSumSet equals clearing and ColSum. The set variants' c starts as NaN, so
+// reading it would show.
 func TestTNSet(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	for _, name := range Impls() {
@@ -505,6 +507,36 @@ func TestTNSet(t *testing.T) {
 				t.Fatalf("%s m=%d n=%d k=%d: c buffer[%d] = %v, cleared+TN %v", name, m, n, k, i, got.cbuf[i], want.cbuf[i])
 			}
 			checkPadding(t, got)
+		}
+	}
+	// MulPackedSet against clearing and MulPacked (NT and NN packs)
+	var p Packed
+	for _, transB := range []bool{true, false} {
+		for _, sh := range [][3]int{{13, 1100, 300}, {7, 33, 5}, {64, 384, 128}, {5, 9, 0}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			a := make([]float32, m*k)
+			b := make([]float32, n*k)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			ldb := n
+			if transB {
+				ldb = k
+			}
+			Pack(&p, b, max(ldb, 1), transB, k, n)
+			c1 := make([]float32, m*n)
+			MulPacked(c1, n, a, max(k, 1), &p, m)
+			c2 := make([]float32, m*n)
+			for i := range c2 {
+				c2[i] = float32(math.NaN())
+			}
+			MulPackedSet(c2, n, a, max(k, 1), &p, m)
+			if i := firstDiff(c1, c2); i >= 0 {
+				t.Fatalf("MulPackedSet m,n,k=%v transB=%v: c[%d] = %v, cleared+MulPacked %v", sh, transB, i, c2[i], c1[i])
+			}
 		}
 	}
 	src := make([]float32, 7*40)
