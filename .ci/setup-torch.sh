@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: .ci/setup-torch.sh
 #
-# Installs Debian's PyTorch for the oracle test (pkg/model/torch_oracle_test.go)
+# Installs Debian's PyTorch for the oracle tests (pkg/model/torch_oracle_test.go,
+# pkg/hfmodel/oracle_test.go)
 # and the PyTorch benchmarks (scripts/bench/): python3-torch, python3-numpy and
 # the OpenMP build of OpenBLAS (see scripts/bench/torch_env.sh for why
 # that variant). Idempotent: does nothing when they are present. Runs apt as

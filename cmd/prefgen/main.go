@@ -1,11 +1,13 @@
 // Prefgen makes preference data for the entangle pipeline: synthetic tasks
-// whose chosen/rejected overlap is known exactly, or real pairs imported from
-// JSONL, written as a versioned Arrow dataset (docs/FORMATS.md).
+// whose chosen/rejected overlap is known exactly, or real preference records
+// (HH-RLHF, UltraFeedback, TL;DR, TRL's formats; JSONL, gzip or parquet)
+// imported with a word, byte or model tokenizer, written as a versioned Arrow
+// dataset (docs/FORMATS.md).
 //
 // Usage:
 //
 //	prefgen [flags] [task|preset] > data.arrows
-//	prefgen import [flags] [pairs.jsonl|-] > data.arrows
+//	prefgen import [flags] [pairs.jsonl|pairs.jsonl.gz|pairs.parquet|-] > data.arrows
 //	prefgen export [data.arrow|-] > pairs.jsonl
 //
 // Run "prefgen -h" for the flags and examples.
@@ -24,7 +26,7 @@ import (
 func main() { os.Exit(cli.Main("prefgen", run)) }
 
 var genHelp = cli.Help{
-	Synopsis: "prefgen [flags] [task|preset] > data.arrows\n       prefgen import [flags] [pairs.jsonl|-] > data.arrows\n       prefgen export [data.arrow|-] > pairs.jsonl",
+	Synopsis: "prefgen [flags] [task|preset] > data.arrows\n       prefgen import [flags] [pairs.jsonl|.jsonl.gz|.parquet|-] > data.arrows\n       prefgen export [data.arrow|-] > pairs.jsonl",
 	Doc: `Prefgen writes preference pairs whose chosen/rejected overlap is controlled:
 tasks sentiment (label token + shared prefix/suffix), edit (K substituted
 tokens) and disjoint (independent continuations ranked by a reward), and the
@@ -33,8 +35,8 @@ suffix tokens). Every example records its token ids, which response tokens are
 contrastive or shared, and overlap figures; the vocabulary and the resolved
 config travel in the metadata. Output is an Arrow IPC stream on stdout, or an
 Arrow IPC file with -o FILE; -format jsonl writes prompt/chosen/rejected JSONL.
-"prefgen import" tokenizes JSONL pairs; "prefgen export" turns a dataset back
-into JSONL. Same flags and seed give identical bytes.`,
+"prefgen import" tokenizes real preference records (prefgen import -h);
+"prefgen export" turns a dataset back into JSONL. Same flags and seed give identical bytes.`,
 	Examples: `prefgen long-suffix -n 512 -seed 1 -o long.arrow
 prefgen edit -edits 3 -resp-len 16 | train -mode sft -o sft.safetensors
 prefgen import -tokenizer word -vocab 256 pairs.jsonl -o pairs.arrow
@@ -45,9 +47,9 @@ func run(ctx context.Context, env *cli.Env) error {
 	if len(env.Args) > 0 {
 		switch env.Args[0] {
 		case "import":
-			return runImport(env, env.Args[1:])
+			return runImport(ctx, env, env.Args[1:])
 		case "export":
-			return runExport(env, env.Args[1:])
+			return runExport(ctx, env, env.Args[1:])
 		}
 	}
 	cfg := prefdata.DefaultGenConfig()
@@ -57,7 +59,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	fs.IntVar(&cfg.NSFT, "n-sft", cfg.NSFT, "`examples` in the sft split (prompt + chosen, for supervised fine-tuning)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "`seed` of the examples")
 	fs.Uint64Var(&cfg.LangSeed, "lang-seed", cfg.LangSeed, "`seed` of the synthetic language (its bigram structure)")
-	fs.IntVar(&cfg.Vocab, "vocab", cfg.Vocab, fmt.Sprintf("vocabulary `size` (at least %d)", prefdata.MinSyntheticVocab))
+	fs.IntVar(&cfg.Vocab, "vocab", cfg.Vocab, fmt.Sprintf("vocabulary `size` (%d to %d)", prefdata.MinSyntheticVocab, prefdata.MaxSyntheticVocab))
 	fs.IntVar(&cfg.PromptLen, "prompt-len", cfg.PromptLen, "`words` in the prompt body")
 	fs.IntVar(&cfg.Prefix, "prefix", cfg.Prefix, "sentiment: `N` identical tokens before the label")
 	fs.IntVar(&cfg.Suffix, "suffix", cfg.Suffix, "sentiment: `N` identical tokens after the label (presets set it)")
@@ -91,19 +93,22 @@ func run(ctx context.Context, env *cli.Env) error {
 	if err := cfg.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}
-	d, err := prefdata.Generate(cfg)
+	d, err := prefdata.GenerateContext(ctx, cfg)
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
-	return write(env, d, *format, *out)
+	return write(ctx, env, d, *format, *out)
 }
 
-// write writes d to path in the given format, atomically for files.
-func write(env *cli.Env, d *prefdata.Dataset, format, path string) error {
+// write writes d to path in the given format, atomically for files. An
+// interrupted write leaves no file, and a stream without its end marker.
+// inputs are the files d was read from: an output that is one of them is
+// refused.
+func write(ctx context.Context, env *cli.Env, d *prefdata.Dataset, format, path string, inputs ...string) error {
 	if format != "arrow" && format != "jsonl" {
 		return cli.Usagef("unknown -format %q (arrow or jsonl)", format)
 	}
-	o, err := cli.CreateOutput(env, path, format == "arrow")
+	o, err := cli.CreateOutput(env, path, format == "arrow", inputs...)
 	if err != nil {
 		return err
 	}
@@ -112,61 +117,17 @@ func write(env *cli.Env, d *prefdata.Dataset, format, path string) error {
 	case format == "jsonl":
 		err = prefdata.WriteJSONL(o, d)
 	case o.IsStdout():
-		err = prefdata.WriteStream(o, d)
+		err = prefdata.WriteStreamContext(ctx, o, d)
 	default:
-		err = prefdata.WriteFile(o.File(), d)
+		err = prefdata.WriteFileContext(ctx, o.File(), d)
+	}
+	if err == nil {
+		err = ctx.Err()
 	}
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	return o.Commit()
-}
-
-var importHelp = cli.Help{
-	Synopsis: "prefgen import [flags] [pairs.jsonl|-] > data.arrows",
-	Doc: `Import reads preference pairs as JSONL, one {"prompt", "chosen", "rejected"}
-object per line (strings, or lists of {"role", "content"} messages as in TRL's
-conversational format; without "prompt", the common leading messages of chosen
-and rejected are the prompt), tokenizes them with the word tokenizer (words and
-punctuation, vocabulary built from the data by frequency, <unk> for the rest) or
-the byte tokenizer (256 byte tokens), flags contrastive tokens by aligning the
-two responses (longest common subsequence), and writes the dataset.`,
-	Examples: `prefgen import -tokenizer word -vocab 256 pairs.jsonl -o pairs.arrow
-cat pairs.jsonl | prefgen import -tokenizer byte -test-frac 0.1 > pairs.arrows`,
-}
-
-func runImport(env *cli.Env, args []string) error {
-	cfg := prefdata.ImportConfig{Tokenizer: "word", Vocab: 256, TestFrac: 0.1, Seed: 1}
-	fs := cli.NewFlagSet("prefgen import")
-	fs.StringVar(&cfg.Tokenizer, "tokenizer", cfg.Tokenizer, "`name`: word or byte")
-	fs.IntVar(&cfg.Vocab, "vocab", cfg.Vocab, "word tokenizer: vocabulary `size`, specials included")
-	fs.Float64Var(&cfg.TestFrac, "test-frac", cfg.TestFrac, "`fraction` of pairs in the test split")
-	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "`seed` of the split assignment")
-	fs.BoolVar(&cfg.EOS, "eos", cfg.EOS, "append <eos> to both responses")
-	format := fs.String("format", "arrow", "output `format`: arrow or jsonl")
-	out := fs.String("o", "-", "output `file` (Arrow IPC file; - is an Arrow stream on stdout)")
-	if err := cli.Parse(env, fs, importHelp, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 1 {
-		return cli.Usagef("import reads one input, got %d", fs.NArg())
-	}
-	in := cli.Inputs(fs)[0]
-	cfg.Source = cli.InputName(in)
-	r, err := cli.OpenInput(env, in)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	pairs, err := prefdata.ReadJSONL(r, cfg.Source)
-	if err != nil {
-		return err
-	}
-	d, err := prefdata.Import(pairs, cfg)
-	if err != nil {
-		return err
-	}
-	return write(env, d, *format, *out)
 }
 
 var exportHelp = cli.Help{
@@ -178,7 +139,7 @@ dataset's vocabulary, or re-encodes it as Arrow with -format arrow.`,
 prefgen 1t | prefgen export -`,
 }
 
-func runExport(env *cli.Env, args []string) error {
+func runExport(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("prefgen export")
 	format := fs.String("format", "jsonl", "output `format`: jsonl or arrow")
 	out := fs.String("o", "-", "output `file`")
@@ -189,6 +150,9 @@ func runExport(env *cli.Env, args []string) error {
 		return cli.Usagef("export reads one input, got %d", fs.NArg())
 	}
 	in := cli.Inputs(fs)[0]
+	if err := cli.CheckOutput(env, *out, in); err != nil {
+		return err
+	}
 	r, err := cli.OpenInput(env, in)
 	if err != nil {
 		return err
@@ -198,5 +162,5 @@ func runExport(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return write(env, d, *format, *out)
+	return write(ctx, env, d, *format, *out, in)
 }

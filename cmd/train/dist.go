@@ -63,6 +63,9 @@ func runDist(env *cli.Env, fs *flag.FlagSet, set map[string]bool, init string, d
 	if err != nil {
 		return err
 	}
+	if err := train.CheckHFVocab(init, c.Model, d); err != nil {
+		return err
+	}
 	if d.Vocab.Size() > c.Model.V {
 		return fmt.Errorf("%s: the dataset's vocabulary (%d tokens) is larger than the model's (%d)", cli.InputName(cli.Inputs(fs)[0]), d.Vocab.Size(), c.Model.V)
 	}

@@ -41,11 +41,14 @@ margin-based loss from -init (see the pref flags). -mode dist trains nothing: it
 prints, as TSV on stdout, the next-token distribution of the -init model at every
 response position of a split's pairs: the response token's log-prob, the other
 response's token and log-prob in the same context, and the -k most probable
-tokens (where the probability mass went).`,
+tokens (where the probability mass went). -init (and -ref) also take a Hugging
+Face GPT-2 model directory (config.json, model.safetensors); -export-hf DIR
+writes the -init weights as one, loadable by transformers, and exits.`,
 	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft 1t.arrow
 prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
 train -resume runs/sft-long long.arrow
-train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t`,
+train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t
+train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors`,
 }
 
 func run(ctx context.Context, env *cli.Env) (err error) {
@@ -60,7 +63,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.IntVar(&over.L, "layers", 0, "override the preset's number of `blocks` L")
 	fs.IntVar(&over.H, "heads", 0, "override the preset's attention `heads` H")
 	untied := fs.Bool("untied", false, "give the model its own LM head (not tied to wte)")
-	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors); the model config is the checkpoint's")
+	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors) or a Hugging Face GPT-2 model directory; the model config is theirs")
 	out := fs.String("out", "", "run `directory` (created; must be empty unless -force)")
 	resume := fs.String("resume", "", "continue the interrupted run in `DIR`")
 	force := fs.Bool("force", false, "replace the run in a non-empty -out directory")
@@ -81,6 +84,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	pf := addPrefFlags(fs)
 	df := addDistFlags(fs)
+	ef := addExportFlags(fs)
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
@@ -89,6 +93,15 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["export-hf"] {
+		if fs.NArg() > 0 {
+			return cli.Usagef("-export-hf reads no dataset, got %q", fs.Arg(0))
+		}
+		return runExport(env, set, cfg.Init, ef, *force, *quiet)
+	}
+	if set["export-dtype"] {
+		return cli.Usagef("-export-dtype applies to -export-hf only")
+	}
 	if cfg.Mode == train.ModeDist {
 		return runDist(env, fs, set, cfg.Init, df)
 	}
@@ -187,6 +200,11 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	d, err := readData(env, fs)
 	if err != nil {
 		return err
+	}
+	if cfg.Init == "" { // the -model preset and overrides: refuse what cannot fit as a usage error
+		if err := train.CheckMemory(&cfg, d.MaxLen()); err != nil {
+			return cli.Usagef("%v", err)
+		}
 	}
 	if err := train.Prepare(&cfg, d); err != nil {
 		return err

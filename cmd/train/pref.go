@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"entangle/pkg/cli"
+	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/train"
 )
@@ -38,7 +39,7 @@ type prefFlags struct {
 
 func addPrefFlags(fs *flag.FlagSet) *prefFlags {
 	p := &prefFlags{params: map[string]*float64{}}
-	fs.StringVar(&p.cfg.Ref, "ref", "", "pref: reference model `file` (default: the -init checkpoint)")
+	fs.StringVar(&p.cfg.Ref, "ref", "", "pref: reference model `file` or Hugging Face model directory (default: the -init checkpoint)")
 	fs.StringVar(&p.cfg.Loss, "loss", "dpo", "pref: loss `name` ("+strings.Join(loss.Names(), ", ")+")")
 	for _, f := range lossFlags {
 		v := math.NaN()
@@ -123,8 +124,8 @@ func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 	}
 	if c.Grads != "" && c.Grads != "full" {
 		k, err := strconv.Atoi(strings.TrimPrefix(c.Grads, "sketch:"))
-		if !strings.HasPrefix(c.Grads, "sketch:") || err != nil || k < 1 {
-			return nil, cli.Usagef("-grads must be full or sketch:K with K ≥ 1, got %q", c.Grads)
+		if !strings.HasPrefix(c.Grads, "sketch:") || err != nil || k < 1 || k > entangle.MaxSketchRows {
+			return nil, cli.Usagef("-grads must be full or sketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, c.Grads)
 		}
 	}
 	if c.Attrib && (c.Probe == 0 || c.DumpEvery == 0) {

@@ -25,8 +25,10 @@ type Sketch struct {
 // three agree. It changes whenever the signs would.
 const SketchScheme = "rademacher-splitmix64-v1"
 
-// maxSketchRows bounds K so that (row, tile) packs into one 64-bit key.
-const maxSketchRows = 1 << 24
+// MaxSketchRows bounds K so that (row, tile) packs into one 64-bit key.
+const MaxSketchRows = 1 << 24
+
+const maxSketchRows = MaxSketchRows
 
 // NewSketch returns the projection to k dimensions with the given seed.
 // It panics unless 1 ≤ k ≤ 2^24.

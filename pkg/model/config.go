@@ -30,9 +30,29 @@ type Config struct {
 	Tied bool `json:"tied"`       // the LM head is wte (no lm_head.w tensor)
 }
 
-// Validate reports whether every dimension is positive and C is divisible by H.
+// Size bounds of a Config. They are far beyond any model this package can
+// train, and keep every size computed from a Config (parameter counts,
+// buffer lengths) within an int64, so a corrupt config fails Validate instead
+// of overflowing or panicking in an allocation.
+const (
+	MaxVocab   = 1 << 24 // V
+	MaxContext = 1 << 20 // T
+	MaxWidth   = 1 << 17 // C (and H)
+	MaxLayers  = 1 << 12 // L
+)
+
+// Validate reports whether every dimension is positive and within its bound
+// (MaxVocab, …) and C is divisible by H.
 func (c Config) Validate() error {
 	switch {
+	case c.V > MaxVocab:
+		return fmt.Errorf("model: vocab_size must be at most %d, got=%d", MaxVocab, c.V)
+	case c.T > MaxContext:
+		return fmt.Errorf("model: context must be at most %d, got=%d", MaxContext, c.T)
+	case c.C > MaxWidth:
+		return fmt.Errorf("model: width must be at most %d, got=%d", MaxWidth, c.C)
+	case c.L > MaxLayers:
+		return fmt.Errorf("model: layers must be at most %d, got=%d", MaxLayers, c.L)
 	case c.V < 1:
 		return fmt.Errorf("model: vocab_size must be positive, got=%d", c.V)
 	case c.T < 2:

@@ -120,7 +120,8 @@ func viewsOf[F Float](buf []F, cfg Config) paramViews[F] {
 	return v
 }
 
-// layerActs are one block's cached activations, each sized for Cfg.T tokens.
+// layerActs are one block's cached activations, each sized for the
+// workspace's capacity N ≤ Cfg.T tokens (T in the shapes below).
 type layerActs[F Float] struct {
 	ln1        []F // (T,C)
 	ln1m, ln1r []F // (T) mean, rstd
@@ -138,25 +139,30 @@ type layerActs[F Float] struct {
 }
 
 // Workspace holds the activations and activation gradients of one sequence of
-// up to Cfg.T tokens. It reads the model's Params at each call, so it stays valid
-// when an optimizer updates them. A Workspace is not safe for concurrent use.
+// up to Cfg.T tokens. Its buffers are sized for the longest sequence (and the
+// longest response) it has seen so far, rounded up to a multiple of
+// wsGrain, and grow when a longer one comes: a model of context 1024 that
+// only sees 128-token sequences holds 128-token buffers. It reads the
+// model's Params at each call, so it stays valid when an optimizer updates
+// them. A Workspace is not safe for concurrent use.
 type Workspace[F Float] struct {
 	m     *Model[F]
 	procs int // goroutines per kernel; results do not depend on it
 
 	n, respStart int     // the last Forward's length and response start; n = 0 before any Forward
 	tokens       []int32 // (T) copy of the last Forward's tokens
+	capN, capR   int     // the buffers hold sequences of ≤ capN tokens with ≤ capR response tokens
 
 	enc        []F // (T,C) token + position embeddings
 	layers     []layerActs[F]
 	lnf        []F // (T,C) final LayerNorm output
 	lnfm, lnfr []F // (T)
-	logits     []F // (T,V), only R rows used
-	probs      []F // (T,V)
+	logits     []F // (R,V): the LM head runs at response positions only
+	prow       []F // (V) one row's probabilities
 	lp         []F // (T)
 
 	// gradient scratch, shared by all layers
-	dlogits []F // (T,V)
+	dlogits []F // (min(R, headChunk),V): the head's backward runs in chunks of rows
 	dlnf    []F // (T,C)
 	dres    []F // (T,C) gradient of the residual stream at the current depth
 	dfchg   []F // (T,4C)
@@ -174,37 +180,77 @@ type Workspace[F Float] struct {
 	nextView int // the gradient slot (1..gradViews) to replace next
 }
 
-// NewWorkspace allocates the buffers for one sequence. Its kernels use up to
-// GOMAXPROCS goroutines, splitting outputs so that results are bit-identical
-// for any GOMAXPROCS.
+// wsGrain is the step in which a Workspace's capacity grows (tokens).
+const wsGrain = 32
+
+// headChunk is the number of response rows whose logit gradients the LM
+// head's backward holds at once (a variable only so that a test can check
+// that the chunking does not change a bit).
+var headChunk = 32
+
+// NewWorkspace returns a workspace for one sequence (its buffers are
+// allocated by the first Forward). Its kernels use up to GOMAXPROCS
+// goroutines, splitting outputs so that results are bit-identical for any
+// GOMAXPROCS.
 func (m *Model[F]) NewWorkspace() *Workspace[F] {
 	return m.newWorkspace(runtime.GOMAXPROCS(0))
 }
 
 // NewSerialWorkspace is NewWorkspace with kernels that run on the calling
-// goroutine only (no goroutines, no allocations per call): for callers that
-// run one workspace per goroutine (lanes).
+// goroutine only (no goroutines, and no allocations per call once the
+// buffers have grown to the longest sequence): for callers that run one
+// workspace per goroutine (lanes).
 func (m *Model[F]) NewSerialWorkspace() *Workspace[F] { return m.newWorkspace(1) }
 
 func (m *Model[F]) newWorkspace(procs int) *Workspace[F] {
-	cfg := m.Cfg
-	T, C, V, H := cfg.T, cfg.C, cfg.V, cfg.H
+	return &Workspace[F]{m: m, procs: max(1, procs), layers: make([]layerActs[F], m.Cfg.L)}
+}
+
+// wsCap rounds n up to a multiple of wsGrain, at most T.
+func wsCap(n, T int) int { return min(T, (n+wsGrain-1)/wsGrain*wsGrain) }
+
+// reserve grows the buffers to hold a sequence of n tokens with R response
+// tokens. Growing drops the cached activations (the caller runs a full
+// forward: ForwardReuse reuses only a sequence of the previous length).
+func (ws *Workspace[F]) reserve(n, R int) {
+	cfg := ws.m.Cfg
+	C, V, H := cfg.C, cfg.V, cfg.H
 	mk := func(n int) []F { return make([]F, n) }
-	ws := &Workspace[F]{m: m, procs: max(1, procs), tokens: make([]int32, T)}
-	ws.enc = mk(T * C)
-	ws.layers = make([]layerActs[F], cfg.L)
-	for l := range ws.layers {
-		ws.layers[l] = layerActs[F]{
-			ln1: mk(T * C), ln1m: mk(T), ln1r: mk(T), qkv: mk(T * 3 * C), att: mk(H * T * T),
-			atty: mk(T * C), attproj: mk(T * C), res2: mk(T * C), ln2: mk(T * C), ln2m: mk(T), ln2r: mk(T),
-			fch: mk(T * 4 * C), fchg: mk(T * 4 * C), fcproj: mk(T * C), res3: mk(T * C),
+	if n > ws.capN {
+		T := wsCap(n, cfg.T)
+		ws.capN, ws.n = T, 0
+		ws.tokens = make([]int32, T)
+		ws.enc = mk(T * C)
+		for l := range ws.layers {
+			ws.layers[l] = layerActs[F]{
+				ln1: mk(T * C), ln1m: mk(T), ln1r: mk(T), qkv: mk(T * 3 * C), att: mk(H * T * T),
+				atty: mk(T * C), attproj: mk(T * C), res2: mk(T * C), ln2: mk(T * C), ln2m: mk(T), ln2r: mk(T),
+				fch: mk(T * 4 * C), fchg: mk(T * 4 * C), fcproj: mk(T * C), res3: mk(T * C),
+			}
 		}
+		ws.lnf, ws.lnfm, ws.lnfr, ws.lp = mk(T*C), mk(T), mk(T), mk(T)
+		ws.dlnf, ws.dres = mk(T*C), mk(T*C)
+		ws.dfchg, ws.dfch, ws.dln, ws.datty, ws.dqkv, ws.datt = mk(T*4*C), mk(T*4*C), mk(T*C), mk(T*C), mk(T*3*C), mk(H*T*T)
 	}
-	ws.lnf, ws.lnfm, ws.lnfr = mk(T*C), mk(T), mk(T)
-	ws.logits, ws.probs, ws.lp = mk(T*V), mk(T*V), mk(T)
-	ws.dlogits, ws.dlnf, ws.dres = mk(T*V), mk(T*C), mk(T*C)
-	ws.dfchg, ws.dfch, ws.dln, ws.datty, ws.dqkv, ws.datt = mk(T*4*C), mk(T*4*C), mk(T*C), mk(T*C), mk(T*3*C), mk(H*T*T)
-	return ws
+	if R > ws.capR {
+		Rc := wsCap(R, cfg.T)
+		ws.capR, ws.n = Rc, 0
+		ws.logits, ws.prow, ws.dlogits = mk(Rc*V), mk(V), mk(min(Rc, headChunk)*V)
+	}
+}
+
+// WorkspaceBytes returns the bytes a Workspace holds for cfg after
+// sequences of up to n ≤ Cfg.T tokens, element size elem (4 for float32):
+// with N = n rounded up to a multiple of 32 (at most T), per block
+// 18·N·C + 4·N + H·N² floats of activations, then 17·N·C + 3·N + H·N² of
+// final activations and gradient scratch, N·V logits (R ≤ N response rows),
+// min(N, 32)·V logit gradients and V probabilities, and N int32 tokens. It
+// is a float64 so that an absurd config gives a huge number, not an overflow.
+func WorkspaceBytes(cfg Config, n, elem int) float64 {
+	N := float64(min(cfg.T, (max(n, 1)+wsGrain-1)/wsGrain*wsGrain))
+	C, V, H, L := float64(cfg.C), float64(cfg.V), float64(cfg.H), float64(cfg.L)
+	floats := L*(18*N*C+4*N+H*N*N) + 17*N*C + 3*N + H*N*N + (N+min(N, float64(headChunk))+1)*V
+	return floats*float64(elem) + 4*N
 }
 
 // Forward runs the model on one sequence, tokens = prompt then response, whose
@@ -219,6 +265,7 @@ func (m *Model[F]) newWorkspace(procs int) *Workspace[F] {
 // respStart is not in [1, n).
 func (ws *Workspace[F]) Forward(tokens []int32, respStart int) []F {
 	checkSeq(ws.m.Cfg, tokens, respStart)
+	ws.reserve(len(tokens), len(tokens)-respStart)
 	return ws.forwardFrom(tokens, respStart, 0)
 }
 
@@ -238,6 +285,7 @@ func (ws *Workspace[F]) Forward(tokens []int32, respStart int) []F {
 func (ws *Workspace[F]) ForwardReuse(tokens []int32, respStart int) (lp []F, reused int) {
 	checkSeq(ws.m.Cfg, tokens, respStart)
 	n := len(tokens)
+	ws.reserve(n, n-respStart)
 	p := 0
 	if ws.n == n && ws.respStart == respStart {
 		for p < n && ws.tokens[p] == tokens[p] {
@@ -286,7 +334,9 @@ func (ws *Workspace[F]) forwardFrom(tokens []int32, respStart, p int) []F {
 	jl := min(R, max(0, p-respStart+1)) // first row whose logits change
 	jt := min(R, max(0, p-respStart))   // first row whose target may change
 	ws.matmulF(ws.logits[jl*V:], ws.lnf[(respStart-1+jl)*C:], w0.head, nil, R-jl, C, V)
-	logProbForward(ws.lp[jt:], ws.probs[jt*V:], ws.logits[jt*V:], ws.tokens[respStart+jt:n], R-jt, V)
+	for j := jt; j < R; j++ { // row by row: the probabilities are not kept (Backward recomputes them)
+		logProbForward(ws.lp[j:j+1], ws.prow, ws.logits[j*V:(j+1)*V], ws.tokens[respStart+j:respStart+j+1], 1, V)
+	}
 	return ws.lp[:R:R]
 }
 
@@ -340,12 +390,26 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 	p := ws.views(0, ws.m.Params)
 	g := ws.gradViews(dparams)
 
-	// we kick off the chain rule with dlogp, the weight of each response token's log-prob
-	clear(ws.dlogits[:R*V])
-	logProbBackward(ws.dlogits, dlogp, ws.probs, ws.tokens[rs:n], R, V)
+	// we kick off the chain rule with dlogp, the weight of each response
+	// token's log-prob, headChunk response rows at a time: each row's
+	// probabilities are recomputed from its logits by the forward's own code
+	// (the same bits), and the head's weight gradient takes the chunks' rows
+	// in increasing order, which is the order of one product over all R rows
+	// (gemm's contract: each element accumulates its k products in order).
 	clear(ws.dlnf[:n*C])
 	zero(g.head)
-	ws.matmulB(ws.dlnf[(rs-1)*C:], g.head, nil, ws.dlogits, ws.lnf[(rs-1)*C:], p.head, R, C, V)
+	var lp1 [1]F
+	for j0 := 0; j0 < R; j0 += headChunk {
+		k := min(headChunk, R-j0)
+		d := ws.dlogits[:k*V]
+		clear(d)
+		for j := j0; j < j0+k; j++ {
+			tgt := ws.tokens[rs+j : rs+j+1]
+			logProbForward(lp1[:], ws.prow, ws.logits[j*V:(j+1)*V], tgt, 1, V)
+			logProbBackward(d[(j-j0)*V:(j-j0+1)*V], dlogp[j:j+1], ws.prow, tgt, 1, V)
+		}
+		ws.matmulB(ws.dlnf[(rs-1+j0)*C:], g.head, nil, d, ws.lnf[(rs-1+j0)*C:], p.head, k, C, V)
+	}
 	clear(ws.dres[:n*C])
 	last := ws.enc
 	if cfg.L > 0 {

@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -115,5 +116,117 @@ func TestForwardReuseFloat32(t *testing.T) {
 		if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*math.Abs(float64(want[i])) {
 			t.Fatalf("lp[%d] = %v, plain Forward %v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestWorkspaceBytes checks WorkspaceBytes against the buffers a Workspace
+// really holds (every slice field, per-layer ones included) after sequences
+// of growing length, and that the buffers follow the longest sequence.
+func TestWorkspaceBytes(t *testing.T) {
+	held := func(ws *Workspace[float32]) float64 {
+		var n int
+		add := func(v reflect.Value) {
+			for i := 0; i < v.NumField(); i++ {
+				f := v.Field(i)
+				if f.Kind() == reflect.Slice && (f.Type().Elem().Kind() == reflect.Float32 || f.Type().Elem().Kind() == reflect.Int32) {
+					n += 4 * f.Len()
+				}
+			}
+		}
+		add(reflect.ValueOf(ws).Elem())
+		for l := range ws.layers {
+			add(reflect.ValueOf(&ws.layers[l]).Elem())
+		}
+		return float64(n)
+	}
+	for _, cfg := range []Config{{V: 64, T: 80, C: 16, L: 2, H: 2, Tied: true}, {V: 37, T: 9, C: 12, L: 3, H: 3}} {
+		m := New[float32](cfg)
+		m.Init(1)
+		ws := m.NewWorkspace()
+		if got := held(ws); got != 0 {
+			t.Errorf("%+v: a new workspace holds %v bytes", cfg, got)
+		}
+		for _, n := range []int{2, 5, 20, 33, 70, 80} {
+			if n > cfg.T {
+				continue
+			}
+			toks := make([]int32, n)
+			ws.Forward(toks, 1) // R = n-1: rounds to the same capacity as n except at a multiple of 32 plus one
+			want := WorkspaceBytes(cfg, n, 4)
+			if got := held(ws); got > want || (n%wsGrain != 1 && got != want) {
+				t.Errorf("%+v after %d tokens: holds %v bytes, WorkspaceBytes %v", cfg, n, got, want)
+			}
+		}
+		if full := WorkspaceBytes(cfg, cfg.T, 4); held(ws) != full {
+			t.Errorf("%+v: after a sequence of T tokens the workspace holds %v bytes, want %v", cfg, held(ws), full)
+		}
+	}
+}
+
+// TestHeadChunkBits checks that the LM head's chunked backward gives the
+// same bits as one pass over all response rows, in float32 (SIMD products)
+// and float64, serial and parallel, with responses longer than a chunk.
+func TestHeadChunkBits(t *testing.T) {
+	cfg := Config{V: 53, T: 80, C: 16, L: 2, H: 2}
+	check := func(t *testing.T, run func() []float64) {
+		defer func(k int) { headChunk = k }(headChunk)
+		headChunk = 1 << 30
+		want := run()
+		for _, k := range []int{32, 7, 1} {
+			headChunk = k
+			got := run()
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("chunk %d: gradient[%d] = %v, unchunked %v", k, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	toks := make([]int32, 77)
+	for i := range toks {
+		toks[i] = int32(rng.IntN(cfg.V))
+	}
+	dl := make([]float64, 77-3)
+	for i := range dl {
+		dl[i] = rng.NormFloat64()
+	}
+	for _, serial := range []bool{true, false} {
+		t.Run("float32", func(t *testing.T) {
+			m := New[float32](cfg)
+			m.Init(2)
+			check(t, func() []float64 {
+				ws := m.NewWorkspace()
+				if serial {
+					ws = m.NewSerialWorkspace()
+				}
+				ws.Forward(toks, 3)
+				d := make([]float32, len(dl))
+				for i, v := range dl {
+					d[i] = float32(v)
+				}
+				g := make([]float32, len(m.Params))
+				ws.Backward(g, d)
+				out := make([]float64, len(g))
+				for i, v := range g {
+					out[i] = float64(v)
+				}
+				return out
+			})
+		})
+		t.Run("float64", func(t *testing.T) {
+			m := New[float64](cfg)
+			m.Init(2)
+			check(t, func() []float64 {
+				ws := m.NewWorkspace()
+				if serial {
+					ws = m.NewSerialWorkspace()
+				}
+				ws.Forward(toks, 3)
+				g := make([]float64, len(m.Params))
+				ws.BackwardSet(g, dl)
+				return g
+			})
+		})
 	}
 }

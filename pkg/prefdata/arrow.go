@@ -2,6 +2,7 @@ package prefdata
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,10 +36,17 @@ var (
 // Schema returns the Arrow schema of a dataset, with its metadata.
 func Schema(d *Dataset) *arrow.Schema {
 	vocab, _ := json.Marshal(d.Vocab.Tokens)
-	md := arrow.NewMetadata(
-		[]string{"format", "format_version", "producer", "tokenizer", "vocab_size", "config", "vocab"},
-		[]string{Format, FormatVersion, d.Producer, d.Tokenizer, fmt.Sprint(d.Vocab.Size()), d.Config, string(vocab)},
-	)
+	keys := []string{"format", "format_version", "producer", "tokenizer", "vocab_size", "config", "vocab"}
+	vals := []string{Format, FormatVersion, d.Producer, d.Tokenizer, fmt.Sprint(d.Vocab.Size()), d.Config, string(vocab)}
+	if d.Identity != nil {
+		b, _ := json.Marshal(d.Identity)
+		keys, vals = append(keys, "tokenizer_identity"), append(vals, string(b))
+	}
+	if d.Stats != nil {
+		b, _ := json.Marshal(d.Stats)
+		keys, vals = append(keys, "import_stats"), append(vals, string(b))
+	}
+	md := arrow.NewMetadata(keys, vals)
 	return arrow.NewSchema(fields, &md)
 }
 
@@ -67,21 +75,34 @@ type recordWriter interface {
 
 // WriteStream writes d as an Arrow IPC stream to w.
 func WriteStream(w io.Writer, d *Dataset) error {
+	return WriteStreamContext(context.Background(), w, d)
+}
+
+// WriteStreamContext is WriteStream that checks ctx between record batches
+// and returns its error when it is cancelled (the stream then has no end
+// marker, so Read refuses it).
+func WriteStreamContext(ctx context.Context, w io.Writer, d *Dataset) error {
 	s := Schema(d)
-	return writeRecords(ipc.NewWriter(w, ipc.WithSchema(s)), s, d)
+	return writeRecords(ctx, ipc.NewWriter(w, ipc.WithSchema(s)), s, d)
 }
 
 // WriteFile writes d as an Arrow IPC file to w (the file format needs to seek).
 func WriteFile(w io.WriteSeeker, d *Dataset) error {
+	return WriteFileContext(context.Background(), w, d)
+}
+
+// WriteFileContext is WriteFile that checks ctx between record batches and
+// returns its error when it is cancelled.
+func WriteFileContext(ctx context.Context, w io.WriteSeeker, d *Dataset) error {
 	s := Schema(d)
 	fw, err := ipc.NewFileWriter(w, ipc.WithSchema(s))
 	if err != nil {
 		return err
 	}
-	return writeRecords(fw, s, d)
+	return writeRecords(ctx, fw, s, d)
 }
 
-func writeRecords(w recordWriter, s *arrow.Schema, d *Dataset) error {
+func writeRecords(ctx context.Context, w recordWriter, s *arrow.Schema, d *Dataset) error {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, s)
 	defer b.Release()
 	ints := func(i int, v []int32) {
@@ -123,6 +144,9 @@ func writeRecords(w recordWriter, s *arrow.Schema, d *Dataset) error {
 		reward(12, e.ChosenReward)
 		reward(13, e.RejectedReward)
 		if (i+1)%batchRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err // no Close: no end-of-stream marker
+			}
 			if err := flush(); err != nil {
 				w.Close()
 				return err
@@ -163,7 +187,10 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s: empty input (expected an Arrow stream or file from prefgen)", name)
 	}
-	mem := ipc.WithAllocator(arrowio.LimitAllocator(8*len(all) + 1<<20))
+	if err := arrowio.Check(all); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	mem := ipc.WithAllocator(arrowio.InputAllocator(len(all)))
 	var rr array.RecordReader
 	if arrowio.IsFile(all) {
 		fr, err := ipc.NewFileReader(bytes.NewReader(all), mem)
@@ -185,13 +212,23 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 		return nil, err
 	}
 	rec := 0
+	seen := map[int64]int{}
 	for rr.Next() {
-		if err := appendExamples(d, rr.Record(), name, &rec); err != nil {
+		if err := arrowio.ValidateRecord(rr.Record()); err != nil {
+			return nil, fmt.Errorf("%s:record %d: corrupt Arrow data: %v", name, rec, err)
+		}
+		if err := appendExamples(d, rr.Record(), name, &rec, seen); err != nil {
 			return nil, err
 		}
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s:record %d: truncated or corrupt Arrow data: %v", name, rec, err)
+	}
+	// The stream reader takes a clean end of input after a record batch for
+	// the end of the stream; a writer that finished wrote the end-of-stream
+	// marker, so its absence means the stream was cut.
+	if !arrowio.IsFile(all) && !bytes.HasSuffix(all, streamEnd) {
+		return nil, fmt.Errorf("%s:record %d: truncated Arrow stream: no end-of-stream marker after the last record batch (the writer did not finish)", name, rec)
 	}
 	return d, nil
 }
@@ -252,10 +289,27 @@ func readHeader(s *arrow.Schema, name string) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	return &Dataset{Vocab: v, Tokenizer: get("tokenizer"), Producer: get("producer"), Config: get("config")}, nil
+	d := &Dataset{Vocab: v, Tokenizer: get("tokenizer"), Producer: get("producer"), Config: get("config")}
+	if s := get("tokenizer_identity"); s != "" {
+		d.Identity = new(TokenizerIdentity)
+		if err := json.Unmarshal([]byte(s), d.Identity); err != nil {
+			return nil, fmt.Errorf("%s: bad tokenizer_identity in the metadata: %v", name, err)
+		}
+	}
+	if s := get("import_stats"); s != "" {
+		d.Stats = new(ImportStats)
+		if err := json.Unmarshal([]byte(s), d.Stats); err != nil {
+			return nil, fmt.Errorf("%s: bad import_stats in the metadata: %v", name, err)
+		}
+	}
+	return d, nil
 }
 
-func appendExamples(d *Dataset, rec arrow.Record, name string, n *int) error {
+// streamEnd is the Arrow IPC stream's end-of-stream marker: a continuation
+// token and a zero metadata length.
+var streamEnd = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}
+
+func appendExamples(d *Dataset, rec arrow.Record, name string, n *int, seen map[int64]int) error {
 	col := func(f string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(f)[0]) }
 	ids := col("id").(*array.Int64)
 	splits := col("split").(*array.String)
@@ -300,6 +354,10 @@ func appendExamples(d *Dataset, rec arrow.Record, name string, n *int) error {
 		var e Example
 		var err error
 		e.ID, e.Split = ids.Value(i), splits.Value(i)
+		if first, dup := seen[e.ID]; dup {
+			return posErr(name, *n, "duplicate example id %d (also record %d)", e.ID, first)
+		}
+		seen[e.ID] = *n
 		if e.Split != SplitSFT && e.Split != SplitTrain && e.Split != SplitTest {
 			return posErr(name, *n, "unknown split %q", e.Split)
 		}

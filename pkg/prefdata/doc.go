@@ -22,8 +22,16 @@
 // Contrastive flags are positional for sentiment and edit (by construction)
 // and come from an LCS alignment (AlignFlags) for disjoint and imported data.
 //
-// Real data comes in as JSONL in the TRL / Hugging Face convention
-// (ReadJSONL, Import) and goes out the same way (WriteJSONL). Datasets are
-// stored as Arrow IPC streams or files (WriteStream, WriteFile, Read) with the
-// versioned schema documented in docs/FORMATS.md.
+// Real data comes in through ReadRecords, which reads the records of the
+// public preference datasets (HH-RLHF transcripts, TRL's explicit and
+// implicit prompts, UltraFeedback, TL;DR, summarize_from_feedback) from JSON
+// lines, gzip or parquet (pqrows) and extracts their prompts as TRL and the
+// DPO reference code do, and Import, which tokenizes them with a
+// TextTokenizer (WordTokenizer, ByteTokenizer, or a model's byte-level BPE
+// from pkg/tokenizer), truncates as TRL's DPO trainer does, counts shared
+// response prefixes and identical pairs, and records the tokenizer's identity
+// (CheckTokenizer compares it with a model's). Datasets go out as JSONL
+// (WriteJSONL, text decoded through the stored vocabulary) and are stored as
+// Arrow IPC streams or files (WriteStream, WriteFile, Read) with the versioned
+// schema documented in docs/FORMATS.md.
 package prefdata

@@ -42,10 +42,16 @@ func (e *Example) SharedTokens() int {
 // they were made.
 type Dataset struct {
 	Vocab     *Vocab
-	Tokenizer string // "synthetic", "word" or "byte"
+	Tokenizer string // "synthetic", "word", "byte" or "bpe"
 	Producer  string // the command that made it, e.g. "prefgen"
 	Config    string // the resolved configuration, as JSON
 	Examples  []Example
+
+	// Identity is the tokenizer imported data was made with (nil for
+	// synthetic data); Stats what the import counted (nil for synthetic
+	// data). Metadata keys "tokenizer_identity" and "import_stats".
+	Identity *TokenizerIdentity
+	Stats    *ImportStats
 }
 
 // MaxLen returns the longest prompt+response length over the examples.

@@ -2,27 +2,42 @@ package prefdata
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
-// FuzzReadJSONL: no panic; when a record set is accepted, exporting it as
-// JSONL and reading it back gives the same pairs (conversational input is
-// rendered to text on the first read, so the second read is a fixed point).
+// FuzzReadJSONL: no panic on any input (JSONL of every record shape, gzip);
+// when a record set is accepted, exporting it as JSONL and reading it back
+// gives the same pairs (every shape is turned into explicit prompt/chosen/
+// rejected strings on the first read, so the second read is a fixed point).
 func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte(`{"prompt": "Q?", "chosen": "A", "rejected": "B"}`))
 	f.Add([]byte(`{"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}`))
 	f.Add([]byte(`{"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]}` + "\n\n"))
 	f.Add([]byte("{\"prompt\": \"\xff\", \"chosen\": \"b\", \"rejected\": \"c\"}"))
+	// The record shapes of real datasets (see testdata/import).
+	f.Add([]byte(`{"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: go"}`))
+	f.Add([]byte(`{"prompt": "q", "chosen": [{"content": "q", "role": "user"}, {"content": "a", "role": "assistant"}], "rejected": [{"content": "q", "role": "user"}, {"content": "b", "role": "assistant"}], "score_chosen": 1.0}`))
+	f.Add([]byte(`{"info": {"id": "t", "post": "p", "title": "t", "subreddit": "s"}, "summaries": [{"text": " a", "policy": "x", "note": null}, {"text": " b", "policy": "y", "note": null}], "choice": 1}`))
+	f.Add([]byte(`{"chosen": "The sky is blue.", "rejected": "The sky is green."}`))
+	f.Add([]byte("\xEF\xBB\xBF{\"prompt\": \"TL;DR\", \"chosen\": \"TL;DR: a\", \"rejected\": \"TL;DR: b\"}"))
+	for _, name := range []string{"hh.jsonl.gz", "summarize.jsonl", "implicit.jsonl"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "import", name)); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) > 1<<16 {
-			return
+		if len(in) > 1<<16 || bytes.HasPrefix(in, gzipMagic) && len(in) > 2048 {
+			return // bound the time: deflate expands up to about 1000 times
 		}
 		pairs, err := ReadJSONL(bytes.NewReader(in), "fuzz")
 		if err != nil {
 			return
 		}
-		d, err := Import(pairs, ImportConfig{Tokenizer: "byte"})
+		d, err := Import(context.Background(), pairs, byteConfig())
 		if err != nil {
 			return
 		}
@@ -34,10 +49,11 @@ func FuzzReadJSONL(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-reading exported JSONL: %v", err)
 		}
-		for i := range pairs {
-			if back[i] != pairs[i] {
-				t.Fatalf("record %d changed: %q -> %q", i, pairs[i], back[i])
-			}
+		if d.Stats.Truncated > 0 {
+			return // a cut pair cannot read back the same
+		}
+		if texts(back) != texts(pairs) {
+			t.Fatalf("records changed:\n%q\n->\n%q", texts(pairs), texts(back))
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package prefdata
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -78,8 +79,8 @@ func (c *GenConfig) Validate() error {
 	if c.Vocab < MinSyntheticVocab {
 		return fmt.Errorf("-vocab %d is too small: the synthetic language needs at least %d tokens", c.Vocab, MinSyntheticVocab)
 	}
-	if c.Vocab > 1<<20 {
-		return fmt.Errorf("-vocab %d is too large (at most %d)", c.Vocab, 1<<20)
+	if c.Vocab > MaxSyntheticVocab {
+		return fmt.Errorf("-vocab %d is too large: the synthetic language has %d distinct words", c.Vocab, MaxSyntheticVocab)
 	}
 	if c.NTrain < 1 || c.NTest < 0 || c.NSFT < 0 {
 		return fmt.Errorf("-n must be at least 1 and -n-test, -n-sft at least 0 (got %d, %d, %d)", c.NTrain, c.NTest, c.NSFT)
@@ -128,7 +129,11 @@ func (c *GenConfig) maxLen() int {
 
 // Generate makes the dataset of a synthetic task. The same configuration gives
 // the same examples, on every platform.
-func Generate(c GenConfig) (*Dataset, error) {
+func Generate(c GenConfig) (*Dataset, error) { return GenerateContext(context.Background(), c) }
+
+// GenerateContext is Generate that checks ctx as it goes and returns its
+// error, and no dataset, when it is cancelled.
+func GenerateContext(ctx context.Context, c GenConfig) (*Dataset, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -150,6 +155,11 @@ func Generate(c GenConfig) (*Dataset, error) {
 	id := int64(0)
 	for _, s := range splits {
 		for i := 0; i < s.n; i++ {
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
 			var e Example
 			switch c.Task {
 			case "sentiment":

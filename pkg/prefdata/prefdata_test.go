@@ -2,6 +2,7 @@ package prefdata
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"reflect"
 	"strings"
@@ -242,7 +243,9 @@ func TestJSONLRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2, err := Import(pairs, ImportConfig{Tokenizer: "word", Vocab: 1000, Seed: 1})
+	cfg := DefaultImportConfig()
+	cfg.Vocab, cfg.TestFrac = 1000, 0
+	d2, err := Import(context.Background(), pairs, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,32 +259,32 @@ func TestJSONLRoundTrip(t *testing.T) {
 		}
 	}
 	// Byte tokenizer: lossless on arbitrary UTF-8 text.
-	raw := []RawPair{{"héllo, wörld\n", "yes ✓", "no ✗"}}
-	db, err := Import(raw, ImportConfig{Tokenizer: "byte"})
+	raw := []RawPair{{Prompt: "héllo, wörld\n", Chosen: "yes ✓", Rejected: "no ✗"}}
+	db, err := Import(context.Background(), raw, byteConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var j2 bytes.Buffer
 	WriteJSONL(&j2, db)
 	back, err := ReadJSONL(&j2, "j2")
-	if err != nil || back[0] != raw[0] {
+	if err != nil || texts(back) != texts(raw) {
 		t.Fatalf("byte round trip: %v %q", err, back)
 	}
 }
 
 func TestReadJSONLForms(t *testing.T) {
-	in := `{"prompt": "Q?", "chosen": "A", "rejected": "B"}
-
-{"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "hello"}], "rejected": [{"role": "assistant", "content": "go away"}]}
-{"chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "no"}]}
-`
-	got, err := ReadJSONL(strings.NewReader(in), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []RawPair{{"Q?", "A", "B"}, {"user: hi", "hello", "go away"}, {"user: hi", "hello", "no"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
+	for _, tc := range []struct{ in, want string }{
+		{"{\"prompt\": \"Q?\", \"chosen\": \"A\", \"rejected\": \"B\"}\n\n{\"prompt\": \"R?\", \"chosen\": \"C\", \"rejected\": \"D\"}", "Q?|A|B\nR?|C|D\n"},
+		{`{"prompt": [{"role": "user", "content": "hi"}], "chosen": [{"role": "assistant", "content": "hello"}], "rejected": [{"role": "assistant", "content": "go away"}]}`, "user: hi|hello|go away\n"},
+		{`{"chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "no"}]}`, "user: hi|hello|no\n"},
+	} {
+		got, err := ReadJSONL(strings.NewReader(tc.in), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if texts(got) != tc.want {
+			t.Errorf("ReadJSONL(%q) = %q, want %q", tc.in, texts(got), tc.want)
+		}
 	}
 }
 
@@ -295,7 +298,7 @@ func TestReadJSONLErrors(t *testing.T) {
 		{`{"prompt": "a", "chosen": "", "rejected": "c"}`, `x:1: field "chosen" is empty`},
 		{"{\"prompt\": \"a\xff\", \"chosen\": \"b\", \"rejected\": \"c\"}", "x:1: not valid UTF-8"},
 		{`[1,2]`, "x:1: bad JSON"},
-		{`{"chosen": "b", "rejected": "c"}`, `x:1: missing field "prompt"`},
+		{`{"chosen": "b", "rejected": "c"}`, `x:1: no prompt field, and chosen and rejected have no common beginning`},
 	} {
 		_, err := ReadJSONL(strings.NewReader(tc.in), "x")
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
@@ -356,5 +359,86 @@ func TestSplitWords(t *testing.T) {
 	want := []string{"Hello", ",", "world", "!", "It's", "3pm", "."}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("SplitWords = %q", got)
+	}
+}
+
+// texts renders pairs as "prompt|chosen|rejected" lines, for comparisons.
+func texts(ps []RawPair) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.Prompt + "|" + p.Chosen + "|" + p.Rejected + "\n")
+	}
+	return b.String()
+}
+
+// byteConfig is the default import configuration with the byte tokenizer,
+// every pair in the train split, and no truncation below the context limit.
+func byteConfig() ImportConfig {
+	c := DefaultImportConfig()
+	c.Tokenizer, c.TestFrac, c.MaxLength, c.MaxPromptLength = TokenizerByte, 0, MaxSeqLen, MaxSeqLen/2
+	return c
+}
+
+// TestStreamCutAtBatchBoundary: a stream that ends right after a record batch
+// (no end-of-stream marker) is refused, not read as a shorter dataset.
+func TestStreamCutAtBatchBoundary(t *testing.T) {
+	c := DefaultGenConfig()
+	c.NSFT, c.NTrain, c.NTest = 0, 3*batchRows, 0
+	d, _ := Generate(c)
+	var full, first bytes.Buffer
+	WriteStream(&full, d)
+	part := *d
+	part.Examples = d.Examples[:batchRows]
+	WriteStream(&first, &part)
+	// The one-batch stream less its end marker is the full stream cut after
+	// its first batch.
+	cut := first.Bytes()[:first.Len()-len(streamEnd)]
+	if !bytes.HasPrefix(full.Bytes(), cut) || !bytes.HasSuffix(first.Bytes(), streamEnd) {
+		t.Fatal("the streams do not share their first batch, or lack the end marker")
+	}
+	for _, in := range [][]byte{cut, full.Bytes()[:full.Len()-len(streamEnd)]} {
+		_, err := Read(bytes.NewReader(in), "in")
+		if err == nil || !strings.Contains(err.Error(), "truncated Arrow stream: no end-of-stream marker") {
+			t.Errorf("cut stream of %d bytes: %v", len(in), err)
+		}
+	}
+	if got, err := Read(bytes.NewReader(full.Bytes()), "in"); err != nil || len(got.Examples) != 3*batchRows {
+		t.Fatalf("the whole stream: %v", err)
+	}
+}
+
+func TestDuplicateIDs(t *testing.T) {
+	d := gen(t, func(c *GenConfig) {})
+	d.Examples[5].ID = d.Examples[2].ID
+	var s bytes.Buffer
+	WriteStream(&s, d)
+	if _, err := Read(&s, "in"); err == nil || err.Error() != "in:record 5: duplicate example id 2 (also record 2)" {
+		t.Fatalf("Read = %v", err)
+	}
+}
+
+// TestMaxSyntheticVocab: the pseudo-words are distinct over their whole
+// range, the largest vocabulary is made, and one more is refused (it used to
+// loop forever).
+func TestMaxSyntheticVocab(t *testing.T) {
+	seen := make(map[string]bool, numPseudoWords)
+	for i := 0; i < numPseudoWords; i++ {
+		w := pseudoWord(i)
+		if seen[w] || !isPseudoWord(w) {
+			t.Fatalf("pseudoWord(%d) = %q repeats or is malformed", i, w)
+		}
+		seen[w] = true
+	}
+	l, err := newSynthLang(MaxSyntheticVocab, 1)
+	if err != nil || l.vocab.Size() != MaxSyntheticVocab {
+		t.Fatalf("newSynthLang(%d): %v", MaxSyntheticVocab, err)
+	}
+	if _, err := newSynthLang(MaxSyntheticVocab+1, 1); err == nil {
+		t.Fatal("a vocabulary above the maximum was accepted")
+	}
+	c := DefaultGenConfig()
+	c.Vocab = MaxSyntheticVocab + 1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("Validate: %v", err)
 	}
 }

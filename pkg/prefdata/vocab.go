@@ -3,6 +3,7 @@ package prefdata
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Vocab maps token ids to strings and back. Id i is Tokens[i].
@@ -71,6 +72,44 @@ const (
 var MinSyntheticVocab = len(specialWords) + len(cueWords) + len(labelWords) +
 	len(positiveWords) + len(negativeWords) + len(neutralWords)
 
+// MaxSyntheticVocab is the largest vocabulary the synthetic tasks accept: the
+// fixed words and every distinct generated pseudo-word (pseudoWords of two
+// and three syllables, less those that spell a fixed word).
+var MaxSyntheticVocab = func() int {
+	n := MinSyntheticVocab + numPseudoWords
+	for _, ws := range [][]string{specialWords, cueWords, labelWords, positiveWords, negativeWords, neutralWords} {
+		for _, w := range ws {
+			if isPseudoWord(w) {
+				n--
+			}
+		}
+	}
+	return n
+}()
+
+// Pseudo-words are made of syllables: a consonant of pseudoCons, then a vowel
+// of pseudoVows.
+const (
+	pseudoCons     = "bdfgklmnprstvz"
+	pseudoVows     = "aeiou"
+	numSyllables   = len(pseudoCons) * len(pseudoVows)                                  // 70
+	numPseudoWords = numSyllables*numSyllables + numSyllables*numSyllables*numSyllables // 4,900 + 343,000
+)
+
+// isPseudoWord reports whether w is two or three syllables, so spelled by
+// pseudoWord.
+func isPseudoWord(w string) bool {
+	if len(w) != 4 && len(w) != 6 {
+		return false
+	}
+	for i := 0; i < len(w); i += 2 {
+		if !strings.ContainsRune(pseudoCons, rune(w[i])) || !strings.ContainsRune(pseudoVows, rune(w[i+1])) {
+			return false
+		}
+	}
+	return true
+}
+
 // synthLang is the synthetic vocabulary plus the id ranges of its word classes.
 type synthLang struct {
 	vocab    *Vocab
@@ -86,11 +125,11 @@ type synthLang struct {
 
 // pseudoWord returns the i-th generated pseudo-word: consonant-vowel
 // syllables, two or three of them, in a fixed order.
+// It is defined for i in [0, numPseudoWords), and distinct there.
 func pseudoWord(i int) string {
-	cons := "bdfgklmnprstvz"
-	vows := "aeiou"
+	cons, vows := pseudoCons, pseudoVows
 	syl := func(k int) string { return string(cons[k%len(cons)]) + string(vows[(k/len(cons))%len(vows)]) }
-	ns := len(cons) * len(vows) // 70 syllables
+	ns := numSyllables
 	if i < ns*ns {
 		return syl(i/ns) + syl(i%ns)
 	}
@@ -112,6 +151,9 @@ func newSynthLang(size int, seed uint64) (*synthLang, error) {
 	seen := make(map[string]bool, size)
 	for _, t := range toks {
 		seen[t] = true
+	}
+	if size > MaxSyntheticVocab {
+		return nil, fmt.Errorf("vocabulary size %d is too large: the synthetic language has %d distinct words", size, MaxSyntheticVocab)
 	}
 	for i := 0; len(toks) < size; i++ {
 		w := pseudoWord(i)

@@ -28,22 +28,37 @@ const metadataKey = "__metadata__"
 // first; an empty shape is a scalar) and its raw little-endian bytes.
 type Tensor struct {
 	Name  string
-	DType string // "F32" | "F64" | "I32" | "I64"
+	DType string // "F32", "F16", "BF16", "I64", …: see DTypeSize
 	Shape []int
 	Data  []byte
 }
 
 // DTypeSize returns the size in bytes of one element of dtype, and false when
-// the dtype is not one this package supports.
+// the dtype is not one of the safetensors dtypes this package knows:
+//
+//	BOOL, U8, I8, F8_E4M3, F8_E5M2   1 byte
+//	I16, U16, F16, BF16              2 bytes
+//	I32, U32, F32                    4 bytes
+//	I64, U64, F64                    8 bytes
+//
+// Every known dtype can be read and written as raw bytes; [DecodeFloat32s]
+// converts F32, F16 and BF16 to float32.
 func DTypeSize(dtype string) (int, bool) {
 	switch dtype {
-	case "F32", "I32":
+	case "BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2":
+		return 1, true
+	case "I16", "U16", "F16", "BF16":
+		return 2, true
+	case "F32", "I32", "U32":
 		return 4, true
-	case "F64", "I64":
+	case "F64", "I64", "U64":
 		return 8, true
 	}
 	return 0, false
 }
+
+// dtypeList is the list of known dtypes for error messages.
+const dtypeList = "F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, U32, U16, U8 or BOOL"
 
 // NumElements returns the product of shape (1 for a scalar), and false when a
 // dimension is negative or the product overflows an int.
@@ -124,7 +139,7 @@ func (t *Tensor) check() error {
 	}
 	size, ok := DTypeSize(t.DType)
 	if !ok {
-		return fmt.Errorf("safetensors: tensor %q: unknown dtype %q (want F32, F64, I32 or I64)", t.Name, t.DType)
+		return fmt.Errorf("safetensors: tensor %q: unknown dtype %q (want "+dtypeList+")", t.Name, t.DType)
 	}
 	n, ok := NumElements(t.Shape)
 	if !ok || n > math.MaxInt/size {
@@ -413,94 +428,20 @@ type headerEntry struct {
 }
 
 // Read reads and validates a safetensors file of size bytes from r. All
-// tensor data is read into memory.
+// tensor data is read into memory; [Open] reads tensors one at a time.
 func Read(r io.ReaderAt, size int64) (*File, error) {
-	if size < 8 {
-		return nil, fmt.Errorf("safetensors: truncated file: %d bytes, need at least 8 for the header length", size)
-	}
-	var nb [8]byte
-	if _, err := r.ReadAt(nb[:], 0); err != nil {
-		return nil, fmt.Errorf("safetensors: reading header length: %w", err)
-	}
-	n := binary.LittleEndian.Uint64(nb[:])
-	if n > uint64(size-8) {
-		return nil, fmt.Errorf("safetensors: header length %d beyond file (%d bytes after the length)", n, size-8)
-	}
-	if n > MaxHeaderLen {
-		return nil, fmt.Errorf("safetensors: header length %d exceeds the maximum %d", n, MaxHeaderLen)
-	}
-	hdr := make([]byte, n)
-	if _, err := r.ReadAt(hdr, 8); err != nil {
-		return nil, fmt.Errorf("safetensors: reading header: %w", err)
-	}
-	dataLen := size - 8 - int64(n)
-	entries, meta, err := parseHeader(hdr)
+	h, err := ReadHeader(r, size)
 	if err != nil {
 		return nil, err
 	}
-	// Validate every entry and check that the offsets tile [0, dataLen).
-	f := &File{Meta: meta, index: make(map[string]int, len(entries))}
-	type span struct {
-		begin, end int64
-		t          Tensor
-	}
-	spans := make([]span, 0, len(entries))
-	for _, e := range entries {
-		name, h := e.name, e.h
-		if name == "" {
-			return nil, errors.New("safetensors: empty tensor name")
-		}
-		esize, ok := DTypeSize(*h.DType)
-		if !ok {
-			return nil, fmt.Errorf("safetensors: tensor %q: unknown dtype %q (want F32, F64, I32 or I64)", name, *h.DType)
-		}
-		numel, ok := NumElements(*h.Shape)
-		if !ok || numel > math.MaxInt/esize {
-			return nil, fmt.Errorf("safetensors: tensor %q: invalid shape %v", name, *h.Shape)
-		}
-		off := *h.DataOffsets
-		if len(off) != 2 {
-			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets has %d values, want 2", name, len(off))
-		}
-		b, en := int64(off[0]), int64(off[1])
-		if b < 0 || en < b || en > dataLen {
-			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] out of range [0,%d]", name, b, en, dataLen)
-		}
-		if int64(numel)*int64(esize) != en-b {
-			return nil, fmt.Errorf("safetensors: tensor %q: shape %v × %s size %d = %d bytes, got=%d bytes (data_offsets [%d,%d])",
-				name, *h.Shape, *h.DType, esize, numel*esize, en-b, b, en)
-		}
-		spans = append(spans, span{b, en, Tensor{Name: name, DType: *h.DType, Shape: *h.Shape}})
-	}
-	sort.SliceStable(spans, func(i, j int) bool {
-		if spans[i].begin != spans[j].begin {
-			return spans[i].begin < spans[j].begin
-		}
-		return spans[i].end < spans[j].end
-	})
-	var pos int64
-	for _, s := range spans {
-		if s.begin < pos {
-			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d,%d] overlap the previous tensor (ends at %d)",
-				s.t.Name, s.begin, s.end, pos)
-		}
-		if s.begin > pos {
-			return nil, fmt.Errorf("safetensors: bytes [%d,%d) of the data buffer belong to no tensor", pos, s.begin)
-		}
-		pos = s.end
-	}
-	if pos != dataLen {
-		return nil, fmt.Errorf("safetensors: bytes [%d,%d) of the data buffer belong to no tensor", pos, dataLen)
-	}
-	data := make([]byte, dataLen)
-	if _, err := r.ReadAt(data, 8+int64(n)); err != nil && !(errors.Is(err, io.EOF) && dataLen == 0) {
+	data := make([]byte, h.DataLen)
+	if _, err := r.ReadAt(data, h.DataStart); err != nil && !(errors.Is(err, io.EOF) && h.DataLen == 0) {
 		return nil, fmt.Errorf("safetensors: reading data: %w", err)
 	}
-	for i, s := range spans {
-		t := s.t
-		t.Data = data[s.begin:s.end:s.end]
-		f.Tensors = append(f.Tensors, t)
-		f.index[t.Name] = i
+	f := &File{Meta: h.Meta, index: h.index}
+	for _, in := range h.Tensors {
+		f.Tensors = append(f.Tensors, Tensor{Name: in.Name, DType: in.DType, Shape: in.Shape,
+			Data: data[in.Begin:in.End:in.End]})
 	}
 	return f, nil
 }

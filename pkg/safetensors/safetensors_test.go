@@ -172,7 +172,8 @@ func TestReadErrors(t *testing.T) {
 		{"duplicate field", file(`{"a":{"dtype":"F32","dtype":"F64","shape":[2],"data_offsets":[0,8]}}`, eight), "duplicate key"},
 		{"unknown field", file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}`, eight), "unknown field"},
 		{"missing field", file(`{"a":{"dtype":"F32","shape":[2]}}`, eight), "need dtype"},
-		{"unknown dtype", file(`{"a":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}}`, eight), "unknown dtype"},
+		{"unknown dtype", file(`{"a":{"dtype":"Q4","shape":[4],"data_offsets":[0,8]}}`, eight), "unknown dtype"},
+		{"BF16 size mismatch", file(`{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,8]}}`, eight), "got=8 bytes"},
 		{"shape size mismatch", file(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, eight), "got=8 bytes"},
 		{"dtype size mismatch", file(`{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}}`, eight), "got=8 bytes"},
 		{"negative dim", file(`{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}`, eight), "invalid shape"},
@@ -231,7 +232,7 @@ func TestWriteErrors(t *testing.T) {
 		want string
 	}{
 		{"duplicate", []Tensor{good, good}, "duplicate"},
-		{"bad dtype", []Tensor{{Name: "a", DType: "F16", Shape: []int{1}, Data: make([]byte, 2)}}, "unknown dtype"},
+		{"bad dtype", []Tensor{{Name: "a", DType: "F12", Shape: []int{1}, Data: make([]byte, 2)}}, "unknown dtype"},
 		{"size mismatch", []Tensor{{Name: "a", DType: "F32", Shape: []int{2}, Data: make([]byte, 4)}}, "got=4 bytes"},
 		{"empty name", []Tensor{{Name: "", DType: "F32", Shape: []int{1}, Data: make([]byte, 4)}}, "empty"},
 		{"reserved name", []Tensor{{Name: metadataKey, DType: "F32", Shape: []int{1}, Data: make([]byte, 4)}}, "reserved"},
@@ -289,13 +290,35 @@ func FuzzRead(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add(file(`{"x":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}, "__metadata__":{} }`, make([]byte, 8)))
 	f.Add(file(`{}`, nil))
+	f.Add(file(`{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1,2],"data_offsets":[4,8]},"m":{"dtype":"BOOL","shape":[],"data_offsets":[8,9]}}`,
+		[]byte{0x00, 0x3c, 0x01, 0x7c, 0x80, 0x3f, 0xc1, 0xff, 1}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 1<<16 {
 			return
 		}
 		file, err := Read(bytes.NewReader(b), int64(len(b)))
+		h, herr := ReadHeader(bytes.NewReader(b), int64(len(b)))
+		if (err == nil) != (herr == nil) {
+			t.Fatalf("Read error %v, ReadHeader error %v", err, herr)
+		}
 		if err != nil {
 			return
+		}
+		// ReadHeader describes exactly the tensors Read returns, and every
+		// float tensor converts.
+		for i, x := range file.Tensors {
+			in := h.Tensors[i]
+			if in.Name != x.Name || in.DType != x.DType || int(in.End-in.Begin) != len(x.Data) {
+				t.Fatalf("ReadHeader tensor %d = %+v, Read %s %s %d bytes", i, in, x.Name, x.DType, len(x.Data))
+			}
+			if IsFloat(x.DType) {
+				size, _ := DTypeSize(x.DType)
+				v := make([]float32, len(x.Data)/size)
+				DecodeFloat32s(v, x.DType, x.Data)
+				if x.DType != "F32" && !bytes.Equal(EncodeFloat32s(x.DType, v), x.Data) {
+					t.Fatalf("tensor %s: %s → float32 → %s changed the bytes", x.Name, x.DType, x.DType)
+				}
+			}
 		}
 		// Valid: the decoded file re-encodes, the re-encoding reads back to
 		// the same tensors, and encoding is then a fixed point.

@@ -1,11 +1,15 @@
 package train
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
+	"entangle/pkg/hfmodel"
 	"entangle/pkg/model"
+	"entangle/pkg/prefdata"
 	"entangle/pkg/safetensors"
 )
 
@@ -79,82 +83,175 @@ func WriteModel(path string, c *Checkpoint) error {
 	return safetensors.WriteFile(path, tensorsOf(c.Model, c.Params), metaOf(ModelFormat, c))
 }
 
-// ReadCheckpoint reads a checkpoint or model file. Every error is one line
-// naming path: unreadable or truncated files, another format or version, a
-// config that does not parse, missing tensors or wrong shapes.
+// ReadCheckpoint reads a checkpoint or model file, or a Hugging Face model
+// directory (pkg/hfmodel: its weights, step 0, no optimizer state). Every
+// error is one line naming the file: unreadable or truncated files, another
+// format or version, a config that does not parse or does not match the
+// tensors in the file, missing tensors or wrong shapes. The config is checked
+// against the tensors the file really holds before anything is allocated, so
+// a small file cannot make it allocate more than the file's own size.
 func ReadCheckpoint(path string) (*Checkpoint, error) {
-	f, err := safetensors.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %v", path, err)
+	if hfmodel.IsDir(path) {
+		hm, err := hfmodel.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return &Checkpoint{Model: hm.Config, Params: hm.Params}, nil
 	}
+	r, c, err := openCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, args...))
 	}
-	format, version := f.Meta["format"], f.Meta["format_version"]
+	P := model.NumParams(c.Model)
+	c.Params = make([]float32, P)
+	for _, t := range model.Tensors(c.Model) {
+		if err := r.ReadFloat32s(t.Name, c.Params[t.Offset:t.Offset+t.Size]); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
+	if r.Meta["format"] == ModelFormat {
+		return c, nil
+	}
+	for name, dst := range map[string]*[]float32{"optim.m": &c.M, "optim.v": &c.V} {
+		if _, ok := r.Info(name); !ok {
+			continue
+		}
+		*dst = make([]float32, P)
+		if err := r.ReadFloat32s(name, *dst); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
+	t, err := readInt64s(r, "optim.t", 1)
+	if err != nil || t[0] < 0 {
+		return nil, bad("missing or bad optim.t")
+	}
+	c.OptimT = int(t[0])
+	if _, ok := r.Info("pref.gate"); ok {
+		raw, err := r.Bytes("pref.gate")
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		c.Gate = make([]float64, len(raw)/8)
+		for i := range c.Gate {
+			c.Gate[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+		}
+	}
+	return c, nil
+}
+
+// ReadCheckpointConfig returns the model config of a checkpoint or model
+// file, or of a Hugging Face model directory, with every check of
+// ReadCheckpoint on the header but no weights read.
+func ReadCheckpointConfig(path string) (model.Config, error) {
+	if hfmodel.IsDir(path) {
+		cfg, _, err := hfmodel.Inspect(path)
+		return cfg, err
+	}
+	r, c, err := openCheckpoint(path)
+	if err != nil {
+		return model.Config{}, err
+	}
+	r.Close()
+	return c.Model, nil
+}
+
+// openCheckpoint opens path, reads its metadata and checks every tensor the
+// config implies (names, shapes, F32) and the optimizer tensors against the
+// header. The returned Checkpoint has no buffers yet.
+func openCheckpoint(path string) (*safetensors.Reader, *Checkpoint, error) {
+	r, err := safetensors.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint %s: %v", path, err)
+	}
+	c, err := checkHeader(path, r.Header)
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, c, nil
+}
+
+// checkHeader is openCheckpoint's check of a decoded header.
+func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, args...))
+	}
+	format, version := h.Meta["format"], h.Meta["format_version"]
 	if format != CheckpointFormat && format != ModelFormat {
 		return nil, bad("format %q is not an entangle checkpoint (want %q or %q; HINT: train writes them under -out DIR)", format, CheckpointFormat, ModelFormat)
 	}
 	if version != FormatVersion {
 		return nil, bad("format_version %q is not supported (want %q; HINT: re-run train with this version)", version, FormatVersion)
 	}
-	c := &Checkpoint{Mode: f.Meta["mode"]}
-	if err := json.Unmarshal([]byte(f.Meta["config"]), &c.Model); err != nil {
+	c := &Checkpoint{Mode: h.Meta["mode"]}
+	if err := json.Unmarshal([]byte(h.Meta["config"]), &c.Model); err != nil {
 		return nil, bad("bad model config: %v", err)
 	}
 	if err := c.Model.Validate(); err != nil {
 		return nil, bad("bad model config: %v", err)
 	}
-	if s, ok := f.Meta["train_config"]; ok && s != "" {
+	if s, ok := h.Meta["train_config"]; ok && s != "" {
 		if err := json.Unmarshal([]byte(s), &c.Train); err != nil {
 			return nil, bad("bad train_config: %v", err)
 		}
 	}
-	if c.Step, err = strconv.Atoi(f.Meta["step"]); err != nil || c.Step < 0 {
-		return nil, bad("bad step %q", f.Meta["step"])
+	var err error
+	if c.Step, err = strconv.Atoi(h.Meta["step"]); err != nil || c.Step < 0 {
+		return nil, bad("bad step %q", h.Meta["step"])
 	}
-	P := model.NumParams(c.Model)
-	c.Params = make([]float32, P)
+	// The config's tensor count is bounded by the file's before the table
+	// is built: a config claiming 10⁸ layers fails here.
+	if need := 2 + 12*c.Model.L + 2; need > len(h.Tensors) {
+		return nil, bad("the model config (%d layers) needs at least %d tensors, the file holds %d", c.Model.L, need, len(h.Tensors))
+	}
 	for _, t := range model.Tensors(c.Model) {
-		x, ok := f.Tensor(t.Name)
+		x, ok := h.Info(t.Name)
 		if !ok {
 			return nil, bad("tensor %q is missing", t.Name)
 		}
 		if !sameShape(x.Shape, t.Shape) {
-			return nil, bad("tensor %q has shape %v, want %v (model config %s)", t.Name, x.Shape, t.Shape, f.Meta["config"])
+			return nil, bad("tensor %q has shape %v, want %v (model config %s)", t.Name, x.Shape, t.Shape, h.Meta["config"])
 		}
-		v, err := f.Float32s(t.Name)
-		if err != nil {
-			return nil, bad("%v", err)
+		if x.DType != "F32" {
+			return nil, bad("tensor %q has dtype %s, want F32", t.Name, x.DType)
 		}
-		copy(c.Params[t.Offset:], v)
 	}
 	if format == ModelFormat {
 		return c, nil
 	}
-	for name, dst := range map[string]*[]float32{"optim.m": &c.M, "optim.v": &c.V} {
-		if _, ok := f.Tensor(name); !ok {
-			continue
+	P := model.NumParams(c.Model)
+	for _, name := range []string{"optim.m", "optim.v"} {
+		if x, ok := h.Info(name); ok && (x.DType != "F32" || !sameShape(x.Shape, []int{P})) {
+			return nil, bad("tensor %q has dtype %s shape %v, want F32 [%d]", name, x.DType, x.Shape, P)
 		}
-		v, err := f.Float32s(name)
-		if err != nil {
-			return nil, bad("%v", err)
-		}
-		if len(v) != P {
-			return nil, bad("tensor %q has %d elements, want %d", name, len(v), P)
-		}
-		*dst = v
 	}
-	t, err := f.Int64s("optim.t")
-	if err != nil || len(t) != 1 || t[0] < 0 {
+	if x, ok := h.Info("optim.t"); !ok || x.DType != "I64" || len(x.Shape) != 0 {
 		return nil, bad("missing or bad optim.t")
 	}
-	c.OptimT = int(t[0])
-	if _, ok := f.Tensor("pref.gate"); ok {
-		if c.Gate, err = f.Float64s("pref.gate"); err != nil || len(c.Gate) != c.Model.C+1 {
-			return nil, bad("bad pref.gate tensor")
-		}
+	if x, ok := h.Info("pref.gate"); ok && (x.DType != "F64" || !sameShape(x.Shape, []int{c.Model.C + 1})) {
+		return nil, bad("bad pref.gate tensor")
 	}
 	return c, nil
+}
+
+// readInt64s reads the I64 tensor name of n elements.
+func readInt64s(r *safetensors.Reader, name string, n int) ([]int64, error) {
+	raw, err := r.Bytes(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != 8*n {
+		return nil, fmt.Errorf("tensor %q has %d bytes, want %d", name, len(raw), 8*n)
+	}
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+	}
+	return v, nil
 }
 
 func sameShape(a, b []int) bool {
@@ -167,4 +264,71 @@ func sameShape(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// checkSources resolves the model config of cfg.Init (headers only) and
+// checks the -init and -ref weights against the dataset d before anything
+// is allocated: a Hugging Face model directory's vocabulary is its
+// tokenizer's, so the dataset must use exactly V token ids, and the
+// reference must have the policy's config.
+func checkSources(cfg *Config, d *prefdata.Dataset) error {
+	if cfg.Init != "" {
+		m, err := ReadCheckpointConfig(cfg.Init)
+		if err != nil {
+			return err
+		}
+		cfg.Model, cfg.Preset = m, ""
+		if err := CheckHFVocab(cfg.Init, m, d); err != nil {
+			return err
+		}
+	}
+	if cfg.Pref != nil && cfg.Pref.Ref != "" {
+		m, err := ReadCheckpointConfig(cfg.Pref.Ref)
+		if err != nil {
+			return err
+		}
+		if m != cfg.Model {
+			return fmt.Errorf("reference %s: its model config %+v differs from the policy's %+v", cfg.Pref.Ref, m, cfg.Model)
+		}
+		if err := CheckHFVocab(cfg.Pref.Ref, m, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckHFVocab refuses a dataset whose vocabulary size differs from the V of
+// the Hugging Face model directory path (nothing for a checkpoint file): the
+// directory's tokenizer must be the dataset's.
+func CheckHFVocab(path string, m model.Config, d *prefdata.Dataset) error {
+	if !hfmodel.IsDir(path) {
+		return nil
+	}
+	if v := d.Vocab.Size(); v != m.V {
+		return fmt.Errorf("%s: the model's vocabulary has %d tokens but the dataset's has %d: tokenize the data with this model's tokenizer",
+			path, m.V, v)
+	}
+	return nil
+}
+
+// HFAncestor returns the Hugging Face model directory the weights at path
+// descend from: path itself when it is one, else the "init" of its
+// train_config, followed through up to 16 checkpoints; "" when there is none
+// (or a file on the way is unreadable).
+func HFAncestor(path string) string {
+	for range 16 {
+		if path == "" {
+			return ""
+		}
+		if hfmodel.IsDir(path) {
+			return path
+		}
+		r, c, err := openCheckpoint(path)
+		if err != nil {
+			return ""
+		}
+		r.Close()
+		path = c.Train.Init
+	}
+	return ""
 }

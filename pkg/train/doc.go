@@ -17,6 +17,12 @@
 // the dots of their gradients, pkg/pref.Stepper.SetAttribution; the probes
 // are then evaluated before Grad, which does not change any output).
 //
+// Config.Init and the reference may also name a Hugging Face model directory
+// (pkg/hfmodel), whose vocabulary must be the dataset's. ReadCheckpoint checks
+// a file's config against the tensors it holds before allocating, and
+// Prepare refuses a run whose memory estimate (MemoryNeed) exceeds the
+// memory available (MemoryAvailable).
+//
 // Prepare resolves a Config against the dataset, Run trains, Resume continues
 // from the checkpoint. When the context is cancelled (SIGINT or SIGTERM in the
 // train command), the current step finishes, the checkpoint is written, every

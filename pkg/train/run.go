@@ -86,14 +86,13 @@ func Prepare(cfg *Config, d *prefdata.Dataset) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if cfg.Init != "" {
-		ck, err := ReadCheckpoint(cfg.Init)
-		if err != nil {
-			return err
-		}
-		cfg.Model, cfg.Preset = ck.Model, ""
+	if err := checkSources(cfg, d); err != nil {
+		return err
 	}
 	if err := CheckFits(cfg.Model, d); err != nil {
+		return err
+	}
+	if err := CheckMemory(cfg, d.MaxLen()); err != nil {
 		return err
 	}
 	cfg.Data = Fingerprint(d)
@@ -158,6 +157,9 @@ func Resume(ctx context.Context, d *prefdata.Dataset, opt Options) error {
 		return fmt.Errorf("checkpoint %s was trained on other data (fingerprint %s, this dataset's is %s)", path, ck.Train.Data, fp)
 	}
 	if err := CheckFits(ck.Model, d); err != nil {
+		return fmt.Errorf("checkpoint %s: %v", path, err)
+	}
+	if err := CheckMemory(&ck.Train, d.MaxLen()); err != nil {
 		return fmt.Errorf("checkpoint %s: %v", path, err)
 	}
 	if _, err := os.Stat(filepath.Join(opt.Dir, DoneFile)); err == nil {

@@ -1,0 +1,75 @@
+package train
+
+import (
+	"strings"
+	"testing"
+
+	"entangle/pkg/model"
+)
+
+func TestNumParamsFormula(t *testing.T) {
+	for _, c := range []model.Config{
+		{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true},
+		{V: 50257, T: 1024, C: 768, L: 12, H: 12, Tied: true},
+		{V: 7, T: 3, C: 6, L: 1, H: 3},
+	} {
+		if got, want := numParams(c), float64(model.NumParams(c)); got != want {
+			t.Errorf("%+v: numParams %v, model.NumParams %v", c, got, want)
+		}
+	}
+	if got := numParams(model.Config{V: 50257, T: 1024, C: 768, L: 12, H: 12, Tied: true}); got != 124439808 {
+		t.Errorf("GPT-2 small: %v parameters, want 124439808", got)
+	}
+}
+
+func TestMemoryNeed(t *testing.T) {
+	c := DefaultConfig()
+	c.Model = model.Config{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true} // 8128 parameters
+	P := 4 * 8128.0
+	W := model.WorkspaceBytes(c.Model, 32, 4)
+	m := MemoryNeed(&c, 32)
+	if m.Params != P || m.Grads != P || m.Optim != 2*P || m.Lanes != float64(model.Lanes)*(P+W) || m.Pref != 0 {
+		t.Errorf("sft AdamW: %+v", m)
+	}
+	c.Optim, c.Momentum = "sgd", 0
+	if m := MemoryNeed(&c, 32); m.Optim != 0 {
+		t.Errorf("plain SGD: optimizer %v", m.Optim)
+	}
+	c.Mode, c.Pref = ModePref, &PrefConfig{Probe: 3}
+	if m := MemoryNeed(&c, 32); m.Params != 2*P || m.Pref != 4*P+6*P {
+		t.Errorf("pref with 3 probes: %+v", m)
+	}
+	// Shorter data, smaller workspaces.
+	c2 := c
+	c2.Model.T = 128
+	if a, b := MemoryNeed(&c2, 128).Lanes, MemoryNeed(&c2, 5).Lanes; !(b < a) {
+		t.Errorf("lanes at 5 tokens %v not below 32 tokens %v", b, a)
+	}
+	t.Setenv(MemoryEnv, "100K")
+	err := CheckMemory(&c, 32)
+	if err == nil || !strings.Contains(err.Error(), "100.0 KiB is available ($ENTANGLE_MEMORY") || !strings.Contains(err.Error(), "needs about") {
+		t.Errorf("CheckMemory with 100K: %v", err)
+	}
+	t.Setenv(MemoryEnv, "lots")
+	if err := CheckMemory(&c, 32); err == nil || !strings.Contains(err.Error(), "not a byte count") {
+		t.Errorf("bad %s: %v", MemoryEnv, err)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want float64
+	}{
+		{"1073741824", 1 << 30}, {"8G", 8 << 30}, {"8GiB", 8 << 30}, {"8gb", 8 << 30}, {"512M", 512 << 20}, {"1.5T", 1.5 * (1 << 40)}, {"100K", 102400},
+	} {
+		if got, err := ParseBytes(tc.s); err != nil || got != tc.want {
+			t.Errorf("ParseBytes(%q) = %v, %v; want %v", tc.s, got, err, tc.want)
+		}
+	}
+	for _, s := range []string{"", "G", "-1G", "0", "1e30T", "x", "NaN"} {
+		if _, err := ParseBytes(s); err == nil {
+			t.Errorf("ParseBytes(%q) succeeded", s)
+		}
+	}
+}
