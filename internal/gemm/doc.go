@@ -73,6 +73,10 @@
 //
 // Pack and MulPacked pack a B operand once for many products (the model packs
 // its weights once per training step instead of once per product); same bits.
+// TNSet, MulPackedSet and ColSumSet overwrite instead of accumulating (each
+// tile of c is cleared in cache just before its first k block), with the bits
+// of clearing c first and accumulating, for gradient buffers that would
+// otherwise be zeroed in a separate pass.
 //
 // Beyond the products, the package holds the model's float32 elementwise
 // kernels: Exp (Cody-Waite reduction and a degree-7 Taylor polynomial, within
