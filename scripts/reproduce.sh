@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/reproduce.sh [-quick] [-j N] [-sizes "S M L"] [OUTDIR]
+# Usage: scripts/reproduce.sh [-quick] [-j N] [-sizes "S M"] [OUTDIR]
 #
 # Reproduces the gradient-entanglement paper's experiments on the synthetic
 # analogues (docs/RESULTS.md reports what they show), composing only the
@@ -35,7 +35,7 @@
 # -j N: runs at once (default 2; each run is pinned to GOMAXPROCS=1, so N
 # should not exceed the cores).
 #
-# Sizes (-sizes, default "S M L"; S always runs, it makes the data). Every
+# Sizes (-sizes, default "S M"; the data are made whatever the sizes). Every
 # size has its own SFT per task and seed (three seeds) and the same
 # preference hyperparameters; only the model and, for L, the step counts and
 # experiments differ:
@@ -46,12 +46,15 @@
 #      (long-suffix only), in OUTDIR/size=M/<name>/
 #   L  GPT-2 124M's body (C 768, L 12, H 12; 85 M parameters with V 128),
 #      random init: exp1-overlap on long-suffix only, SFT 20 and DPO 20 steps,
-#      in OUTDIR/size=L/<name>/
+#      in OUTDIR/size=L/<name>/. Not in the default: by an operation count
+#      (not a measurement) each L preference run costs about as much as all
+#      of size S, mostly the reference log-probs of the 1024 training pairs,
+#      so -sizes "S M L" exceeds 30 minutes on two cores.
 # Tables of every size: OUTDIR/tables/size=M-*.md, size=L-*.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-quick=0 jobs=2 out= sizes="S M L"
+quick=0 jobs=2 out= sizes="S M"
 while (($#)); do
 	case $1 in
 	-quick | --quick) quick=1 ;;
