@@ -47,9 +47,9 @@
 #   L  GPT-2 124M's body (C 768, L 12, H 12; 85 M parameters with V 128),
 #      random init: exp1-overlap on long-suffix only, SFT 20 and DPO 20 steps,
 #      in OUTDIR/size=L/<name>/. Not in the default: by an operation count
-#      (not a measurement) each L preference run costs about as much as all
-#      of size S, mostly the reference log-probs of the 1024 training pairs,
-#      so -sizes "S M L" exceeds 30 minutes on two cores.
+#      (not a measurement) an L run does about 760 times the work per token
+#      of an S run, so each costs more than all 157 runs of size S, and
+#      -sizes "S M L" exceeds 30 minutes on two cores.
 # Tables of every size: OUTDIR/tables/size=M-*.md, size=L-*.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
