@@ -41,7 +41,7 @@
 # experiments differ:
 #   S  C 64, L 2, H 4, T 48, V 128 (111 k parameters): every experiment above,
 #      in OUTDIR/<name>/
-#   M  C 128, L 4, H 4 (about 4x wider-and-deeper, 0.8 M): exp1-overlap,
+#   M  C 128, L 4, H 4 (twice as wide and deep, 815,872): exp1-overlap,
 #      exp1-optimizer (SGD 0.05 on all three presets) and exp4-mitigations
 #      (long-suffix only), in OUTDIR/size=M/<name>/
 #   L  GPT-2 124M's body (C 768, L 12, H 12; 85 M parameters with V 128),
