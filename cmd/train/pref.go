@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"entangle/pkg/cli"
-	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/train"
 )
@@ -110,29 +109,8 @@ func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 	if c.Sparse == "none" {
 		c.Sparse = "" // spelled out for sweeps, whose values cannot be empty
 	}
-	switch {
-	case !(c.NLL >= 0) || math.IsInf(c.NLL, 0):
-		return nil, cli.Usagef("-nll must be ≥ 0, got %v", c.NLL)
-	case c.Sparse != "" && c.Sparse != "oracle" && c.Sparse != "learned":
-		return nil, cli.Usagef("-sparse must be none, oracle or learned, got %q", c.Sparse)
-	case !(c.SparseLambda >= 0):
-		return nil, cli.Usagef("-sparse-lambda must be ≥ 0, got %v", c.SparseLambda)
-	case c.Probe < 0 || c.DumpEvery < 0 || c.TokenGrads < 0:
-		return nil, cli.Usagef("-probe, -dump-every and -token-grads must be ≥ 0")
-	case c.TokenGrads > c.Probe:
-		return nil, cli.Usagef("-token-grads %d exceeds -probe %d (per-token gradients are of probe pairs)", c.TokenGrads, c.Probe)
-	}
-	if c.Grads != "" && c.Grads != "full" {
-		k, err := strconv.Atoi(strings.TrimPrefix(c.Grads, "sketch:"))
-		if !strings.HasPrefix(c.Grads, "sketch:") || err != nil || k < 1 || k > entangle.MaxSketchRows {
-			return nil, cli.Usagef("-grads must be full or sketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, c.Grads)
-		}
-	}
-	if c.Attrib && (c.Probe == 0 || c.DumpEvery == 0) {
-		return nil, cli.Usagef("-attrib needs -probe N > 0 and -dump-every K > 0")
-	}
-	if c.Grads != "" && c.DumpEvery == 0 {
-		return nil, cli.Usagef("-grads needs -dump-every K > 0")
+	if err := c.Validate(); err != nil {
+		return nil, cli.Usagef("%v", err)
 	}
 	return &c, nil
 }
