@@ -59,7 +59,6 @@ func TestLoRASites(t *testing.T) {
 	}
 }
 
-
 // TestLoRAFilesRefused: adapter_config.json settings the model does not
 // implement and adapter_model.safetensors contents that do not fit are one
 // error naming the file.
@@ -108,4 +107,6 @@ func TestLoRAFilesRefused(t *testing.T) {
 	}
 }
 
-func slices2(x []safetensors.Tensor) []safetensors.Tensor { return append([]safetensors.Tensor(nil), x...) }
+func slices2(x []safetensors.Tensor) []safetensors.Tensor {
+	return append([]safetensors.Tensor(nil), x...)
+}
