@@ -24,7 +24,7 @@ type lane[F model.Float] struct {
 	gw, gl []F // ∇z_w, ∇z_l of the current pair
 	dlogp  []F
 	gd     []entangle.GroupDot
-	acc    *[48]float64 // pairPass's float64 lanes (gemm.PairBlock)
+	acc    *[48]float64        // pairPass's float64 lanes (gemm.PairBlock)
 	aw, al []F                 // adapter gradients of the pair (SetLoRA)
 	agd    []entangle.GroupDot // their dots per adapter group
 }
