@@ -117,12 +117,18 @@ func (a *LoRA[F]) Scale() float64 { return a.Alpha / float64(a.R) }
 
 // Tensors returns the adapter parameter groups in Params order:
 // "<site>.lora_A" (R, In) and "<site>.lora_B" (Out, R) for every site.
-func (a *LoRA[F]) Tensors() []Tensor {
+func (a *LoRA[F]) Tensors() []Tensor { return LoRATensors(a.R, a.Sites) }
+
+// LoRATensors is the adapter tensor table of rank-r adapters on sites (the
+// layout of LoRA.Params), without a model.
+func LoRATensors(r int, sites []LoRASite) []Tensor {
 	var ts []Tensor
-	for i, st := range a.Sites {
+	off := 0
+	for _, st := range sites {
 		ts = append(ts,
-			Tensor{Name: st.Name + ".lora_A", Shape: []int{a.R, st.In}, Offset: a.offs[i], Size: a.R * st.In},
-			Tensor{Name: st.Name + ".lora_B", Shape: []int{st.Out, a.R}, Offset: a.offs[i] + a.R*st.In, Size: st.Out * a.R})
+			Tensor{Name: st.Name + ".lora_A", Shape: []int{r, st.In}, Offset: off, Size: r * st.In},
+			Tensor{Name: st.Name + ".lora_B", Shape: []int{st.Out, r}, Offset: off + r*st.In, Size: st.Out * r})
+		off += r * (st.In + st.Out)
 	}
 	return ts
 }
