@@ -300,6 +300,14 @@ func checkSources(cfg *Config, d *prefdata.Dataset) error {
 		if err := CheckHFVocab(cfg.Init, m, d); err != nil {
 			return err
 		}
+		if cfg.LoRA != nil {
+			if err := cfg.LoRA.CheckModules(m); err != nil {
+				return err
+			}
+			if cfg.LoRA.Base == "" {
+				cfg.LoRA.Base = cfg.Init
+			}
+		}
 	}
 	if cfg.Pref != nil && cfg.Pref.Ref != "" {
 		m, err := ReadCheckpointConfig(cfg.Pref.Ref)

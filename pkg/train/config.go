@@ -143,10 +143,8 @@ func (c *Config) Validate() error {
 		if c.Init == "" {
 			return fmt.Errorf("-lora-r needs -init (the base model the adapters are trained on)")
 		}
-		if err := c.Model.Validate(); err == nil {
-			if err := c.LoRA.Validate(c.Model); err != nil {
-				return err
-			}
+		if err := c.LoRA.Validate(); err != nil {
+			return err
 		}
 	}
 	switch {

@@ -41,8 +41,9 @@ type LoRAConfig struct {
 	Base    string   `json:"base,omitempty"` // base_model_name_or_path written to adapter_config.json
 }
 
-// Validate checks the settings against the model config.
-func (lc *LoRAConfig) Validate(m model.Config) error {
+// Validate checks the settings (the modules are checked against the model
+// by CheckModules once the model is known).
+func (lc *LoRAConfig) Validate() error {
 	switch {
 	case lc.R < 1:
 		return fmt.Errorf("-lora-r must be at least 1, got %d", lc.R)
@@ -51,6 +52,11 @@ func (lc *LoRAConfig) Validate(m model.Config) error {
 	case len(lc.Modules) == 0:
 		return fmt.Errorf("-lora-modules must name at least one module")
 	}
+	return nil
+}
+
+// CheckModules reports target modules that a model of config m lacks.
+func (lc *LoRAConfig) CheckModules(m model.Config) error {
 	if _, err := lc.sites(m); err != nil {
 		return fmt.Errorf("-lora-modules: %v", err)
 	}

@@ -185,8 +185,8 @@ type runner struct {
 	start       int // the first step to take
 	train, test []prefdata.Example
 	m           *model.Model[float32]
-	lora        *model.LoRA[float32] // -lora: the adapters (lora.go), nil otherwise
-	ag          []float32            // -lora: the adapter gradient of a step
+	lora        *model.LoRA[float32]                      // -lora: the adapters (lora.go), nil otherwise
+	ag          []float32                                 // -lora: the adapter gradient of a step
 	update      func(params, grads []float32, lr float64) // the optimizer
 	optState    func(c *Checkpoint)
 	sched       optim.Schedule
