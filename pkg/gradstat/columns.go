@@ -105,12 +105,12 @@ var StepColumns = cols(runCols, []Column{{"n", Int, "pairs in the step (of this 
 // GroupColumns are the columns of the groups table: one row per run, step,
 // kind and parameter group.
 var GroupColumns = cols(runCols, []Column{
-	{"group", String, "parameter group name (the model's tensor table)"},
+	{"group", String, "parameter group name (the model's tensor table; under train -lora then the adapters' <module>.lora_A/.lora_B)"},
 	{"n", Int, "pairs summed"},
 	{"dot", Float, "Σ over pairs of the group's ⟨g_w,g_l⟩"},
 	{"ww", Float, "Σ over pairs of the group's ‖g_w‖²"},
 	{"ll", Float, "Σ over pairs of the group's ‖g_l‖²"},
-	{"dot_share", Float, "dot / Σ over pairs of the total dot (shares sum to 1 over groups)"},
+	{"dot_share", Float, "dot / Σ over pairs of the total dot (shares sum to 1 over groups); an adapter group's of the adapter total (Σ over the adapter groups)"},
 	{"ww_share", Float, "ww / Σ total ww"},
 	{"ll_share", Float, "ll / Σ total ll"},
 	{"cos_mean", Float, "mean over pairs of the group's cosine dot_g/√(ww_g·ll_g) (zero-norm groups skipped)"},

@@ -490,6 +490,26 @@ func (e *Engine) groupRows(d *StepData) {
 		if n == 0 {
 			continue
 		}
+		// groups of another vector (Group.Of, the LoRA adapters): shares of
+		// that vector's totals, the sums over its groups
+		other := map[string]*[3]float64{}
+		for g := 0; g < G && g < len(e.run.Groups); g++ {
+			of := e.run.Groups[g].Of
+			if of == "" {
+				continue
+			}
+			if other[of] == nil {
+				other[of] = new([3]float64)
+			}
+			for i := range d.Pairs {
+				p := &d.Pairs[i]
+				if p.Kind == k && len(p.DotG) > g {
+					other[of][0] += p.DotG[g]
+					other[of][1] += p.WWG[g]
+					other[of][2] += p.LLG[g]
+				}
+			}
+		}
 		for g := 0; g < G; g++ {
 			var dot, ww, ll, cs float64
 			nc := 0
@@ -507,11 +527,15 @@ func (e *Engine) groupRows(d *StepData) {
 				}
 			}
 			name := fmt.Sprintf("group%d", g)
+			td, tw, tl := tdot, tww, tll
 			if g < len(e.run.Groups) {
 				name = e.run.Groups[g].Name
+				if t := other[e.run.Groups[g].Of]; t != nil {
+					td, tw, tl = t[0], t[1], t[2]
+				}
 			}
 			e.runCols(b, d.Step, k)
-			b.S(name).I(int64(n)).F(dot).F(ww).F(ll).F(dot / tdot).F(ww / tww).F(ll / tll).F(cs / float64(nc))
+			b.S(name).I(int64(n)).F(dot).F(ww).F(ll).F(dot / td).F(ww / tw).F(ll / tl).F(cs / float64(nc))
 			b.End()
 		}
 	}
