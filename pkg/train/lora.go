@@ -84,6 +84,42 @@ func loraGroups(cfg *Config) []runfmt.Group {
 	return gs
 }
 
+// loraMemory adjusts a MemoryNeed estimate for LoRA: with A adapter
+// parameters and R adapted weights (the copy of W₀'s adapted rows), float32,
+//
+//	parameters  + A + R, − P without -ref in -mode pref (the reference is the base)
+//	gradients   + A (the adapter gradient of a step)
+//	optimizer   2A AdamW, A SGD with momentum, 0 plain SGD
+//	pref        + 2A per lane (the pairs' adapter gradients)
+func loraMemory(cfg *Config, m *Memory) {
+	sites, err := cfg.LoRA.sites(cfg.Model)
+	if err != nil {
+		return
+	}
+	var A, R float64
+	for _, s := range sites {
+		A += float64(cfg.LoRA.R) * float64(s.In+s.Out)
+		R += float64(s.In) * float64(s.Out)
+	}
+	A, R = 4*A, 4*R
+	m.Params += A + R
+	m.Grads += A
+	switch {
+	case cfg.Optim == OptimSGD && cfg.Momentum == 0:
+		m.Optim = 0
+	case cfg.Optim == OptimSGD:
+		m.Optim = A
+	default:
+		m.Optim = 2 * A
+	}
+	if cfg.Mode == ModePref {
+		if cfg.Pref == nil || cfg.Pref.Ref == "" {
+			m.Params -= 4 * numParams(cfg.Model)
+		}
+		m.Pref += 2 * A * float64(m.LaneCount)
+	}
+}
+
 // ReadLoRAInit reads the settings of a peft adapter directory for -lora-init.
 func ReadLoRAInit(dir string) (LoRAConfig, error) {
 	lc, err := hfmodel.ReadLoRAConfig(dir)

@@ -170,3 +170,20 @@ func readPairsMeta(t *testing.T, dir string) runfmt.Meta {
 	defer r.Release()
 	return r.Meta()
 }
+
+// TestLoRAMemory: the estimate of a LoRA pref run has the adapters' moments
+// instead of the model's and no reference model, plus the adapters, their
+// gradient and the copy of the adapted rows (r 2 on q and v of a Llama
+// model: per layer 2·(2·(16+16)) adapter parameters, 2·16·16 rows).
+func TestLoRAMemory(t *testing.T) {
+	mc := model.Config{Arch: model.ArchLlama, V: 64, T: 64, C: 16, L: 2, H: 4, KV: 4, FF: 24, Tied: true}
+	cfg := Config{Mode: ModePref, Model: mc, Optim: OptimAdamW, Pref: &PrefConfig{}}
+	full := MemoryNeed(&cfg, 32)
+	cfg.LoRA = &LoRAConfig{R: 2, Alpha: 4, Modules: []string{"q_proj", "v_proj"}}
+	lm := MemoryNeed(&cfg, 32)
+	P := 4 * float64(model.NumParams(mc))
+	A, R := 4*float64(2*2*2*(16+16)), 4*float64(2*2*16*16)
+	if lm.Optim != 2*A || lm.Params != full.Params-P+A+R || lm.Grads != full.Grads+A || lm.Pref != full.Pref+2*A*float64(lm.LaneCount) {
+		t.Errorf("LoRA estimate %+v, full %+v (P %g, A %g, R %g)", lm, full, P, A, R)
+	}
+}
