@@ -212,3 +212,15 @@ func (r *runner) writeAdapter() error {
 	return hfmodel.WriteLoRA(filepath.Join(r.opt.Dir, runfmt.AdapterDir), hfmodel.ModelType(r.cfg.Model), r.cfg.Model,
 		hfmodel.LoRAConfig{R: lc.R, Alpha: lc.Alpha, Modules: lc.Modules, Base: lc.Base}, r.lora)
 }
+
+// notLoRACheckpoint refuses a LoRA run's checkpoint as a starting point or
+// reference: its parameters are the frozen base weights and its adapters are
+// a separate tensor, so loading it as weights would silently drop the
+// adapters. The run's model.safetensors (merged weights) or its adapter/
+// directory (-lora-init) are the files to use.
+func notLoRACheckpoint(path string, c *Checkpoint) error {
+	if len(c.LoRA) == 0 {
+		return nil
+	}
+	return fmt.Errorf("checkpoint %s holds a LoRA run's base weights and adapters apart: start from the run's %s (merged weights) or continue the adapters with -lora-init %s", path, runfmt.ModelFile, runfmt.AdapterDir)
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"entangle/pkg/hfmodel"
@@ -105,6 +106,22 @@ func TestLoRARun(t *testing.T) {
 	}
 	if !slices.Equal(ck.Params, hb.Params) || !slices.Equal(ck.LoRA, a.Params) || len(ck.M) != len(a.Params) {
 		t.Error("checkpoint: base weights, lora.params or adapter moments wrong")
+	}
+	// The checkpoint is no starting point or reference: its weights are the
+	// base (the adapters are apart), so -init or -ref of it is refused.
+	next, _ := prefRun(t, "dpo", func(pc *PrefConfig) { pc.Grads, pc.Probe, pc.TokenGrads = "", 0, 0 })
+	next.Model, next.Steps = cfg.Model, 1
+	for _, c := range []struct{ init, ref string }{
+		{filepath.Join(full, runfmt.CheckpointFile), ""},
+		{filepath.Join(full, runfmt.ModelFile), filepath.Join(full, runfmt.CheckpointFile)},
+	} {
+		nc := next
+		nc.Init = c.init
+		nc.Pref.Ref = c.ref
+		err := Run(context.Background(), nc, d, Options{Dir: filepath.Join(t.TempDir(), "next"), Quiet: true})
+		if err == nil || !strings.Contains(err.Error(), "LoRA run's base weights") {
+			t.Errorf("-init %s -ref %q: err %v, want the LoRA checkpoint refused", c.init, c.ref, err)
+		}
 	}
 
 	rows := readPairs(t, full)

@@ -132,6 +132,9 @@ func newPrefMode(r *runner) (_ *prefMode, err error) {
 	if rck.Model != cfg.Model {
 		return nil, fmt.Errorf("reference %s: its model config differs from the policy's", refPath)
 	}
+	if err := notLoRACheckpoint(refPath, rck); err != nil {
+		return nil, err
+	}
 	ref := model.New[float32](cfg.Model)
 	copy(ref.Params, rck.Params)
 	p.pairs = refLogProbs(ref, r.train, scfg.Sparse)

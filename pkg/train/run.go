@@ -262,6 +262,9 @@ func (r *runner) setup() error {
 		if ick.Model != cfg.Model {
 			return fmt.Errorf("checkpoint %s: its model config differs from the run's", cfg.Init)
 		}
+		if err := notLoRACheckpoint(cfg.Init, ick); err != nil {
+			return err
+		}
 		copy(r.m.Params, ick.Params)
 	default:
 		r.m.Init(cfg.Seed)
