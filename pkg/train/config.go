@@ -124,6 +124,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-clip must be ≥ 0 (0 = off), got %v", c.Clip)
 	case c.Batch < 1:
 		return fmt.Errorf("-batch must be at least 1, got %d", c.Batch)
+	case c.LoRA != nil && c.Pref != nil && c.Pref.AttribUpdate:
+		return fmt.Errorf("-attrib-update cannot be used with -lora (the adapters' update is not a diagonal step on the model's parameters)")
 	case c.Steps < 0:
 		return fmt.Errorf("-steps must be ≥ 0, got %d", c.Steps)
 	case c.Epochs < 0:

@@ -9,6 +9,7 @@ import (
 	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
+	"entangle/pkg/optim"
 	"entangle/pkg/pref"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
