@@ -20,6 +20,7 @@
 #   exp6-attribution  which training pairs move each held-out pair (SGD, -attrib)
 #   exp6-attribution-adamw  the same under AdamW, of the applied update
 #                     (-attrib -attrib-update)
+#   exp7-1t-adamw     1t DPO under AdamW at other β and weight decay
 #   exp5-firstorder   predicted vs observed probe log-prob changes, SGD and    (Eqs. 4-5)
 #                     AdamW, each at two step sizes
 #   exp5-stepsize     the same per-pair agreement under SGD at six step sizes
@@ -300,6 +301,20 @@ resume checkpoint.safetensors train -resume {dir} -q $data
 EOF
 sweep_run exp6-attribution-adamw
 
+# Experiment 7: what in AdamW's DPO makes 1t's chosen fall: the DPO β and
+# AdamW's decoupled weight decay, around exp1-overlap's setting (β 0.1, no
+# decay). Adam's ε and β2 are fixed in pkg/optim and not swept.
+cat >"$specs/exp7-1t-adamw.sweep" <<EOF
+# 1t DPO under AdamW at other beta and weight decay
+root $out/exp7-1t-adamw
+axis task 1t
+axis beta,wd 0.03,0 0.1,0 0.3,0 0.1,1 0.1,10
+axis seed $seeds
+cmd train -mode pref -init $init -loss dpo -beta {beta} -wd {wd} -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
+resume checkpoint.safetensors train -resume {dir} -q $data
+EOF
+sweep_run exp7-1t-adamw
+
 # Tables: one row per configuration, mean ± sd over seeds.
 echo "== gradstat tables" >&2
 gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
@@ -323,6 +338,8 @@ gradstat -q -table runs -by optim,lr -format md \
 gradstat -q -table runs -by optim -slope lr -format md \
 	-cols optim,runs,x_n,fo_resid_w_median_slope,fo_resid_l_median_slope,fo_relerr_w_median_slope,fo_relerr_l_median_slope \
 	"$out/exp5-stepsize" >"$out/tables/exp5-stepsize-slope.md"
+gradstat -q -table runs -by task,beta,wd -cols task,beta,wd,runs,$dyn -format md \
+	"$out/exp7-1t-adamw" >"$out/tables/exp7-1t-adamw.md"
 # Token cosines of the heatmap run: per dump step and probe pair, the
 # contrastive pair's cosine, the mean over aligned shared tokens and over
 # all other token pairs (gradstat -table tokens, summary rows).
@@ -403,7 +420,7 @@ attrib_by_label() { # RUNS (a directory holding seed=N run directories)
 attrib_by_label "$out/exp6-attribution/task=long-suffix" >"$out/tables/exp6-attribution.md"
 attrib_by_label "$out/exp6-attribution-adamw/task=long-suffix" >"$out/tables/exp6-attribution-adamw.md"
 
-for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize; do
+for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize exp7-1t-adamw; do
 	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"
 done
 gradstat -q -table runs -by task,loss "$out/exp3-losses" -o "$out/tables/exp3-losses-by.arrow"
