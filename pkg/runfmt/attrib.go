@@ -3,6 +3,7 @@ package runfmt
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -121,6 +122,10 @@ func (a *AttribReader) decode(rec arrow.Record) (int64, error) {
 	}
 	var fl [8][]float64
 	for j, name := range attribFloatCols {
+		if c[3+j] < 0 { // hist_w, hist_l of a file from before -attrib-update
+			fl[j] = nanColumn(fl[j], int(rec.NumRows()))
+			continue
+		}
 		v, err := colFloat64(rec, c[3+j], name)
 		if err != nil {
 			return 0, err
@@ -144,4 +149,13 @@ func (a *AttribReader) decode(rec arrow.Record) (int64, error) {
 		a.rows[i] = r
 	}
 	return lastOf(ints[0]), nil
+}
+
+// nanColumn returns n NaNs (reusing buf).
+func nanColumn(buf []float64, n int) []float64 {
+	buf = buf[:0]
+	for range n {
+		buf = append(buf, math.NaN())
+	}
+	return buf
 }
