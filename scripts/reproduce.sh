@@ -249,27 +249,15 @@ gradstat -q -table runs -by optim,lr -format md \
 	"$out/exp5-firstorder" >"$out/tables/exp5-firstorder.md"
 # Token cosines of the heatmap run: per dump step and probe pair, the
 # contrastive pair's cosine, the mean over aligned shared tokens and over
-# all other token pairs (gradstat -table tokens, summary rows).
-gradstat -q -table tokens -format tsv "$out/exp2-heatmap" | awk -F'\t' '
-	NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
-		print "| step | pair | cos contrastive | mean cos aligned shared (n) | mean cos other (n) |\n|---|---|---|---|---|"; next }
-	$c["contrastive_mean"] != "" { printf "| %s | %s | %.3f | %.3f (%s) | %.3f (%s) |\n", $c["step"], $c["pair"],
-		$c["contrastive_mean"], $c["aligned_shared_mean"], $c["aligned_shared_n"], $c["other_mean"], $c["other_n"] }' \
-	>"$out/tables/exp2-heatmap.md"
+# all other token pairs (gradstat -table tokensum: the tokens table's summary rows).
+gradstat -q -table tokensum -format md "$out/exp2-heatmap" >"$out/tables/exp2-heatmap.md"
 
 # Where the probability mass of the one-token responses goes (1t, and the
 # oracle-masked long-suffix, whose masked log-prob is the label token's):
 # per probe step, the means over seeds and probe pairs of p_w = π(y_w|x),
-# p_l and p_w + p_l (the mass left on the two label tokens), and cos(g_w, g_l).
-mass_table() {
-	gradstat -q -table pairs -format tsv "$@" | awk -F'\t' '
-		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-		$c["kind"] == "probe" { s = $c["step"]; pw = exp($c["logp_w"]); pl = exp($c["logp_l"])
-			w[s] += pw; l[s] += pl; cs[s] += $c["cos"]; n[s]++ }
-		END { print "| step | p_w | p_l | p_w + p_l | cos(g_w, g_l) |\n|---|---|---|---|---|"
-			for (s in n) printf "%d %.4f %.5f %.4f %.3f\n", s, w[s] / n[s], l[s] / n[s], (w[s] + l[s]) / n[s], cs[s] / n[s] }' |
-		awk 'NR <= 2 { print; next } { print | "sort -n" }' | awk 'NR <= 2 { print; next } { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
-}
+# p_l and p_w + p_l (the mass left on the two label tokens), and cos(g_w, g_l)
+# (gradstat -table mass).
+mass_table() { gradstat -q -table mass -format md "$@"; }
 mass_table "$out/exp1-overlap/task=1t" >"$out/tables/exp1-mass-1t.md"
 mass_table "$out/exp1-untied/task=1t" >"$out/tables/exp1-mass-1t-untied.md"
 for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do

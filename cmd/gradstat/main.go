@@ -38,7 +38,9 @@ path). One pass, one step in memory. -table chooses the table: steps (per step
 and kind: distributions, case fractions, batch figures), pairs, groups (per
 parameter group), tokens (per-token cosine matrix, from -token-grads dumps),
 attrib (per probe and training pair, the pair's share of the probe's
-first-order change, from train -attrib) or runs: one row per run with its sweep labels (one column per key) and
+first-order change, from train -attrib), tokensum (the tokens table's summary
+rows), mass (per probe step, over all runs: mean p_w, p_l, p_w + p_l and cos)
+or runs: one row per run with its sweep labels (one column per key) and
 headline figures: first/last/change of the mean chosen and rejected log-probs
 and margin (train and probe rows), cos first/last/mean, pooled case fractions
 (paper and loss-aware), the fraction of pair-steps whose chosen log-prob fell
@@ -126,7 +128,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	defer o.Abort()
 	open := func(path string) (io.ReadCloser, error) { return cli.OpenInput(env, path) }
 	runs, open := gradstat.RunsMetadata(inputs, open)
-	opt := gradstat.Options{Table: *table, MaxWarnings: *maxWarn}
+	opt := gradstat.Options{Table: gradstat.BaseTable(*table), MaxWarnings: *maxWarn}
 	if !*quiet {
 		opt.Warn = func(msg string) { cli.Warnf(env.Stderr, env.Name, "%s", msg) }
 	}
@@ -141,7 +143,7 @@ func run(ctx context.Context, env *cli.Env) error {
 		case binary:
 			return gradstat.NewArrowFileSink(o.File(), cols, meta)
 		case *format == "md":
-			return gradstat.NewMarkdownSink(o, cols), nil
+			return gradstat.NewMarkdownSink(o, cols, gradstat.MarkdownLayout(*table)), nil
 		default:
 			return gradstat.NewTextSink(o, *format, cols)
 		}
@@ -157,6 +159,7 @@ func run(ctx context.Context, env *cli.Env) error {
 		if opt.Sink, err = newSink(cols); err != nil {
 			return err
 		}
+		opt.Sink = gradstat.DerivedSink(*table, opt.Sink)
 	}
 	e := gradstat.NewEngine(opt)
 	var first error

@@ -51,6 +51,11 @@ func WriteMarkdown(w io.Writer) error {
 		"(dst the gradient train's step descended; first-order change per unit SGD step size). Under SGD without clipping\n" +
 		"`lr`·`sum_w` equals the probe's `pred_w` up to float32 rounding of the update; under AdamW or clipping the\n" +
 		"attribution is of the raw gradient direction, not of the applied update.\n\n" +
+		"`tokensum`: the `tokens` rows with i = j = −1 and a defined `contrastive_mean` (same order). `mass`: the\n" +
+		"`pairs` rows of kind `probe` and source `pairs`, over every run read, reduced per step (written after all runs,\n" +
+		"steps ascending); it is the only table that does not start with the run identity columns. With `-format md`\n" +
+		"both are written in their own layout (named cells, fixed decimals: the tables of docs/RESULTS.md); a cell is\n" +
+		"empty where a value is null.\n\n" +
 		"`groups`: the groups of each pair must add up to its totals (relative 1e-9); otherwise a warning names the\n" +
 		"step and pair.\n\n")
 	b.WriteString("`runs`: one row per run, written after all runs are read. It starts with one utf8 column per key of the\n" +
