@@ -268,32 +268,22 @@ mass_table "$out/exp4-mitigations/task=long-suffix/method=sparse-oracle" >"$out/
 # dist scores every test pair under a model; per model, the means over pairs
 # of p_w and p_l at the label position, of the largest probability of any
 # third token, of how many third tokens hold more than 0.5 %, and the entropy
-# of the whole next-token distribution (nats; train -mode dist's entropy).
-dist_row() { # NAME CHECKPOINT
-	train -mode dist -init "$2" -k "$vocab" "$out/data/task=1t/seed=1/data.arrow" | awk -F'\t' -v name="$1" '
-		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-		$c["side"] == "chosen" && $c["pos"] == 0 {
-			n++; pw += $c["p"]; pl += exp($c["other_logp"]); best = 0; k = 0; h = $c["entropy"]
-			for (i = 1; c["top" i "_p"]; i++) {
-				q = $c["top" i "_p"]; t = $c["top" i "_token"]
-				if (t == $c["token"] || t == $c["other_token"]) continue
-				if (q > best) best = q
-				if (q > 0.005) k++
-			}
-			mb += best; mk += k; mh += h }
-		END { printf "| %s | %.4f | %.5f | %.5f | %.1f | %.3f |\n", name, pw / n, pl / n, mb / n, mk / n, mh / n }'
+# of the whole next-token distribution (nats): train -mode dist -summary.
+dist_rows() { # NAME CHECKPOINT ...: the table, one row per model
+	local skip=1
+	while (($#)); do
+		train -mode dist -init "$2" -summary "$1" "$out/data/task=1t/seed=1/data.arrow" | tail -n +$skip
+		skip=3
+		shift 2
+	done
 }
-{
-	echo "| model | p_w | p_l | largest third-token p | third tokens above 0.5 % | entropy (nats) |"
-	echo "|---|---|---|---|---|---|"
-	dist_row "SFT" "$out/sft/task=1t/seed=1/model.safetensors"
-	dist_row "DPO, AdamW 1e-4" "$out/exp1-overlap/task=1t/seed=1/model.safetensors"
-	dist_row "DPO, AdamW 1e-5" "$out/exp1-optimizer/task=1t/optim=adamw/lr=0.00001/seed=1/model.safetensors"
-	dist_row "DPO, SGD 0.05" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.05/seed=1/model.safetensors"
-	dist_row "DPO, SGD 0.5" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.5/seed=1/model.safetensors"
-	dist_row "SFT, untied head" "$out/sft-untied/task=1t/seed=1/model.safetensors"
-	dist_row "DPO, AdamW 1e-4, untied head" "$out/exp1-untied/task=1t/seed=1/model.safetensors"
-} >"$out/tables/exp1-dist-1t.md"
+dist_rows "SFT" "$out/sft/task=1t/seed=1/model.safetensors" \
+	"DPO, AdamW 1e-4" "$out/exp1-overlap/task=1t/seed=1/model.safetensors" \
+	"DPO, AdamW 1e-5" "$out/exp1-optimizer/task=1t/optim=adamw/lr=0.00001/seed=1/model.safetensors" \
+	"DPO, SGD 0.05" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.05/seed=1/model.safetensors" \
+	"DPO, SGD 0.5" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.5/seed=1/model.safetensors" \
+	"SFT, untied head" "$out/sft-untied/task=1t/seed=1/model.safetensors" \
+	"DPO, AdamW 1e-4, untied head" "$out/exp1-untied/task=1t/seed=1/model.safetensors" >"$out/tables/exp1-dist-1t.md"
 
 # Attribution by label: a training pair whose chosen label is the probe's
 # chosen label ("same") or the other one ("opposite"): mean contribution to
