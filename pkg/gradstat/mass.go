@@ -3,6 +3,8 @@ package gradstat
 import (
 	"math"
 	"sort"
+
+	"entangle/pkg/runfmt"
 )
 
 // TableMass is the probability-mass table: per probe step, over every run
@@ -49,7 +51,7 @@ func (s *massSink) Write(b *Batch) error {
 	step, kind, src := b.index["step"], b.index["kind"], b.index["source"]
 	lw, ll, cs := b.index["logp_w"], b.index["logp_l"], b.index["cos"]
 	for r := 0; r < b.N; r++ {
-		if b.Strs[kind][r] != "probe" || b.Strs[src][r] != "pairs" || !b.Valid[lw][r] || !b.Valid[ll][r] {
+		if b.Strs[kind][r] != runfmt.KindProbe || b.Strs[src][r] != "pairs" || !b.Valid[lw][r] || !b.Valid[ll][r] {
 			continue
 		}
 		a := s.steps[b.Ints[step][r]]
