@@ -289,28 +289,10 @@ dist_rows "SFT" "$out/sft/task=1t/seed=1/model.safetensors" \
 # chosen label ("same") or the other one ("opposite"): mean contribution to
 # the probe's chosen and rejected change (per unit step size), how often it is
 # negative, and in how many probe pair-steps each group's sum pushes the
-# probe's chosen down. Labels come from prefgen export (the first word of the
-# chosen response).
-{
-	echo "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |"
-	echo "|---|---|---|---|---|---|"
-	for seed in $seeds; do
-		prefgen export "$out/data/task=long-suffix/seed=$seed/data.arrow" |
-			sed -E 's/^\{"id":([0-9]+),.*"chosen":"([^ "]+).*/\1\t\2/'
-		echo "--"
-		gradstat -q -table attrib -format tsv "$out/exp6-attribution/task=long-suffix/seed=$seed"
-		echo "=="
-	done | awk -F'\t' '
-		$0 == "--" { mode = 1; hdr = 1; next }
-		$0 == "==" { mode = 0; delete lab; next }
-		mode == 0 { lab[$1] = $2; next }
-		hdr { for (i = 1; i <= NF; i++) c[$i] = i; hdr = 0; next }
-		{ g = lab[$c["probe"]] == lab[$c["pair"]] ? "same label" : "opposite label"
-		  n[g]++; w[g] += $c["contrib_w"]; l[g] += $c["contrib_l"]; if ($c["contrib_w"] < 0) neg[g]++
-		  k = $c["run"] " " $c["step"] " " $c["probe"]; sum[k, g] += $c["contrib_w"]; keys[k] = 1 }
-		END { for (k in keys) { m++; for (g in n) if (sum[k, g] < 0) down[g]++ }
-			for (g in n) printf "| %s | %d | %.3f | %.0f %% | %.3f | %d of %d |\n", g, n[g], w[g] / n[g], 100 * neg[g] / n[g], l[g] / n[g], down[g], m }' | sort
-} >"$out/tables/exp6-attribution.md"
+# probe's chosen down (gradstat -table attriblabel; an example's label is the
+# first token of its chosen response in the run's dataset).
+gradstat -q -table attriblabel -data "$out/data/task={task}/seed={seed}/data.arrow" -format md \
+	"$out/exp6-attribution" >"$out/tables/exp6-attribution.md"
 
 for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder; do
 	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"

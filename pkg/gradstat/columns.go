@@ -10,7 +10,7 @@ const (
 )
 
 // Tables lists the table names in documentation order.
-var Tables = []string{TableSteps, TablePairs, TableGroups, TableTokens, TableAttrib, TableRuns, TableTokenSum, TableMass}
+var Tables = []string{TableSteps, TablePairs, TableGroups, TableTokens, TableAttrib, TableRuns, TableTokenSum, TableMass, TableAttribLabel}
 
 // BaseTable returns the table the engine computes for the named table: a
 // derived table (tokensum, mass) is computed from another table's rows.
@@ -20,15 +20,19 @@ func BaseTable(table string) string {
 		return TableTokens
 	case TableMass:
 		return TablePairs
+	case TableAttribLabel:
+		return TableAttrib
 	}
 	return table
 }
 
 // DerivedSink returns the Sink that turns the rows of BaseTable(table) into
 // the rows of table, written to out; out itself for a table that is not
-// derived.
-func DerivedSink(table string, out Sink) Sink {
+// derived. label gives the examples' labels of the attriblabel table.
+func DerivedSink(table string, out Sink, label LabelFunc) Sink {
 	switch table {
+	case TableAttribLabel:
+		return NewAttribLabelSink(out, label)
 	case TableTokenSum:
 		return newTokenSumSink(out)
 	case TableMass:
@@ -45,6 +49,8 @@ func MarkdownLayout(table string) []MDCell {
 		return tokenSumLayout
 	case TableMass:
 		return massLayout
+	case TableAttribLabel:
+		return attribLabelLayout
 	}
 	return nil
 }
@@ -84,6 +90,8 @@ func ColumnsOf(table string) []Column {
 		return TokenSumColumns
 	case TableMass:
 		return MassColumns
+	case TableAttribLabel:
+		return AttribLabelColumns
 	}
 	return nil
 }

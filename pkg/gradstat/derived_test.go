@@ -30,7 +30,7 @@ func pairsBatch(rows [][6]any) *Batch {
 func TestMassHandWorked(t *testing.T) {
 	ln := math.Log
 	var buf bytes.Buffer
-	s := DerivedSink(TableMass, NewMarkdownSink(&buf, MassColumns, MarkdownLayout(TableMass)))
+	s := DerivedSink(TableMass, NewMarkdownSink(&buf, MassColumns, MarkdownLayout(TableMass)), nil)
 	in := [][6]any{
 		{int64(10), "probe", "pairs", 0.0, ln(0.001), -0.25},
 		{int64(10), "train", "pairs", ln(0.9), ln(0.9), 0.9},
@@ -80,7 +80,7 @@ func TestTokenSumHandWorked(t *testing.T) {
 	row(5, 8, -1, math.NaN(), 3, 0.5, 12, 0.5)
 	row(10, 7, -1, 0.0005, 0, math.NaN(), 16, -0.0625)
 	var buf bytes.Buffer
-	s := DerivedSink(TableTokenSum, NewMarkdownSink(&buf, TokenSumColumns, MarkdownLayout(TableTokenSum)))
+	s := DerivedSink(TableTokenSum, NewMarkdownSink(&buf, TokenSumColumns, MarkdownLayout(TableTokenSum)), nil)
 	if err := s.Write(b); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +90,45 @@ func TestTokenSumHandWorked(t *testing.T) {
 	want := "| step | pair | cos contrastive | mean cos aligned shared (n) | mean cos other (n) |\n|---|---|---|---|---|\n" +
 		"| 5 | 7 | -0.123 | 0.988 (3) | 0.250 (12) |\n" +
 		"| 10 | 7 | 0.001 |  | -0.062 (16) |\n"
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+}
+
+// TestAttribLabelHandWorked: labels: examples 1 and 3 are "a" (0), 2 is
+// "b" (1). Run r, step 5, probe 1 has training pairs 3 (same, contrib_w −2,
+// contrib_l 1) and 2 (opposite, +1, −1); probe 2 at step 5 has pair 3
+// (opposite, −4, 0) and pair 2 (same, −1, 3). Same label: rows 2, mean
+// contrib_w −1.5, both negative (100 %), mean contrib_l 2, and its sums are
+// −2 (probe 1) and −1 (probe 2): 2 of 2 pushed down. Opposite: mean −1.5,
+// 1 of 2 negative (50 %), mean contrib_l −0.5, sums +1 and −4: 1 of 2.
+func TestAttribLabelHandWorked(t *testing.T) {
+	labels := map[int64]int32{1: 0, 2: 1, 3: 0}
+	label := func(run string, id int64) (int32, error) { return labels[id], nil }
+	b := NewBatch(AttribColumns)
+	for _, r := range [][4]float64{{1, 3, -2, 1}, {1, 2, 1, -1}, {2, 3, -4, 0}, {2, 2, -1, 3}} {
+		b.Row()
+		b.Str("run", "r")
+		b.Int("step", 5)
+		b.Str("kind", "probe")
+		b.Int("probe", int64(r[0]))
+		b.Int("pair", int64(r[1]))
+		b.Float("contrib_w", r[2])
+		b.Float("contrib_l", r[3])
+		b.End()
+	}
+	var buf bytes.Buffer
+	s := DerivedSink(TableAttribLabel, NewMarkdownSink(&buf, AttribLabelColumns, MarkdownLayout(TableAttribLabel)), label)
+	if err := s.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |\n" +
+		"|---|---|---|---|---|---|\n" +
+		"| opposite label | 2 | -1.500 | 50 % | -0.500 | 1 of 2 |\n" +
+		"| same label | 2 | -1.500 | 100 % | 2.000 | 2 of 2 |\n"
 	if buf.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}

@@ -53,8 +53,10 @@ func WriteMarkdown(w io.Writer) error {
 		"attribution is of the raw gradient direction, not of the applied update.\n\n" +
 		"`tokensum`: the `tokens` rows with i = j = −1 and a defined `contrastive_mean` (same order). `mass`: the\n" +
 		"`pairs` rows of kind `probe` and source `pairs`, over every run read, reduced per step (written after all runs,\n" +
-		"steps ascending); it is the only table that does not start with the run identity columns. With `-format md`\n" +
-		"both are written in their own layout (named cells, fixed decimals: the tables of docs/RESULTS.md); a cell is\n" +
+		"steps ascending). `attriblabel`: the `attrib` rows over every run read, split by whether the training pair's\n" +
+		"label is the probe's, where an example's label is its chosen response's first token in the run's dataset\n" +
+		"(`-data` names it, `{key}` standing for the run label's value of key); groups in name order. These two are the\n" +
+		"only tables that do not start with the run identity columns. With `-format md` all three are written in their own layout (named cells, fixed decimals: the tables of docs/RESULTS.md); a cell is\n" +
 		"empty where a value is null.\n\n" +
 		"`groups`: the groups of each pair must add up to its totals (relative 1e-9); otherwise a warning names the\n" +
 		"step and pair.\n\n")
