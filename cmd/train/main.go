@@ -89,6 +89,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	pf := addPrefFlags(fs)
 	df := addDistFlags(fs)
 	ef := addExportFlags(fs)
+	lf := addLoRAFlags(fs)
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
@@ -198,6 +199,9 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 		}
 		m.Tied = !*untied
 		cfg.Model, cfg.Preset = m, *preset
+	}
+	if cfg.LoRA, err = lf.resolve(set); err != nil {
+		return err
 	}
 	if set["steps"] && !set["epochs"] {
 		cfg.Epochs = 0
