@@ -130,16 +130,9 @@ dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,
 # Where the probability mass of the one-token responses goes (1t, and the
 # oracle-masked long-suffix, whose masked log-prob is the label token's):
 # per probe step, the means over seeds and probe pairs of p_w = π(y_w|x),
-# p_l and p_w + p_l (the mass left on the two label tokens), and cos(g_w, g_l).
-mass_table() {
-	gradstat -q -table pairs -format tsv "$@" | awk -F'\t' '
-		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-		$c["kind"] == "probe" { s = $c["step"]; pw = exp($c["logp_w"]); pl = exp($c["logp_l"])
-			w[s] += pw; l[s] += pl; cs[s] += $c["cos"]; n[s]++ }
-		END { print "| step | p_w | p_l | p_w + p_l | cos(g_w, g_l) |\n|---|---|---|---|---|"
-			for (s in n) printf "%d %.4f %.5f %.4f %.3f\n", s, w[s] / n[s], l[s] / n[s], (w[s] + l[s]) / n[s], cs[s] / n[s] }' |
-		awk 'NR <= 2 { print; next } { print | "sort -n" }' | awk 'NR <= 2 { print; next } { printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }'
-}
+# p_l and p_w + p_l (the mass left on the two label tokens), and cos(g_w, g_l)
+# (gradstat -table mass).
+mass_table() { gradstat -q -table mass -format md "$@"; }
 # has SIZE: whether -sizes names SIZE.
 has() { [[ " $sizes " == *" $1 "* ]]; }
 
@@ -342,13 +335,8 @@ gradstat -q -table runs -by task,beta,wd -cols task,beta,wd,runs,$dyn -format md
 	"$out/exp7-1t-adamw" >"$out/tables/exp7-1t-adamw.md"
 # Token cosines of the heatmap run: per dump step and probe pair, the
 # contrastive pair's cosine, the mean over aligned shared tokens and over
-# all other token pairs (gradstat -table tokens, summary rows).
-gradstat -q -table tokens -format tsv "$out/exp2-heatmap" | awk -F'\t' '
-	NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
-		print "| step | pair | cos contrastive | mean cos aligned shared (n) | mean cos other (n) |\n|---|---|---|---|---|"; next }
-	$c["contrastive_mean"] != "" { printf "| %s | %s | %.3f | %.3f (%s) | %.3f (%s) |\n", $c["step"], $c["pair"],
-		$c["contrastive_mean"], $c["aligned_shared_mean"], $c["aligned_shared_n"], $c["other_mean"], $c["other_n"] }' \
-	>"$out/tables/exp2-heatmap.md"
+# all other token pairs (gradstat -table tokensum: the tokens table's summary rows).
+gradstat -q -table tokensum -format md "$out/exp2-heatmap" >"$out/tables/exp2-heatmap.md"
 
 mass_table "$out/exp1-overlap/task=1t" >"$out/tables/exp1-mass-1t.md"
 mass_table "$out/exp1-untied/task=1t" >"$out/tables/exp1-mass-1t-untied.md"
@@ -360,41 +348,36 @@ mass_table "$out/exp4-mitigations/task=long-suffix/method=sparse-oracle" >"$out/
 # dist scores every test pair under a model; per model, the means over pairs
 # of p_w and p_l at the label position, of the largest probability of any
 # third token, of how many third tokens hold more than 0.5 %, and the entropy
-# of the whole next-token distribution (nats; train -mode dist's entropy).
-dist_row() { # NAME CHECKPOINT
-	train -mode dist -init "$2" -k "$vocab" "$out/data/task=1t/seed=1/data.arrow" | awk -F'\t' -v name="$1" '
-		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-		$c["side"] == "chosen" && $c["pos"] == 0 {
-			n++; pw += $c["p"]; pl += exp($c["other_logp"]); best = 0; k = 0; h = $c["entropy"]
-			for (i = 1; c["top" i "_p"]; i++) {
-				q = $c["top" i "_p"]; t = $c["top" i "_token"]
-				if (t == $c["token"] || t == $c["other_token"]) continue
-				if (q > best) best = q
-				if (q > 0.005) k++
-			}
-			mb += best; mk += k; mh += h }
-		END { printf "| %s | %.4f | %.5f | %.5f | %.1f | %.3f |\n", name, pw / n, pl / n, mb / n, mk / n, mh / n }'
+# of the whole next-token distribution (nats): train -mode dist -summary.
+dist_rows() { # NAME CHECKPOINT ...: the table, one row per model
+	local skip=1
+	while (($#)); do
+		train -mode dist -init "$2" -summary "$1" "$out/data/task=1t/seed=1/data.arrow" | tail -n +$skip
+		skip=3
+		shift 2
+	done
 }
-{
-	echo "| model | p_w | p_l | largest third-token p | third tokens above 0.5 % | entropy (nats) |"
-	echo "|---|---|---|---|---|---|"
-	dist_row "SFT" "$out/sft/task=1t/seed=1/model.safetensors"
-	dist_row "DPO, AdamW 1e-4" "$out/exp1-overlap/task=1t/seed=1/model.safetensors"
-	dist_row "DPO, AdamW 1e-5" "$out/exp1-optimizer/task=1t/optim=adamw/lr=0.00001/seed=1/model.safetensors"
-	dist_row "DPO, SGD 0.05" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.05/seed=1/model.safetensors"
-	dist_row "DPO, SGD 0.5" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.5/seed=1/model.safetensors"
-	dist_row "SFT, untied head" "$out/sft-untied/task=1t/seed=1/model.safetensors"
-	dist_row "DPO, AdamW 1e-4, untied head" "$out/exp1-untied/task=1t/seed=1/model.safetensors"
-} >"$out/tables/exp1-dist-1t.md"
+dist_rows "SFT" "$out/sft/task=1t/seed=1/model.safetensors" \
+	"DPO, AdamW 1e-4" "$out/exp1-overlap/task=1t/seed=1/model.safetensors" \
+	"DPO, AdamW 1e-5" "$out/exp1-optimizer/task=1t/optim=adamw/lr=0.00001/seed=1/model.safetensors" \
+	"DPO, SGD 0.05" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.05/seed=1/model.safetensors" \
+	"DPO, SGD 0.5" "$out/exp1-optimizer/task=1t/optim=sgd/lr=0.5/seed=1/model.safetensors" \
+	"SFT, untied head" "$out/sft-untied/task=1t/seed=1/model.safetensors" \
+	"DPO, AdamW 1e-4, untied head" "$out/exp1-untied/task=1t/seed=1/model.safetensors" >"$out/tables/exp1-dist-1t.md"
 
 # Attribution by label: a training pair whose chosen label is the probe's
 # chosen label ("same") or the other one ("opposite"): mean contribution to
-# the probe's chosen and rejected change (per unit step size with -attrib;
-# in log-prob units of the applied update with -attrib-update), how often it
-# is negative, and in how many probe pair-steps each group's sum pushes the
-# probe's chosen down; with -attrib-update a third row, "history" (Adam's
-# momentum carried over: one term per probe pair-step). Labels come from
-# prefgen export (the first word of the chosen response).
+# the probe's chosen and rejected change (per unit step size), how often it is
+# negative, and in how many probe pair-steps each group's sum pushes the
+# probe's chosen down (gradstat -table attriblabel; an example's label is the
+# first token of its chosen response in the run's dataset).
+gradstat -q -table attriblabel -data "$out/data/task={task}/seed={seed}/data.arrow" -format md \
+	"$out/exp6-attribution" >"$out/tables/exp6-attribution.md"
+# Under -attrib-update the same split in log-prob units of the applied update,
+# with a third row, "history" (Adam's momentum carried over: one term per probe
+# pair-step); 4 significant digits. Labels come from prefgen export (the first
+# word of the chosen response). (Still awk: gradstat -table attriblabel has no
+# history row yet.)
 attrib_by_label() { # RUNS (a directory holding seed=N run directories)
 	echo "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |"
 	echo "|---|---|---|---|---|---|"
@@ -417,7 +400,6 @@ attrib_by_label() { # RUNS (a directory holding seed=N run directories)
 		END { for (k in keys) { m++; for (g in n) if (sum[k, g] < 0) down[g]++ }
 			for (g in n) printf "| %s | %d | %.4g | %.0f %% | %.4g | %d of %d |\n", g, n[g], w[g] / n[g], 100 * neg[g] / n[g], l[g] / n[g], down[g], m }' | sort
 }
-attrib_by_label "$out/exp6-attribution/task=long-suffix" >"$out/tables/exp6-attribution.md"
 attrib_by_label "$out/exp6-attribution-adamw/task=long-suffix" >"$out/tables/exp6-attribution-adamw.md"
 
 for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize exp7-1t-adamw; do

@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"entangle/pkg/cli"
 	"entangle/pkg/gradstat"
+	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
 )
 
@@ -38,7 +40,10 @@ path). One pass, one step in memory. -table chooses the table: steps (per step
 and kind: distributions, case fractions, batch figures), pairs, groups (per
 parameter group), tokens (per-token cosine matrix, from -token-grads dumps),
 attrib (per probe and training pair, the pair's share of the probe's
-first-order change, from train -attrib) or runs: one row per run with its sweep labels (one column per key) and
+first-order change, from train -attrib), tokensum (the tokens table's summary
+rows), mass (per probe step, over all runs: mean p_w, p_l, p_w + p_l and cos),
+attriblabel (attrib's contributions split by whether the training pair's label
+is the probe's; labels from -data) or runs: one row per run with its sweep labels (one column per key) and
 headline figures: first/last/change of the mean chosen and rejected log-probs
 and margin (train and probe rows), cos first/last/mean, pooled case fractions
 (paper and loss-aware), the fraction of pair-steps whose chosen log-prob fell
@@ -73,6 +78,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	out := fs.String("o", "-", "output `file` (Arrow: an IPC file; - is stdout, an IPC stream)")
 	maxWarn := fs.Int("max-warnings", 100, "print at most `N` warning lines per run (the rest are counted)")
 	quiet := fs.Bool("q", false, "no warnings on stderr")
+	data := fs.String("data", "", "-table attriblabel: each run's prefdata `dataset`, {key} standing for the value of key in the run's label (e.g. data/task={task}/seed={seed}/data.arrow); an example's label is its chosen response's first token")
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
@@ -90,6 +96,9 @@ func run(ctx context.Context, env *cli.Env) error {
 	}
 	if !slices.Contains([]string{"arrow", "tsv", "csv", "jsonl", "md"}, *format) {
 		return cli.Usagef("unknown -format %q (arrow, tsv, csv, jsonl or md)", *format)
+	}
+	if (*data != "") != (*table == gradstat.TableAttribLabel) {
+		return cli.Usagef("-data and -table attriblabel go together")
 	}
 	if *summary && *table == gradstat.TableRuns {
 		return cli.Usagef("-summary and -table runs are exclusive")
@@ -127,7 +136,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	defer o.Abort()
 	open := func(path string) (io.ReadCloser, error) { return cli.OpenInput(env, path) }
 	runs, open := gradstat.RunsMetadata(inputs, open)
-	opt := gradstat.Options{Table: *table, MaxWarnings: *maxWarn}
+	opt := gradstat.Options{Table: gradstat.BaseTable(*table), MaxWarnings: *maxWarn}
 	if !*quiet {
 		opt.Warn = func(msg string) { cli.Warnf(env.Stderr, env.Name, "%s", msg) }
 	}
@@ -145,7 +154,7 @@ func run(ctx context.Context, env *cli.Env) error {
 		case binary:
 			return gradstat.NewArrowFileSink(o.File(), cols, meta)
 		case *format == "md":
-			return gradstat.NewMarkdownSink(o, cols), nil
+			return gradstat.NewMarkdownSink(o, cols, gradstat.MarkdownLayout(*table)), nil
 		default:
 			return gradstat.NewTextSink(o, *format, cols)
 		}
@@ -161,6 +170,7 @@ func run(ctx context.Context, env *cli.Env) error {
 		if opt.Sink, err = newSink(cols); err != nil {
 			return err
 		}
+		opt.Sink = gradstat.DerivedSink(*table, opt.Sink, chosenLabels(env, *data))
 	}
 	e := gradstat.NewEngine(opt)
 	var first error
@@ -191,6 +201,48 @@ func run(ctx context.Context, env *cli.Env) error {
 		return err
 	}
 	return nil
+}
+
+// chosenLabels returns the labels of -table attriblabel: the first token of
+// each example's chosen response, from the dataset the template names for
+// the run (each dataset read once).
+func chosenLabels(env *cli.Env, template string) gradstat.LabelFunc {
+	sets := map[string]map[int64]int32{}
+	return func(run string, id int64) (int32, error) {
+		path := template
+		for _, kv := range strings.Split(run, "/") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				path = strings.ReplaceAll(path, "{"+k+"}", v)
+			}
+		}
+		if i := strings.Index(path, "{"); i >= 0 && strings.Contains(path[i:], "}") {
+			return 0, cli.Usagef("-data %s: run %s has no key for %s", template, run, path[i:strings.Index(path[i:], "}")+i+1])
+		}
+		labels, ok := sets[path]
+		if !ok {
+			r, err := cli.OpenInput(env, path)
+			if err != nil {
+				return 0, err
+			}
+			d, err := prefdata.Read(r, path)
+			r.Close()
+			if err != nil {
+				return 0, err
+			}
+			labels = make(map[int64]int32, len(d.Examples))
+			for _, ex := range d.Examples {
+				if len(ex.Chosen) > 0 {
+					labels[ex.ID] = ex.Chosen[0]
+				}
+			}
+			sets[path] = labels
+		}
+		l, ok := labels[id]
+		if !ok {
+			return 0, fmt.Errorf("%s: no example %d with a chosen response (run %s)", path, id, run)
+		}
+		return l, nil
+	}
 }
 
 func splitList(s string) []string {

@@ -506,6 +506,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"-every", "0", "-summary"}, "gradstat: -every must be at least 1"},
 		{[]string{"/nonexistent/run"}, "gradstat: stat /nonexistent/run"},
 		{[]string{"-bogus"}, "gradstat: flag provided but not defined: -bogus"},
+		{[]string{"-table", "attriblabel"}, "gradstat: -data and -table attriblabel go together"},
+		{[]string{"-data", "d.arrow", "-table", "attrib"}, "gradstat: -data and -table attriblabel go together"},
 	} {
 		_, stderr, code := runCmd(t, nil, tc.args...)
 		if code != 2 || !strings.HasPrefix(stderr, tc.stderr) {

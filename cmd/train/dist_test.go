@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"entangle/pkg/runfmt"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -34,7 +35,7 @@ func TestDist(t *testing.T) {
 	for i, h := range hdr {
 		col[h] = i
 	}
-	if len(hdr) != 11+2*3 || hdr[len(hdr)-1] != "top3_p" {
+	if len(hdr) != 13+2*3 || hdr[len(hdr)-1] != "top3_p" {
 		t.Fatalf("header %q", lines[0])
 	}
 	f := func(rec []string, name string) float64 {
@@ -59,6 +60,27 @@ func TestDist(t *testing.T) {
 		if !(p1 >= p2 && p2 >= p3) || math.Abs(f(rec, "top_mass")-(p1+p2+p3)) > 1e-7 {
 			t.Errorf("top probabilities %v %v %v, mass %v", p1, p2, p3, f(rec, "top_mass"))
 		}
+	}
+	// -summary: the means of the chosen rows' p, exp(other_logp), third_p,
+	// third_n and entropy, recomputed here from the TSV.
+	var pw, pl, tp, tn, h, n float64
+	for _, l := range lines[1:] {
+		rec := strings.Split(l, "\t")
+		if rec[col["side"]] != "chosen" {
+			continue
+		}
+		n++
+		pw += f(rec, "p")
+		pl += math.Exp(f(rec, "other_logp"))
+		tp += f(rec, "third_p")
+		tn += f(rec, "third_n")
+		h += f(rec, "entropy")
+	}
+	want := "| model | p_w | p_l | largest third-token p | third tokens above 0.5 % | entropy (nats) |\n|---|---|---|---|---|---|\n" +
+		fmt.Sprintf("| SFT \\| 2 | %.4f | %.5f | %.5f | %.1f | %.3f |\n", pw/n, pl/n, tp/n, tn/n, h/n)
+	sum, stderr, code := trainCmd(t, ctx, nil, "-mode", "dist", "-init", ckpt, "-pairs", "4", "-summary", "SFT | 2", data)
+	if code != 0 || sum != want {
+		t.Errorf("-summary: exit %d, stderr %q, got\n%s\nwant\n%s", code, stderr, sum, want)
 	}
 	for _, tc := range []struct {
 		args []string

@@ -41,7 +41,10 @@ margin-based loss from -init (see the pref flags). -mode dist trains nothing: it
 prints, as TSV on stdout, the next-token distribution of the -init model at every
 response position of a split's pairs: the response token's log-prob, the other
 response's token and log-prob in the same context, and the -k most probable
-tokens (where the probability mass went). -init (and -ref) also take a Hugging
+tokens (where the probability mass went), the entropy, and the largest probability
+and the count above 0.5 % of third tokens (neither response's); -summary LABEL
+prints instead one markdown row of their means at the chosen response's first
+position. -init (and -ref) also take a Hugging
 Face model directory (config.json, model.safetensors) of model_type gpt2,
 gpt_neox, llama, mistral or qwen2; -export-hf DIR writes the -init weights as
 one of their family, loadable by transformers, and exits.`,

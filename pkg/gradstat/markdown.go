@@ -52,6 +52,13 @@ func WriteMarkdown(w io.Writer) error {
 		"`lr`·`sum_w` equals the probe's `pred_w` up to float32 rounding of the update; under AdamW or clipping the\n" +
 		"attribution is of the raw gradient direction, not of the applied update. With train -attrib-update the dots are\n" +
 		"of the applied update (preconditioned probe gradients) and `sum_w` + `hist_w` equals `pred_w` under any optimizer.\n\n" +
+		"`tokensum`: the `tokens` rows with i = j = −1 and a defined `contrastive_mean` (same order). `mass`: the\n" +
+		"`pairs` rows of kind `probe` and source `pairs`, over every run read, reduced per step (written after all runs,\n" +
+		"steps ascending). `attriblabel`: the `attrib` rows over every run read, split by whether the training pair's\n" +
+		"label is the probe's, where an example's label is its chosen response's first token in the run's dataset\n" +
+		"(`-data` names it, `{key}` standing for the run label's value of key); groups in name order. These two are the\n" +
+		"only tables that do not start with the run identity columns. With `-format md` all three are written in their own layout (named cells, fixed decimals: the tables of docs/RESULTS.md); a cell is\n" +
+		"empty where a value is null.\n\n" +
 		"`groups`: the groups of each pair must add up to its totals (relative 1e-9); otherwise a warning names the\n" +
 		"step and pair.\n\n")
 	b.WriteString("`runs`: one row per run, written after all runs are read. It starts with one utf8 column per key of the\n" +

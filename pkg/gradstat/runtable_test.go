@@ -236,7 +236,7 @@ func TestMarkdownTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	s := NewMarkdownSink(&buf, a.Cols)
+	s := NewMarkdownSink(&buf, a.Cols, nil)
 	if err := s.Write(a); err != nil {
 		t.Fatal(err)
 	}

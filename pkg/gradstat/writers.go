@@ -262,6 +262,7 @@ func (s *textSink) Close() error {
 type mdSink struct {
 	w      *bufio.Writer
 	cols   []Column
+	layout []MDCell
 	header bool
 }
 
@@ -271,8 +272,61 @@ type mdSink struct {
 // X_sd, X_min, X_max, X_n of an aggregated table (Aggregate) become one
 // column X holding "mean ± sd" (just the mean when sd is null; " (n=k)"
 // appended when k differs from the row's "runs").
-func NewMarkdownSink(w io.Writer, cols []Column) Sink {
-	return &mdSink{w: bufio.NewWriter(w), cols: cols}
+//
+// A table with a markdown layout (MarkdownLayout) is written cell by cell
+// as its layout says instead.
+func NewMarkdownSink(w io.Writer, cols []Column, layout []MDCell) Sink {
+	return &mdSink{w: bufio.NewWriter(w), cols: cols, layout: layout}
+}
+
+// MDCell is one cell of a table's markdown layout: the header Title and
+// the fmt Format of the values of the columns Cols, in order (an Int
+// column's value is an int64, a Float's a float64, a String's a string, a
+// Bool's a bool). The cell is empty when any of the values is null.
+type MDCell struct {
+	Title  string
+	Format string
+	Cols   []string
+}
+
+// writeLayout writes the rows of b by s.layout.
+func (s *mdSink) writeLayout(b *Batch) {
+	idx := make([][]int, len(s.layout))
+	for i, cell := range s.layout {
+		for _, name := range cell.Cols {
+			c, ok := b.index[name]
+			if !ok {
+				panic("gradstat: markdown layout: no column " + name)
+			}
+			idx[i] = append(idx[i], c)
+		}
+	}
+	for r := 0; r < b.N; r++ {
+		cells := make([]string, len(s.layout))
+		for i, cell := range s.layout {
+			args := make([]any, 0, len(idx[i]))
+			for _, c := range idx[i] {
+				if !b.Valid[c][r] {
+					args = nil
+					break
+				}
+				switch b.Cols[c].Type {
+				case Int:
+					args = append(args, b.Ints[c][r])
+				case Float:
+					args = append(args, b.Fls[c][r])
+				case String:
+					args = append(args, b.Strs[c][r])
+				default:
+					args = append(args, b.Bools[c][r])
+				}
+			}
+			if args != nil {
+				cells[i] = strings.ReplaceAll(fmt.Sprintf(cell.Format, args...), "|", "\\|")
+			}
+		}
+		s.w.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
 }
 
 func mdFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
@@ -280,7 +334,10 @@ func mdFloat(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 func (s *mdSink) writeHeader() {
 	s.header = true
 	var names []string
-	for c := 0; c < len(s.cols); c++ {
+	for _, cell := range s.layout {
+		names = append(names, cell.Title)
+	}
+	for c := 0; c < len(s.cols) && s.layout == nil; c++ {
 		if base, ok := aggGroupAt(s.cols, c); ok {
 			names = append(names, base)
 			c += len(aggSuffixes) - 1
@@ -296,6 +353,10 @@ func (s *mdSink) writeHeader() {
 func (s *mdSink) Write(b *Batch) error {
 	if !s.header {
 		s.writeHeader()
+	}
+	if s.layout != nil {
+		s.writeLayout(b)
+		return s.w.Flush()
 	}
 	runs := -1
 	for c, col := range b.Cols {

@@ -328,7 +328,7 @@ func (s *StepReader) decode(rec arrow.Record) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if s.kind, err = colString(s.kind, rec, c[1], "kind", "train", "eval"); err != nil {
+	if s.kind, err = colString(s.kind, rec, c[1], "kind", KindTrain, KindEval); err != nil {
 		return 0, err
 	}
 	n := len(steps)
@@ -398,7 +398,7 @@ func (p *PairReader) decode(rec arrow.Record) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if p.kind, err = colString(p.kind, rec, c[1], "kind", "train", "probe"); err != nil {
+	if p.kind, err = colString(p.kind, rec, c[1], "kind", KindTrain, KindProbe); err != nil {
 		return 0, err
 	}
 	pairs, err := colInt64(rec, c[2], "pair")
@@ -501,14 +501,14 @@ func (g *GradReader) decode(rec arrow.Record) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if g.kind, err = colString(g.kind, rec, c[1], "kind", "probe", "train", "update"); err != nil {
+	if g.kind, err = colString(g.kind, rec, c[1], "kind", KindProbe, KindTrain, KindUpdate); err != nil {
 		return 0, err
 	}
 	pairs, err := colInt64(rec, c[2], "pair")
 	if err != nil {
 		return 0, err
 	}
-	if g.side, err = colString(g.side, rec, c[3], "side", "chosen", "rejected", "update"); err != nil {
+	if g.side, err = colString(g.side, rec, c[3], "side", SideChosen, SideRejected, SideUpdate); err != nil {
 		return 0, err
 	}
 	tok, err := colInt32(rec, c[4], "token")

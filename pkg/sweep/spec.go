@@ -13,11 +13,11 @@ import (
 
 // DefaultDone is the file whose presence in a run directory marks the run
 // complete when the spec has no "done" line (train writes it last).
-const DefaultDone = "DONE"
+const DefaultDone = runfmt.DoneFile
 
 // LogFile is the name, inside each run directory, of the file that receives
 // the run's standard output and standard error.
-const LogFile = "sweep.log"
+const LogFile = runfmt.SweepLog
 
 // SpecFile is the name, inside the sweep root, of the copy of the spec that
 // makes a sweep directory describe itself.

@@ -39,6 +39,43 @@ type DistRow struct {
 	Top []TokenProb
 	// Entropy is the entropy of the whole next-token distribution, in nats.
 	Entropy float64
+	// ThirdP is the largest probability of a third token (any token but
+	// Token and Other) and ThirdN the number of third tokens whose
+	// probability exceeds ThirdAbove, over the whole distribution.
+	ThirdP float64
+	ThirdN int
+}
+
+// ThirdAbove is the probability above which a third token counts in
+// DistRow.ThirdN (0.5 %).
+const ThirdAbove = 0.005
+
+// DistSummary accumulates means over DistRows (Add): of p = exp(Logp), of
+// exp(OtherLogp) over the rows that have an other token, and of ThirdP,
+// ThirdN and Entropy.
+type DistSummary struct {
+	N, OtherN                                  int
+	sumP, sumOther, sumThirdP, sumThirdN, sumH float64
+}
+
+// Add adds the row r.
+func (s *DistSummary) Add(r *DistRow) {
+	s.N++
+	s.sumP += math.Exp(r.Logp)
+	if r.Other >= 0 {
+		s.OtherN++
+		s.sumOther += math.Exp(r.OtherLogp)
+	}
+	s.sumThirdP += r.ThirdP
+	s.sumThirdN += float64(r.ThirdN)
+	s.sumH += r.Entropy
+}
+
+// Means returns the means of p, of the other token's p, of ThirdP, ThirdN
+// and Entropy (NaN when no row was added).
+func (s *DistSummary) Means() (p, other, thirdP, thirdN, entropy float64) {
+	n := float64(s.N)
+	return s.sumP / n, s.sumOther / float64(s.OtherN), s.sumThirdP / n, s.sumThirdN / n, s.sumH / n
 }
 
 // entropy returns −Σ_v p_v log p_v = Σ_v p_v (lse − l_v) of the
@@ -122,6 +159,16 @@ func NextTokenDists(c *Checkpoint, exs []prefdata.Example, k int, emit func(*Dis
 				if pos < len(side.other) {
 					row.Other = side.other[pos]
 					row.OtherLogp = logits[row.Other] - lse
+				}
+				for v, l := range logits {
+					if int32(v) == tok || int32(v) == row.Other {
+						continue
+					}
+					p := math.Exp(l - lse)
+					row.ThirdP = max(row.ThirdP, p)
+					if p > ThirdAbove {
+						row.ThirdN++
+					}
 				}
 				for v := range order {
 					order[v] = int32(v)

@@ -75,6 +75,19 @@ func TestNextTokenDists(t *testing.T) {
 			if math.Abs(r.Entropy-h) > 1e-12 || r.Entropy <= 0 || r.Entropy > math.Log(float64(V)) {
 				t.Errorf("row %d: entropy %v, −Σ p log p over the full distribution %v (and 0 < H ≤ log V)", i, r.Entropy, h)
 			}
+			var third float64 // the third tokens from the full distribution
+			nThird := 0
+			for _, tp := range r.Top {
+				if tp.Token != r.Token && tp.Token != r.Other {
+					third = math.Max(third, tp.P)
+					if tp.P > ThirdAbove {
+						nThird++
+					}
+				}
+			}
+			if r.ThirdP != third || r.ThirdN != nThird {
+				t.Errorf("row %d: third p %v n %d, from the full distribution %v %d", i, r.ThirdP, r.ThirdN, third, nThird)
+			}
 			if len(r.Top) != V || !found || math.Abs(sum-1) > 1e-12 {
 				t.Errorf("row %d: %d top tokens summing to %v, token found %v; want all %d summing to 1", i, len(r.Top), sum, found, V)
 			}
@@ -138,6 +151,25 @@ func TestEntropy(t *testing.T) {
 		}
 		if got := entropy(tc.logits, mx+math.Log(z)); math.Abs(got-tc.want) > 1e-15 {
 			t.Errorf("entropy(%v) = %v, want %v", tc.logits, got, tc.want)
+		}
+	}
+}
+
+// TestDistSummary: p = 1/2 and 1/4 average to 3/8; only the first row has an
+// other token (p 1/4); third p 0.1 and 0.3 average to 0.2, counts 2 and 1 to
+// 1.5, entropies 1 and 2 to 1.5.
+func TestDistSummary(t *testing.T) {
+	var s DistSummary
+	if p, _, _, _, _ := s.Means(); !math.IsNaN(p) {
+		t.Errorf("empty summary: mean p %v, want NaN", p)
+	}
+	s.Add(&DistRow{Logp: math.Log(0.5), Other: 1, OtherLogp: math.Log(0.25), ThirdP: 0.1, ThirdN: 2, Entropy: 1})
+	s.Add(&DistRow{Logp: math.Log(0.25), Other: -1, OtherLogp: math.NaN(), ThirdP: 0.3, ThirdN: 1, Entropy: 2})
+	p, other, thirdP, thirdN, h := s.Means()
+	for _, c := range []struct{ got, want float64 }{{p, 0.375}, {other, 0.25}, {thirdP, 0.2}, {thirdN, 1.5}, {h, 1.5}} {
+		if math.Abs(c.got-c.want) > 1e-15 {
+			t.Errorf("means %v %v %v %v %v, want 0.375 0.25 0.2 1.5 1.5", p, other, thirdP, thirdN, h)
+			break
 		}
 	}
 }
