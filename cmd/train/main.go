@@ -145,23 +145,25 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 		if cfg.Init == "" {
 			return cli.Usagef("-mode pref needs -init CHECKPOINT (the SFT model, also the default reference)")
 		}
-		pc, err := pf.resolve(env)
-		if err != nil {
-			return err
+		pc, perr := pf.resolve(env) // not err: the deferred Finish below must see run's result
+		if perr != nil {
+			return perr
 		}
 		cfg.Pref = pc
 		if *pf.out != "" {
-			o, err := cli.CreateOutput(env, *pf.out, true)
-			if err != nil {
-				return err
+			// The dataset and the model sources are inputs: -o may be none of
+			// them. The pairs reach the output's name only if the run succeeds
+			// (Finish sees run's own err, the named result).
+			inputs := []string{cli.Inputs(fs)[0], cfg.Init}
+			if pc.Ref != "" {
+				inputs = append(inputs, pc.Ref)
 			}
-			defer o.Abort()
+			o, cerr := cli.CreateOutput(env, *pf.out, true, inputs...)
+			if cerr != nil {
+				return cerr
+			}
 			opt.PairsOut = o
-			defer func() {
-				if err == nil {
-					err = o.Commit()
-				}
-			}()
+			defer func() { err = o.Finish(err) }()
 		}
 	} else {
 		for _, name := range prefOnly() {

@@ -225,3 +225,45 @@ func TestRunInterruptResume(t *testing.T) {
 		t.Errorf("resume of a finished run: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestPairsOutputSafety: -o may not be the dataset or the model it reads
+// (exit 2, nothing changed), and a run that fails leaves an existing -o
+// file as it was and creates none where there was none.
+func TestPairsOutputSafety(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := dataset(t, dir, "1t", 64)
+	if _, stderr, code := trainCmd(t, ctx, nil, "-q", "-steps", "2", "-out", filepath.Join(dir, "sft"), data); code != 0 {
+		t.Fatalf("sft: exit %d, %s", code, stderr)
+	}
+	model := filepath.Join(dir, "sft", runfmt.ModelFile)
+	dataBytes, modelBytes := mustRead(t, data), mustRead(t, model)
+	for i, o := range []string{data, model} {
+		_, stderr, code := trainCmd(t, ctx, nil, "-q", "-mode", "pref", "-steps", "2", "-init", model,
+			"-out", filepath.Join(dir, "r"+itoa(i)), "-o", o, data)
+		if code != 2 || !strings.Contains(stderr, "also an input") {
+			t.Errorf("-o %s: exit %d, %q; want exit 2, the output is an input", o, code, stderr)
+		}
+	}
+	if !bytes.Equal(mustRead(t, data), dataBytes) || !bytes.Equal(mustRead(t, model), modelBytes) {
+		t.Fatal("an input changed")
+	}
+	old := filepath.Join(dir, "old.arrows")
+	if err := os.WriteFile(old, []byte("previous pairs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(dir, "fresh.arrows")
+	for _, o := range []string{old, fresh} {
+		_, _, code := trainCmd(t, ctx, nil, "-q", "-mode", "pref", "-steps", "2", "-init", filepath.Join(dir, "missing.safetensors"),
+			"-out", filepath.Join(dir, "bad-"+filepath.Base(o)), "-o", o, data)
+		if code != 1 {
+			t.Errorf("-o %s with a missing -init: exit %d, want 1", o, code)
+		}
+	}
+	if got := string(mustRead(t, old)); got != "previous pairs" {
+		t.Errorf("a failed run replaced -o's file: %q", got)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("a failed run created -o's file (stat: %v)", err)
+	}
+}
