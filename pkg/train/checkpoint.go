@@ -299,10 +299,15 @@ func checkSources(cfg *Config, d *prefdata.Dataset) error {
 
 // CheckHFVocab refuses a dataset whose vocabulary size differs from the V of
 // the Hugging Face model directory path (nothing for a checkpoint file): the
-// directory's tokenizer must be the dataset's.
+// directory's tokenizer must be the dataset's. A dataset that records its
+// tokenizer (prefgen import) must have been made with the directory's own
+// (checkDirTokenizer).
 func CheckHFVocab(path string, m model.Config, d *prefdata.Dataset) error {
 	if !hfmodel.IsDir(path) {
 		return nil
+	}
+	if err := checkDirTokenizer(path, d); err != nil {
+		return err
 	}
 	if v := d.Vocab.Size(); v != m.V {
 		return fmt.Errorf("%s: the model's vocabulary has %d tokens but the dataset's has %d: tokenize the data with this model's tokenizer",
