@@ -54,7 +54,7 @@ train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors`,
 func run(ctx context.Context, env *cli.Env) (err error) {
 	cfg := train.DefaultConfig()
 	fs := cli.NewFlagSet("train")
-	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft, pref, or dist (no training: next-token distributions of -init)")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft, pref, dist (no training: next-token distributions of -init) or analyze (no training: per-pair statistics of the -init checkpoint)")
 	preset := fs.String("model", cfg.Preset, "model `preset`: tiny, S or M")
 	var over model.Config
 	fs.IntVar(&over.V, "vocab-size", 0, "override the preset's vocabulary `size` V")
@@ -85,14 +85,15 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	pf := addPrefFlags(fs)
 	df := addDistFlags(fs)
 	ef := addExportFlags(fs)
+	af := addAnalyzeFlags(fs)
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return cli.Usagef("train reads one dataset, got %d", fs.NArg())
-	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if fs.NArg() > 1 && !set["merge"] {
+		return cli.Usagef("train reads one dataset, got %d", fs.NArg())
+	}
 	if set["export-hf"] {
 		if fs.NArg() > 0 {
 			return cli.Usagef("-export-hf reads no dataset, got %q", fs.Arg(0))
@@ -101,6 +102,17 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	}
 	if set["export-dtype"] {
 		return cli.Usagef("-export-dtype applies to -export-hf only")
+	}
+	if set["merge"] {
+		return runMerge(env, fs, set, af)
+	}
+	if cfg.Mode == train.ModeAnalyze {
+		return runAnalyze(ctx, env, fs, set, cfg.Init, *out, *force, *quiet, pf, df, af)
+	}
+	for _, name := range []string{"step", "shard"} {
+		if set[name] {
+			return cli.Usagef("-%s applies to -mode analyze only", name)
+		}
 	}
 	if cfg.Mode == train.ModeDist {
 		return runDist(env, fs, set, cfg.Init, df)
@@ -133,7 +145,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 		if cfg.Init == "" {
 			return cli.Usagef("-mode pref needs -init CHECKPOINT (the SFT model, also the default reference)")
 		}
-		pc, err := pf.resolve(env)
+		pc, err := pf.resolve(env, false)
 		if err != nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func prefOnly() []string {
 // resolve returns the pref config: the loss's defaults with the set flags
 // applied, validated by loss.New. It warns on stderr for a loss flag the
 // chosen loss ignores.
-func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
+func (p *prefFlags) resolve(env *cli.Env, countSketch bool) (*train.PrefConfig, error) {
 	c := p.cfg
 	params, err := loss.Defaults(c.Loss)
 	if err != nil {
@@ -122,11 +122,8 @@ func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 	case c.TokenGrads > c.Probe:
 		return nil, cli.Usagef("-token-grads %d exceeds -probe %d (per-token gradients are of probe pairs)", c.TokenGrads, c.Probe)
 	}
-	if c.Grads != "" && c.Grads != "full" {
-		k, err := strconv.Atoi(strings.TrimPrefix(c.Grads, "sketch:"))
-		if !strings.HasPrefix(c.Grads, "sketch:") || err != nil || k < 1 || k > entangle.MaxSketchRows {
-			return nil, cli.Usagef("-grads must be full or sketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, c.Grads)
-		}
+	if err := checkGrads(c.Grads, countSketch); err != nil {
+		return nil, err
 	}
 	if c.Attrib && (c.Probe == 0 || c.DumpEvery == 0) {
 		return nil, cli.Usagef("-attrib needs -probe N > 0 and -dump-every K > 0")
@@ -135,4 +132,22 @@ func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 		return nil, cli.Usagef("-grads needs -dump-every K > 0")
 	}
 	return &c, nil
+}
+
+// checkGrads validates a -grads value: full, sketch:K, or (when countSketch)
+// countsketch:K, with 1 ≤ K ≤ entangle.MaxSketchRows.
+func checkGrads(g string, countSketch bool) error {
+	if g == "" || g == "full" {
+		return nil
+	}
+	kind, k, _ := strings.Cut(g, ":")
+	n, err := strconv.Atoi(k)
+	if (kind != "sketch" && !(countSketch && kind == "countsketch")) || err != nil || n < 1 || n > entangle.MaxSketchRows {
+		kinds := "full or sketch:K"
+		if countSketch {
+			kinds = "full, sketch:K or countsketch:K"
+		}
+		return cli.Usagef("-grads must be %s with 1 ≤ K ≤ %d, got %q", kinds, entangle.MaxSketchRows, g)
+	}
+	return nil
 }

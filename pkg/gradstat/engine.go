@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"entangle/pkg/entangle"
@@ -22,7 +23,8 @@ type Run struct {
 	// Groups and Vocab come from the metadata of the run's streams.
 	Groups []runfmt.Group
 	Vocab  []string
-	// Sketch is the grads.arrows sketch metadata ("full", "sketch:K" or "").
+	// Sketch is the grads.arrows sketch metadata ("full", "sketch:K",
+	// "countsketch:K" or "").
 	Sketch string
 }
 
@@ -205,7 +207,7 @@ func (e *Engine) Step(d *StepData) error {
 		var fo foRow
 		if finite(p.PredW) && finite(p.PredL) && finite(p.LogpWAfter) && finite(p.LogpLAfter) {
 			fo = foRow{ok: true, fo: entangle.FirstOrder(p.PredW, p.PredL, p.LogpWAfter-p.LogpW, p.LogpLAfter-p.LogpL)}
-		} else if p.Kind == "probe" {
+		} else if p.Kind == "probe" && e.run.Mode != "analyze" { // an analysis (train -mode analyze) takes no step
 			e.warn(d.Step, where, "probe row without pred/logp_after: no first-order check")
 		}
 		e.fos = append(e.fos, fo)
@@ -353,7 +355,9 @@ func pairStatCols(b *Batch, ps *entangle.PairStats, se float64) {
 	b.F(ps.DW).F(ps.DL).F(ps.DeltaW).F(ps.DeltaL)
 }
 
-func (e *Engine) sketched() bool { return len(e.run.Sketch) > 6 && e.run.Sketch[:6] == "sketch" }
+func (e *Engine) sketched() bool {
+	return strings.HasPrefix(e.run.Sketch, "sketch:") || strings.HasPrefix(e.run.Sketch, "countsketch:")
+}
 
 // StepSummary is the per-kind summary of one step, as the steps table and
 // the -summary view show it.
