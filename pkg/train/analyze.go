@@ -59,11 +59,11 @@ type AnalyzePoint struct {
 }
 
 // SeriesID is the run_id of an analysis: a hash of its configuration without
-// the checkpoint, its step, the shard and Points, so that every analysis of
-// one series (same reference, loss, data, split and sketch) shares it.
+// the checkpoint, its step, the sharding and Points, so that every analysis
+// of one series (same reference, loss, data, split and sketch) shares it.
 func (c *AnalyzeConfig) SeriesID() string {
 	k := *c
-	k.Init, k.Step, k.Shard, k.Points = "", 0, 0, nil
+	k.Init, k.Step, k.Shard, k.Shards, k.Points = "", 0, 0, 0, nil
 	b, _ := json.Marshal(k)
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])

@@ -24,8 +24,8 @@ type analysisPart struct {
 }
 
 // MergeAnalyses joins complete analysis directories (train -mode analyze) of
-// one series — the same reference, loss, data, split, sketch and shard count,
-// i.e. the same run_id — into the run directory out, which gradstat and plot
+// one series — the same reference, loss, data, split and sketch, i.e. the
+// same run_id, and the same shard count — into the run directory out, which gradstat and plot
 // read as one run: per checkpoint step (ascending) one record batch of each
 // stream, holding that step's pairs from every shard in the split's order,
 // and a steps.arrows eval row recomputed over all of them. Every step must
@@ -43,7 +43,10 @@ func MergeAnalyses(out string, parts []string) error {
 		}
 		if len(ps) > 0 {
 			if a, b := ps[0].cfg.SeriesID(), p.cfg.SeriesID(); a != b {
-				return fmt.Errorf("%s: another series than %s (run_id %s, not %s: the reference, loss, data, split, sketch or shard count differ)", dir, ps[0].dir, b, a)
+				return fmt.Errorf("%s: another series than %s (run_id %s, not %s: the reference, loss, data, split or sketch differ)", dir, ps[0].dir, b, a)
+			}
+			if p.cfg.Shards != ps[0].cfg.Shards {
+				return fmt.Errorf("%s: %d shards, %s %d", dir, p.cfg.Shards, ps[0].dir, ps[0].cfg.Shards)
 			}
 		}
 		ps = append(ps, p)
