@@ -2,10 +2,10 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
