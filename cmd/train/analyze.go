@@ -105,6 +105,9 @@ func runAnalyze(ctx context.Context, env *cli.Env, fs *flag.FlagSet, set map[str
 	if err := train.CheckDir(out, force); err != nil {
 		return cli.Usagef("%v", err)
 	}
+	if _, err := train.ReadCheckpointConfig(init); err != nil {
+		return err
+	}
 	step := *af.step
 	if !set["step"] {
 		s, ok, err := train.CheckpointStep(init)

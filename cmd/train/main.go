@@ -25,7 +25,7 @@ import (
 func main() { os.Exit(cli.Main("train", run)) }
 
 var help = cli.Help{
-	Synopsis: "train [flags] -out DIR [data.arrow|-]\n       train -resume DIR [-q] [data.arrow|-]",
+	Synopsis: "train [flags] -out DIR [data.arrow|-]\n       train -resume DIR [-q] [data.arrow|-]\n       train -merge RUN ANALYSIS_DIR...",
 	Doc: `Train reads a prefgen dataset (file or stdin) and trains the GPT of pkg/model.
 -mode sft fine-tunes on prompt + chosen (split "sft", else "train") with the
 cross-entropy of the response tokens, and evaluates the "test" split every
@@ -41,14 +41,23 @@ margin-based loss from -init (see the pref flags). -mode dist trains nothing: it
 prints, as TSV on stdout, the next-token distribution of the -init model at every
 response position of a split's pairs: the response token's log-prob, the other
 response's token and log-prob in the same context, and the -k most probable
-tokens (where the probability mass went). -init (and -ref) also take a Hugging
+tokens (where the probability mass went). -mode analyze trains nothing either:
+it evaluates the -init checkpoint (a run's checkpoint-N, trained anywhere) on a
+split's pairs with the pref loss flags and writes a run directory whose
+pairs.arrows holds every pair's log-probs, d_w, d_l, ⟨g_w,g_l⟩ and norms as
+probe rows at the checkpoint's step (-step, else from the checkpoint-N name,
+trainer_state.json or the checkpoint); -shard i/n takes every n-th pair, and
+-merge RUN PART... joins the analyses of a series of checkpoints (and shards)
+into one run for gradstat and plot. -init (and -ref) also take a Hugging
 Face GPT-2 model directory (config.json, model.safetensors); -export-hf DIR
 writes the -init weights as one, loadable by transformers, and exits.`,
 	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft 1t.arrow
 prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
 train -resume runs/sft-long long.arrow
 train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t
-train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors`,
+train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors
+train -mode analyze -init trl-run/checkpoint-40 -ref gpt2 -beta 0.1 -pairs 512 -grads countsketch:4096 -out an/40 data.arrow
+train -merge runs/series an/40 an/80 an/120 && gradstat -summary runs/series`,
 }
 
 func run(ctx context.Context, env *cli.Env) (err error) {
