@@ -114,7 +114,11 @@ func run(ctx context.Context, env *cli.Env) error {
 	if binary && (*out == "-" || *out == "") && cli.IsTerminal(env.Stdout) {
 		return cli.Usagef("refusing to write Arrow to a terminal; use -format tsv, -summary, or -o FILE")
 	}
-	o, err := cli.CreateOutput(env, *out, binary)
+	var files []string
+	for _, in := range inputs {
+		files = append(files, in.Files...)
+	}
+	o, err := cli.CreateOutput(env, *out, binary, files...)
 	if err != nil {
 		return err
 	}
@@ -173,10 +177,13 @@ func run(ctx context.Context, env *cli.Env) error {
 			first = err
 		}
 	}
-	if err := o.Commit(); err != nil && first == nil && !cli.ErrClosedPipe(err) {
-		first = err
+	if first != nil {
+		return first // the deferred Abort keeps an existing -o file as it was
 	}
-	return first
+	if err := o.Commit(); err != nil && !cli.ErrClosedPipe(err) {
+		return err
+	}
+	return nil
 }
 
 func splitList(s string) []string {

@@ -86,6 +86,9 @@ func runImport(ctx context.Context, env *cli.Env, args []string) error {
 		cfg.ChatTemplate = tok.chat != nil
 	}
 	in := cli.Inputs(fs)[0]
+	if err := cli.CheckOutput(env, *out, in); err != nil {
+		return err
+	}
 	cfg.Source = cli.InputName(in)
 	r, err := cli.OpenInput(env, in)
 	if err != nil {
@@ -107,7 +110,7 @@ func runImport(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	d.Stats.Input = rs
 	warnImport(env, d.Stats, &cfg)
-	return write(ctx, env, d, "arrow", *out)
+	return write(ctx, env, d, "arrow", *out, in)
 }
 
 // warnImport reports on stderr what the import changed or noticed.

@@ -102,11 +102,13 @@ func run(ctx context.Context, env *cli.Env) error {
 
 // write writes d to path in the given format, atomically for files. An
 // interrupted write leaves no file, and a stream without its end marker.
-func write(ctx context.Context, env *cli.Env, d *prefdata.Dataset, format, path string) error {
+// inputs are the files d was read from: an output that is one of them is
+// refused.
+func write(ctx context.Context, env *cli.Env, d *prefdata.Dataset, format, path string, inputs ...string) error {
 	if format != "arrow" && format != "jsonl" {
 		return cli.Usagef("unknown -format %q (arrow or jsonl)", format)
 	}
-	o, err := cli.CreateOutput(env, path, format == "arrow")
+	o, err := cli.CreateOutput(env, path, format == "arrow", inputs...)
 	if err != nil {
 		return err
 	}
@@ -148,6 +150,9 @@ func runExport(ctx context.Context, env *cli.Env, args []string) error {
 		return cli.Usagef("export reads one input, got %d", fs.NArg())
 	}
 	in := cli.Inputs(fs)[0]
+	if err := cli.CheckOutput(env, *out, in); err != nil {
+		return err
+	}
 	r, err := cli.OpenInput(env, in)
 	if err != nil {
 		return err
@@ -157,5 +162,5 @@ func runExport(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return write(ctx, env, d, *format, *out)
+	return write(ctx, env, d, *format, *out, in)
 }

@@ -544,3 +544,44 @@ func TestImportDeterministic(t *testing.T) {
 		t.Fatalf("exit %d, %d; %d and %d bytes, equal %v", code1, code2, len(a), len(b), a == b)
 	}
 }
+
+// TestOutputIsInput: export and import refuse to write over their own input
+// (by path, through a symlink, or as a not-yet-read file), exit 2, and leave
+// the input's bytes as they were.
+func TestOutputIsInput(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d.arrow")
+	if _, errs, code := prefgen(t, "", "1t", "-n", "8", "-o", data); code != 0 {
+		t.Fatalf("prefgen 1t: exit %d: %s", code, errs)
+	}
+	before, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.arrow")
+	if err := os.Symlink(data, link); err != nil {
+		t.Fatal(err)
+	}
+	jsonl := filepath.Join(dir, "x.jsonl")
+	rec := `{"prompt":"a","chosen":"b","rejected":"c"}` + "\n"
+	if err := os.WriteFile(jsonl, []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"export", "-format", "arrow", "-o", data, data},
+		{"export", "-format", "arrow", "-o", data, link},
+		{"export", "-format", "arrow", "-o", link, data},
+		{"import", "-tokenizer", "byte", "-o", jsonl, jsonl},
+	} {
+		_, errs, code := prefgen(t, "", args...)
+		if code != 2 || !strings.Contains(errs, "also an input") || strings.Count(errs, "\n") != 1 {
+			t.Errorf("prefgen %q: exit %d, stderr %q; want exit 2 and one line saying the output is an input", args, code, errs)
+		}
+	}
+	if after, _ := os.ReadFile(data); !bytes.Equal(after, before) {
+		t.Error("the input dataset changed")
+	}
+	if after, _ := os.ReadFile(jsonl); string(after) != rec {
+		t.Error("the input JSONL changed")
+	}
+}

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -46,7 +47,10 @@ shell command per run, for xargs or GNU parallel; "run" runs the runs that are
 not done, at most -j at once, each through bash -c with its output appended to
 DIR/sweep.log, skipping done runs so an interrupted sweep resumes, and records
 the spec in ROOT/sweep.spec; a failed run is reported and the others go on
-(exit 1 at the end). ^C or SIGTERM is forwarded to the running commands (train
+(exit 1 at the end). A run's sweep.log is locked while its command runs (even
+after the runner was killed): a run that another process still runs is
+reported and not started. A grid has at most 1000000 runs; list, expand and
+slurm write them one at a time. ^C or SIGTERM is forwarded to the running commands (train
 then writes a checkpoint, which a "resume" line picks up next time), and the
 sweep exits 1 once they have ended. Keep -j times each run's own threads at or
 below the number of cores (train uses GOMAXPROCS threads: set GOMAXPROCS=1 in
@@ -130,15 +134,12 @@ func run(ctx context.Context, env *cli.Env) error {
 	if *root == "" {
 		return cli.Usagef("%s has no root line and no -root was given", specPath)
 	}
-	runs, err := spec.Expand(*root)
-	if err != nil {
-		return err
-	}
+	g := sweep.SpecGrid(spec, *root)
 	switch sub {
 	case "list":
-		return list(env, spec, runs)
+		return list(ctx, env, spec, g)
 	case "expand":
-		return expand(env, spec, runs, *todo, *wrap)
+		return expand(ctx, env, spec, g, *todo, *wrap)
 	case "slurm":
 		so.Throttle = *jobs
 		if so.Name == "" {
@@ -152,70 +153,106 @@ func run(ctx context.Context, env *cli.Env) error {
 		if so.CPUs < 0 {
 			return cli.Usagef("-cpus must not be negative, got %d", so.CPUs)
 		}
-		return sweep.WriteSlurm(env.Stdout, runs, spec.Done, spec.ResumeIf, so)
+		out := bufio.NewWriterSize(env.Stdout, 1<<16)
+		if err := sweep.WriteSlurm(ctx, out, g, spec, *root, so); err != nil {
+			if ctx.Err() != nil {
+				return cli.Interrupted(ctx)
+			}
+			return err
+		}
+		return out.Flush()
 	}
-	return runAll(ctx, env, spec, *root, runs, *jobs, *force, *dry, *quiet)
+	return runAll(ctx, env, spec, *root, g, *jobs, *force, *dry, *quiet)
 }
 
-// list prints index, dir, status and the axis values of every run as TSV.
-func list(env *cli.Env, spec *sweep.Spec, runs []sweep.Run) error {
-	var b bytes.Buffer
+// eachRun calls fn on every run of g in index order, stopping at the first
+// error or when ctx is done (^C, SIGTERM).
+func eachRun(ctx context.Context, g sweep.Grid, fn func(r sweep.Run) error) error {
+	for i := 0; i < g.Len(); i++ {
+		if err := cli.Interrupted(ctx); err != nil {
+			return err
+		}
+		r, err := g.Run(i)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list prints index, dir, status and the axis values of every run as TSV,
+// one line at a time.
+func list(ctx context.Context, env *cli.Env, spec *sweep.Spec, g sweep.Grid) error {
+	b := bufio.NewWriterSize(env.Stdout, 1<<16)
 	b.WriteString("index\tdir\tstatus")
 	for _, k := range spec.Keys() {
 		b.WriteString("\t" + k)
 	}
 	b.WriteString("\n")
-	for _, r := range runs {
+	err := eachRun(ctx, g, func(r sweep.Run) error {
 		status := "todo"
 		if sweep.IsDone(r, spec.Done) {
 			status = "done"
 		}
-		fmt.Fprintf(&b, "%d\t%s\t%s", r.Index, r.Dir, status)
+		fmt.Fprintf(b, "%d\t%s\t%s", r.Index, r.Dir, status)
 		for _, p := range r.Params {
 			b.WriteString("\t" + p.Value)
 		}
-		b.WriteString("\n")
+		_, err := b.WriteString("\n")
+		return err
+	})
+	if ferr := b.Flush(); err == nil {
+		err = ferr
 	}
-	_, err := env.Stdout.Write(b.Bytes())
 	return err
 }
 
 // expand prints one shell command line per run, in index order.
-func expand(env *cli.Env, spec *sweep.Spec, runs []sweep.Run, todo, wrap bool) error {
-	var b bytes.Buffer
-	for _, r := range runs {
+func expand(ctx context.Context, env *cli.Env, spec *sweep.Spec, g sweep.Grid, todo, wrap bool) error {
+	b := bufio.NewWriterSize(env.Stdout, 1<<16)
+	err := eachRun(ctx, g, func(r sweep.Run) error {
 		if todo && sweep.IsDone(r, spec.Done) {
-			continue
+			return nil
 		}
 		line := r.Cmd
 		if wrap {
 			d := sweep.Quote(r.Dir)
 			line = fmt.Sprintf("mkdir -p %s && { %s ; } </dev/null >>%s/%s 2>&1", d, r.Cmd, d, sweep.LogFile)
 		}
-		b.WriteString(line + "\n")
+		_, err := b.WriteString(line + "\n")
+		return err
+	})
+	if ferr := b.Flush(); err == nil {
+		err = ferr
 	}
-	_, err := env.Stdout.Write(b.Bytes())
 	return err
 }
 
 // runAll runs the runs that are not done and reports failures.
-func runAll(ctx context.Context, env *cli.Env, spec *sweep.Spec, root string, runs []sweep.Run, jobs int, force, dry, quiet bool) error {
+func runAll(ctx context.Context, env *cli.Env, spec *sweep.Spec, root string, g sweep.Grid, jobs int, force, dry, quiet bool) error {
 	todo := 0
-	for _, r := range runs {
+	var b *bufio.Writer
+	if dry {
+		b = bufio.NewWriterSize(env.Stdout, 1<<16)
+	}
+	err := eachRun(ctx, g, func(r sweep.Run) error {
 		if force || !sweep.IsDone(r, spec.Done) {
 			todo++
-		}
-	}
-	if dry {
-		var b bytes.Buffer
-		for _, r := range runs {
-			if force || !sweep.IsDone(r, spec.Done) {
-				fmt.Fprintf(&b, "%s\n", r.Cmd)
+			if dry {
+				b.WriteString(r.Cmd + "\n")
 			}
 		}
-		fmt.Fprintf(env.Stderr, "sweep: %d of %d runs to do\n", todo, len(runs))
-		_, err := env.Stdout.Write(b.Bytes())
+		return nil
+	})
+	if err != nil {
 		return err
+	}
+	if dry {
+		fmt.Fprintf(env.Stderr, "sweep: %d of %d runs to do\n", todo, g.Len())
+		return b.Flush()
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
@@ -239,24 +276,33 @@ func runAll(ctx context.Context, env *cli.Env, spec *sweep.Spec, root string, ru
 		Finish: func(r sweep.Run, err error) {
 			ended++
 			if err != nil {
-				if !errors.Is(err, sweep.ErrInterrupted) {
+				if !errors.Is(err, sweep.ErrInterrupted) && !errors.Is(err, sweep.ErrBusy) {
 					failed++
 				}
-				fmt.Fprintf(env.Stderr, "%s: run %d (%s): %s, see %s\n", env.Name, r.Index, r.Name(), sweep.ExitText(err), filepath.Join(r.Dir, sweep.LogFile))
+				what := sweep.ExitText(err) + ", see " + filepath.Join(r.Dir, sweep.LogFile)
+				if errors.Is(err, sweep.ErrBusy) {
+					what = "still running in another process (" + filepath.Join(r.Dir, sweep.LogFile) + " is locked); not started"
+				}
+				fmt.Fprintf(env.Stderr, "%s: run %d (%s): %s\n", env.Name, r.Index, r.Name(), what)
 			}
 			prog.Update(ended, fmt.Sprintf("runs (%d failed)", failed))
 		},
 	}
 	prog.Update(0, "runs")
-	_, err := sweep.Execute(ctx, runs, spec.ResumeIf, opt)
+	sum, err := sweep.Execute(ctx, g, spec.ResumeIf, opt)
 	if errors.Is(err, sweep.ErrInterrupted) {
 		return fmt.Errorf("interrupted after %d of %d runs ended (%d failed); rerun to resume", ended, todo, failed)
 	}
 	if err != nil {
 		return err
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d runs failed", failed, todo)
+	switch {
+	case sum.Failed > 0 && sum.Busy > 0:
+		return fmt.Errorf("%d of %d runs failed, %d still running in another process", sum.Failed, todo, sum.Busy)
+	case sum.Failed > 0:
+		return fmt.Errorf("%d of %d runs failed", sum.Failed, todo)
+	case sum.Busy > 0:
+		return fmt.Errorf("%d of %d runs still running in another process; rerun when they have ended", sum.Busy, todo)
 	}
 	return nil
 }

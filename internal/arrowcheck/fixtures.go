@@ -72,6 +72,18 @@ var fixtures = []fixture{
 	{name: "scalars.arrows", stream: true, table: scalarTable},
 	{name: "lists_zstd.arrow", opts: []ipc.Option{ipc.WithZstd()}, table: listTable},
 	{name: "lists_lz4.arrows", stream: true, opts: []ipc.Option{ipc.WithLZ4()}, table: listTable},
+	{name: "empty.arrow", table: emptyTable},
+	{name: "empty.arrows", stream: true, table: emptyTable},
+}
+
+// emptyTable is scalarTable's schema without record batches (a run that
+// wrote no step yet, a table with no rows).
+func emptyTable(mem memory.Allocator) (*arrow.Schema, []arrow.Record) {
+	schema, recs := scalarTable(mem)
+	for _, r := range recs {
+		r.Release()
+	}
+	return schema, nil
 }
 
 // WriteFixtures writes the sample files into dir (which must exist) and
@@ -79,8 +91,10 @@ var fixtures = []fixture{
 // float32, float64, bool, utf8 with nulls; uncompressed IPC file and
 // stream), lists_zstd.arrow (List<int32>, List<bool> and
 // FixedSizeList<float32>[3] with null and empty lists; zstd IPC file) and
-// lists_lz4.arrows (the same table; lz4 IPC stream). Every file has schema
-// metadata (format, format_version, producer) and several record batches.
+// lists_lz4.arrows (the same table; lz4 IPC stream), and empty.arrow and
+// empty.arrows (scalars' schema and no record batch). Every file has schema
+// metadata (format, format_version, producer); all but the empty ones have
+// several record batches.
 func WriteFixtures(mem memory.Allocator, dir string) ([]string, error) {
 	var paths []string
 	for _, fx := range fixtures {

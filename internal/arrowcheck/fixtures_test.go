@@ -63,6 +63,14 @@ var (
 		// sums by row 3 + 0.25 + 12 + 0 + 56 = 71.25, |…| 3 + 4.25 + 12 + 1 + 56 = 76.25.
 		floatCol("grad[]", "float32", 15, 0, 71.25, 76.25),
 	}
+	wantEmptyColumns = []ColumnSummary{
+		intCol("i32", "int32", 0, 0, "0", 0),
+		intCol("i64", "int64", 0, 0, "0", 0),
+		floatCol("f32", "float32", 0, 0, 0, 0),
+		floatCol("f64", "float64", 0, 0, 0, 0),
+		boolCol("b", "bool", 0, 0, 0),
+		{Name: "s", Type: "utf8", Kind: KindString, Bytes: iptr(0)},
+	}
 	wantMetadataKeys = []string{"format", "format_version", "producer", "content"}
 	wantMetadata     = map[string]string{"format": FixtureFormat, "format_version": FixtureFormatVersion}
 )
@@ -80,6 +88,8 @@ func TestFixtureManifests(t *testing.T) {
 		"scalars.arrows":   {Format: FormatStream, Batches: 3, Rows: 10, Columns: wantScalarColumns},
 		"lists_zstd.arrow": {Format: FormatFile, Batches: 3, Rows: 6, Columns: wantListColumns},
 		"lists_lz4.arrows": {Format: FormatStream, Batches: 3, Rows: 6, Columns: wantListColumns},
+		"empty.arrow":      {Format: FormatFile, Batches: 0, Rows: 0, Columns: wantEmptyColumns},
+		"empty.arrows":     {Format: FormatStream, Batches: 0, Rows: 0, Columns: wantEmptyColumns},
 	}
 	if len(paths) != len(want) {
 		t.Fatalf("WriteFixtures wrote %d files, want %d", len(paths), len(want))

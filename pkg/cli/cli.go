@@ -102,10 +102,50 @@ func Run(ctx context.Context, env *Env, run RunFunc) int {
 }
 
 // Main binds run to the process: os.Args, the standard streams, and a context
-// cancelled on SIGINT or SIGTERM. It returns the exit code for os.Exit.
+// cancelled on the first SIGINT or SIGTERM. The signal's default action is
+// then restored, so that a second ^C ends a command that does not stop. It
+// returns the exit code for os.Exit.
 func Main(name string, run RunFunc) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	env := &Env{Name: name, Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	return Run(ctx, env, run)
 }
+
+// ErrInterrupted is wrapped by Interrupted's error.
+var ErrInterrupted = errors.New("interrupted")
+
+// Interrupted returns nil while ctx is live, and once it is done an error
+// wrapping ErrInterrupted that names the cause ("interrupted (interrupt
+// signal received)"); Run prints it and exits 1. Every loop whose length
+// depends on the input calls it once per item, or per batch of a few
+// thousand cheap items:
+//
+//	for i := 0; i < n; i++ {
+//		if err := cli.Interrupted(ctx); err != nil {
+//			return err
+//		}
+//		...
+//	}
+func Interrupted(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return &interrupted{cause: context.Cause(ctx)}
+}
+
+type interrupted struct{ cause error }
+
+func (e *interrupted) Error() string {
+	if e.cause == nil || e.cause == context.Canceled {
+		return "interrupted"
+	}
+	return "interrupted (" + e.cause.Error() + ")"
+}
+
+func (e *interrupted) Is(target error) bool { return target == ErrInterrupted }
+func (e *interrupted) Unwrap() error        { return e.cause }

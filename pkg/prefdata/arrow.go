@@ -187,7 +187,10 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s: empty input (expected an Arrow stream or file from prefgen)", name)
 	}
-	mem := ipc.WithAllocator(arrowio.LimitAllocator(8*len(all) + 1<<20))
+	if err := arrowio.Check(all); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	mem := ipc.WithAllocator(arrowio.InputAllocator(len(all)))
 	var rr array.RecordReader
 	if arrowio.IsFile(all) {
 		fr, err := ipc.NewFileReader(bytes.NewReader(all), mem)
@@ -211,6 +214,9 @@ func Read(r io.Reader, name string) (d *Dataset, err error) {
 	rec := 0
 	seen := map[int64]int{}
 	for rr.Next() {
+		if err := arrowio.ValidateRecord(rr.Record()); err != nil {
+			return nil, fmt.Errorf("%s:record %d: corrupt Arrow data: %v", name, rec, err)
+		}
 		if err := appendExamples(d, rr.Record(), name, &rec, seen); err != nil {
 			return nil, err
 		}

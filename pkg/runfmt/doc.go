@@ -38,9 +38,27 @@
 //   - corrupt record batches (nulls in non-nullable columns, short buffers).
 //
 // A stream that ends without its end-of-stream marker (a killed or still
-// running train) has delivered every complete step; Err then reports
-// ErrTruncated naming the last complete step.
+// running train: cut inside a batch, inside the marker, or exactly between
+// two batches) has delivered every complete step; Err then wraps ErrTruncated
+// and names the last complete step. A caller that follows a live run keeps
+// the rows it was given and treats that error as a warning:
 //
-// Readers allocate through pkg/arrowio.LimitAllocator (WithMaxBuffer sets the
-// bound, 4 GiB by default) so that a corrupt length cannot exhaust memory.
+//	for r.Next() {
+//		use(r.Rows()) // complete steps only
+//	}
+//	if err := r.Err(); errors.Is(err, runfmt.ErrTruncated) {
+//		warn(err) // "pairs.arrows: after step 41 (the last complete step): truncated Arrow stream: ..."
+//	} else if err != nil {
+//		return err
+//	}
+//
+// # Memory
+//
+// Every message passes through pkg/arrowio.Guard before Arrow sees it: its
+// metadata and body lengths are checked against what is left of the input
+// (read in bounded pieces from a pipe), and its flatbuffer (the schema
+// included) is verified, so no length in a corrupt or hostile input makes a
+// reader allocate more than the input holds. Readers also allocate through
+// pkg/arrowio.LimitAllocator (WithMaxBuffer sets the bound, 4 GiB by
+// default). A reader holds one record batch at a time (twice from a pipe).
 package runfmt

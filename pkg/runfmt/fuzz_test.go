@@ -6,12 +6,11 @@ import (
 	"testing"
 )
 
-// The fuzzers mutate the stream AFTER a valid schema message: Arrow v17
-// sizes its schema structures from the flatbuffer without bounds, so a
-// corrupt schema can exhaust memory inside Arrow itself (as in
-// pkg/prefdata/fuzz_test.go); the record batches are ours to validate. The
-// property: no panic, bounded memory (WithMaxBuffer), and whatever steps are
-// accepted re-encode and read back to the same rows.
+// These fuzzers mutate the stream after a valid schema message, so that
+// they spend their time on the record batches; FuzzOpenAny (hostile_test.go)
+// fuzzes whole streams, the schema included. The property: no panic, bounded
+// memory (WithMaxBuffer), and whatever steps are accepted re-encode and read
+// back to the same rows.
 
 // fuzzMaxBuffer bounds any one allocation of a fuzzed reader (inputs are at
 // most 64 KiB, so a legitimate buffer is smaller).

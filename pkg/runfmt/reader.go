@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -15,38 +14,16 @@ import (
 )
 
 // ErrTruncated is wrapped by a reader's Err when the stream ended without its
-// end-of-stream marker (a killed or still running train). Every complete step
-// before it was delivered; the error names the last one.
-var ErrTruncated = errors.New("truncated stream")
-
-// tracker sits between the caller's reader and Arrow's: it remembers the
-// first bytes (to recognize an IPC file) and whether Arrow asked for bytes
-// past the end. Arrow reports a clean end of input and an end-of-stream
-// marker alike (io.EOF), but after the marker it reads nothing more, so a
-// read that found no data at all means the marker is missing.
-type tracker struct {
-	r      io.Reader
-	head   []byte
-	hitEOF bool
-}
-
-func (t *tracker) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if len(t.head) < 8 {
-		k := min(n, 8-len(t.head))
-		t.head = append(t.head, p[:k]...)
-	}
-	if n == 0 && err == io.EOF {
-		t.hitEOF = true
-	}
-	return n, err
-}
+// end-of-stream marker (a killed or still running train): inside a record
+// batch or exactly between two. Every complete step before it was delivered;
+// the error names the last one. It is pkg/arrowio's ErrTruncated.
+var ErrTruncated = arrowio.ErrTruncated
 
 // reader is what the three readers share.
 type reader struct {
 	name    string
 	meta    Meta
-	t       *tracker
+	g       *arrowio.Guard
 	rr      *ipc.Reader
 	cols    []int // schema column of each wanted field
 	batches int   // record batches delivered
@@ -64,7 +41,8 @@ func open(r io.Reader, name, want string, opts []Option) (rd *reader, err error)
 	if mem == nil {
 		mem = arrowio.LimitAllocator(o.maxBuffer)
 	}
-	t := &tracker{r: r}
+	g := arrowio.NewGuard(r)
+	mem = g.Allocator(mem)
 	var ir *ipc.Reader
 	func() {
 		defer func() {
@@ -72,18 +50,20 @@ func open(r io.Reader, name, want string, opts []Option) (rd *reader, err error)
 				err = fmt.Errorf("corrupt Arrow schema (%v)", p)
 			}
 		}()
-		ir, err = ipc.NewReader(t, ipc.WithAllocator(mem))
+		ir, err = ipc.NewReader(g, ipc.WithAllocator(mem))
 	}()
 	if err != nil {
 		switch {
-		case arrowio.IsFile(t.head):
+		case arrowio.IsFile(g.Head()):
 			return nil, fmt.Errorf("%s: is an Arrow IPC file; train outputs are Arrow streams (.arrows)", name)
-		case len(t.head) == 0:
+		case len(g.Head()) == 0:
 			return nil, fmt.Errorf("%s: empty input (expected a train output stream, .arrows)", name)
+		case g.Err() != nil:
+			return nil, fmt.Errorf("%s: %w", name, g.Err())
 		}
 		return nil, fmt.Errorf("%s: not an Arrow IPC stream: %v", name, err)
 	}
-	rd = &reader{name: name, t: t, rr: ir, last: -1}
+	rd = &reader{name: name, g: g, rr: ir, last: -1}
 	if err := rd.checkSchema(want); err != nil {
 		ir.Release()
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -146,6 +126,10 @@ func (rd *reader) next(decode func(rec arrow.Record) (last int64, err error)) (o
 			return
 		}
 		rec = rd.rr.Record()
+		if decErr = arrowio.ValidateRecord(rec); decErr != nil {
+			decErr = fmt.Errorf("corrupt record batch: %v", decErr)
+			return
+		}
 		last, decErr = decode(rec)
 	}()
 	switch {
@@ -154,13 +138,18 @@ func (rd *reader) next(decode func(rec arrow.Record) (last int64, err error)) (o
 		return false
 	case rec == nil:
 		rd.done = true
-		if err := rd.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-			if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), io.ErrUnexpectedEOF.Error()) {
-				rd.fail(fmt.Errorf("%w: %v", ErrTruncated, err))
-			} else {
-				rd.fail(fmt.Errorf("corrupt Arrow data: %v", err))
-			}
-		} else if rd.t.hitEOF {
+		// The guard's own error says precisely what ended the stream; Arrow
+		// wraps it, or takes a missing end-of-stream marker for a clean end.
+		err := rd.g.Err()
+		if err == nil {
+			err = rd.rr.Err()
+		}
+		switch {
+		case errors.Is(err, ErrTruncated):
+			rd.fail(fmt.Errorf("%w (the run was killed or is still writing)", err))
+		case err != nil && !errors.Is(err, io.EOF):
+			rd.fail(fmt.Errorf("corrupt Arrow data: %v", err))
+		case !rd.g.Ended():
 			rd.fail(fmt.Errorf("%w: no end-of-stream marker (the run was killed or is still writing)", ErrTruncated))
 		}
 		return false

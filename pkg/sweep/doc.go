@@ -10,7 +10,10 @@
 // expansion as a Slurm job-array script. The spec grammar is in
 // docs/FORMATS.md ("Sweep spec"); cmd/sweep is the command-line front end.
 //
-// A spec is parsed by Parse, expanded by Spec.Expand into Runs in index order
-// (the cartesian product of the axes in file order, first axis slowest), and
-// executed by Execute. Shell quoting is Quote's.
+// A spec is parsed by Parse (at most MaxSpecBytes, a grid of at most MaxRuns
+// runs), its runs made one at a time by Spec.Run (index order: the cartesian
+// product of the axes in file order, first axis slowest; Spec.Expand makes
+// them all), and executed by Execute, which locks each run directory for as
+// long as its command runs so that no two processes run one run. Shell
+// quoting is Quote's.
 package sweep

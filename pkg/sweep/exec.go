@@ -31,6 +31,35 @@ func Shell() string {
 	return "/bin/sh"
 }
 
+// ErrBusy is wrapped by the error of a run that Execute did not start
+// because another process holds its lock: a sweep runner (or its orphaned
+// command, if the runner was killed) is still running it.
+var ErrBusy = errors.New("still running in another process")
+
+// Grid is what Execute runs: Len runs, each made on demand by Run (a
+// million-run grid is never held in memory).
+type Grid interface {
+	Len() int
+	Run(i int) (Run, error)
+}
+
+// SpecGrid is the grid of a spec under a root.
+func SpecGrid(s *Spec, root string) Grid { return specGrid{s, root} }
+
+type specGrid struct {
+	s    *Spec
+	root string
+}
+
+func (g specGrid) Len() int               { return g.s.Len() }
+func (g specGrid) Run(i int) (Run, error) { return g.s.Run(g.root, i) }
+
+// Runs is a grid of runs already expanded.
+type Runs []Run
+
+func (rs Runs) Len() int               { return len(rs) }
+func (rs Runs) Run(i int) (Run, error) { return rs[i], nil }
+
 // Options controls Execute.
 type Options struct {
 	Jobs  int    // runs at once; at least 1
@@ -48,29 +77,42 @@ type Options struct {
 	// starts; resumed says that r's resume command was chosen.
 	Start func(r Run, resumed bool)
 	// Finish, when not nil, is called (from Execute's goroutine) when run r
-	// has ended; err is nil on success, else an *exec.ExitError, the error
-	// that prevented it from starting, or (for a run that failed after a
-	// forwarded signal) an error that Is ErrInterrupted.
+	// has ended or could not start; err is nil on success, else an
+	// *exec.ExitError, the error that prevented it from starting (one that
+	// Is ErrBusy when another process runs it), or (for a run that failed
+	// after a forwarded signal) an error that Is ErrInterrupted.
 	Finish func(r Run, err error)
 }
 
-// Result is the outcome of one run in Execute.
-type Result struct {
-	Run     Run
-	Skipped bool  // already done
-	Err     error // nil when done or succeeded
+// Summary counts the outcomes of Execute's runs.
+type Summary struct {
+	Skipped   int // already done
+	Succeeded int
+	Failed    int // failed, or could not start
+	Busy      int // not started: another process holds the run's lock
+	Stopped   int // ended unsuccessfully after a forwarded signal
 }
 
-// Execute runs every run that is not done (every run with opt.Force), at most
-// opt.Jobs at once, in index order of starting. Each command runs as
+// Execute runs every run of g that is not done (every run with opt.Force),
+// at most opt.Jobs at once, in index order of starting. Each command runs as
 // "shell -c CMD" in the caller's working directory, in its own process
 // group, with standard input from /dev/null and its standard output and
 // error appended to Dir/sweep.log (Dir is created first). A run whose
 // directory holds the spec's resume file runs its resume command instead.
-// A failed run does not stop the others. Results are in index order. The
-// error is ErrInterrupted when a signal or the context stopped the sweep,
-// else nil (failures are in the results).
-func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]Result, error) {
+// A failed run does not stop the others.
+//
+// The open sweep.log carries an exclusive lock (flock) for as long as any
+// process holds it: the runner while it waits, the command and its children,
+// which inherit it as their output. A run whose log is locked — another
+// runner's, or the command of a runner that was killed (kill -9) and left
+// it running — is not started (Finish gets an error that Is ErrBusy), so two
+// trains never write one directory; whether a run is done and whether to
+// resume it is decided only once the lock is held. On Linux each command's
+// shell also gets SIGTERM if the runner dies (Pdeathsig).
+//
+// The error is ErrInterrupted when a signal or the context stopped the
+// sweep, else nil (failures are in the summary and the Finish calls).
+func Execute(ctx context.Context, g Grid, resumeIf string, opt Options) (Summary, error) {
 	if opt.Jobs < 1 {
 		panic("sweep: Options.Jobs must be at least 1")
 	}
@@ -80,9 +122,9 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 	if opt.Shell == "" {
 		opt.Shell = Shell()
 	}
-	res := make([]Result, len(runs))
+	var sum Summary
 	type done struct {
-		i   int
+		r   Run
 		err error
 	}
 	finished := make(chan done)
@@ -99,14 +141,31 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 		}
 		mu.Unlock()
 	}
-	start := func(i int) error {
-		r := runs[i]
+	// start starts r; started is false for a run found done under its lock.
+	start := func(r Run) (started bool, err error) {
 		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-			return err
+			return false, err
+		}
+		log, err := os.OpenFile(filepath.Join(r.Dir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return false, err
+		}
+		locked, err := tryLock(log)
+		if err != nil || !locked {
+			log.Close()
+			if err == nil {
+				err = fmt.Errorf("%w (%s is locked)", ErrBusy, filepath.Join(r.Dir, LogFile))
+			}
+			return false, err
+		}
+		if !opt.Force && IsDone(r, opt.Done) { // it ended while we looked
+			log.Close()
+			return false, nil
 		}
 		if opt.Force {
 			if err := os.Remove(filepath.Join(r.Dir, opt.Done)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
+				log.Close()
+				return false, err
 			}
 		}
 		cmdText, resumed := r.Cmd, false
@@ -115,12 +174,8 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 				cmdText, resumed = r.Resume, true
 			}
 		}
-		log, err := os.OpenFile(filepath.Join(r.Dir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
 		c := exec.Command(opt.Shell, "-c", cmdText)
-		c.Stdout, c.Stderr = log, log
+		c.Stdout, c.Stderr = log, log // the child inherits the locked file
 		setGroup(c)
 		if opt.Start != nil {
 			opt.Start(r, resumed)
@@ -128,46 +183,58 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 		mu.Lock()
 		err = c.Start()
 		if err == nil {
-			running[i] = c
+			running[r.Index] = c
 		}
 		mu.Unlock()
 		if err != nil {
 			log.Close()
-			return err
+			return false, err
 		}
 		go func() {
 			err := c.Wait()
 			log.Close()
 			mu.Lock()
-			delete(running, i)
+			delete(running, r.Index)
 			mu.Unlock()
-			finished <- done{i, err}
+			finished <- done{r, err}
 		}()
-		return nil
+		return true, nil
 	}
+	n := g.Len()
 	active, next := 0, 0
 	ctxDone := ctx.Done()
 	for {
-		if stopSig == nil && ctx.Err() != nil {
-			stop(sigTerm)
-		}
 		// Start runs while there is room and no stop was asked for.
-		for stopSig == nil && active < opt.Jobs && next < len(runs) {
-			i := next
+		for stopSig == nil && active < opt.Jobs && next < n {
+			if ctx.Err() != nil {
+				stop(sigTerm)
+				break
+			}
+			r, err := g.Run(next)
 			next++
-			res[i].Run = runs[i]
-			if !opt.Force && IsDone(runs[i], opt.Done) {
-				res[i].Skipped = true
+			if err != nil {
+				return sum, err
+			}
+			if !opt.Force && IsDone(r, opt.Done) {
+				sum.Skipped++
 				continue
 			}
-			if err := start(i); err != nil {
-				res[i].Err = err
-				if opt.Finish != nil {
-					opt.Finish(runs[i], err)
+			started, err := start(r)
+			switch {
+			case err != nil:
+				if errors.Is(err, ErrBusy) {
+					sum.Busy++
+				} else {
+					sum.Failed++
 				}
-				continue
+				if opt.Finish != nil {
+					opt.Finish(r, err)
+				}
+			case !started:
+				sum.Skipped++
+			default:
+				active++
 			}
-			active++
 		}
 		if active == 0 {
 			break
@@ -175,12 +242,17 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 		select {
 		case d := <-finished:
 			active--
-			if stopSig != nil && d.err != nil {
+			switch {
+			case d.err != nil && stopSig != nil:
 				d.err = &interruptedRun{d.err}
+				sum.Stopped++
+			case d.err != nil:
+				sum.Failed++
+			default:
+				sum.Succeeded++
 			}
-			res[d.i].Err = d.err
 			if opt.Finish != nil {
-				opt.Finish(runs[d.i], d.err)
+				opt.Finish(d.r, d.err)
 			}
 		case sig := <-opt.Signals:
 			stop(sig)
@@ -196,13 +268,10 @@ func Execute(ctx context.Context, runs []Run, resumeIf string, opt Options) ([]R
 			}
 		}
 	}
-	if stopSig != nil {
-		return res[:next], ErrInterrupted
+	if stopSig != nil || ctx.Err() != nil {
+		return sum, ErrInterrupted
 	}
-	if ctx.Err() != nil {
-		return res[:next], ErrInterrupted
-	}
-	return res, nil
+	return sum, nil
 }
 
 // interruptedRun is the error of a run that ended, unsuccessfully, after the

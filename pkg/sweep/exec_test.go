@@ -29,21 +29,22 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 func TestExecuteSkipFailResume(t *testing.T) {
 	_, s, runs := expandIn(t, "axis seed 1 2 3\ncmd echo run {index}; test {seed} != 2 && touch {dir}/DONE\n")
 	var finished []int
-	res, err := Execute(context.Background(), runs, s.ResumeIf, Options{Jobs: 1, Done: s.Done,
-		Finish: func(r Run, err error) { finished = append(finished, r.Index) }})
+	errs := map[int]error{}
+	finish := func(r Run, err error) { finished = append(finished, r.Index); errs[r.Index] = err }
+	sum, err := Execute(context.Background(), Runs(runs), s.ResumeIf, Options{Jobs: 1, Done: s.Done, Finish: finish})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(finished) != 3 {
-		t.Fatalf("finished %v", finished)
+	if len(finished) != 3 || sum != (Summary{Succeeded: 2, Failed: 1}) {
+		t.Fatalf("finished %v, summary %+v", finished, sum)
 	}
-	for i, r := range res {
-		if (r.Err != nil) != (i == 1) || r.Skipped {
-			t.Errorf("run %d: %+v", i, r)
+	for i := range runs {
+		if (errs[i] != nil) != (i == 1) {
+			t.Errorf("run %d: %v", i, errs[i])
 		}
 	}
-	if ExitText(res[1].Err) != "exit 1" {
-		t.Errorf("ExitText %q", ExitText(res[1].Err))
+	if ExitText(errs[1]) != "exit 1" {
+		t.Errorf("ExitText %q", ExitText(errs[1]))
 	}
 	for i, r := range runs {
 		if IsDone(r, s.Done) != (i != 1) {
@@ -56,10 +57,9 @@ func TestExecuteSkipFailResume(t *testing.T) {
 	}
 	// Resume: only run 1 runs again.
 	finished = nil
-	res, _ = Execute(context.Background(), runs, s.ResumeIf, Options{Jobs: 2, Done: s.Done,
-		Finish: func(r Run, err error) { finished = append(finished, r.Index) }})
-	if len(finished) != 1 || finished[0] != 1 || !res[0].Skipped || !res[2].Skipped || res[1].Skipped {
-		t.Errorf("resume ran %v, results %+v", finished, res)
+	sum, _ = Execute(context.Background(), SpecGrid(s, filepath.Dir(runs[0].Dir)), s.ResumeIf, Options{Jobs: 2, Done: s.Done, Finish: finish})
+	if len(finished) != 1 || finished[0] != 1 || sum.Skipped != 2 || sum.Failed != 1 {
+		t.Errorf("resume ran %v, summary %+v", finished, sum)
 	}
 	if log, _ := os.ReadFile(filepath.Join(runs[1].Dir, LogFile)); string(log) != "run 1\nrun 1\n" {
 		t.Errorf("the log was not appended to: %q", log)
@@ -68,9 +68,10 @@ func TestExecuteSkipFailResume(t *testing.T) {
 	_, s2, runs2 := expandIn(t, "axis seed 1\ncmd exit 3\n")
 	os.MkdirAll(runs2[0].Dir, 0o755)
 	os.WriteFile(filepath.Join(runs2[0].Dir, "DONE"), nil, 0o644)
-	res, _ = Execute(context.Background(), runs2, "", Options{Jobs: 1, Force: true, Done: s2.Done})
-	if res[0].Skipped || ExitText(res[0].Err) != "exit 3" || IsDone(runs2[0], s2.Done) {
-		t.Errorf("force: %+v, done %v", res[0], IsDone(runs2[0], s2.Done))
+	errs = map[int]error{}
+	sum, _ = Execute(context.Background(), Runs(runs2), "", Options{Jobs: 1, Force: true, Done: s2.Done, Finish: finish})
+	if sum.Skipped != 0 || ExitText(errs[0]) != "exit 3" || IsDone(runs2[0], s2.Done) {
+		t.Errorf("force: %+v %v, done %v", sum, errs[0], IsDone(runs2[0], s2.Done))
 	}
 }
 
@@ -81,7 +82,7 @@ func TestExecuteResumeCommand(t *testing.T) {
 	os.MkdirAll(runs[1].Dir, 0o755)
 	os.WriteFile(filepath.Join(runs[1].Dir, "CKPT"), nil, 0o644)
 	var resumed []bool
-	if _, err := Execute(context.Background(), runs, s.ResumeIf, Options{Jobs: 1, Done: s.Done,
+	if _, err := Execute(context.Background(), Runs(runs), s.ResumeIf, Options{Jobs: 1, Done: s.Done,
 		Start: func(r Run, res bool) { resumed = append(resumed, res) }}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,15 +107,14 @@ cmd touch {root}/live.{index} {root}/started.{index}; \
     while [ ! -e {root}/started.$other ]; do k=$((k+1)); [ $k -lt 3000 ] || exit 7; sleep 0.01; done; \
     rm {root}/live.{index}; touch {dir}/DONE
 `)
-	res, err := Execute(context.Background(), runs, "", Options{Jobs: 2, Done: s.Done})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range res {
-		if r.Err != nil {
-			log, _ := os.ReadFile(filepath.Join(runs[i].Dir, LogFile))
-			t.Errorf("run %d: %s; log %q", i, ExitText(r.Err), log)
+	sum, err := Execute(context.Background(), Runs(runs), "", Options{Jobs: 2, Done: s.Done, Finish: func(r Run, err error) {
+		if err != nil {
+			log, _ := os.ReadFile(filepath.Join(r.Dir, LogFile))
+			t.Errorf("run %d: %s; log %q", r.Index, ExitText(err), log)
 		}
+	}})
+	if err != nil || sum.Succeeded != 4 {
+		t.Fatal(err, sum)
 	}
 }
 
@@ -128,8 +128,10 @@ cmd trap 'echo got TERM > {dir}/signal; exit 5' TERM; touch {root}/ready; \
 `)
 	sigs := make(chan os.Signal, 1)
 	started := 0
+	var errs []error
 	opt := Options{Jobs: 1, Done: s.Done, Signals: sigs, Shell: "bash",
-		Start: func(r Run, _ bool) { started++ }}
+		Start:  func(r Run, _ bool) { started++ },
+		Finish: func(r Run, err error) { errs = append(errs, err) }}
 	go func() {
 		// Wait until the first run is inside its loop, then signal.
 		for !exists(filepath.Join(root, "ready")) {
@@ -137,12 +139,12 @@ cmd trap 'echo got TERM > {dir}/signal; exit 5' TERM; touch {root}/ready; \
 		}
 		sigs <- syscall.SIGTERM
 	}()
-	res, err := Execute(context.Background(), runs, "", opt)
+	sum, err := Execute(context.Background(), Runs(runs), "", opt)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err %v", err)
 	}
-	if started != 1 || len(res) != 1 || ExitText(res[0].Err) != "interrupted (exit 5)" || !errors.Is(res[0].Err, ErrInterrupted) {
-		t.Errorf("started %d, results %+v", started, res)
+	if started != 1 || len(errs) != 1 || ExitText(errs[0]) != "interrupted (exit 5)" || !errors.Is(errs[0], ErrInterrupted) || sum.Stopped != 1 {
+		t.Errorf("started %d, errors %v, summary %+v", started, errs, sum)
 	}
 	if got, _ := os.ReadFile(filepath.Join(runs[0].Dir, "signal")); string(got) != "got TERM\n" {
 		t.Errorf("signal file %q", got)
@@ -152,7 +154,7 @@ cmd trap 'echo got TERM > {dir}/signal; exit 5' TERM; touch {root}/ready; \
 	cancel()
 	started = 0
 	opt.Signals = nil
-	if _, err := Execute(ctx, runs, "", opt); !errors.Is(err, ErrInterrupted) || started != 0 {
+	if _, err := Execute(ctx, Runs(runs), "", opt); !errors.Is(err, ErrInterrupted) || started != 0 {
 		t.Errorf("cancelled context: err %v, started %d", err, started)
 	}
 }

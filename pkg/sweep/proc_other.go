@@ -19,3 +19,6 @@ func signalGroup(c *exec.Cmd, sig os.Signal) {
 		c.Process.Signal(sig)
 	}
 }
+
+// tryLock always succeeds where there is no flock.
+func tryLock(*os.File) (bool, error) { return true, nil }

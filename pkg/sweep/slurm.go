@@ -1,6 +1,9 @@
 package sweep
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -17,16 +20,21 @@ type SlurmOptions struct {
 	Throttle  int    // at most this many array tasks at once (%N); 0 is no limit
 }
 
-// WriteSlurm writes a bash sbatch script for runs as one job array
+// WriteSlurm writes a bash sbatch script for the runs of g as one job array
 // (--array=0-(n-1)[%Throttle]). Array task k runs run k: it exits 0 at once
-// if the run is done, else creates the run directory, picks the resume
-// command when resumeIf exists there, and runs the command through bash -c
-// with output appended to the run's sweep.log; the task's exit status is
-// the command's. The script runs in sbatch's working directory (the
-// submission directory by default), against which the run directories are
-// relative. Option values must not contain newlines.
-func WriteSlurm(w io.Writer, runs []Run, done, resumeIf string, o SlurmOptions) error {
-	if len(runs) == 0 {
+// if the run is done, else records the spec in root/sweep.spec (atomically,
+// as sweep run does), creates the run directory, opens its sweep.log and
+// takes the run's lock on it (flock, when the flock command exists: a task
+// whose run another process still runs exits 1), checks again that the run
+// is not done, picks the resume command when resumeIf exists there, and runs
+// the command through bash -c with its output appended to the locked log;
+// the task's exit status is the command's. The script runs in sbatch's
+// working directory (the submission directory by default), against which
+// the run directories are relative. Option values must not contain newlines.
+// WriteSlurm stops with ctx's error when ctx is done.
+func WriteSlurm(ctx context.Context, w io.Writer, g Grid, spec *Spec, root string, o SlurmOptions) error {
+	n := g.Len()
+	if n == 0 {
 		return fmt.Errorf("sweep: no runs")
 	}
 	for _, v := range []string{o.Name, o.Partition, o.Time, o.Mem} {
@@ -34,47 +42,60 @@ func WriteSlurm(w io.Writer, runs []Run, done, resumeIf string, o SlurmOptions) 
 			return fmt.Errorf("sweep: Slurm option %q contains a newline", v)
 		}
 	}
-	var b strings.Builder
+	if bytes.IndexByte(spec.Text, 0) >= 0 {
+		return fmt.Errorf("sweep: the spec holds a NUL byte")
+	}
+	b := bufio.NewWriterSize(w, 1<<16)
 	b.WriteString("#!/bin/bash\n")
 	if o.Name != "" {
-		fmt.Fprintf(&b, "#SBATCH --job-name=%s\n", o.Name)
+		fmt.Fprintf(b, "#SBATCH --job-name=%s\n", o.Name)
 	}
-	fmt.Fprintf(&b, "#SBATCH --array=0-%d", len(runs)-1)
+	fmt.Fprintf(b, "#SBATCH --array=0-%d", n-1)
 	if o.Throttle > 0 {
-		fmt.Fprintf(&b, "%%%d", o.Throttle)
+		fmt.Fprintf(b, "%%%d", o.Throttle)
 	}
 	b.WriteString("\n")
 	if o.Partition != "" {
-		fmt.Fprintf(&b, "#SBATCH --partition=%s\n", o.Partition)
+		fmt.Fprintf(b, "#SBATCH --partition=%s\n", o.Partition)
 	}
 	if o.Time != "" {
-		fmt.Fprintf(&b, "#SBATCH --time=%s\n", o.Time)
+		fmt.Fprintf(b, "#SBATCH --time=%s\n", o.Time)
 	}
 	if o.CPUs > 0 {
-		fmt.Fprintf(&b, "#SBATCH --cpus-per-task=%d\n", o.CPUs)
+		fmt.Fprintf(b, "#SBATCH --cpus-per-task=%d\n", o.CPUs)
 	}
 	if o.Mem != "" {
-		fmt.Fprintf(&b, "#SBATCH --mem=%s\n", o.Mem)
+		fmt.Fprintf(b, "#SBATCH --mem=%s\n", o.Mem)
 	}
-	fmt.Fprintf(&b, "# %d runs written by sweep; submit from the directory the run paths are relative to.\n", len(runs))
+	fmt.Fprintf(b, "# %d runs written by sweep; submit from the directory the run paths are relative to.\n", n)
 	b.WriteString("set -u\n\n")
-	b.WriteString("dirs=(\n")
-	for _, r := range runs {
-		fmt.Fprintf(&b, "  %s\n", Quote(r.Dir))
-	}
-	b.WriteString(")\ncmds=(\n")
-	for _, r := range runs {
-		fmt.Fprintf(&b, "  %s\n", Quote(r.Cmd))
-	}
-	b.WriteString(")\n")
-	if resumeIf != "" {
-		b.WriteString("resumes=(\n")
-		for _, r := range runs {
-			fmt.Fprintf(&b, "  %s\n", Quote(r.Resume))
+	// One pass per array keeps memory flat; each run is made again.
+	for _, arr := range []string{"dirs", "cmds", "resumes"} {
+		if arr == "resumes" && spec.ResumeIf == "" {
+			continue
+		}
+		fmt.Fprintf(b, "%s=(\n", arr)
+		for i := 0; i < n; i++ {
+			if i%1024 == 0 && ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			r, err := g.Run(i)
+			if err != nil {
+				return err
+			}
+			v := r.Dir
+			switch arr {
+			case "cmds":
+				v = r.Cmd
+			case "resumes":
+				v = r.Resume
+			}
+			fmt.Fprintf(b, "  %s\n", Quote(v))
 		}
 		b.WriteString(")\n")
 	}
-	fmt.Fprintf(&b, `
+	fmt.Fprintf(b, "spec=%s\n", Quote(string(spec.Text)))
+	fmt.Fprintf(b, `
 i=${SLURM_ARRAY_TASK_ID:?not a Slurm array task}
 case $i in ''|*[!0-9]*) i=-1 ;; esac
 if [ "$i" -lt 0 ] || [ "$i" -ge %d ]; then
@@ -87,12 +108,22 @@ if [ -e "$dir"/%s ]; then
   echo "sweep: run $i ($dir) is done, skipping" >&2
   exit 0
 fi
-mkdir -p -- "$dir" || exit 1
-`, len(runs), len(runs)-1, Quote(done))
-	if resumeIf != "" {
-		fmt.Fprintf(&b, "if [ -e \"$dir\"/%s ]; then\n  cmd=${resumes[$i]}\nfi\n", Quote(resumeIf))
+root=%s
+mkdir -p -- "$root" "$dir" || exit 1
+tmp=$(mktemp "$root/.%s.XXXXXX") && printf '%%s' "$spec" > "$tmp" && mv -f -- "$tmp" "$root"/%s || exit 1
+exec 9>>"$dir"/%s || exit 1
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+  echo "sweep: run $i ($dir) is still running in another process ($dir/%s is locked)" >&2
+  exit 1
+fi
+if [ -e "$dir"/%s ]; then
+  echo "sweep: run $i ($dir) is done, skipping" >&2
+  exit 0
+fi
+`, n, n-1, Quote(spec.Done), Quote(root), SpecFile, SpecFile, LogFile, LogFile, Quote(spec.Done))
+	if spec.ResumeIf != "" {
+		fmt.Fprintf(b, "if [ -e \"$dir\"/%s ]; then\n  cmd=${resumes[$i]}\nfi\n", Quote(spec.ResumeIf))
 	}
-	fmt.Fprintf(&b, "bash -c \"$cmd\" </dev/null >>\"$dir\"/%s 2>&1\n", LogFile)
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.WriteString("bash -c \"$cmd\" </dev/null >&9 2>&9\n")
+	return b.Flush()
 }

@@ -1,7 +1,7 @@
 package sweep
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -75,12 +75,18 @@ func (r Run) Name() string {
 // SpecError is an error in a spec, located by file and line.
 type SpecError struct {
 	File string // the spec's name as given to Parse
-	Line int    // 1-based line; for a missing cmd, the last line
+	Line int    // 1-based line; for a missing cmd, the last line; 0 for the whole spec
 	Msg  string // what is wrong
 }
 
-// Error returns "file:line: message".
-func (e *SpecError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+// Error returns "file:line: message", or "file: message" for an error of
+// the whole spec (Line 0).
+func (e *SpecError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
 
 // validKey reports whether k is a nonempty run of [A-Za-z0-9_-].
 func validKey(k string) bool {
@@ -132,22 +138,35 @@ func stripComment(s string) string {
 	return s
 }
 
+// MaxSpecBytes bounds the size of a spec file.
+const MaxSpecBytes = 16 << 20
+
+// MaxRuns bounds the number of runs of a grid (the product of the axis
+// lengths); a larger grid is a spec error at the axis that passes it.
+const MaxRuns = 1_000_000
+
 // readLines splits r into logical lines and returns the number of physical
-// lines read.
+// lines read. Lines may be of any length (within MaxSpecBytes).
 func readLines(r io.Reader, text *[]byte) ([]logicalLine, int, error) {
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, MaxSpecBytes+1))
 	if err != nil {
 		return nil, 0, err
+	}
+	if len(data) > MaxSpecBytes {
+		return nil, 0, fmt.Errorf("larger than %d MiB; a spec is a few lines", MaxSpecBytes>>20)
 	}
 	*text = data
 	var out []logicalLine
 	var cur strings.Builder
 	start, n := 0, 0
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
+	for rest := string(data); rest != ""; {
+		line, tail, _ := strings.Cut(rest, "\n")
+		rest = tail
 		n++
-		s := strings.TrimRight(stripComment(strings.TrimSuffix(sc.Text(), "\r")), " \t")
+		if strings.IndexByte(line, 0) >= 0 {
+			return nil, n, &SpecError{Line: n, Msg: "NUL byte in the spec"}
+		}
+		s := strings.TrimRight(stripComment(strings.TrimSuffix(line, "\r")), " \t")
 		if cur.Len() == 0 {
 			start = n
 		}
@@ -166,9 +185,6 @@ func readLines(r io.Reader, text *[]byte) ([]logicalLine, int, error) {
 			cur.Reset()
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, n, err
-	}
 	if cur.Len() > 0 {
 		out = append(out, logicalLine{start, cur.String()})
 	}
@@ -180,9 +196,15 @@ func readLines(r io.Reader, text *[]byte) ([]logicalLine, int, error) {
 func Parse(name string, r io.Reader) (*Spec, error) {
 	s := &Spec{File: name}
 	lines, nphys, err := readLines(r, &s.Text)
+	var se *SpecError
+	if errors.As(err, &se) {
+		se.File = name
+		return nil, se
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	runs := 1                // the grid's size so far, at most MaxRuns
 	seen := map[string]int{} // key → line that defined it
 	errf := func(line int, format string, args ...any) error {
 		return &SpecError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
@@ -238,6 +260,10 @@ func Parse(name string, r io.Reader) (*Spec, error) {
 				have[f] = true
 				ax.Values = append(ax.Values, vals)
 			}
+			if len(ax.Values) > MaxRuns/runs {
+				return nil, errf(l.n, "axis %s: the grid would have more than %d runs (%d so far × %d values); split the sweep", fields[0], MaxRuns, runs, len(ax.Values))
+			}
+			runs *= len(ax.Values)
 			s.Axes = append(s.Axes, ax)
 		case "set":
 			if len(fields) != 2 {
@@ -291,6 +317,9 @@ func Parse(name string, r io.Reader) (*Spec, error) {
 		}
 	}
 	if s.CmdLine == 0 {
+		if len(lines) == 0 {
+			return nil, errf(0, "empty spec (it needs at least a cmd line)")
+		}
 		return nil, errf(nphys, "missing cmd line")
 	}
 	if s.Done == "" {
@@ -312,10 +341,18 @@ func Parse(name string, r io.Reader) (*Spec, error) {
 	return s, nil
 }
 
-// Len is the number of runs in the grid: the product of the axis lengths.
+// Len is the number of runs in the grid: the product of the axis lengths
+// (at most MaxRuns for a parsed spec; a product above it is reported as
+// MaxRuns+1).
 func (s *Spec) Len() int {
 	n := 1
 	for _, a := range s.Axes {
+		if len(a.Values) == 0 {
+			return 0
+		}
+		if len(a.Values) > (MaxRuns+1)/n {
+			return MaxRuns + 1
+		}
 		n *= len(a.Values)
 	}
 	return n
@@ -330,52 +367,66 @@ func (s *Spec) Keys() []string {
 	return ks
 }
 
-// Expand returns every run of the grid in index order: the cartesian product
-// of the axes in file order, first axis slowest. root is the sweep root;
-// each run's directory is root/key=value/... with every axis key in order.
+// Expand returns every run of the grid in index order (Run for each
+// index). It holds them all in memory: commands iterate with Run instead.
 func (s *Spec) Expand(root string) ([]Run, error) {
-	if root == "" {
-		return nil, fmt.Errorf("sweep: empty root")
-	}
 	n := s.Len()
+	if n > MaxRuns {
+		return nil, fmt.Errorf("sweep: the grid has more than %d runs", MaxRuns)
+	}
 	runs := make([]Run, n)
-	idx := make([]int, len(s.Axes)) // mixed-radix counter, last axis fastest
-	for i := range n {
-		r := Run{Index: i}
-		parts := []string{root}
-		vars := map[string]string{"root": Quote(root), "index": strconv.Itoa(i)}
-		for _, p := range s.Sets {
-			vars[p.Key] = Quote(p.Value)
-		}
-		for a, ax := range s.Axes {
-			for k, key := range ax.Keys {
-				v := ax.Values[idx[a]][k]
-				r.Params = append(r.Params, Param{key, v})
-				parts = append(parts, key+"="+v)
-				vars[key] = Quote(v)
-			}
-		}
-		r.Dir = filepath.Join(parts...)
-		vars["dir"] = Quote(r.Dir)
-		var err error
-		if r.Cmd, err = substitute(s.Cmd, vars); err != nil {
-			return nil, &SpecError{s.File, s.CmdLine, err.Error()}
-		}
-		if s.ResumeLine != 0 {
-			if r.Resume, err = substitute(s.Resume, vars); err != nil {
-				return nil, &SpecError{s.File, s.ResumeLine, err.Error()}
-			}
+	for i := range runs {
+		r, err := s.Run(root, i)
+		if err != nil {
+			return nil, err
 		}
 		runs[i] = r
-		for a := len(idx) - 1; a >= 0; a-- {
-			idx[a]++
-			if idx[a] < len(s.Axes[a].Values) {
-				break
-			}
-			idx[a] = 0
-		}
 	}
 	return runs, nil
+}
+
+// Run returns run i of the grid under root: the cartesian product of the
+// axes in file order, first axis slowest (i is read as a mixed-radix number
+// whose last digit is the last axis). Its directory is root/key=value/...
+// with every axis key in order.
+func (s *Spec) Run(root string, i int) (Run, error) {
+	if root == "" {
+		return Run{}, fmt.Errorf("sweep: empty root")
+	}
+	if i < 0 || i >= s.Len() {
+		panic("sweep: run index out of range")
+	}
+	r := Run{Index: i}
+	parts := []string{root}
+	vars := map[string]string{"root": Quote(root), "index": strconv.Itoa(i)}
+	for _, p := range s.Sets {
+		vars[p.Key] = Quote(p.Value)
+	}
+	idx := make([]int, len(s.Axes))
+	for a, rest := len(s.Axes)-1, i; a >= 0; a-- {
+		idx[a] = rest % len(s.Axes[a].Values)
+		rest /= len(s.Axes[a].Values)
+	}
+	for a, ax := range s.Axes {
+		for k, key := range ax.Keys {
+			v := ax.Values[idx[a]][k]
+			r.Params = append(r.Params, Param{key, v})
+			parts = append(parts, key+"="+v)
+			vars[key] = Quote(v)
+		}
+	}
+	r.Dir = filepath.Join(parts...)
+	vars["dir"] = Quote(r.Dir)
+	var err error
+	if r.Cmd, err = substitute(s.Cmd, vars); err != nil {
+		return Run{}, &SpecError{s.File, s.CmdLine, err.Error()}
+	}
+	if s.ResumeLine != 0 {
+		if r.Resume, err = substitute(s.Resume, vars); err != nil {
+			return Run{}, &SpecError{s.File, s.ResumeLine, err.Error()}
+		}
+	}
+	return r, nil
 }
 
 // substitute replaces every {name} of tmpl, name a key ([A-Za-z0-9_-]+),

@@ -20,8 +20,8 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := strings.Fields(out.String())
-	if len(paths) != 4 {
-		t.Fatalf("fixtures printed %q, want 4 paths", out.String())
+	if len(paths) != 6 {
+		t.Fatalf("fixtures printed %q, want 6 paths", out.String())
 	}
 	mpath := filepath.Join(t.TempDir(), "m.json")
 	if err := run(append([]string{"-o", mpath}, paths...), &out, &out); err != nil {
@@ -35,12 +35,16 @@ func TestRun(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Files) != 4 {
-		t.Fatalf("manifest has %d files, want 4", len(m.Files))
+	if len(m.Files) != 6 {
+		t.Fatalf("manifest has %d files, want 6", len(m.Files))
 	}
 	for i, f := range m.Files {
-		if f.Path != paths[i] || f.Batches != 3 {
-			t.Errorf("file %d: path %s batches %d, want %s and 3", i, f.Path, f.Batches, paths[i])
+		want := 3 // the empty fixtures have a schema and no batch
+		if strings.HasPrefix(filepath.Base(f.Path), "empty.") {
+			want = 0
+		}
+		if f.Path != paths[i] || f.Batches != want {
+			t.Errorf("file %d: path %s batches %d, want %s and %d", i, f.Path, f.Batches, paths[i], want)
 		}
 	}
 }

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"entangle/pkg/cli"
+)
+
+// buildSweep builds the command once per test.
+func buildSweep(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "sweep")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitFor polls for path (3000 rounds of 10 ms guard against hanging; this
+// is not a timing assertion).
+func waitFor(t *testing.T, path string) {
+	t.Helper()
+	for k := 0; !exists(path); k++ {
+		if k == 3000 {
+			t.Fatalf("%s never appeared", path)
+		}
+		exec.Command("sleep", "0.01").Run()
+	}
+}
+
+// TestKill9NoRace: a sweep runner killed with SIGKILL leaves its command
+// running (this one ignores SIGTERM, so the parent-death signal does not stop
+// it); a rerun must not start a second command in the same directory while
+// the first one still runs: it reports the run as still running and exits
+// 1. Once the orphan has finished (DONE), a rerun has nothing to do and
+// exits 0. The command ran exactly once.
+func TestKill9NoRace(t *testing.T) {
+	bin := buildSweep(t)
+	spec, root := writeSpec(t, `axis seed 1
+cmd trap '' TERM; echo start >> {root}/starts; touch {root}/ready; \
+    k=0; while [ ! -e {root}/release ]; do k=$((k+1)); [ $k -lt 6000 ] || exit 7; sleep 0.01; done; \
+    touch {dir}/DONE
+`)
+	c := exec.Command(bin, "run", "-q", "-root", root, spec)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, filepath.Join(root, "ready"))
+	c.Process.Kill() // SIGKILL: no chance to clean up
+	c.Wait()
+	_, stderr, code := sweepCmd(t, "run", "-q", "-root", root, spec)
+	wantLine := "sweep: run 0 (seed=1): still running in another process (" + filepath.Join(root, "seed=1", "sweep.log") + " is locked); not started\n"
+	if code != 1 || stderr != wantLine+"sweep: 1 of 1 runs still running in another process; rerun when they have ended\n" {
+		t.Errorf("rerun while the orphan runs: exit %d, stderr %q", code, stderr)
+	}
+	os.WriteFile(filepath.Join(root, "release"), nil, 0o644)
+	waitFor(t, filepath.Join(root, "seed=1", "DONE"))
+	// The orphan's shell may still hold the log for a moment after DONE.
+	for k := 0; k < 3000; k++ {
+		_, stderr, code = sweepCmd(t, "run", "-q", "-root", root, spec)
+		if !strings.Contains(stderr, "still running") {
+			break
+		}
+		exec.Command("sleep", "0.01").Run()
+	}
+	if code != 0 || stderr != "" {
+		t.Errorf("rerun after the orphan ended: exit %d, stderr %q", code, stderr)
+	}
+	if starts, _ := os.ReadFile(filepath.Join(root, "starts")); string(starts) != "start\n" {
+		t.Errorf("the command started %d times", strings.Count(string(starts), "start"))
+	}
+}
+
+// TestKill9StopsCommand (Linux): a runner killed with SIGKILL takes its
+// commands down: each command's shell gets SIGTERM (Pdeathsig), which train
+// answers by checkpointing and stopping.
+func TestKill9StopsCommand(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Pdeathsig is Linux's")
+	}
+	bin := buildSweep(t)
+	spec, root := writeSpec(t, `axis seed 1
+cmd exec bash -c 'trap "echo got TERM > $0/signal; exit 5" TERM; touch $0/../ready; k=0; while [ $k -lt 3000 ]; do k=$((k+1)); sleep 0.01; done' {dir}
+`)
+	c := exec.Command(bin, "run", "-q", "-root", root, spec)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, filepath.Join(root, "ready"))
+	c.Process.Kill()
+	c.Wait()
+	waitFor(t, filepath.Join(root, "seed=1", "signal"))
+	if got, _ := os.ReadFile(filepath.Join(root, "seed=1", "signal")); string(got) != "got TERM\n" {
+		t.Errorf("signal file %q", got)
+	}
+}
+
+// TestListStreamsAndStops: list and expand of a 10^6-run grid stop at once
+// on a cancelled context (^C), exit 1 saying so, and allocate far less than
+// the grid would take in memory.
+func TestListStreamsAndStops(t *testing.T) {
+	var b strings.Builder
+	for a := 0; a < 6; a++ {
+		fmt.Fprintf(&b, "axis a%d 0 1 2 3 4 5 6 7 8 9\n", a)
+	}
+	b.WriteString("cmd echo {a0} {a1} {a2} {a3} {a4} {a5} > {dir}/out\n")
+	spec, root := writeSpec(t, b.String())
+	for _, sub := range [][]string{{"list"}, {"expand"}, {"run", "-dry-run"}, {"slurm"}} {
+		// A writer that cancels the context after 1000 lines, as ^C would.
+		ctx, cancel := context.WithCancelCause(context.Background())
+		w := &cancelAfter{lines: 1000, cancel: cancel}
+		var errb bytes.Buffer
+		env := &cli.Env{Name: "sweep", Args: append(append([]string(nil), sub...), "-root", root, spec), Stdin: strings.NewReader(""), Stdout: w, Stderr: &errb}
+		var code int
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		code = cli.Run(ctx, env, run)
+		runtime.ReadMemStats(&ms1)
+		if code != 1 || !strings.Contains(errb.String(), "sweep: interrupted (^C)") {
+			t.Errorf("%v: exit %d, stderr %q", sub, code, errb.String())
+		}
+		if w.n > 200_000 {
+			t.Errorf("%v: %d lines written after the cancel", sub, w.n)
+		}
+		if a := ms1.TotalAlloc - ms0.TotalAlloc; a > 200<<20 {
+			t.Errorf("%v: allocated %d MB", sub, a>>20)
+		}
+	}
+}
+
+// cancelAfter counts lines written and cancels after a number of them.
+type cancelAfter struct {
+	lines, n int
+	cancel   context.CancelCauseFunc
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.n += bytes.Count(p, []byte("\n"))
+	if c.n >= c.lines {
+		c.cancel(errors.New("^C"))
+	}
+	return len(p), nil
+}
+
+// TestSlurmRecordsSpecAndLocks: an array task writes ROOT/sweep.spec (the
+// spec byte for byte), and a task whose run another process holds (its
+// sweep.log locked) exits 1 without running it.
+func TestSlurmRecordsSpecAndLocks(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	flock, err := exec.LookPath("flock")
+	if err != nil {
+		t.Skip("no flock(1)")
+	}
+	text := "axis seed 1 2\ncmd echo ran {seed} >> {dir}/ran  # it's a 'quoted' $comment\n"
+	spec, root := writeSpec(t, text)
+	script, stderr, code := sweepCmd(t, "slurm", "-root", root, spec)
+	if code != 0 {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+	path := filepath.Join(t.TempDir(), "job.sh")
+	os.WriteFile(path, []byte(script), 0o755)
+	task := func(k string) (string, error) {
+		c := exec.Command(bash, path)
+		c.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID="+k)
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := task("0"); err != nil {
+		t.Fatalf("task 0: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "sweep.spec")); string(got) != text {
+		t.Errorf("sweep.spec %q, want %q", got, text)
+	}
+	// Hold run 1's lock as a live run would, then start its task.
+	dir1 := filepath.Join(root, "seed=2")
+	os.MkdirAll(dir1, 0o755)
+	holder := exec.Command(flock, filepath.Join(dir1, "sweep.log"), "sleep", "30")
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	release := func() { syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); holder.Wait() }
+	defer release()
+	for k := 0; k < 3000; k++ { // until flock holds it
+		if exec.Command(flock, "-n", filepath.Join(dir1, "sweep.log"), "true").Run() != nil {
+			break
+		}
+		exec.Command("sleep", "0.01").Run()
+	}
+	out, err := task("1")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "is still running in another process") || exists(filepath.Join(dir1, "ran")) {
+		t.Errorf("task 1 with its run locked: %v, %q", err, out)
+	}
+	release()
+	if out, err := task("1"); err != nil || !exists(filepath.Join(dir1, "ran")) {
+		t.Errorf("task 1 after the release: %v %q", err, out)
+	}
+}
+
+// TestListSIGINT: the built command listing a 10^6-run grid into a pipe
+// stops on a real SIGINT with one line on stderr and exit 1, long before the
+// end of the grid.
+func TestListSIGINT(t *testing.T) {
+	bin := buildSweep(t)
+	var b strings.Builder
+	for a := 0; a < 6; a++ {
+		fmt.Fprintf(&b, "axis a%d 0 1 2 3 4 5 6 7 8 9\n", a)
+	}
+	b.WriteString("cmd true\n")
+	spec, root := writeSpec(t, b.String())
+	for _, sub := range []string{"list", "expand"} {
+		c := exec.Command(bin, sub, "-root", root, spec)
+		out, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errb bytes.Buffer
+		c.Stderr = &errb
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		first := make([]byte, 4096)
+		if _, err := io.ReadFull(out, first); err != nil {
+			t.Fatal(err)
+		}
+		c.Process.Signal(os.Interrupt) // the command is blocked writing to the pipe, or about to be
+		rest, _ := io.ReadAll(out)
+		c.Wait()
+		lines := bytes.Count(first, []byte("\n")) + bytes.Count(rest, []byte("\n"))
+		if code := c.ProcessState.ExitCode(); code != 1 || errb.String() != "sweep: interrupted (interrupt signal received)\n" || lines > 100_000 {
+			t.Errorf("%s: exit %d, stderr %q, %d lines", sub, code, errb.String(), lines)
+		}
+	}
+}
