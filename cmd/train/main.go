@@ -90,6 +90,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "`passes` over the training split when -steps is 0")
 	fs.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "evaluate the test split every `K` steps (and at 0 and the end)")
 	fs.IntVar(&cfg.CkptEvery, "ckpt-every", 0, "write the checkpoint every `K` steps (0: at the end and on interrupt only)")
+	fs.IntVar(&cfg.SaveEvery, "save-every", 0, "keep the weights every `K` steps as DIR/checkpoint-N/model.safetensors (a series for -mode analyze)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	pf := addPrefFlags(fs)
 	df := addDistFlags(fs)

@@ -194,3 +194,50 @@ func TestCheckpointStep(t *testing.T) {
 		t.Errorf("bad trainer_state.json: %v", err)
 	}
 }
+
+// TestSaveEvery: -save-every 2 keeps checkpoint-2 and checkpoint-4 in a
+// 4-step SFT run and a 4-step pref run; the last equals the final weights,
+// and the step comes back from the folder name.
+func TestSaveEvery(t *testing.T) {
+	d := data1t(t, 16)
+	dir := t.TempDir()
+	c := testConfig(t, d, 4)
+	c.SaveEvery = 2
+	sft := filepath.Join(dir, "sft")
+	if err := Run(context.Background(), c, d, Options{Dir: sft}); err != nil {
+		t.Fatal(err)
+	}
+	p := DefaultConfig()
+	p.Mode, p.Init, p.Steps, p.Epochs, p.Batch, p.SaveEvery = ModePref, filepath.Join(sft, ModelFile), 4, 0, 4, 2
+	p.Pref = &PrefConfig{Loss: "dpo"}
+	p.Pref.Params.Beta = 0.1
+	if err := Prepare(&p, d); err != nil {
+		t.Fatal(err)
+	}
+	pref := filepath.Join(dir, "pref")
+	if err := Run(context.Background(), p, d, Options{Dir: pref}); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []string{sft, pref} {
+		final, err := ReadCheckpoint(filepath.Join(run, ModelFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{2, 4} {
+			path := filepath.Join(run, SeriesDir(n), ModelFile)
+			ck, err := ReadCheckpoint(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, ok, err := CheckpointStep(path); s != int64(n) || !ok || err != nil || ck.Step != n {
+				t.Errorf("%s: step %d (%v, %v), recorded %d", path, s, ok, err, ck.Step)
+			}
+			if n == 4 && fmt.Sprint(ck.Params) != fmt.Sprint(final.Params) {
+				t.Errorf("%s differs from the final weights", path)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(run, SeriesDir(1))); err == nil {
+			t.Errorf("%s: checkpoint-1 kept", run)
+		}
+	}
+}

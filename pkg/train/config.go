@@ -42,6 +42,9 @@ type Config struct {
 	Epochs    int `json:"epochs"`     // passes over the training split when Steps is 0
 	EvalEvery int `json:"eval_every"` // held-out evaluation every K steps (and at 0 and the end); 0 = only at 0 and the end
 	CkptEvery int `json:"ckpt_every"` // checkpoint every K steps (and at the end); 0 = only at the end
+	// SaveEvery keeps the weights every K steps as checkpoint-N/model.safetensors
+	// (a series for -mode analyze); 0 = never.
+	SaveEvery int `json:"save_every,omitempty"`
 
 	// Data is a fingerprint of the dataset (see Fingerprint); -resume refuses
 	// other data.
@@ -118,6 +121,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-eval-every must be ≥ 0, got %d", c.EvalEvery)
 	case c.CkptEvery < 0:
 		return fmt.Errorf("-ckpt-every must be ≥ 0, got %d", c.CkptEvery)
+	case c.SaveEvery < 0:
+		return fmt.Errorf("-save-every must be ≥ 0, got %d", c.SaveEvery)
 	}
 	if c.Init == "" {
 		if err := c.Model.Validate(); err != nil {

@@ -359,6 +359,9 @@ func runPref(ctx context.Context, L *loop) (err error) {
 		}
 		prog.Update(s+1, fmt.Sprintf("loss %.4f margin %.3f chosen %.3f rejected %.3f cos %.3f %.1fms/step",
 			stats.Loss, stats.Margin, stats.LogpChosen, stats.LogpRejected, stats.CosMean, row.Ms))
+		if err := keepWeights(L.opt.Dir, &cfg, s+1, snapshot); err != nil {
+			return err
+		}
 		if cfg.CkptEvery > 0 && (s+1)%cfg.CkptEvery == 0 && s+1 < cfg.Steps {
 			if err := WriteCheckpoint(filepath.Join(L.opt.Dir, CheckpointFile), snapshot(s+1)); err != nil {
 				return err

@@ -338,6 +338,9 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 			return fmt.Errorf("write %s: %w", sf.Name(), err)
 		}
 		prog.Update(s+1, fmt.Sprintf("loss %.4f lr %.3g %.1fms/step", loss, lr, row.Ms))
+		if err := keepWeights(opt.Dir, &cfg, s+1, snapshot); err != nil {
+			return err
+		}
 		if cfg.CkptEvery > 0 && (s+1)%cfg.CkptEvery == 0 && s+1 < cfg.Steps {
 			if err := WriteCheckpoint(filepath.Join(opt.Dir, CheckpointFile), snapshot(s+1)); err != nil {
 				return err
