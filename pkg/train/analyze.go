@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -156,19 +157,20 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	if rck.Model != cfg.Model {
 		return fmt.Errorf("reference %s: its model config %+v differs from the checkpoint's %+v", refPath, rck.Model, cfg.Model)
 	}
-	ref := model.New[float32](cfg.Model)
-	copy(ref.Params, rck.Params)
+	// The models adopt the weights read (no second copy), and the reference's
+	// are garbage before the policy's are read: one parameter vector at a time.
+	ref := &model.Model[float32]{Cfg: cfg.Model, Params: rck.Params}
 	rck = nil
 	pairs := refLogProbs(ref, mine, pc.Sparse)
 	ref.Close()
 	ref = nil
+	runtime.GC()
 
 	ck, err := ReadCheckpoint(cfg.Init)
 	if err != nil {
 		return err
 	}
-	m := model.New[float32](cfg.Model)
-	copy(m.Params, ck.Params)
+	m := &model.Model[float32]{Cfg: cfg.Model, Params: ck.Params}
 	ck = nil
 	defer m.Close()
 	beta := rewardBeta(pc)
