@@ -18,7 +18,7 @@ type exportFlags struct {
 
 func addExportFlags(fs *flag.FlagSet) *exportFlags {
 	return &exportFlags{
-		dir:   fs.String("export-hf", "", "write the -init weights as a Hugging Face GPT-2 model `directory` (config.json, model.safetensors) and exit; no dataset, no training"),
+		dir:   fs.String("export-hf", "", "write the -init weights as a Hugging Face model `directory` (config.json, model.safetensors; gpt2, gpt_neox, llama or qwen2 by the weights' architecture) and exit; no dataset, no training"),
 		dtype: fs.String("export-dtype", "F32", "-export-hf: weight `dtype` F32, F16 or BF16 (rounded to nearest even)"),
 	}
 }
@@ -49,10 +49,18 @@ func runExport(env *cli.Env, set map[string]bool, init string, ef *exportFlags, 
 	if err != nil {
 		return err
 	}
-	if err := hfmodel.Write(*ef.dir, "gpt2", ck.Model, ck.Params, dtype); err != nil {
+	// The family of the model directory the weights descend from (a
+	// mistral stays mistral), else the one the architecture implies.
+	src := train.HFAncestor(init)
+	mt := hfmodel.ModelType(ck.Model)
+	if src != "" {
+		if acfg, t, err := hfmodel.Inspect(src); err == nil && acfg.Arch == ck.Model.Arch {
+			mt = t
+		}
+	}
+	if err := hfmodel.Write(*ef.dir, mt, ck.Model, ck.Params, dtype); err != nil {
 		return err
 	}
-	src := train.HFAncestor(init)
 	var copied []string
 	if src != "" {
 		if copied, err = hfmodel.CopyTokenizer(src, *ef.dir); err != nil {
@@ -60,7 +68,7 @@ func runExport(env *cli.Env, set map[string]bool, init string, ef *exportFlags, 
 		}
 	}
 	if !quiet {
-		msg := fmt.Sprintf("wrote %s (%s, %d parameters)", *ef.dir, dtype, len(ck.Params))
+		msg := fmt.Sprintf("wrote %s (%s %s, %d parameters)", *ef.dir, mt, dtype, len(ck.Params))
 		if len(copied) > 0 {
 			msg += fmt.Sprintf("; tokenizer files from %s: %s", src, strings.Join(copied, ", "))
 		} else {

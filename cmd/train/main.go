@@ -49,8 +49,9 @@ probe rows at the checkpoint's step (-step, else from the checkpoint-N name,
 trainer_state.json or the checkpoint); -shard i/n takes every n-th pair, and
 -merge RUN PART... joins the analyses of a series of checkpoints (and shards)
 into one run for gradstat and plot. -init (and -ref) also take a Hugging
-Face GPT-2 model directory (config.json, model.safetensors); -export-hf DIR
-writes the -init weights as one, loadable by transformers, and exits.`,
+Face model directory (config.json, model.safetensors) of model_type gpt2,
+gpt_neox, llama, mistral or qwen2; -export-hf DIR writes the -init weights as
+one of their family, loadable by transformers, and exits.`,
 	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft 1t.arrow
 prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
 train -resume runs/sft-long long.arrow
@@ -72,7 +73,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.IntVar(&over.L, "layers", 0, "override the preset's number of `blocks` L")
 	fs.IntVar(&over.H, "heads", 0, "override the preset's attention `heads` H")
 	untied := fs.Bool("untied", false, "give the model its own LM head (not tied to wte)")
-	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors) or a Hugging Face GPT-2 model directory; the model config is theirs")
+	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors) or a Hugging Face model directory (gpt2, gpt_neox, llama, mistral, qwen2); the model config is theirs")
 	out := fs.String("out", "", "run `directory` (created; must be empty unless -force)")
 	resume := fs.String("resume", "", "continue the interrupted run in `DIR`")
 	force := fs.Bool("force", false, "replace the run in a non-empty -out directory")

@@ -40,10 +40,51 @@
 // absent keys take transformers' GPT2Config defaults. Dropout rates are
 // ignored (the model has no dropout).
 //
-// A new family (GPT-NeoX, Llama) is a Family value: its config reader and
-// table (Row0 places q, k and v stored apart into the fused qkv; a per-head
-// interleaved qkv needs a row permutation added to Mapping), provided the
-// model implements its architecture.
+// GPT-NeoX (model_type "gpt_neox": Pythia):
+//
+//	stored                                                shape      ours                 how
+//	gpt_neox.embed_in.weight                              (V, C)     wte                  copy (V may include padding rows)
+//	gpt_neox.layers.l.input_layernorm.{weight,bias}       (C)        h.l.ln1.{w,b}        copy
+//	gpt_neox.layers.l.attention.query_key_value.weight    (3C, C)    h.l.attn.qkv.w       rows per head (q, k, v of head 0, head 1, …) → [q; k; v]
+//	gpt_neox.layers.l.attention.query_key_value.bias      (3C)       h.l.attn.qkv.b       the same reordering
+//	gpt_neox.layers.l.attention.dense.{weight,bias}       (C, C)     h.l.attn.proj.{w,b}  copy
+//	gpt_neox.layers.l.post_attention_layernorm.*          (C)        h.l.ln2.{w,b}        copy
+//	gpt_neox.layers.l.mlp.dense_h_to_4h.{weight,bias}     (F, C)     h.l.mlp.fc.{w,b}     copy
+//	gpt_neox.layers.l.mlp.dense_4h_to_h.{weight,bias}     (C, F)     h.l.mlp.proj.{w,b}   copy
+//	gpt_neox.final_layer_norm.{weight,bias}               (C)        lnf.{w,b}            copy
+//	embed_out.weight                                      (V, C)     lm_head.w            unless tie_word_embeddings
+//	….attention.{bias,masked_bias,rotary_emb.inv_freq}    buffers    —                    skipped
+//
+// config.json: hidden_act gelu (exact), rotary dims int(hs·rotary_pct) even,
+// rotary_emb_base or rope_theta, layer_norm_eps, use_parallel_residual,
+// attention_bias true, no rope_scaling.
+//
+// Llama (model_type "llama", "mistral", "qwen2": Llama 2/3, SmolLM2, Mistral, Qwen2):
+//
+//	stored                                          shape       ours                                  how
+//	model.embed_tokens.weight                       (V, C)      wte                                   copy
+//	model.layers.l.input_layernorm.weight           (C)         h.l.ln1.w                             copy
+//	model.layers.l.self_attn.q_proj.{weight,bias}   (C, C)      h.l.attn.qkv.{w,b} rows 0..C          copy
+//	model.layers.l.self_attn.k_proj.{weight,bias}   (KV·hs, C)  h.l.attn.qkv.{w,b} rows C..C+KV·hs    copy
+//	model.layers.l.self_attn.v_proj.{weight,bias}   (KV·hs, C)  h.l.attn.qkv.{w,b} rows C+KV·hs..     copy
+//	model.layers.l.self_attn.o_proj.{weight,bias}   (C, C)      h.l.attn.proj.{w,b}                   copy
+//	model.layers.l.post_attention_layernorm.weight  (C)         h.l.ln2.w                             copy
+//	model.layers.l.mlp.gate_proj.{weight,bias}      (F, C)      h.l.mlp.fc.{w,b} rows 0..F            copy
+//	model.layers.l.mlp.up_proj.{weight,bias}        (F, C)      h.l.mlp.fc.{w,b} rows F..2F           copy
+//	model.layers.l.mlp.down_proj.{weight,bias}      (C, F)      h.l.mlp.proj.{w,b}                    copy
+//	model.norm.weight                               (C)         lnf.w                                 copy
+//	lm_head.weight                                  (V, C)      lm_head.w                             unless tie_word_embeddings
+//	….self_attn.rotary_emb.inv_freq                 buffer      —                                     skipped
+//
+// Biases exist for q, k, v in qwen2, for q, k, v, o with llama's
+// attention_bias, for gate, up, down with mlp_bias. config.json: hidden_act
+// silu, head_dim absent or hidden_size/num_attention_heads, rope_theta,
+// rope_scaling absent, null or rope_type llama3, rms_norm_eps; qwen2's
+// use_sliding_window false; mistral's sliding_window null or at least
+// max_position_embeddings.
+//
+// A new family is a Family value: its config reader and table, provided the
+// model implements its block (model.Block).
 //
 // [Write] is the inverse: config.json and model.safetensors in the family's
 // names and layout, loadable by transformers' from_pretrained unchanged.

@@ -17,13 +17,17 @@ import (
 // 2-D tensor is the transpose of those rows (a Conv1D weight stored
 // [in, out]). Several rows may fill one tensor of ours (a family that stores
 // q, k and v apart fills the fused qkv in three row blocks); the loader checks
-// that every tensor of ours is covered exactly once.
+// that every tensor of ours is covered exactly once. With Heads > 0 the
+// stored rows are grouped by head, (Heads, 3, hs) blocks of rows, which ours
+// holds as (3, Heads, hs): GPT-NeoX's query_key_value, whose rows are
+// q, k, v of head 0, then of head 1, ….
 type Mapping struct {
 	HF        string
 	Shape     []int
 	Ours      string
 	Row0      int
 	Transpose bool
+	Heads     int
 }
 
 // Family is one Hugging Face architecture: how its config.json becomes a
@@ -41,12 +45,37 @@ type Family struct {
 	// Buffer reports whether a stored name (prefix removed) is a non-parameter
 	// buffer to skip.
 	Buffer func(name string) bool
-	// ExportConfig returns the config.json of cfg, with torch_dtype dtype.
-	ExportConfig func(cfg model.Config, dtype string) map[string]any
+	// ExportConfig returns the config.json of cfg, with torch_dtype dtype,
+	// or an error when cfg is not of this family.
+	ExportConfig func(cfg model.Config, dtype string) (map[string]any, error)
+	// Dims names cfg's dimensions in config.json's words (for errors).
+	Dims func(cfg model.Config) string
+	// PerLayer is the least number of stored tensors of one block (a
+	// config's layer count is bounded by the stored tensors before the
+	// table is built).
+	PerLayer int
 }
 
 // families are the supported architectures, by model_type.
-var families = map[string]*Family{"gpt2": gpt2Family}
+var families = map[string]*Family{
+	"gpt2": gpt2Family, "gpt_neox": neoxFamily,
+	"llama": llamaFamily, "mistral": mistralFamily, "qwen2": qwen2Family,
+}
+
+// ModelType returns the model_type a model of cfg is exported as: gpt2,
+// gpt_neox, qwen2 (a llama block with q, k, v biases only) or llama.
+func ModelType(cfg model.Config) string {
+	switch cfg.Arch {
+	case model.ArchNeoX:
+		return "gpt_neox"
+	case model.ArchLlama:
+		if cfg.QKVBias && !cfg.ProjBias && !cfg.MLPBias {
+			return "qwen2"
+		}
+		return "llama"
+	}
+	return "gpt2"
+}
 
 // Families returns the supported model_type values, sorted.
 func Families() []string {
@@ -74,6 +103,10 @@ var gpt2Family = &Family{
 	Table:         gpt2Table,
 	Buffer:        regexp.MustCompile(`^h\.[0-9]+\.attn\.(bias|masked_bias)$`).MatchString,
 	ExportConfig:  gpt2ExportConfig,
+	PerLayer:      12,
+	Dims: func(c model.Config) string {
+		return fmt.Sprintf("vocab_size %d, n_positions %d, n_embd %d, n_layer %d, n_head %d", c.V, c.T, c.C, c.L, c.H)
+	},
 }
 
 func gpt2Table(cfg model.Config) []Mapping {
@@ -165,7 +198,10 @@ func gpt2Config(keys map[string]json.RawMessage) (model.Config, error) {
 	return cfg, nil
 }
 
-func gpt2ExportConfig(cfg model.Config, dtype string) map[string]any {
+func gpt2ExportConfig(cfg model.Config, dtype string) (map[string]any, error) {
+	if cfg.Arch != model.ArchGPT2 {
+		return nil, fmt.Errorf("hfmodel: a %q block is not a gpt2 model", cfg.Arch)
+	}
 	return map[string]any{
 		"architectures":                   []string{"GPT2LMHeadModel"},
 		"model_type":                      "gpt2",
@@ -188,7 +224,7 @@ func gpt2ExportConfig(cfg model.Config, dtype string) map[string]any {
 		"initializer_range":               0.02,
 		"use_cache":                       true,
 		"torch_dtype":                     torchDType[dtype],
-	}
+	}, nil
 }
 
 // torchDType is config.json's torch_dtype of each safetensors float dtype.

@@ -98,6 +98,17 @@ func Load(dir string) (*Model, error) {
 		rowLen := dst.Size / dst.Shape[0]
 		n := numel(mp.Shape)
 		out := params[dst.Offset+mp.Row0*rowLen : dst.Offset+mp.Row0*rowLen+n]
+		if mp.Heads > 0 {
+			if cap(buf) < n {
+				buf = make([]float32, n)
+			}
+			buf = buf[:n]
+			if err := s.r.ReadFloat32s(s.name, buf); err != nil {
+				return nil, oneLine(err)
+			}
+			unHead(out, buf, mp.Heads, n/mp.Shape[0])
+			continue
+		}
 		if !mp.Transpose {
 			if err := s.r.ReadFloat32s(s.name, out); err != nil {
 				return nil, oneLine(err)
@@ -136,6 +147,29 @@ func transpose[F model.Float](dst, src []F, rows, cols int) {
 	for i := 0; i < rows; i++ {
 		for j := 0; j < cols; j++ {
 			dst[j*rows+i] = src[i*cols+j]
+		}
+	}
+}
+
+// unHead reorders rows grouped by head, (heads, 3, hs) blocks of rows of
+// rowLen elements in src, into (3, heads, hs) in dst (Mapping.Heads).
+func unHead[F model.Float](dst, src []F, heads, rowLen int) {
+	hs := len(src) / rowLen / heads / 3
+	blk := hs * rowLen
+	for h := 0; h < heads; h++ {
+		for part := 0; part < 3; part++ {
+			copy(dst[(part*heads+h)*blk:(part*heads+h+1)*blk], src[(h*3+part)*blk:(h*3+part+1)*blk])
+		}
+	}
+}
+
+// toHeads is the inverse of unHead.
+func toHeads[F model.Float](dst, src []F, heads, rowLen int) {
+	hs := len(src) / rowLen / heads / 3
+	blk := hs * rowLen
+	for h := 0; h < heads; h++ {
+		for part := 0; part < 3; part++ {
+			copy(dst[(h*3+part)*blk:(h*3+part+1)*blk], src[(part*heads+h)*blk:(part*heads+h+1)*blk])
 		}
 	}
 }
@@ -304,9 +338,9 @@ func (p *plan) match() error {
 	for _, r := range p.readers {
 		stored += len(r.Tensors)
 	}
-	if 12*p.cfg.L > stored {
+	if k := p.fam.PerLayer; k*p.cfg.L > stored {
 		return fmt.Errorf("%s: n_layer %d needs %d block tensors, the weights hold %d tensors in all",
-			filepath.Join(p.dir, ConfigFile), p.cfg.L, 12*p.cfg.L, stored)
+			filepath.Join(p.dir, ConfigFile), p.cfg.L, k*p.cfg.L, stored)
 	}
 	p.tab = p.fam.Table(p.cfg)
 	want := map[string]int{}
@@ -345,8 +379,8 @@ func (p *plan) match() error {
 			}
 			m := p.tab[i]
 			if !sameShape(t.Shape, m.Shape) {
-				return fmt.Errorf("%s: tensor %q has shape %v, want %v (from %s: vocab_size %d, n_positions %d, n_embd %d, n_layer %d, n_head %d)",
-					r.Path, t.Name, t.Shape, m.Shape, ConfigFile, p.cfg.V, p.cfg.T, p.cfg.C, p.cfg.L, p.cfg.H)
+				return fmt.Errorf("%s: tensor %q has shape %v, want %v (from %s: %s)",
+					r.Path, t.Name, t.Shape, m.Shape, ConfigFile, p.fam.Dims(p.cfg))
 			}
 			if !safetensors.IsFloat(t.DType) {
 				return fmt.Errorf("%s: tensor %q has dtype %s, want F32, F16 or BF16", r.Path, t.Name, t.DType)

@@ -122,7 +122,7 @@ func TestLoadErrors(t *testing.T) {
 		file string // the file the error must name
 		want string
 	}{
-		{"model_type", nil, set("model_type", "gpt_neox"), ConfigFile, `model_type "gpt_neox" is not supported (supported: gpt2)`},
+		{"model_type", nil, set("model_type", "bloom"), ConfigFile, `model_type "bloom" is not supported (supported: gpt2, gpt_neox, llama, mistral, qwen2)`},
 		{"no model_type", nil, func(c map[string]any) { delete(c, "model_type") }, ConfigFile, "no model_type"},
 		{"architecture", nil, set("architectures", []string{"GPT2DoubleHeadsModel"}), ConfigFile, `architecture "GPT2DoubleHeadsModel" is not supported`},
 		{"activation", nil, set("activation_function", "relu"), ConfigFile, `activation_function "relu" is not supported`},

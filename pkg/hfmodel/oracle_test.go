@@ -56,14 +56,20 @@ func requireTorch(t *testing.T) {
 // runPy runs hf_gpt2.py with args and returns its standard output.
 func runPy(t *testing.T, timeout time.Duration, args ...string) string {
 	t.Helper()
+	return runPyScript(t, timeout, hfScript, args...)
+}
+
+// runPyScript runs the python script with args and returns its standard output.
+func runPyScript(t *testing.T, timeout time.Duration, script string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, python, append([]string{hfScript}, args...)...)
+	cmd := exec.CommandContext(ctx, python, append([]string{script}, args...)...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("hf_gpt2.py %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
 }
@@ -138,7 +144,7 @@ func readAll64(t *testing.T, r *safetensors.Reader, name string) []float64 {
 
 // checkAgainst compares the Go model m (parameters loaded from the
 // directory) with the oracle output at outPath.
-func checkAgainst[F model.Float](t *testing.T, m *model.Model[F], outPath string, seqs []seq, tol float64) {
+func checkAgainst[F model.Float](t *testing.T, fam *Family, m *model.Model[F], outPath string, seqs []seq, tol float64) {
 	t.Helper()
 	r, err := safetensors.Open(outPath)
 	if err != nil {
@@ -158,7 +164,7 @@ func checkAgainst[F model.Float](t *testing.T, m *model.Model[F], outPath string
 			ones[j] = 1
 		}
 		ws.BackwardSet(grad, ones)
-		for _, st := range toStored(gpt2Family, m.Cfg, grad) {
+		for _, st := range toStored(fam, m.Cfg, grad) {
 			e := relErr(st.data, readAll64(t, r, fmt.Sprintf("grad.%d.%s", i, st.name)))
 			worst = max(worst, e)
 			if e > tol {
@@ -213,13 +219,13 @@ func TestTorchOracleHF(t *testing.T) {
 			}
 			m := model.New[float32](hm.Config)
 			copy(m.Params, hm.Params)
-			t.Run("float32", func(t *testing.T) { checkAgainst(t, m, out32, seqs, tol32) })
+			t.Run("float32", func(t *testing.T) { checkAgainst(t, gpt2Family, m, out32, seqs, tol32) })
 			if tc.f64 {
 				m64 := model.New[float64](hm.Config)
 				for i, p := range hm.Params {
 					m64.Params[i] = float64(p)
 				}
-				t.Run("float64", func(t *testing.T) { checkAgainst(t, m64, out64, seqs, tol64) })
+				t.Run("float64", func(t *testing.T) { checkAgainst(t, gpt2Family, m64, out64, seqs, tol64) })
 				// Greedy decoding, the path of the opt-in real-weights test.
 				got := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(greedy(m, []int32{3, 1}, 12))), ","), "[]")
 				if want := strings.TrimSpace(stdout); got != want {
@@ -232,7 +238,7 @@ func TestTorchOracleHF(t *testing.T) {
 			if err := Write(back, "gpt2", hm.Config, hm.Params, tc.store); err != nil {
 				t.Fatal(err)
 			}
-			compareStored(t, md, back, tc.prefix)
+			compareStored(t, gpt2Family, md, back, tc.prefix)
 		})
 	}
 }
@@ -270,7 +276,7 @@ func TestTorchOracleHFExported(t *testing.T) {
 			seqs := writeSeqs(t, seqPath, tc.cfg.V, tc.cfg.T, 2)
 			out := filepath.Join(dir, "out.safetensors")
 			runPy(t, 2*time.Minute, "run", md, "--seqs", seqPath, "--out", out)
-			checkAgainst(t, m, out, seqs, tol32)
+			checkAgainst(t, gpt2Family, m, out, seqs, tol32)
 		})
 	}
 }
@@ -278,7 +284,7 @@ func TestTorchOracleHFExported(t *testing.T) {
 // compareStored checks that every parameter tensor of the directory a (names
 // with prefix) has the same dtype, shape and bytes in b (names without), and
 // that b holds nothing else.
-func compareStored(t *testing.T, a, b, prefix string) {
+func compareStored(t *testing.T, fam *Family, a, b, prefix string) {
 	t.Helper()
 	ra, err := safetensors.Open(filepath.Join(a, WeightsFile))
 	if err != nil {
@@ -293,7 +299,7 @@ func compareStored(t *testing.T, a, b, prefix string) {
 	n := 0
 	for _, in := range ra.Tensors {
 		name := strings.TrimPrefix(in.Name, prefix)
-		if gpt2Family.Buffer(name) {
+		if fam.Buffer(name) {
 			continue
 		}
 		n++
@@ -351,7 +357,7 @@ func TestTorchOracleHF124M(t *testing.T) {
 	m := model.New[float32](hm.Config)
 	copy(m.Params, hm.Params)
 	hm.Params = nil
-	checkAgainst(t, m, out, seqs, tol32)
+	checkAgainst(t, gpt2Family, m, out, seqs, tol32)
 }
 
 // TestGreedyGPT2 decodes greedily with the real gpt2 weights when

@@ -33,6 +33,10 @@ func Write(dir, modelType string, cfg model.Config, params []float32, dtype stri
 	if len(params) != model.NumParams(cfg) {
 		return fmt.Errorf("hfmodel: %d parameters, the config has %d", len(params), model.NumParams(cfg))
 	}
+	ec, err := fam.ExportConfig(cfg, dtype)
+	if err != nil {
+		return err
+	}
 	var ts []safetensors.Tensor
 	for _, st := range toStored(fam, cfg, params) {
 		ts = append(ts, safetensors.Floats(st.name, dtype, st.shape, st.data))
@@ -43,7 +47,7 @@ func Write(dir, modelType string, cfg model.Config, params []float32, dtype stri
 	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(fam.ExportConfig(cfg, dtype), "", "  ")
+	b, err := json.MarshalIndent(ec, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -96,6 +100,11 @@ func toStored[F model.Float](fam *Family, cfg model.Config, buf []F) []stored[F]
 		rowLen := src.Size / src.Shape[0]
 		n := numel(mp.Shape)
 		v := buf[src.Offset+mp.Row0*rowLen : src.Offset+mp.Row0*rowLen+n]
+		if mp.Heads > 0 {
+			hv := make([]F, n)
+			toHeads(hv, v, mp.Heads, n/mp.Shape[0])
+			v = hv
+		}
 		if mp.Transpose {
 			// ours (Shape[1], Shape[0]) → stored (Shape[0], Shape[1])
 			tr := make([]F, n)
@@ -130,4 +139,52 @@ func CopyTokenizer(src, dst string) ([]string, error) {
 		done = append(done, name)
 	}
 	return done, nil
+}
+
+// TokenizerSize returns the number of token ids of the tokenizer files of
+// the model directory dir, one more than the largest id of tokenizer.json's
+// model.vocab and added_tokens (or of vocab.json and added_tokens.json), or
+// 0 when there are none or they do not parse. A model's vocab_size may be
+// larger (padding rows of the embedding).
+func TokenizerSize(dir string) int {
+	top := -1
+	see := func(ids map[string]int) {
+		for _, id := range ids {
+			top = max(top, id)
+		}
+	}
+	if b, err := readSmall(filepath.Join(dir, "tokenizer.json")); err == nil {
+		var tj struct {
+			Model struct {
+				Vocab map[string]int `json:"vocab"`
+			} `json:"model"`
+			Added []struct {
+				ID int `json:"id"`
+			} `json:"added_tokens"`
+		}
+		if json.Unmarshal(b, &tj) != nil {
+			return 0
+		}
+		see(tj.Model.Vocab)
+		for _, a := range tj.Added {
+			top = max(top, a.ID)
+		}
+		return top + 1
+	}
+	b, err := readSmall(filepath.Join(dir, "vocab.json"))
+	if err != nil {
+		return 0
+	}
+	var vocab map[string]int
+	if json.Unmarshal(b, &vocab) != nil {
+		return 0
+	}
+	see(vocab)
+	if b, err := readSmall(filepath.Join(dir, "added_tokens.json")); err == nil {
+		var added map[string]int
+		if json.Unmarshal(b, &added) == nil {
+			see(added)
+		}
+	}
+	return top + 1
 }

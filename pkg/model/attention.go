@@ -24,26 +24,39 @@ func attentionForward[F Float](out, att, qkv []F, T, C, H int) {
 // products on internal/gemm's kernels (attentionForwardGemm); float64 keeps
 // the loops of attentionForwardNaive.
 func attentionForwardHeads[F Float](out, att, qkv []F, T, C, H, t0, h0, h1 int) {
+	gqaForwardHeads(out, att, qkv, T, H, H, C/H, t0, h0, h1)
+}
+
+// gqaForwardHeads is attentionForwardHeads with grouped-query attention: the
+// qkv rows are [q (H·hs); k (KV·hs); v (KV·hs)] and query head h reads key
+// and value head h/(H/KV). KV = H is multi-head attention.
+func gqaForwardHeads[F Float](out, att, qkv []F, T, H, KV, hs, t0, h0, h1 int) {
 	if unsafe.Sizeof(F(0)) == 4 {
-		attentionForwardGemm(as32(out), as32(att), as32(qkv), T, C, H, t0, h0, h1)
+		attentionForwardGemm(as32(out), as32(att), as32(qkv), T, H, KV, hs, t0, h0, h1)
 		return
 	}
-	attentionForwardNaive(out, att, qkv, T, C, H, t0, h0, h1)
+	gqaForwardNaive(out, att, qkv, T, H, KV, hs, t0, h0, h1)
 }
 
 // attentionForwardNaive is attentionForwardHeads with plain loops: the float64
 // path and the reference the float32 GEMM path is tested against.
 func attentionForwardNaive[F Float](out, att, qkv []F, T, C, H, t0, h0, h1 int) {
-	hs := C / H
+	gqaForwardNaive(out, att, qkv, T, H, H, C/H, t0, h0, h1)
+}
+
+// gqaForwardNaive is attentionForwardNaive with grouped-query attention (see gqaForwardHeads).
+func gqaForwardNaive[F Float](out, att, qkv []F, T, H, KV, hs, t0, h0, h1 int) {
 	scale := F(1 / math.Sqrt(float64(hs)))
-	C3 := 3 * C
+	C := H * hs
+	C3 := (H + 2*KV) * hs
 	for h := h0; h < h1; h++ {
+		ko, vo := C+(h/(H/KV))*hs, C+(KV+h/(H/KV))*hs // k and v columns of head h
 		for t := t0; t < T; t++ {
 			q := qkv[t*C3+h*hs : t*C3+(h+1)*hs] // seek to q of head h at t
 			a := att[h*T*T+t*T : h*T*T+(t+1)*T] // att[h,t,:]
 			maxv := F(math.Inf(-1))
 			for s := 0; s <= t; s++ {
-				k := qkv[s*C3+C+h*hs : s*C3+C+(h+1)*hs]
+				k := qkv[s*C3+ko : s*C3+ko+hs]
 				var d F
 				for i, qi := range q {
 					d += qi * k[i]
@@ -68,7 +81,7 @@ func attentionForwardNaive[F Float](out, att, qkv []F, T, C, H, t0, h0, h1 int) 
 			o := out[t*C+h*hs : t*C+(h+1)*hs]
 			clear(o)
 			for s := 0; s <= t; s++ {
-				v := qkv[s*C3+2*C+h*hs : s*C3+2*C+(h+1)*hs]
+				v := qkv[s*C3+vo : s*C3+vo+hs]
 				w := a[s]
 				for i := range o {
 					o[i] += w * v[i]
@@ -89,21 +102,35 @@ func attentionBackward[F Float](dqkv, datt, dout, qkv, att []F, T, C, H int) {
 // the products on internal/gemm's kernels (attentionBackwardGemm); float64 keeps
 // the loops of attentionBackwardNaive.
 func attentionBackwardHeads[F Float](dqkv, datt, dout, qkv, att []F, T, C, H, h0, h1 int) {
+	gqaBackwardHeads(dqkv, datt, dout, qkv, att, T, H, H, C/H, h0, h1)
+}
+
+// gqaBackwardHeads is attentionBackwardHeads with grouped-query attention
+// (see gqaForwardHeads). The query heads of one key/value head add into the
+// same dk, dv columns, in increasing h: a parallel split must keep each
+// group h0..h1 whole (h0, h1 multiples of H/KV).
+func gqaBackwardHeads[F Float](dqkv, datt, dout, qkv, att []F, T, H, KV, hs, h0, h1 int) {
 	if unsafe.Sizeof(F(0)) == 4 {
-		attentionBackwardGemm(as32(dqkv), as32(datt), as32(dout), as32(qkv), as32(att), T, C, H, h0, h1)
+		attentionBackwardGemm(as32(dqkv), as32(datt), as32(dout), as32(qkv), as32(att), T, H, KV, hs, h0, h1)
 		return
 	}
-	attentionBackwardNaive(dqkv, datt, dout, qkv, att, T, C, H, h0, h1)
+	gqaBackwardNaive(dqkv, datt, dout, qkv, att, T, H, KV, hs, h0, h1)
 }
 
 // attentionBackwardNaive is attentionBackwardHeads with plain loops (the
 // float64 path and the float32 reference); it uses only the first T values of
 // each head's datt block.
 func attentionBackwardNaive[F Float](dqkv, datt, dout, qkv, att []F, T, C, H, h0, h1 int) {
-	hs := C / H
+	gqaBackwardNaive(dqkv, datt, dout, qkv, att, T, H, H, C/H, h0, h1)
+}
+
+// gqaBackwardNaive is attentionBackwardNaive with grouped-query attention (see gqaBackwardHeads).
+func gqaBackwardNaive[F Float](dqkv, datt, dout, qkv, att []F, T, H, KV, hs, h0, h1 int) {
 	scale := F(1 / math.Sqrt(float64(hs)))
-	C3 := 3 * C
+	C := H * hs
+	C3 := (H + 2*KV) * hs
 	for h := h0; h < h1; h++ {
+		ko, vo := C+(h/(H/KV))*hs, C+(KV+h/(H/KV))*hs
 		da := datt[h*T*T : h*T*T+T]
 		for t := T - 1; t >= 0; t-- {
 			a := att[h*T*T+t*T : h*T*T+(t+1)*T]
@@ -111,8 +138,8 @@ func attentionBackwardNaive[F Float](dqkv, datt, dout, qkv, att []F, T, C, H, h0
 			// in the forward pass this was: out[t,i] = Σ_s att[t,s]·v_s[i], so
 			// datt[t,s] = dout[t,:]·v_s and dv_s += att[t,s]·dout[t,:]
 			for s := 0; s <= t; s++ {
-				v := qkv[s*C3+2*C+h*hs : s*C3+2*C+(h+1)*hs]
-				dv := dqkv[s*C3+2*C+h*hs : s*C3+2*C+(h+1)*hs]
+				v := qkv[s*C3+vo : s*C3+vo+hs]
+				dv := dqkv[s*C3+vo : s*C3+vo+hs]
 				var d F
 				w := a[s]
 				for i, gi := range g {
@@ -131,8 +158,8 @@ func attentionBackwardNaive[F Float](dqkv, datt, dout, qkv, att []F, T, C, H, h0
 			dq := dqkv[t*C3+h*hs : t*C3+(h+1)*hs]
 			for s := 0; s <= t; s++ {
 				dpre := a[s] * (da[s] - dot) * scale
-				k := qkv[s*C3+C+h*hs : s*C3+C+(h+1)*hs]
-				dk := dqkv[s*C3+C+h*hs : s*C3+C+(h+1)*hs]
+				k := qkv[s*C3+ko : s*C3+ko+hs]
+				dk := dqkv[s*C3+ko : s*C3+ko+hs]
 				for i := range dq {
 					dq[i] += dpre * k[i]
 					dk[i] += dpre * q[i]
@@ -157,12 +184,13 @@ const attBlock = 32
 //
 // Each product element is one fused multiply-add chain in increasing k (gemm's
 // contract), so results do not depend on how heads or rows are split.
-func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
-	hs := C / H
+func attentionForwardGemm(out, att, qkv []float32, T, H, KV, hs, t0, h0, h1 int) {
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	C3 := 3 * C
+	C := H * hs
+	C3 := (H + 2*KV) * hs
 	simdExp := gemm.ElementwiseSIMD() // else math.Exp: gemm's scalar Exp is slower
 	for h := h0; h < h1; h++ {
+		ko, vo := C+(h/(H/KV))*hs, C+(KV+h/(H/KV))*hs // k and v columns of head h
 		ah := att[h*T*T : (h+1)*T*T]
 		for b0 := t0 - t0%attBlock; b0 < T; b0 += attBlock {
 			r0, r1 := max(b0, t0), min(b0+attBlock, T)
@@ -173,7 +201,7 @@ func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
 			for t := r0; t < r1; t++ {
 				clear(ah[t*T : t*T+kc])
 			}
-			gemm.NT(ah[r0*T:], T, qkv[r0*C3+h*hs:], C3, qkv[C+h*hs:], C3, r1-r0, kc, hs)
+			gemm.NT(ah[r0*T:], T, qkv[r0*C3+h*hs:], C3, qkv[ko:], C3, r1-r0, kc, hs)
 			for t := r0; t < r1; t++ {
 				a := ah[t*T : (t+1)*T]
 				maxv := float32(math.Inf(-1))
@@ -204,7 +232,7 @@ func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
 				clear(a[t+1:])
 				clear(out[t*C+h*hs : t*C+(h+1)*hs])
 			}
-			gemm.NN(out[r0*C+h*hs:], C, ah[r0*T:], T, qkv[2*C+h*hs:], C3, r1-r0, hs, kc)
+			gemm.NN(out[r0*C+h*hs:], C, ah[r0*T:], T, qkv[vo:], C3, r1-r0, hs, kc)
 		}
 	}
 }
@@ -219,15 +247,16 @@ func attentionForwardGemm(out, att, qkv []float32, T, C, H, t0, h0, h1 int) {
 //
 // For the TN products the key block [b0, b1) sums over queries t ≥ b0 only
 // (entries with t < s are zero).
-func attentionBackwardGemm(dqkv, datt, dout, qkv, att []float32, T, C, H, h0, h1 int) {
-	hs := C / H
+func attentionBackwardGemm(dqkv, datt, dout, qkv, att []float32, T, H, KV, hs, h0, h1 int) {
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	C3 := 3 * C
+	C := H * hs
+	C3 := (H + 2*KV) * hs
 	for h := h0; h < h1; h++ {
 		P, D := att[h*T*T:(h+1)*T*T], datt[h*T*T:(h+1)*T*T]
 		clear(D)
-		q, k, v := qkv[h*hs:], qkv[C+h*hs:], qkv[2*C+h*hs:]
-		dq, dk, dv := dqkv[h*hs:], dqkv[C+h*hs:], dqkv[2*C+h*hs:]
+		ko, vo := C+(h/(H/KV))*hs, C+(KV+h/(H/KV))*hs
+		q, k, v := qkv[h*hs:], qkv[ko:], qkv[vo:]
+		dq, dk, dv := dqkv[h*hs:], dqkv[ko:], dqkv[vo:]
 		g := dout[h*hs:]
 		for b0 := 0; b0 < T; b0 += attBlock {
 			b1 := min(b0+attBlock, T)

@@ -1,38 +1,62 @@
-// Package model is a GPT-2-style decoder-only language model written in the
-// shape of llm.c's train_gpt2.c: every layer is a pair of free kernels over
-// flat slices (outputs first, then inputs, then dimensions), all parameters
-// live in one flat buffer, and backward passes accumulate (+=) into gradient
+// Package model is a decoder-only language model written in the shape of
+// llm.c's train_gpt2.c: every layer is a pair of free kernels over flat
+// slices (outputs first, then inputs, then dimensions), all parameters live
+// in one flat buffer, and backward passes accumulate (+=) into gradient
 // buffers that the caller zeroes explicitly.
 //
 // # Architecture
 //
-// Token embedding + learned position embedding; L pre-LayerNorm blocks
+// Token embedding (+ a learned position embedding for GPT-2); L pre-norm blocks
 //
-//	x = x + proj(attention(qkv(ln1(x))))    causal multi-head, softmax(q·kᵀ/sqrt(hs))
-//	x = x + proj(gelu(fc(ln2(x))))          GELU with the tanh approximation
+//	x = x + proj(attention(qkv(norm1(x))))   causal, softmax(q·kᵀ/sqrt(hs)), rotary q, k where the family has them
+//	x = x + mlp(norm2(x))
 //
-// then a final LayerNorm and an LM head without bias, which is wte when
-// Config.Tied. No dropout. Kernels are generic over Float: the model runs in
-// float32 and the gradient checks run in float64 (naive loops, math.Exp). The
-// float32 path runs the matrix products (Linear layers and the four products
-// of each attention head, in causal 32-row blocks) on internal/gemm's SIMD
-// kernels, and GELU, the attention softmax's and the log-softmax's
-// exponentials on its float32 elementwise kernels (gemm.GELU, gemm.Exp, within
-// 2 ulps); the float32 torch oracle test checks the whole path.
+// then a final norm and an LM head without bias, which is wte when
+// Config.Tied. No dropout. The families differ only in what the block
+// computes, chosen once from Config.Arch as a Block (config.go), the one
+// place to read them:
+//
+//	           GPT-2 (Arch "")         GPT-NeoX ("neox")                   Llama ("llama")
+//	norm       LayerNorm, eps 1e-5     LayerNorm, eps                      RMSNorm, eps
+//	positions  learned wpe             RoPE on the first Rotary dims       RoPE on every dim; θ;
+//	                                   of each head; θ                     Llama-3 scaling
+//	MLP        proj(gelu_tanh(fc x))   proj(gelu_erf(fc x))                down(silu(gate x)·up x)
+//	MLP width  4C                      F                                   F
+//	residual   sequential              parallel (Sequential: sequential)   sequential
+//	attention  multi-head              multi-head                          grouped-query (KV heads)
+//	biases     all                     all                                 QKVBias, ProjBias, MLPBias
+//	head       tied or untied          untied (tied allowed)               tied or untied
+//
+// with sequential x += attn(norm1 x); x += mlp(norm2 x) and parallel
+// x + attn(norm1 x) + mlp(norm2 x), norm2 reading the block input.
+//
+// Hugging Face's gpt2, gpt_neox (Pythia), llama (Llama 2/3, SmolLM2),
+// mistral and qwen2 directories map onto these (pkg/hfmodel). Kernels are
+// generic over Float: the model runs in float32 and the gradient checks run
+// in float64 (naive loops, math.Exp). The float32 path runs the matrix
+// products (Linear layers and the four products of each attention head, in
+// causal 32-row blocks) on internal/gemm's SIMD kernels, and the tanh GELU,
+// the attention softmax's and the log-softmax's exponentials on its float32
+// elementwise kernels (gemm.GELU, gemm.Exp, within 2 ulps); the erf GELU,
+// SiLU and RoPE tables are evaluated in float64 per element and rounded.
+// The float32 torch oracle tests check the whole path for every family.
 //
 // # Tensors
 //
 // Tensors(cfg) is the one table of parameter groups, in buffer order:
 //
-//	wte (V,C); wpe (T,C)
-//	h.{l}.ln1.w (C), h.{l}.ln1.b (C), h.{l}.attn.qkv.w (3C,C), h.{l}.attn.qkv.b (3C),
+//	wte (V,C); wpe (T,C)   (learned positions only)
+//	h.{l}.ln1.w (C), h.{l}.ln1.b (C), h.{l}.attn.qkv.w (Q3,C), h.{l}.attn.qkv.b (Q3),
 //	h.{l}.attn.proj.w (C,C), h.{l}.attn.proj.b (C), h.{l}.ln2.w (C), h.{l}.ln2.b (C),
-//	h.{l}.mlp.fc.w (4C,C), h.{l}.mlp.fc.b (4C), h.{l}.mlp.proj.w (C,4C), h.{l}.mlp.proj.b (C)   for l = 0..L-1
+//	h.{l}.mlp.fc.w (F,C), h.{l}.mlp.fc.b (F), h.{l}.mlp.proj.w (C,F), h.{l}.mlp.proj.b (C)   for l = 0..L-1
 //	lnf.w (C), lnf.b (C)
 //	lm_head.w (V,C)   only when !Tied
 //
-// Linear weights are stored (out, in) like PyTorch's nn.Linear, and qkv rows
-// are [q; k; v]. Gradient and optimizer-moment buffers use the same layout;
+// A tensor the Block does not have is absent (norm biases under RMSNorm,
+// the biases a Llama config leaves out); GPT-2 has them all with Q3 = 3C and
+// F = 4C. Linear weights are stored (out, in) like PyTorch's nn.Linear, and
+// qkv rows are [q (H·hs); k (KV·hs); v (KV·hs)]; SwiGLU's fc rows are
+// [gate (F); up (F)], so (2F,C). Gradient and optimizer-moment buffers use the same layout;
 // ViewOf(buf, cfg, name) gives a tensor's sub-slice of any of them.
 //
 // # Sequences and log-probs
@@ -71,7 +95,8 @@
 // # Determinism
 //
 // Results are bit-identical for any GOMAXPROCS. Inside a kernel, work is split
-// over a dimension of the output (rows, heads or channels), and each output
+// over a dimension of the output (rows, heads — whole key/value groups in
+// the attention backward — or channels), and each output
 // element is computed by one goroutine with the same summation order as the
 // serial kernel. The batch helpers use a FIXED number of lanes (Lanes), sequence
 // i always goes to lane i mod Lanes, each lane sums its sequences in order into

@@ -41,3 +41,23 @@ func residualForward[F Float](out, inp1, inp2 []F, N int) {
 		out[i] = inp1[i] + inp2[i]
 	}
 }
+
+// embedForward looks up token embeddings (no positions: rotary models):
+//
+//	out[t,:] = wte[tokens[t],:]
+func embedForward[F Float](out []F, tokens []int32, wte []F, T, C int) {
+	for t := 0; t < T; t++ {
+		copy(out[t*C:(t+1)*C], wte[int(tokens[t])*C:int(tokens[t]+1)*C])
+	}
+}
+
+// embedBackward accumulates dwte[tokens[t],:] += dout[t,:], t in order.
+func embedBackward[F Float](dwte, dout []F, tokens []int32, T, C int) {
+	for t := 0; t < T; t++ {
+		g := dout[t*C : (t+1)*C]
+		de := dwte[int(tokens[t])*C : int(tokens[t]+1)*C]
+		for c, v := range g {
+			de[c] += v
+		}
+	}
+}

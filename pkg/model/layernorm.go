@@ -11,8 +11,15 @@ const lnEps = 1e-5
 //	rstd_t = 1 / sqrt((1/C) Σ_c (inp[t,c] - mean_t)² + eps)
 //	out[t,c] = (inp[t,c] - mean_t) · rstd_t · w[c] + b[c]
 //
-// out, inp are (T,C); mean, rstd are (T), cached for the backward pass; w, b are (C).
+// out, inp are (T,C); mean, rstd are (T), cached for the backward pass; w, b
+// are (C); eps is lnEps (layerNormForwardEps takes another).
 func layerNormForward[F Float](out, mean, rstd, inp, w, b []F, T, C int) {
+	layerNormForwardEps(out, mean, rstd, inp, w, b, T, C, lnEps)
+}
+
+// layerNormForwardEps is layerNormForward with the epsilon eps (a config's
+// layer_norm_eps).
+func layerNormForwardEps[F Float](out, mean, rstd, inp, w, b []F, T, C int, eps float64) {
 	for t := 0; t < T; t++ {
 		x := inp[t*C : (t+1)*C] // seek to inp[t,:]
 		var m F
@@ -26,7 +33,7 @@ func layerNormForward[F Float](out, mean, rstd, inp, w, b []F, T, C int) {
 			v2 += d * d
 		}
 		v2 /= F(C)
-		s := F(1 / math.Sqrt(float64(v2)+lnEps))
+		s := F(1 / math.Sqrt(float64(v2)+eps))
 		o := out[t*C : (t+1)*C]
 		for c := range o {
 			o[c] = (x[c]-m)*s*w[c] + b[c]

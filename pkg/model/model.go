@@ -4,17 +4,21 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
 	"entangle/internal/gemm"
 )
 
-// Model is a GPT-2-style decoder with all parameters in one flat buffer laid
-// out by Tensors(Cfg).
+// Model is a decoder-only transformer with all parameters in one flat
+// buffer laid out by Tensors(Cfg); its blocks compute Cfg.Block().
 type Model[F Float] struct {
 	Cfg    Config
 	Params []F // (NumParams(Cfg)), see Tensors for the layout
+
+	blk     Block     // Cfg.Block(), fixed at New
+	invFreq []float64 // rotary frequencies (ropeInvFreq), nil for learned positions
 
 	lanes *lanePool[F] // lazily started by the batch helpers
 
@@ -30,18 +34,23 @@ func New[F Float](cfg Config) *Model[F] {
 	if err := cfg.Validate(); err != nil {
 		panic("model: invalid config")
 	}
-	return &Model[F]{Cfg: cfg, Params: make([]F, NumParams(cfg))}
+	m := &Model[F]{Cfg: cfg, Params: make([]F, NumParams(cfg)), blk: cfg.Block()}
+	if m.blk.Pos == Rotary {
+		m.invFreq = ropeInvFreq(cfg)
+	}
+	return m
 }
 
 // View returns the sub-slice of m.Params holding the tensor called name.
 func (m *Model[F]) View(name string) []F { return ViewOf(m.Params, m.Cfg, name) }
 
-// Init sets the parameters to GPT-2's initialization, deterministically from seed:
+// Init sets the parameters to GPT-2's initialization (for every block kind),
+// deterministically from seed:
 //
 //	weights and embeddings           ~ N(0, 0.02)
 //	attn.proj.w and mlp.proj.w       ~ N(0, 0.02/sqrt(2L))   (residual projections)
 //	biases                           = 0
-//	LayerNorm weights / biases       = 1 / 0
+//	LayerNorm/RMSNorm weights        = 1
 //
 // Values are drawn in tensor-table order from rand.New(rand.NewPCG(seed, 0)).
 func (m *Model[F]) Init(seed uint64) {
@@ -70,25 +79,25 @@ func (m *Model[F]) Init(seed uint64) {
 
 // layerParams are the views of one block's tensors (into Params or a gradient buffer).
 type layerParams[F Float] struct {
-	ln1w, ln1b []F // (C)
-	qkvw       []F // (3C,C)
-	qkvb       []F // (3C)
+	ln1w, ln1b []F // (C); ln1b nil for RMSNorm
+	qkvw       []F // (Q3,C)
+	qkvb       []F // (Q3) or nil
 	attprojw   []F // (C,C)
-	attprojb   []F // (C)
-	ln2w, ln2b []F // (C)
-	fcw        []F // (4C,C)
-	fcb        []F // (4C)
-	fcprojw    []F // (C,4C)
-	fcprojb    []F // (C)
+	attprojb   []F // (C) or nil
+	ln2w, ln2b []F // (C); ln2b nil for RMSNorm
+	fcw        []F // (F,C), (2F,C) for SwiGLU
+	fcb        []F // (F) or (2F) or nil
+	fcprojw    []F // (C,F)
+	fcprojb    []F // (C) or nil
 }
 
 // paramViews are the views of all tensors of one buffer.
 type paramViews[F Float] struct {
 	wte    []F // (V,C)
-	wpe    []F // (T,C)
+	wpe    []F // (T,C), nil for rotary positions
 	layers []layerParams[F]
 	lnfw   []F // (C)
-	lnfb   []F // (C)
+	lnfb   []F // (C), nil for RMSNorm
 	head   []F // (V,C): lm_head.w, or wte when tied
 }
 
@@ -97,25 +106,57 @@ func viewsOf[F Float](buf []F, cfg Config) paramViews[F] {
 	if len(buf) != NumParams(cfg) {
 		panic("model: buffer length does not match the config")
 	}
-	get := func(i int) []F {
-		t := ts[i]
-		return buf[t.Offset : t.Offset+t.Size : t.Offset+t.Size]
-	}
-	v := paramViews[F]{wte: get(0), wpe: get(1), layers: make([]layerParams[F], cfg.L)}
-	for l := range v.layers {
-		i := 2 + 12*l
-		v.layers[l] = layerParams[F]{
-			ln1w: get(i), ln1b: get(i + 1), qkvw: get(i + 2), qkvb: get(i + 3),
-			attprojw: get(i + 4), attprojb: get(i + 5), ln2w: get(i + 6), ln2b: get(i + 7),
-			fcw: get(i + 8), fcb: get(i + 9), fcprojw: get(i + 10), fcprojb: get(i + 11),
+	v := paramViews[F]{layers: make([]layerParams[F], cfg.L)}
+	for _, t := range ts {
+		x := buf[t.Offset : t.Offset+t.Size : t.Offset+t.Size]
+		name := t.Name
+		if rest, ok := strings.CutPrefix(name, "h."); ok {
+			i := strings.IndexByte(rest, '.')
+			l, _ := strconv.Atoi(rest[:i])
+			lp := &v.layers[l]
+			switch rest[i+1:] {
+			case "ln1.w":
+				lp.ln1w = x
+			case "ln1.b":
+				lp.ln1b = x
+			case "attn.qkv.w":
+				lp.qkvw = x
+			case "attn.qkv.b":
+				lp.qkvb = x
+			case "attn.proj.w":
+				lp.attprojw = x
+			case "attn.proj.b":
+				lp.attprojb = x
+			case "ln2.w":
+				lp.ln2w = x
+			case "ln2.b":
+				lp.ln2b = x
+			case "mlp.fc.w":
+				lp.fcw = x
+			case "mlp.fc.b":
+				lp.fcb = x
+			case "mlp.proj.w":
+				lp.fcprojw = x
+			case "mlp.proj.b":
+				lp.fcprojb = x
+			}
+			continue
+		}
+		switch name {
+		case "wte":
+			v.wte = x
+		case "wpe":
+			v.wpe = x
+		case "lnf.w":
+			v.lnfw = x
+		case "lnf.b":
+			v.lnfb = x
+		case "lm_head.w":
+			v.head = x
 		}
 	}
-	i := 2 + 12*cfg.L
-	v.lnfw, v.lnfb = get(i), get(i+1)
 	if cfg.Tied {
 		v.head = v.wte
-	} else {
-		v.head = get(i + 2)
 	}
 	return v
 }
@@ -124,16 +165,16 @@ func viewsOf[F Float](buf []F, cfg Config) paramViews[F] {
 // workspace's capacity N ≤ Cfg.T tokens (T in the shapes below).
 type layerActs[F Float] struct {
 	ln1        []F // (T,C)
-	ln1m, ln1r []F // (T) mean, rstd
-	qkv        []F // (T,3C)
+	ln1m, ln1r []F // (T) mean (LayerNorm only), rstd
+	qkv        []F // (T,Q3), q and k rotated for rotary positions
 	att        []F // (H,T,T) with stride n for a sequence of n tokens
 	atty       []F // (T,C)
 	attproj    []F // (T,C)
 	res2       []F // (T,C) = input + attproj
-	ln2        []F // (T,C)
+	ln2        []F // (T,C) norm of res2 (of the input when parallel)
 	ln2m, ln2r []F // (T)
-	fch        []F // (T,4C)
-	fchg       []F // (T,4C) GELU(fch)
+	fch        []F // (T,F), (T,2F) for SwiGLU
+	fchg       []F // (T,F) activation of fch
 	fcproj     []F // (T,C)
 	res3       []F // (T,C) = res2 + fcproj, the block output
 }
@@ -153,7 +194,8 @@ type Workspace[F Float] struct {
 	tokens       []int32 // (T) copy of the last Forward's tokens
 	capN, capR   int     // the buffers hold sequences of ≤ capN tokens with ≤ capR response tokens
 
-	enc        []F // (T,C) token + position embeddings
+	enc        []F // (T,C) token (+ position) embeddings
+	cos, sin   []F // (T,D/2) rotary tables, nil for learned positions
 	layers     []layerActs[F]
 	lnf        []F // (T,C) final LayerNorm output
 	lnfm, lnfr []F // (T)
@@ -165,11 +207,12 @@ type Workspace[F Float] struct {
 	dlogits []F // (min(R, headChunk),V): the head's backward runs in chunks of rows
 	dlnf    []F // (T,C)
 	dres    []F // (T,C) gradient of the residual stream at the current depth
-	dfchg   []F // (T,4C)
-	dfch    []F // (T,4C)
+	dfchg   []F // (T,F)
+	dfch    []F // (T,F) or (T,2F)
 	dln     []F // (T,C) gradient of ln1 or ln2 output
+	dpar    []F // (T,C) parallel residual: the ln2 branch's gradient of the block input; nil otherwise
 	datty   []F // (T,C)
-	dqkv    []F // (T,3C)
+	dqkv    []F // (T,Q3)
 	datt    []F // (H,T,T) attention backward scratch
 
 	viewCache [1 + gradViews]struct { // 0: Params, then the last gradient buffers
@@ -213,8 +256,9 @@ func wsCap(n, T int) int { return min(T, (n+wsGrain-1)/wsGrain*wsGrain) }
 // tokens. Growing drops the cached activations (the caller runs a full
 // forward: ForwardReuse reuses only a sequence of the previous length).
 func (ws *Workspace[F]) reserve(n, R int) {
-	cfg := ws.m.Cfg
+	cfg, blk := ws.m.Cfg, ws.m.blk
 	C, V, H := cfg.C, cfg.V, cfg.H
+	Q3, FC, FF := cfg.qkvWidth(), cfg.fcWidth(), cfg.MLPWidth()
 	mk := func(n int) []F { return make([]F, n) }
 	if n > ws.capN {
 		T := wsCap(n, cfg.T)
@@ -223,14 +267,21 @@ func (ws *Workspace[F]) reserve(n, R int) {
 		ws.enc = mk(T * C)
 		for l := range ws.layers {
 			ws.layers[l] = layerActs[F]{
-				ln1: mk(T * C), ln1m: mk(T), ln1r: mk(T), qkv: mk(T * 3 * C), att: mk(H * T * T),
+				ln1: mk(T * C), ln1m: mk(T), ln1r: mk(T), qkv: mk(T * Q3), att: mk(H * T * T),
 				atty: mk(T * C), attproj: mk(T * C), res2: mk(T * C), ln2: mk(T * C), ln2m: mk(T), ln2r: mk(T),
-				fch: mk(T * 4 * C), fchg: mk(T * 4 * C), fcproj: mk(T * C), res3: mk(T * C),
+				fch: mk(T * FC), fchg: mk(T * FF), fcproj: mk(T * C), res3: mk(T * C),
 			}
 		}
 		ws.lnf, ws.lnfm, ws.lnfr, ws.lp = mk(T*C), mk(T), mk(T), mk(T)
 		ws.dlnf, ws.dres = mk(T*C), mk(T*C)
-		ws.dfchg, ws.dfch, ws.dln, ws.datty, ws.dqkv, ws.datt = mk(T*4*C), mk(T*4*C), mk(T*C), mk(T*C), mk(T*3*C), mk(H*T*T)
+		ws.dfchg, ws.dfch, ws.dln, ws.datty, ws.dqkv, ws.datt = mk(T*FF), mk(T*FC), mk(T*C), mk(T*C), mk(T*Q3), mk(H*T*T)
+		if blk.Parallel {
+			ws.dpar = mk(T * C)
+		}
+		if d2 := len(ws.m.invFreq); d2 > 0 {
+			ws.cos, ws.sin = mk(T*d2), mk(T*d2)
+			ropeTables(ws.cos, ws.sin, ws.m.invFreq, T)
+		}
 	}
 	if R > ws.capR {
 		Rc := wsCap(R, cfg.T)
@@ -241,15 +292,24 @@ func (ws *Workspace[F]) reserve(n, R int) {
 
 // WorkspaceBytes returns the bytes a Workspace holds for cfg after
 // sequences of up to n ≤ Cfg.T tokens, element size elem (4 for float32):
-// with N = n rounded up to a multiple of 32 (at most T), per block
-// 18·N·C + 4·N + H·N² floats of activations, then 17·N·C + 3·N + H·N² of
-// final activations and gradient scratch, N·V logits (R ≤ N response rows),
-// min(N, 32)·V logit gradients and V probabilities, and N int32 tokens. It
-// is a float64 so that an absurd config gives a huge number, not an overflow.
+// with N = n rounded up to a multiple of 32 (at most T), Q3 the qkv width,
+// F the MLP width and G = 2 for SwiGLU (else 1), per block
+// (7C + Q3 + G·F + F)·N + 4·N + H·N² floats of activations, then
+// (6C + Q3 + G·F + F)·N + 3·N + H·N² of final activations and gradient
+// scratch (plus N·C for a parallel residual and N·D for rotary tables), N·V
+// logits (R ≤ N response rows), min(N, 32)·V logit gradients and V
+// probabilities, and N int32 tokens. For GPT-2 (Q3 = 3C, F = 4C) the
+// per-block term is 18·N·C and the other 17·N·C. It is a float64 so that an
+// absurd config gives a huge number, not an overflow.
 func WorkspaceBytes(cfg Config, n, elem int) float64 {
 	N := float64(min(cfg.T, (max(n, 1)+wsGrain-1)/wsGrain*wsGrain))
 	C, V, H, L := float64(cfg.C), float64(cfg.V), float64(cfg.H), float64(cfg.L)
-	floats := L*(18*N*C+4*N+H*N*N) + 17*N*C + 3*N + H*N*N + (N+min(N, float64(headChunk))+1)*V
+	Q3, FC, FF := float64(cfg.qkvWidth()), float64(cfg.fcWidth()), float64(cfg.MLPWidth())
+	extra := float64(cfg.RotaryDims()) * N
+	if cfg.Block().Parallel {
+		extra += N * C
+	}
+	floats := L*((7*C+Q3+FC+FF)*N+4*N+H*N*N) + (6*C+Q3+FC+FF)*N + 3*N + H*N*N + extra + (N+min(N, float64(headChunk))+1)*V
 	return floats*float64(elem) + 4*N
 }
 
@@ -299,34 +359,44 @@ func (ws *Workspace[F]) ForwardReuse(tokens []int32, respStart int) (lp []F, reu
 // the activations of a previous forward of the same prefix, length and
 // response start (p = 0: a full forward).
 func (ws *Workspace[F]) forwardFrom(tokens []int32, respStart, p int) []F {
-	cfg := ws.m.Cfg
+	cfg, blk := ws.m.Cfg, ws.m.blk
 	n := len(tokens)
-	C, V, H := cfg.C, cfg.V, cfg.H
+	C, V := cfg.C, cfg.V
+	Q3, FC, FF := cfg.qkvWidth(), cfg.fcWidth(), cfg.MLPWidth()
 	R := n - respStart
 	w0 := ws.views(0, ws.m.Params)
 	ws.n, ws.respStart = n, respStart
 	copy(ws.tokens, tokens)
 	m := n - p // rows to compute
 
-	encoderForward(ws.enc[p*C:], tokens[p:], w0.wte, w0.wpe[p*C:], m, C)
+	if blk.Pos == Learned {
+		encoderForward(ws.enc[p*C:], tokens[p:], w0.wte, w0.wpe[p*C:], m, C)
+	} else {
+		embedForward(ws.enc[p*C:], tokens[p:], w0.wte, m, C)
+	}
 	x := ws.enc // (n,C) block input
 	for l := range ws.layers {
 		a, w := &ws.layers[l], &w0.layers[l]
-		// x = x + attn(ln1(x))
-		ws.layerNormF(a.ln1[p*C:], a.ln1m[p:], a.ln1r[p:], x[p*C:], w.ln1w, w.ln1b, m, C)
-		ws.matmulF(a.qkv[p*3*C:], a.ln1[p*C:], w.qkvw, w.qkvb, m, C, 3*C)
-		ws.attentionF(a.atty, a.att, a.qkv, n, C, H, p)
+		// res2 = x + attn(ln1(x))
+		ws.normF(a.ln1[p*C:], a.ln1m[p:], a.ln1r[p:], x[p*C:], w.ln1w, w.ln1b, m)
+		ws.matmulF(a.qkv[p*Q3:], a.ln1[p*C:], w.qkvw, w.qkvb, m, C, Q3)
+		ws.ropeF(a.qkv, p, n)
+		ws.attentionF(a.atty, a.att, a.qkv, n, p)
 		ws.matmulF(a.attproj[p*C:], a.atty[p*C:], w.attprojw, w.attprojb, m, C, C)
 		residualForward(a.res2[p*C:], x[p*C:], a.attproj[p*C:], m*C)
-		// x = x + mlp(ln2(x))
-		ws.layerNormF(a.ln2[p*C:], a.ln2m[p:], a.ln2r[p:], a.res2[p*C:], w.ln2w, w.ln2b, m, C)
-		ws.matmulF(a.fch[p*4*C:], a.ln2[p*C:], w.fcw, w.fcb, m, C, 4*C)
-		ws.geluF(a.fchg[p*4*C:], a.fch[p*4*C:], m*4*C)
-		ws.matmulF(a.fcproj[p*C:], a.fchg[p*4*C:], w.fcprojw, w.fcprojb, m, 4*C, C)
+		// res3 = res2 + mlp(ln2(res2)), or with a parallel residual res2 + mlp(ln2(x))
+		ln2in := a.res2
+		if blk.Parallel {
+			ln2in = x
+		}
+		ws.normF(a.ln2[p*C:], a.ln2m[p:], a.ln2r[p:], ln2in[p*C:], w.ln2w, w.ln2b, m)
+		ws.matmulF(a.fch[p*FC:], a.ln2[p*C:], w.fcw, w.fcb, m, C, FC)
+		ws.actF(a.fchg[p*FF:], a.fch[p*FC:], m)
+		ws.matmulF(a.fcproj[p*C:], a.fchg[p*FF:], w.fcprojw, w.fcprojb, m, FF, C)
 		residualForward(a.res3[p*C:], a.res2[p*C:], a.fcproj[p*C:], m*C)
 		x = a.res3
 	}
-	ws.layerNormF(ws.lnf[p*C:], ws.lnfm[p:], ws.lnfr[p:], x[p*C:], w0.lnfw, w0.lnfb, m, C)
+	ws.normF(ws.lnf[p*C:], ws.lnfm[p:], ws.lnfr[p:], x[p*C:], w0.lnfw, w0.lnfb, m)
 	// logits (R,V) = lnf[respStart-1 : n-1] · headᵀ, no bias; head row j is
 	// position respStart-1+j and its target is tokens[respStart+j]. Rows at
 	// positions < p keep their logits; their log-probs are recomputed from the
@@ -340,7 +410,7 @@ func (ws *Workspace[F]) forwardFrom(tokens []int32, respStart, p int) []F {
 	return ws.lp[:R:R]
 }
 
-// Hidden returns the final-LayerNorm output of the last Forward, (n,C) row-major,
+// Hidden returns the final norm's output of the last Forward, (n,C) row-major,
 // as a view valid until the next Forward.
 func (ws *Workspace[F]) Hidden() []F {
 	return ws.lnf[: ws.n*ws.m.Cfg.C : ws.n*ws.m.Cfg.C]
@@ -386,7 +456,9 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 	if len(dparams) != len(ws.m.Params) {
 		panic("model: gradient buffer length does not match the model")
 	}
-	C, V, H := cfg.C, cfg.V, cfg.H
+	blk := ws.m.blk
+	C, V := cfg.C, cfg.V
+	Q3, FC, FF := cfg.qkvWidth(), cfg.fcWidth(), cfg.MLPWidth()
 	p := ws.views(0, ws.m.Params)
 	g := ws.gradViews(dparams)
 
@@ -416,46 +488,61 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 		last = ws.layers[cfg.L-1].res3
 	}
 	zero(g.lnfw, g.lnfb)
-	ws.layerNormB(ws.dres, g.lnfw, g.lnfb, ws.dlnf, last, p.lnfw, ws.lnfm, ws.lnfr, n, C)
+	ws.normB(ws.dres, g.lnfw, g.lnfb, ws.dlnf, last, p.lnfw, ws.lnfm, ws.lnfr, n)
 
 	// ws.dres is the gradient of the residual stream. Each block computed
 	// res2 = x + attproj and res3 = res2 + fcproj, so the gradient of the block
 	// output flows unchanged into both summands: the branch reads ws.dres as its
-	// dout, and the LayerNorm backward adds its contribution into ws.dres in place.
+	// dout, and the norm backward adds its contribution into ws.dres in place.
+	// With a parallel residual ln2 read x, not res2: its contribution goes to
+	// ws.dpar until the attention branch has read ws.dres = d res3 = d attproj.
 	for l := cfg.L - 1; l >= 0; l-- {
 		a, w, d := &ws.layers[l], &p.layers[l], &g.layers[l]
 		x := ws.enc
 		if l > 0 {
 			x = ws.layers[l-1].res3
 		}
-		// res3 = res2 + fcproj(gelu(fc(ln2(res2))))
-		clear(ws.dfchg[:n*4*C])
+		// res3 = res2 + fcproj(act(fc(ln2(res2 or x))))
+		clear(ws.dfchg[:n*FF])
 		zero(d.fcprojw, d.fcprojb)
-		ws.matmulB(ws.dfchg, d.fcprojw, d.fcprojb, ws.dres, a.fchg, w.fcprojw, n, 4*C, C)
-		clear(ws.dfch[:n*4*C])
-		ws.geluB(ws.dfch, a.fch, ws.dfchg, n*4*C)
+		ws.matmulB(ws.dfchg, d.fcprojw, d.fcprojb, ws.dres, a.fchg, w.fcprojw, n, FF, C)
+		clear(ws.dfch[:n*FC])
+		ws.actB(ws.dfch, a.fch, ws.dfchg, n)
 		clear(ws.dln[:n*C])
 		zero(d.fcw, d.fcb)
-		ws.matmulB(ws.dln, d.fcw, d.fcb, ws.dfch, a.ln2, w.fcw, n, C, 4*C)
+		ws.matmulB(ws.dln, d.fcw, d.fcb, ws.dfch, a.ln2, w.fcw, n, C, FC)
 		zero(d.ln2w, d.ln2b)
-		ws.layerNormB(ws.dres, d.ln2w, d.ln2b, ws.dln, a.res2, w.ln2w, a.ln2m, a.ln2r, n, C) // ws.dres = d res2
-		// res2 = x + attproj(attention(qkv(ln1(x))))
+		if blk.Parallel {
+			clear(ws.dpar[:n*C])
+			ws.normB(ws.dpar, d.ln2w, d.ln2b, ws.dln, x, w.ln2w, a.ln2m, a.ln2r, n) // ws.dpar = ln2's part of d x
+		} else {
+			ws.normB(ws.dres, d.ln2w, d.ln2b, ws.dln, a.res2, w.ln2w, a.ln2m, a.ln2r, n) // ws.dres = d res2
+		}
+		// res2 = x + attproj(attention(rope(qkv(ln1(x)))))
 		clear(ws.datty[:n*C])
 		zero(d.attprojw, d.attprojb)
 		ws.matmulB(ws.datty, d.attprojw, d.attprojb, ws.dres, a.atty, w.attprojw, n, C, C)
-		clear(ws.dqkv[:n*3*C])
-		ws.attentionB(ws.dqkv, ws.datt, ws.datty, a.qkv, a.att, n, C, H)
+		clear(ws.dqkv[:n*Q3])
+		ws.attentionB(ws.dqkv, ws.datt, ws.datty, a.qkv, a.att, n)
+		ws.ropeB(ws.dqkv, n)
 		clear(ws.dln[:n*C])
 		zero(d.qkvw, d.qkvb)
-		ws.matmulB(ws.dln, d.qkvw, d.qkvb, ws.dqkv, a.ln1, w.qkvw, n, C, 3*C)
+		ws.matmulB(ws.dln, d.qkvw, d.qkvb, ws.dqkv, a.ln1, w.qkvw, n, C, Q3)
 		zero(d.ln1w, d.ln1b)
-		ws.layerNormB(ws.dres, d.ln1w, d.ln1b, ws.dln, x, w.ln1w, a.ln1m, a.ln1r, n, C) // ws.dres = d x
+		ws.normB(ws.dres, d.ln1w, d.ln1b, ws.dln, x, w.ln1w, a.ln1m, a.ln1r, n) // ws.dres = d x
+		if blk.Parallel {
+			residualForward(ws.dres[:n*C], ws.dres[:n*C], ws.dpar[:n*C], n*C)
+		}
 	}
 	if !cfg.Tied { // tied: g.wte is g.head, zeroed above and holding the head's gradient
 		zero(g.wte)
 	}
-	zero(g.wpe)
-	encoderBackward(g.wte, g.wpe, ws.dres, ws.tokens[:n], n, C)
+	if blk.Pos == Learned {
+		zero(g.wpe)
+		encoderBackward(g.wte, g.wpe, ws.dres, ws.tokens[:n], n, C)
+	} else {
+		embedBackward(g.wte, ws.dres, ws.tokens[:n], n, C)
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -550,20 +637,115 @@ func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
 	})
 }
 
-func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, C, H, t0 int) {
+func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, t0 int) {
+	cfg := ws.m.Cfg
+	H, KV, hs := cfg.H, cfg.KVHeads(), cfg.C/cfg.H
 	if ws.procs == 1 {
-		attentionForwardHeads(out, att, qkv, T, C, H, t0, 0, H)
+		gqaForwardHeads(out, att, qkv, T, H, KV, hs, t0, 0, H)
 		return
 	}
-	ws.par(H, func(lo, hi int) { attentionForwardHeads(out, att, qkv, T, C, H, t0, lo, hi) })
+	ws.par(H, func(lo, hi int) { gqaForwardHeads(out, att, qkv, T, H, KV, hs, t0, lo, hi) })
 }
 
-func (ws *Workspace[F]) attentionB(dqkv, datt, dout, qkv, att []F, T, C, H int) {
+// attentionB splits the heads by key/value groups: the query heads of a
+// group add into the same dk, dv.
+func (ws *Workspace[F]) attentionB(dqkv, datt, dout, qkv, att []F, T int) {
+	cfg := ws.m.Cfg
+	H, KV, hs := cfg.H, cfg.KVHeads(), cfg.C/cfg.H
 	if ws.procs == 1 {
-		attentionBackward(dqkv, datt, dout, qkv, att, T, C, H)
+		gqaBackwardHeads(dqkv, datt, dout, qkv, att, T, H, KV, hs, 0, H)
 		return
 	}
-	ws.par(H, func(lo, hi int) { attentionBackwardHeads(dqkv, datt, dout, qkv, att, T, C, H, lo, hi) })
+	g := H / KV
+	ws.par(KV, func(lo, hi int) { gqaBackwardHeads(dqkv, datt, dout, qkv, att, T, H, KV, hs, lo*g, hi*g) })
+}
+
+// normF is the Block's norm (LayerNorm or RMSNorm) of T rows; mean is unused by RMSNorm.
+func (ws *Workspace[F]) normF(out, mean, rstd, inp, w, b []F, T int) {
+	C, eps := ws.m.Cfg.C, ws.m.Cfg.NormEps()
+	rms := ws.m.blk.Norm == RMSNorm
+	if ws.procs == 1 {
+		if rms {
+			rmsNormForward(out, rstd, inp, w, T, C, eps)
+		} else {
+			layerNormForwardEps(out, mean, rstd, inp, w, b, T, C, eps)
+		}
+		return
+	}
+	ws.par(T, func(lo, hi int) {
+		if rms {
+			rmsNormForward(out[lo*C:], rstd[lo:], inp[lo*C:], w, hi-lo, C, eps)
+		} else {
+			layerNormForwardEps(out[lo*C:], mean[lo:], rstd[lo:], inp[lo*C:], w, b, hi-lo, C, eps)
+		}
+	})
+}
+
+// normB is the backward of normF (db is nil for RMSNorm).
+func (ws *Workspace[F]) normB(dinp, dw, db, dout, inp, w, mean, rstd []F, T int) {
+	C := ws.m.Cfg.C
+	if ws.m.blk.Norm == LayerNorm {
+		ws.layerNormB(dinp, dw, db, dout, inp, w, mean, rstd, T, C)
+		return
+	}
+	if ws.procs == 1 {
+		rmsNormBackward(dinp, dw, dout, inp, w, rstd, T, C)
+		return
+	}
+	ws.par(ws.procs, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
+			rmsNormBackwardInp(dinp[t0*C:], dout[t0*C:], inp[t0*C:], w, rstd[t0:], t1-t0, C)
+			rmsNormBackwardParams(dw, dout, inp, rstd, T, C, k*C/ws.procs, (k+1)*C/ws.procs)
+		}
+	})
+}
+
+// ropeF rotates the q and k heads of rows t0..T-1 of qkv (rotary positions only).
+func (ws *Workspace[F]) ropeF(qkv []F, t0, T int) {
+	if ws.cos == nil {
+		return
+	}
+	cfg := ws.m.Cfg
+	hs, Q3, D2 := cfg.C/cfg.H, cfg.qkvWidth(), len(ws.m.invFreq)
+	// q heads then k heads are contiguous: H + KV heads from column 0
+	ropeForward(qkv, ws.cos, ws.sin, t0, T, Q3, 0, cfg.H+cfg.KVHeads(), hs, D2)
+}
+
+// ropeB turns the gradient of the rotated q and k of rows 0..T-1 into that of the unrotated ones.
+func (ws *Workspace[F]) ropeB(dqkv []F, T int) {
+	if ws.cos == nil {
+		return
+	}
+	cfg := ws.m.Cfg
+	hs, Q3, D2 := cfg.C/cfg.H, cfg.qkvWidth(), len(ws.m.invFreq)
+	ropeBackward(dqkv, ws.cos, ws.sin, 0, T, Q3, 0, cfg.H+cfg.KVHeads(), hs, D2)
+}
+
+// actF is the Block's MLP activation of T rows: fchg (T,F) from fch (T,F) or (T,2F).
+func (ws *Workspace[F]) actF(out, inp []F, T int) {
+	FF := ws.m.Cfg.MLPWidth()
+	switch ws.m.blk.MLP {
+	case GELUTanh:
+		ws.geluF(out, inp, T*FF)
+	case GELUErf:
+		ws.par(T, func(lo, hi int) { geluErfForward(out[lo*FF:], inp[lo*FF:], (hi-lo)*FF) })
+	case SwiGLU:
+		ws.par(T, func(lo, hi int) { swigluForward(out[lo*FF:], inp[lo*2*FF:], hi-lo, FF) })
+	}
+}
+
+// actB is the backward of actF: dinp (T,F) or (T,2F) += from dout (T,F).
+func (ws *Workspace[F]) actB(dinp, inp, dout []F, T int) {
+	FF := ws.m.Cfg.MLPWidth()
+	switch ws.m.blk.MLP {
+	case GELUTanh:
+		ws.geluB(dinp, inp, dout, T*FF)
+	case GELUErf:
+		ws.par(T, func(lo, hi int) { geluErfBackward(dinp[lo*FF:], inp[lo*FF:], dout[lo*FF:], (hi-lo)*FF) })
+	case SwiGLU:
+		ws.par(T, func(lo, hi int) { swigluBackward(dinp[lo*2*FF:], inp[lo*2*FF:], dout[lo*FF:], hi-lo, FF) })
+	}
 }
 
 func (ws *Workspace[F]) geluF(out, inp []F, N int) {

@@ -58,10 +58,10 @@ func (m *Model[F]) buildPackList() {
 		}
 	}
 	for _, l := range v.layers {
-		add(l.qkvw, 3*C, C)
+		add(l.qkvw, cfg.qkvWidth(), C)
 		add(l.attprojw, C, C)
-		add(l.fcw, 4*C, C)
-		add(l.fcprojw, C, 4*C)
+		add(l.fcw, cfg.fcWidth(), C)
+		add(l.fcprojw, C, cfg.MLPWidth())
 	}
 	add(v.head, cfg.V, C)
 	m.packBase = &m.Params[0]

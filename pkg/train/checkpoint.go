@@ -205,7 +205,7 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 	}
 	// The config's tensor count is bounded by the file's before the table
 	// is built: a config claiming 10⁸ layers fails here.
-	if need := 2 + 12*c.Model.L + 2; need > len(h.Tensors) {
+	if need := model.NumTensors(c.Model); need > len(h.Tensors) {
 		return nil, bad("the model config (%d layers) needs at least %d tensors, the file holds %d", c.Model.L, need, len(h.Tensors))
 	}
 	for _, t := range model.Tensors(c.Model) {
@@ -299,8 +299,11 @@ func checkSources(cfg *Config, d *prefdata.Dataset) error {
 
 // CheckHFVocab refuses a dataset whose vocabulary size differs from the V of
 // the Hugging Face model directory path (nothing for a checkpoint file): the
-// directory's tokenizer must be the dataset's. A dataset that records its
-// tokenizer (prefgen import) must have been made with the directory's own
+// directory's tokenizer must be the dataset's. A model whose embedding has
+// padding rows beyond its tokenizer (Pythia's 50304 rows for 50277 tokens)
+// takes a dataset of the tokenizer's size, when the directory's tokenizer
+// files say so (hfmodel.TokenizerSize). A dataset that records its tokenizer
+// (prefgen import) must have been made with the directory's own
 // (checkDirTokenizer).
 func CheckHFVocab(path string, m model.Config, d *prefdata.Dataset) error {
 	if !hfmodel.IsDir(path) {
@@ -309,7 +312,11 @@ func CheckHFVocab(path string, m model.Config, d *prefdata.Dataset) error {
 	if err := checkDirTokenizer(path, d); err != nil {
 		return err
 	}
-	if v := d.Vocab.Size(); v != m.V {
+	v := d.Vocab.Size()
+	if v < m.V && hfmodel.TokenizerSize(path) == v {
+		return nil
+	}
+	if v != m.V {
 		return fmt.Errorf("%s: the model's vocabulary has %d tokens but the dataset's has %d: tokenize the data with this model's tokenizer",
 			path, m.V, v)
 	}

@@ -59,14 +59,7 @@ func MemoryNeed(cfg *Config, maxLen int) Memory {
 }
 
 // numParams is model.NumParams in float64, without building the table.
-func numParams(c model.Config) float64 {
-	V, T, C, L := float64(c.V), float64(c.T), float64(c.C), float64(c.L)
-	n := V*C + T*C + L*(12*C*C+13*C) + 2*C
-	if !c.Tied {
-		n += V * C
-	}
-	return n
-}
+func numParams(c model.Config) float64 { return model.ParamCount(c) }
 
 // MemoryAvailable returns the bytes a run may use and where the figure comes
 // from: $ENTANGLE_MEMORY when set, else the smaller of MemTotal in
