@@ -94,7 +94,7 @@ func runAnalyze(ctx context.Context, env *cli.Env, fs *flag.FlagSet, set map[str
 	}
 	tg := pf.cfg.TokenGrads
 	pf.cfg.DumpEvery, pf.cfg.Probe = 1, tg
-	pc, err := pf.resolve(env, true)
+	pc, err := pf.resolve(env)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func TestAnalyzeCLI(t *testing.T) {
 		{[]string{"-mode", "analyze", "-init", cks[0], "-shard", "2/2", "-out", filepath.Join(dir, "x"), data}, 2, "-shard must be i/n"},
 		{[]string{"-mode", "analyze", "-init", cks[0], "-steps", "3", "-out", filepath.Join(dir, "x"), data}, 2, "-steps does not apply to -mode analyze"},
 		{[]string{"-mode", "analyze", "-init", cks[0], "-grads", "countsketch:0", "-out", filepath.Join(dir, "x"), data}, 2, "-grads must be full, sketch:K or countsketch:K"},
-		{[]string{"-mode", "pref", "-init", cks[0], "-grads", "countsketch:8", "-dump-every", "1", "-out", filepath.Join(dir, "x"), data}, 2, "-grads must be full or sketch:K"},
+		{[]string{"-mode", "pref", "-init", cks[0], "-grads", "countsketch:x", "-dump-every", "1", "-out", filepath.Join(dir, "x"), data}, 2, "-grads must be full, sketch:K or countsketch:K"},
 		{[]string{"-mode", "sft", "-step", "3", "-out", filepath.Join(dir, "x"), data}, 2, "-step applies to -mode analyze only"},
 		{[]string{"-mode", "analyze", "-init", filepath.Join(dir, "parts"), "-out", filepath.Join(dir, "x"), data}, 1, ""},
 		{append([]string{"-merge", filepath.Join(dir, "m")}, parts[:3]...), 1, "1 of 2 shards"},

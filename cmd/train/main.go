@@ -156,7 +156,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 		if cfg.Init == "" {
 			return cli.Usagef("-mode pref needs -init CHECKPOINT (the SFT model, also the default reference)")
 		}
-		pc, err := pf.resolve(env, false)
+		pc, err := pf.resolve(env)
 		if err != nil {
 			return err
 		}

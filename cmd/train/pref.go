@@ -59,7 +59,7 @@ func addPrefFlags(fs *flag.FlagSet) *prefFlags {
 	fs.Float64Var(&p.cfg.SparseLambda, "sparse-lambda", 0.01, "pref: L1 `weight` of the learned gate")
 	fs.IntVar(&p.cfg.Probe, "probe", 0, "pref: `N` held-out probe pairs (the first N of the test split)")
 	fs.IntVar(&p.cfg.DumpEvery, "dump-every", 0, "pref: probe rows and gradient dumps every `K` steps (0 = never)")
-	fs.StringVar(&p.cfg.Grads, "grads", "", "pref: gradient dumps `full` or sketch:K (none when empty)")
+	fs.StringVar(&p.cfg.Grads, "grads", "", "pref: gradient dumps `full`, sketch:K (dense, cost N·K/8 per vector) or countsketch:K (cost N) (none when empty)")
 	fs.Uint64Var(&p.cfg.SketchSeed, "sketch-seed", 1, "pref: `seed` of the gradient sketch")
 	fs.BoolVar(&p.cfg.DumpTrain, "dump-train", false, "pref: dump the training pairs' gradients too")
 	fs.IntVar(&p.cfg.TokenGrads, "token-grads", 0, "pref: per-token gradients of the first `N` probe pairs")
@@ -80,7 +80,7 @@ func prefOnly() []string {
 // resolve returns the pref config: the loss's defaults with the set flags
 // applied, validated by loss.New. It warns on stderr for a loss flag the
 // chosen loss ignores.
-func (p *prefFlags) resolve(env *cli.Env, countSketch bool) (*train.PrefConfig, error) {
+func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 	c := p.cfg
 	params, err := loss.Defaults(c.Loss)
 	if err != nil {
@@ -122,7 +122,7 @@ func (p *prefFlags) resolve(env *cli.Env, countSketch bool) (*train.PrefConfig, 
 	case c.TokenGrads > c.Probe:
 		return nil, cli.Usagef("-token-grads %d exceeds -probe %d (per-token gradients are of probe pairs)", c.TokenGrads, c.Probe)
 	}
-	if err := checkGrads(c.Grads, countSketch); err != nil {
+	if err := checkGrads(c.Grads); err != nil {
 		return nil, err
 	}
 	if c.Attrib && (c.Probe == 0 || c.DumpEvery == 0) {
@@ -134,20 +134,16 @@ func (p *prefFlags) resolve(env *cli.Env, countSketch bool) (*train.PrefConfig, 
 	return &c, nil
 }
 
-// checkGrads validates a -grads value: full, sketch:K, or (when countSketch)
-// countsketch:K, with 1 ≤ K ≤ entangle.MaxSketchRows.
-func checkGrads(g string, countSketch bool) error {
+// checkGrads validates a -grads value: full, sketch:K or countsketch:K, with
+// 1 ≤ K ≤ entangle.MaxSketchRows.
+func checkGrads(g string) error {
 	if g == "" || g == "full" {
 		return nil
 	}
 	kind, k, _ := strings.Cut(g, ":")
 	n, err := strconv.Atoi(k)
-	if (kind != "sketch" && !(countSketch && kind == "countsketch")) || err != nil || n < 1 || n > entangle.MaxSketchRows {
-		kinds := "full or sketch:K"
-		if countSketch {
-			kinds = "full, sketch:K or countsketch:K"
-		}
-		return cli.Usagef("-grads must be %s with 1 ≤ K ≤ %d, got %q", kinds, entangle.MaxSketchRows, g)
+	if (kind != "sketch" && kind != "countsketch") || err != nil || n < 1 || n > entangle.MaxSketchRows {
+		return cli.Usagef("-grads must be full, sketch:K or countsketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, g)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@
 // calls ProbeAfter(Δθ) for the observed log-probs after the update and the
 // first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns grads.arrows rows
 // (sequence gradients, per-token gradients of the first N pairs) full or
-// sketched with entangle.Sketch; DumpUpdate the "update" row.
+// sketched with an entangle.Projection (Sketch or CountSketch); DumpUpdate the "update" row.
 //
 // # Attribution
 //

@@ -68,7 +68,7 @@ func (s *Stepper[F]) ProbeAfter(delta []F) []runfmt.PairRow {
 
 // vector returns v as float32, projected by sk when sk is not nil. The
 // result is newly allocated (dumps are rare).
-func vector[F interface{ ~float32 | ~float64 }](v []F, sk *entangle.Sketch) []float32 {
+func vector[F interface{ ~float32 | ~float64 }](v []F, sk entangle.Projection) []float32 {
 	f := make([]float32, len(v))
 	for i, x := range v {
 		f[i] = float32(x)
@@ -88,7 +88,7 @@ func vector[F interface{ ~float32 | ~float64 }](v []F, sk *entangle.Sketch) []fl
 // with a one-hot dlogp each; token = index in the response, contrastive
 // from the data). kind is "probe" or "train". Vectors are full (sk nil) or
 // sketched with sk. Call it before the optimizer step; it allocates its rows.
-func (s *Stepper[F]) Dump(step int64, kind string, pairs []Pair, tokenGrads int, sk *entangle.Sketch) []runfmt.GradRow {
+func (s *Stepper[F]) Dump(step int64, kind string, pairs []Pair, tokenGrads int, sk entangle.Projection) []runfmt.GradRow {
 	var rows []runfmt.GradRow
 	ln := s.main
 	for i := range pairs {
@@ -125,7 +125,7 @@ func (s *Stepper[F]) Dump(step int64, kind string, pairs []Pair, tokenGrads int,
 
 // DumpUpdate returns the "update" row of grads.arrows: Δθ (full, or
 // sketched with sk).
-func DumpUpdate[F interface{ ~float32 | ~float64 }](step int64, delta []F, sk *entangle.Sketch) runfmt.GradRow {
+func DumpUpdate[F interface{ ~float32 | ~float64 }](step int64, delta []F, sk entangle.Projection) runfmt.GradRow {
 	return runfmt.GradRow{Step: step, Kind: "update", Pair: -1, Side: "update", Token: -1, TokenID: -1, Contrastive: -1,
 		Grad: vector(delta, sk)}
 }

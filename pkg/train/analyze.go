@@ -213,12 +213,8 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	}
 	var tokRows []runfmt.GradRow
 	if pc.Grads != "" && pc.TokenGrads > 0 {
-		sk, _ := proj.(*entangle.Sketch)
-		if proj != nil && sk == nil {
-			return fmt.Errorf("-token-grads with -grads %s: per-token gradients are projected with sketch:K only", pc.Grads)
-		}
 		n := min(pc.TokenGrads, len(pairs))
-		for _, r := range st.Dump(cfg.Step, "probe", pairs[:n], n, sk) {
+		for _, r := range st.Dump(cfg.Step, "probe", pairs[:n], n, proj) {
 			if r.Token >= 0 {
 				tokRows = append(tokRows, r)
 			}

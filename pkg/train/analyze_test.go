@@ -241,3 +241,62 @@ func TestSaveEvery(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefCountSketch: -mode pref with -grads countsketch:K dumps vectors of
+// K values, equal to the count sketch of the full dump of the same run, and
+// records the kind, seed and scheme in grads.arrows' metadata.
+func TestPrefCountSketch(t *testing.T) {
+	d := data1t(t, 16)
+	dir := t.TempDir()
+	sft := filepath.Join(dir, "sft")
+	if err := Run(context.Background(), testConfig(t, d, 2), d, Options{Dir: sft}); err != nil {
+		t.Fatal(err)
+	}
+	grads := map[string][]runfmt.GradRow{}
+	var meta runfmt.Meta
+	for _, g := range []string{"full", "countsketch:64"} {
+		p := DefaultConfig()
+		p.Mode, p.Init, p.Steps, p.Epochs, p.Batch = ModePref, filepath.Join(sft, ModelFile), 2, 0, 4
+		p.Pref = &PrefConfig{Loss: "dpo", Grads: g, SketchSeed: 5, Probe: 2, DumpEvery: 2}
+		p.Pref.Params.Beta = 0.1
+		if err := Prepare(&p, d); err != nil {
+			t.Fatal(err)
+		}
+		run := filepath.Join(dir, strings.ReplaceAll(g, ":", "-"))
+		if err := Run(context.Background(), p, d, Options{Dir: run}); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(run, GradsFile)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := runfmt.NewGradReader(f, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			for _, x := range r.Rows() {
+				x.Grad = append([]float32(nil), x.Grad...)
+				grads[g] = append(grads[g], x)
+			}
+		}
+		meta = r.Meta()
+		f.Close()
+	}
+	if meta.Sketch != "countsketch:64" || meta.SketchSeed != 5 || meta.Dim != 64 || meta.Raw["sketch_scheme"] != "countsketch-splitmix64-v1" {
+		t.Errorf("metadata: sketch %q seed %d dim %d scheme %q", meta.Sketch, meta.SketchSeed, meta.Dim, meta.Raw["sketch_scheme"])
+	}
+	full, sk := grads["full"], grads["countsketch:64"]
+	if len(full) == 0 || len(full) != len(sk) {
+		t.Fatalf("%d full rows, %d sketched", len(full), len(sk))
+	}
+	p := NewProjection("countsketch:64", 5)
+	for i := range full {
+		want := make([]float32, 64)
+		p.Project(want, full[i].Grad)
+		if fmt.Sprint(want) != fmt.Sprint(sk[i].Grad) {
+			t.Errorf("row %d (%s %d %s): sketch differs from the full vector's", i, full[i].Kind, full[i].Pair, full[i].Side)
+		}
+	}
+}

@@ -8,11 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"entangle/pkg/cli"
-	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
 	"entangle/pkg/optim"
@@ -141,11 +139,7 @@ func runPref(ctx context.Context, L *loop) (err error) {
 		}
 		return c
 	}
-	var sk *entangle.Sketch
-	if k, ok := strings.CutPrefix(pc.Grads, "sketch:"); ok {
-		K, _ := strconv.Atoi(k)
-		sk = entangle.NewSketch(pc.SketchSeed, K)
-	}
+	sk := NewProjection(pc.Grads, pc.SketchSeed) // nil for full dumps
 
 	// Streams: pairs.arrows always, grads.arrows when dumps are asked.
 	meta, err := streamMeta(&cfg, L.d)
@@ -170,11 +164,7 @@ func runPref(ctx context.Context, L *loop) (err error) {
 	var gf *os.File
 	var gw *runfmt.GradWriter
 	if pc.Grads != "" {
-		gmeta := meta
-		gmeta.Sketch, gmeta.Dim = "full", len(L.m.Params)
-		if sk != nil {
-			gmeta.Sketch, gmeta.SketchSeed, gmeta.Dim = pc.Grads, pc.SketchSeed, sk.K()
-		}
+		gmeta := gradsMeta(meta, pc, len(L.m.Params))
 		if gf, err = reopen(L.opt.Dir, GradsFile, resume); err != nil {
 			return err
 		}
