@@ -130,5 +130,11 @@ func runAnalyze(ctx context.Context, env *cli.Env, fs *flag.FlagSet, set map[str
 	if err := train.PrepareAnalyze(&cfg, d); err != nil {
 		return err
 	}
-	return train.Analyze(ctx, cfg, d, train.Options{Dir: out, Stderr: env.Stderr, Quiet: quiet, Name: env.Name})
+	opt := train.Options{Dir: out, Stderr: env.Stderr, Quiet: quiet, Progress: func(total int) train.Progress {
+		if quiet {
+			return nil
+		}
+		return cli.NewProgress(env.Stderr, total, false, 0)
+	}}
+	return train.Analyze(ctx, cfg, d, opt)
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
+	"entangle/pkg/runfmt"
 	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"entangle/pkg/train"
 )
 
 // TestDist: -mode dist prints a header and one row per response position of
@@ -21,7 +20,7 @@ func TestDist(t *testing.T) {
 	if _, stderr, code := trainCmd(t, ctx, nil, "-q", "-steps", "2", "-out", filepath.Join(dir, "m"), data); code != 0 {
 		t.Fatalf("sft: exit %d, %s", code, stderr)
 	}
-	ckpt := filepath.Join(dir, "m", train.ModelFile)
+	ckpt := filepath.Join(dir, "m", runfmt.ModelFile)
 	out, stderr, code := trainCmd(t, ctx, nil, "-mode", "dist", "-init", ckpt, "-k", "3", "-pairs", "4", data)
 	if code != 0 || stderr != "" {
 		t.Fatalf("dist: exit %d, stderr %q", code, stderr)

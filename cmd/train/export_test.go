@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"entangle/pkg/runfmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,11 +26,11 @@ func TestExportHF(t *testing.T) {
 	}
 	// A run's weights → a model directory → the same parameters.
 	out := filepath.Join(dir, "hf")
-	_, stderr, code := trainCmd(t, ctx, nil, "-export-hf", out, "-init", filepath.Join(run, train.ModelFile))
+	_, stderr, code := trainCmd(t, ctx, nil, "-export-hf", out, "-init", filepath.Join(run, runfmt.ModelFile))
 	if code != 0 || !strings.Contains(stderr, "no tokenizer files") {
 		t.Fatalf("-export-hf: exit %d: %s", code, stderr)
 	}
-	ck, err := train.ReadCheckpoint(filepath.Join(run, train.ModelFile))
+	ck, err := train.ReadCheckpoint(filepath.Join(run, runfmt.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestExportHF(t *testing.T) {
 		t.Fatalf("train -init DIR: exit %d: %s", code, stderr)
 	}
 	out3 := filepath.Join(dir, "hf3")
-	if _, stderr, code := trainCmd(t, ctx, nil, "-export-hf", out3, "-init", filepath.Join(run2, train.ModelFile)); code != 0 || !strings.Contains(stderr, "tokenizer files from "+src) {
+	if _, stderr, code := trainCmd(t, ctx, nil, "-export-hf", out3, "-init", filepath.Join(run2, runfmt.ModelFile)); code != 0 || !strings.Contains(stderr, "tokenizer files from "+src) {
 		t.Fatalf("-export-hf of a run from a directory: exit %d: %s", code, stderr)
 	}
 
@@ -129,7 +130,7 @@ func TestLyingCheckpoint(t *testing.T) {
 		{"width", "1000000000", "width must be at most 131072"},
 		{"width", "100000", `tensor "wte" has shape [64 16], want [64 100000]`},
 	} {
-		for _, file := range []string{train.ModelFile, train.CheckpointFile} {
+		for _, file := range []string{runfmt.ModelFile, runfmt.CheckpointFile} {
 			f, err := safetensors.ReadFile(filepath.Join(run, file))
 			if err != nil {
 				t.Fatal(err)
@@ -147,10 +148,10 @@ func TestLyingCheckpoint(t *testing.T) {
 			}
 			var args []string
 			switch file {
-			case train.ModelFile:
+			case runfmt.ModelFile:
 				for _, args := range [][]string{
 					{"-init", path, "-out", filepath.Join(dir, "x"), data},
-					{"-mode", "pref", "-init", filepath.Join(run, train.ModelFile), "-ref", path, "-out", filepath.Join(dir, "x"), data},
+					{"-mode", "pref", "-init", filepath.Join(run, runfmt.ModelFile), "-ref", path, "-out", filepath.Join(dir, "x"), data},
 				} {
 					_, stderr, code := trainCmd(t, ctx, nil, args...)
 					if code != 1 || !strings.Contains(stderr, path) || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {

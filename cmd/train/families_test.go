@@ -11,6 +11,7 @@ import (
 
 	"entangle/pkg/hfmodel"
 	"entangle/pkg/model"
+	"entangle/pkg/runfmt"
 	"entangle/pkg/train"
 )
 
@@ -67,11 +68,11 @@ func TestFamiliesCLI(t *testing.T) {
 			}
 			for _, run := range []string{sft, dpo} {
 				out := run + "-hf"
-				_, stderr, code := trainCmd(t, ctx, nil, "-export-hf", out, "-init", filepath.Join(run, train.ModelFile))
+				_, stderr, code := trainCmd(t, ctx, nil, "-export-hf", out, "-init", filepath.Join(run, runfmt.ModelFile))
 				if code != 0 || !strings.Contains(stderr, tc.mt+" F32") {
 					t.Fatalf("-export-hf: exit %d: %s", code, stderr)
 				}
-				ck, err := train.ReadCheckpoint(filepath.Join(run, train.ModelFile))
+				ck, err := train.ReadCheckpoint(filepath.Join(run, runfmt.ModelFile))
 				if err != nil {
 					t.Fatal(err)
 				}

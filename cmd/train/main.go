@@ -133,7 +133,14 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 			return cli.Usagef("-%s applies to -mode dist only", name)
 		}
 	}
-	opt := train.Options{Stderr: env.Stderr, Quiet: *quiet, Name: env.Name}
+	opt := train.Options{Stderr: env.Stderr, Quiet: *quiet,
+		Warn: func(format string, args ...any) { cli.Warnf(env.Stderr, env.Name, format, args...) },
+		Progress: func(total int) train.Progress {
+			if *quiet {
+				return nil
+			}
+			return cli.NewProgress(env.Stderr, total, false, 0)
+		}}
 
 	if *resume != "" {
 		for name := range set {

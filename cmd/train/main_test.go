@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"entangle/pkg/runfmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +111,7 @@ func TestDataErrors(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("good run: exit %d, %s", code, stderr)
 	}
-	modelPath := filepath.Join(dir, "ok", train.ModelFile)
+	modelPath := filepath.Join(dir, "ok", runfmt.ModelFile)
 	b, _ := os.ReadFile(modelPath)
 	trunc := filepath.Join(dir, "trunc.safetensors")
 	os.WriteFile(trunc, b[:len(b)/2], 0o644)
@@ -183,12 +184,12 @@ func TestRunInterruptResume(t *testing.T) {
 	if !strings.Contains(stderr, "12/12 loss ") || !strings.Contains(stderr, "eval step 12: loss ") {
 		t.Errorf("progress lines missing from stderr %q", stderr)
 	}
-	for _, f := range []string{train.ConfigFile, train.StepsFile, train.CheckpointFile, train.ModelFile} {
+	for _, f := range []string{runfmt.ConfigFile, runfmt.StepsFile, runfmt.CheckpointFile, runfmt.ModelFile} {
 		if _, err := os.Stat(filepath.Join(full, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if done := string(mustRead(t, filepath.Join(full, train.DoneFile))); done != "12\n" {
+	if done := string(mustRead(t, filepath.Join(full, runfmt.DoneFile))); done != "12\n" {
 		t.Errorf("DONE holds %q, want the final step", done)
 	}
 	// -q silences progress.
@@ -202,18 +203,18 @@ func TestRunInterruptResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, stderr, code = trainCmd(t, ctx, data, append(args, "-q", "-out", part)...)
-	want := "train: interrupted after step 0 of 12; checkpoint written to " + filepath.Join(part, train.CheckpointFile)
+	want := "train: interrupted after step 0 of 12; checkpoint written to " + filepath.Join(part, runfmt.CheckpointFile)
 	if code != 1 || !strings.HasPrefix(stderr, want) {
 		t.Fatalf("interrupted: exit %d, stderr %q, want %q", code, stderr, want)
 	}
-	if _, err := train.ReadCheckpoint(filepath.Join(part, train.CheckpointFile)); err != nil {
+	if _, err := train.ReadCheckpoint(filepath.Join(part, runfmt.CheckpointFile)); err != nil {
 		t.Fatal(err)
 	}
 	_, stderr, code = trainCmd(t, context.Background(), data, "-resume", part, "-q", "-")
 	if code != 0 {
 		t.Fatalf("resume: exit %d, stderr %q", code, stderr)
 	}
-	if !bytes.Equal(mustRead(t, filepath.Join(full, train.ModelFile)), mustRead(t, filepath.Join(part, train.ModelFile))) {
+	if !bytes.Equal(mustRead(t, filepath.Join(full, runfmt.ModelFile)), mustRead(t, filepath.Join(part, runfmt.ModelFile))) {
 		t.Errorf("resumed model.safetensors differs from the uninterrupted run's")
 	}
 	// A finished run has nothing to resume.

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"entangle/pkg/cli"
-	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/train"
 )
@@ -59,7 +58,7 @@ func addPrefFlags(fs *flag.FlagSet) *prefFlags {
 	fs.Float64Var(&p.cfg.SparseLambda, "sparse-lambda", 0.01, "pref: L1 `weight` of the learned gate")
 	fs.IntVar(&p.cfg.Probe, "probe", 0, "pref: `N` held-out probe pairs (the first N of the test split)")
 	fs.IntVar(&p.cfg.DumpEvery, "dump-every", 0, "pref: probe rows and gradient dumps every `K` steps (0 = never)")
-	fs.StringVar(&p.cfg.Grads, "grads", "", "pref: gradient dumps `full`, sketch:K (dense, cost N·K/8 per vector) or countsketch:K (cost N) (none when empty)")
+	fs.StringVar(&p.cfg.Grads, "grads", "", "pref: gradient dumps `full` or sketch:K (none when empty)")
 	fs.Uint64Var(&p.cfg.SketchSeed, "sketch-seed", 1, "pref: `seed` of the gradient sketch")
 	fs.BoolVar(&p.cfg.DumpTrain, "dump-train", false, "pref: dump the training pairs' gradients too")
 	fs.IntVar(&p.cfg.TokenGrads, "token-grads", 0, "pref: per-token gradients of the first `N` probe pairs")
@@ -110,40 +109,8 @@ func (p *prefFlags) resolve(env *cli.Env) (*train.PrefConfig, error) {
 	if c.Sparse == "none" {
 		c.Sparse = "" // spelled out for sweeps, whose values cannot be empty
 	}
-	switch {
-	case !(c.NLL >= 0) || math.IsInf(c.NLL, 0):
-		return nil, cli.Usagef("-nll must be ≥ 0, got %v", c.NLL)
-	case c.Sparse != "" && c.Sparse != "oracle" && c.Sparse != "learned":
-		return nil, cli.Usagef("-sparse must be none, oracle or learned, got %q", c.Sparse)
-	case !(c.SparseLambda >= 0):
-		return nil, cli.Usagef("-sparse-lambda must be ≥ 0, got %v", c.SparseLambda)
-	case c.Probe < 0 || c.DumpEvery < 0 || c.TokenGrads < 0:
-		return nil, cli.Usagef("-probe, -dump-every and -token-grads must be ≥ 0")
-	case c.TokenGrads > c.Probe:
-		return nil, cli.Usagef("-token-grads %d exceeds -probe %d (per-token gradients are of probe pairs)", c.TokenGrads, c.Probe)
-	}
-	if err := checkGrads(c.Grads); err != nil {
-		return nil, err
-	}
-	if c.Attrib && (c.Probe == 0 || c.DumpEvery == 0) {
-		return nil, cli.Usagef("-attrib needs -probe N > 0 and -dump-every K > 0")
-	}
-	if c.Grads != "" && c.DumpEvery == 0 {
-		return nil, cli.Usagef("-grads needs -dump-every K > 0")
+	if err := c.Validate(); err != nil {
+		return nil, cli.Usagef("%v", err)
 	}
 	return &c, nil
-}
-
-// checkGrads validates a -grads value: full, sketch:K or countsketch:K, with
-// 1 ≤ K ≤ entangle.MaxSketchRows.
-func checkGrads(g string) error {
-	if g == "" || g == "full" {
-		return nil
-	}
-	kind, k, _ := strings.Cut(g, ":")
-	n, err := strconv.Atoi(k)
-	if (kind != "sketch" && kind != "countsketch") || err != nil || n < 1 || n > entangle.MaxSketchRows {
-		return cli.Usagef("-grads must be full, sketch:K or countsketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, g)
-	}
-	return nil
 }

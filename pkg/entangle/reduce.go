@@ -1,5 +1,7 @@
 package entangle
 
+import "entangle/internal/num"
+
 // blockLen is the number of elements reduced by the unrolled inner kernels
 // before their (plain float64) partial sums are folded into a compensated
 // running total. Products of two float32 values are exact in float64, so the
@@ -8,25 +10,6 @@ package entangle
 // total loses essentially nothing. The order of every addition depends only
 // on the length of the input, so results are bit-reproducible.
 const blockLen = 256
-
-// neumaier adds x to the compensated sum (s, c) and returns the new pair.
-// The represented value is s + c (Neumaier's variant of Kahan summation).
-func neumaier(s, c, x float64) (float64, float64) {
-	t := s + x
-	if abs(s) >= abs(x) {
-		c += (s - t) + x
-	} else {
-		c += (x - t) + s
-	}
-	return t, c
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
 
 // Dot returns the inner product Σ_i a_i b_i of two float32 vectors, computed
 // with float64 products (exact) and blocked, compensated float64 summation.
@@ -38,7 +21,7 @@ func Dot(a, b []float32) float64 {
 	var s, c float64
 	for len(a) > 0 {
 		n := min(blockLen, len(a))
-		s, c = neumaier(s, c, dotBlock(a[:n], b[:n]))
+		s, c = num.Neumaier(s, c, dotBlock(a[:n], b[:n]))
 		a, b = a[n:], b[n:]
 	}
 	return s + c
@@ -50,7 +33,7 @@ func SumSq(a []float32) float64 {
 	var s, c float64
 	for len(a) > 0 {
 		n := min(blockLen, len(a))
-		s, c = neumaier(s, c, sumSqBlock(a[:n]))
+		s, c = num.Neumaier(s, c, sumSqBlock(a[:n]))
 		a = a[n:]
 	}
 	return s + c
@@ -69,9 +52,9 @@ func DotNorms(a, b []float32) (dot, aa, bb float64) {
 	for len(a) > 0 {
 		n := min(blockLen, len(a))
 		d, x, y := dotNormsBlock(a[:n], b[:n])
-		sd, cd = neumaier(sd, cd, d)
-		sa, ca = neumaier(sa, ca, x)
-		sb, cb = neumaier(sb, cb, y)
+		sd, cd = num.Neumaier(sd, cd, d)
+		sa, ca = num.Neumaier(sa, ca, x)
+		sb, cb = num.Neumaier(sb, cb, y)
 		a, b = a[n:], b[n:]
 	}
 	return sd + cd, sa + ca, sb + cb
@@ -103,9 +86,9 @@ func dotNorms64(a, b []float64) (dot, aa, bb float64) {
 			a0 += x[0] * x[0]
 			b0 += y[0] * y[0]
 		}
-		sd, cd = neumaier(sd, cd, d0+d1)
-		sa, ca = neumaier(sa, ca, a0+a1)
-		sb, cb = neumaier(sb, cb, b0+b1)
+		sd, cd = num.Neumaier(sd, cd, d0+d1)
+		sa, ca = num.Neumaier(sa, ca, a0+a1)
+		sb, cb = num.Neumaier(sb, cb, b0+b1)
 		a, b = a[n:], b[n:]
 	}
 	return sd + cd, sa + ca, sb + cb
@@ -184,7 +167,10 @@ func dotNormsBlock(a, b []float32) (dot, aa, bb float64) {
 }
 
 // Range names a contiguous slice [Off, Off+Len) of a flat parameter vector,
-// e.g. one layer's weights.
+// e.g. one layer's weights. The parameter groups are the rows of
+// model.Tensors, which owns the table (with shapes); a Range is a row as
+// the reductions need it, runfmt.Group the same row as the streams'
+// metadata writes it, and GroupDot a result over a Range.
 type Range struct {
 	Name     string
 	Off, Len int

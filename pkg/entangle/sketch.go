@@ -1,6 +1,9 @@
 package entangle
 
-import "math"
+import (
+	"entangle/internal/num"
+	"math"
+)
 
 // Sketch is a seeded dense Rademacher Johnson–Lindenstrauss projection
 // S: R^N → R^K with entries S[k][j] = ±1/√K (related-work §6.3). No K×N
@@ -173,7 +176,7 @@ func SumSqProd(a, b []float32) float64 {
 			p := float64(a[i]) * float64(b[i])
 			l += p * p
 		}
-		s, c = neumaier(s, c, l)
+		s, c = num.Neumaier(s, c, l)
 		a, b = a[n:], b[n:]
 	}
 	return s + c

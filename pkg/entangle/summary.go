@@ -1,6 +1,7 @@
 package entangle
 
 import (
+	"entangle/internal/num"
 	"math"
 	"slices"
 )
@@ -61,7 +62,7 @@ func Describe(x []float64) Dist {
 	}
 	var sum, c float64
 	for _, v := range s {
-		sum, c = neumaier(sum, c, v)
+		sum, c = num.Neumaier(sum, c, v)
 	}
 	d.Mean = (sum + c) / float64(d.N)
 	slices.Sort(s)

@@ -1,6 +1,9 @@
 package entangle
 
-import "math"
+import (
+	"entangle/internal/num"
+	"math"
+)
 
 // CosineMatrix fills dst (nW, nL), row-major, with the cosines between the
 // per-token gradients of the chosen response, gw (nW, P), and of the rejected
@@ -105,13 +108,13 @@ func TokenSummarize(cos []float64, nW, nL int, contrastW, contrastL []bool, matc
 			}
 			switch {
 			case contrastW[i] && contrastL[j]:
-				sc, cc = neumaier(sc, cc, v)
+				sc, cc = num.Neumaier(sc, cc, v)
 				ts.ContrastiveN++
 			case j == match[i] && !contrastW[i] && !contrastL[j]:
-				ss, cs = neumaier(ss, cs, v)
+				ss, cs = num.Neumaier(ss, cs, v)
 				ts.AlignedSharedN++
 			default:
-				so, co = neumaier(so, co, v)
+				so, co = num.Neumaier(so, co, v)
 				ts.OtherN++
 			}
 		}

@@ -1,8 +1,6 @@
 package pref
 
-import (
-	"entangle/pkg/runfmt"
-)
+import "entangle/internal/num"
 
 // SetAttribution makes the following Grad calls compute, for every probe p
 // (gw[p], gl[p]: its sequence gradients g_w^p, g_l^p, normally ProbeGrads
@@ -45,20 +43,19 @@ func (s *Stepper[F]) ProbeGrads() (gw, gl [][]F) {
 	return s.probes.gw[:n], s.probes.gl[:n]
 }
 
-// Attribution returns the attribution rows of the last Grad under
+// Attribution returns the attribution dots of the last Grad under
 // SetAttribution: one per (probe, training pair), probe-major, with Probe
-// the probe's index in the SetAttribution slices (the caller maps it to an
-// id), Pair the training pair's id, CW, CL the step's coefficients and
-// Batch = B; Step is the caller's. Views valid until the next Grad; nil
+// the probe's index in the SetAttribution slices, Pair the training pair's
+// id, CW, CL the step's coefficients and Batch = B. Views valid until the next Grad; nil
 // without attribution.
-func (s *Stepper[F]) Attribution() []runfmt.AttribRow {
+func (s *Stepper[F]) Attribution() []AttribDots {
 	if len(s.agw) == 0 {
 		return nil
 	}
 	return s.arows
 }
 
-// attribRows fills s.arows from s.adots and s.rows after Grad.
+// attribRows fills s.arows from s.adots and the pairs' statistics after Grad.
 func (s *Stepper[F]) attribRows(batch []Pair) {
 	np := len(s.agw)
 	if np == 0 {
@@ -70,8 +67,8 @@ func (s *Stepper[F]) attribRows(batch []Pair) {
 		for i := range batch {
 			d := s.adots[4*(i*np+k):]
 			row := &s.rows[i]
-			s.arows = append(s.arows, runfmt.AttribRow{Probe: int64(k), Pair: row.Pair,
-				WW: d[0], WL: d[1], LW: d[2], LL: d[3], CW: row.CW, CL: row.CL, Batch: int32(B)})
+			s.arows = append(s.arows, AttribDots{Probe: k, Pair: row.Pair,
+				WW: d[0], WL: d[1], LW: d[2], LL: d[3], CW: row.CW, CL: row.CL, Batch: B})
 		}
 	}
 }
@@ -96,7 +93,7 @@ func attribDots[F interface{ ~float32 | ~float64 }](out []float64, pw, pl, gw, g
 			d3 += bf * yf
 		}
 		for j, d := range [4]float64{d0, d1, d2, d3} {
-			s[j], c[j] = neumaier(s[j], c[j], d)
+			s[j], c[j] = num.Neumaier(s[j], c[j], d)
 		}
 	}
 	for j := range 4 {

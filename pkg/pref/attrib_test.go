@@ -78,7 +78,7 @@ func TestAttributionSums(t *testing.T) {
 			var sumW, sumL float64
 			for i := range batch {
 				a := att[k*B+i]
-				if a.Probe != int64(k) || a.Pair != batch[i].Ex.ID || a.Batch != int32(B) || a.CW != rows[i].CW || a.CL != rows[i].CL {
+				if a.Probe != k || a.Pair != batch[i].Ex.ID || a.Batch != B || a.CW != rows[i].CW || a.CL != rows[i].CL {
 					t.Fatalf("row (%d,%d) = %+v; want probe %d, pair %d, cw %v, cl %v", k, i, a, k, batch[i].Ex.ID, rows[i].CW, rows[i].CL)
 				}
 				for j, w := range []float64{dot(pw[k], trainW[i]), dot(pw[k], trainL[i]), dot(pl[k], trainW[i]), dot(pl[k], trainL[i])} {

@@ -75,7 +75,7 @@ func BenchmarkPrefStep(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer f.Close()
-					pw, err = runfmt.NewPairWriter(f, runfmt.Meta{Mode: "pref", Loss: "dpo", C: cfg.C, Groups: s.Groups()})
+					pw, err = runfmt.NewPairWriter(f, runfmt.Meta{Mode: "pref", Loss: "dpo", C: cfg.C, Groups: benchGroups(cfg)})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -88,10 +88,7 @@ func BenchmarkPrefStep(b *testing.B) {
 					}
 					opt.Step(m.Params, dst, 1e-4)
 					if pw != nil {
-						for i := range rows {
-							rows[i].Step, rows[i].Kind = int64(k), "train"
-						}
-						if err := pw.Write(rows); err != nil {
+						if err := pw.Write(benchRows(rows, int64(k))); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -130,4 +127,25 @@ func vmHWM() float64 {
 		}
 	}
 	return 0
+}
+
+// benchGroups and benchRows stand in for pkg/train's conversion to
+// pairs.arrows rows (the cost a default train run adds to a step).
+func benchGroups(cfg model.Config) []runfmt.Group {
+	var gs []runfmt.Group
+	for _, g := range Groups(cfg) {
+		gs = append(gs, runfmt.Group{Name: g.Name, Offset: g.Off, Size: g.Len})
+	}
+	return gs
+}
+
+func benchRows(rows []PairStats, step int64) []runfmt.PairRow {
+	out := make([]runfmt.PairRow, len(rows))
+	for i, r := range rows {
+		out[i] = runfmt.PairRow{Step: step, Kind: runfmt.KindTrain, Pair: r.Pair, LogpW: r.LogpW, LogpL: r.LogpL,
+			RefW: r.RefW, RefL: r.RefL, LenW: r.LenW, LenL: r.LenL, Loss: r.Loss, Margin: r.Margin, DW: r.DW, DL: r.DL,
+			CW: r.CW, CL: r.CL, Dot: r.Dot, WW: r.WW, LL: r.LL, DotG: r.DotG, WWG: r.WWG, LLG: r.LLG, HidW: r.HidW,
+			HidL: r.HidL, LogpWAfter: r.LogpWAfter, LogpLAfter: r.LogpLAfter, PredW: r.PredW, PredL: r.PredL}
+	}
+	return out
 }

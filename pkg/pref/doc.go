@@ -1,5 +1,19 @@
 // Package pref is one preference-optimization step, exactly instrumented:
-// the trainer (pkg/train, -mode pref) calls Stepper.Grad once per step.
+// the trainer (pkg/train, -mode pref) calls Stepper.Step once per step,
+// which runs the step's parts in their one order (ProbeBefore and
+// SetAttribution, Grad, Dump, the caller's optimizer update, ProbeAfter)
+// and returns values: per-pair statistics (PairStats), the batch
+// statistics, the attribution dots and the gradient vectors. pkg/pref knows
+// no file format; pkg/train turns these values into the rows of the run's
+// streams. The exported API calls the chosen response W and the rejected
+// one L throughout (y_w, y_l, g_w, g_l).
+//
+// The package's files follow the step's seams: config.go (Config, the
+// Sparse modes, the value types), stepper.go (the Stepper, its lanes, Grad
+// and the batch statistics), seq.go (one sequence's forward and backward,
+// the token weights of each Sparse mode), gate.go (the learned gate),
+// pass.go (the fused per-pair pass), probe.go (probes and dumps),
+// attrib.go (attribution), step.go (Step).
 //
 // # The step
 //
@@ -34,7 +48,7 @@
 //
 // # kto_pair's reference point
 //
-// Loss "kto_pair" needs loss.Pair.KL: Grad uses the detached batch mean of
+// Loss "kto_pair" needs loss.Pair.KL (Config.KL): Grad uses the detached batch mean of
 // ((z_w − ref_w) + (z_l − ref_l))/2 over the batch, clamped at 0 (a forward
 // pass over the batch before the gradients; no derivative flows through it).
 // ProbeBefore uses the probe batch's own.
@@ -48,11 +62,11 @@
 // gradient of a loss). To first order, for SGD on one pair, Δz_w ≥ 0 and
 // Δz_l ≤ 0 whatever the cosine.
 //
-// Sparse "oracle" (§6.2 with a known mask): q_t = 1 for tokens the dataset
+// SparseOracle (§6.2 with a known mask): q_t = 1 for tokens the dataset
 // flags as contrastive (prefdata.Example.ChosenContrastive /
 // RejectedContrastive), 0 for shared tokens: dlogp = mask.
 //
-// Sparse "learned" (§6.2): a per-token gate m_t = σ(u·h_t + b) on the
+// SparseLearned (§6.2): a per-token gate m_t = σ(u·h_t + b) on the
 // DETACHED final-LayerNorm hidden state h_t at the token's predicting
 // position, with its own parameters u ∈ R^C, b (initialized to 0, so every
 // m_t starts at 0.5), q_t = m_t, and the pair's loss
@@ -67,12 +81,14 @@
 //
 // # Probes and dumps
 //
-// ProbeBefore evaluates probe pairs before the update (rows of kind
-// "probe") and keeps their g_w, g_l; after the optimizer step the trainer
-// calls ProbeAfter(Δθ) for the observed log-probs after the update and the
-// first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns grads.arrows rows
-// (sequence gradients, per-token gradients of the first N pairs) full or
-// sketched with an entangle.Projection (Sketch or CountSketch); DumpUpdate the "update" row.
+// ProbeBefore evaluates probe pairs before the update (the trainer writes
+// them as pairs.arrows rows of kind "probe") and keeps their g_w, g_l; after
+// the optimizer step ProbeAfter(Δθ) adds the observed log-probs after the
+// update and the first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns
+// gradient vectors (sequence gradients, per-token gradients of the first N
+// pairs) full or sketched with an entangle.Projection (Sketch or CountSketch),
+// UpdateVec the update's.
+// Step calls them in this order at the dump steps its caller asks for.
 //
 // # Attribution
 //
@@ -80,7 +96,7 @@
 // same parameters) makes Grad also compute, for every probe p and training
 // pair i, ⟨g_w^p, g_w,i⟩, ⟨g_w^p, g_l,i⟩, ⟨g_l^p, g_w,i⟩, ⟨g_l^p, g_l,i⟩ in
 // the pair's pass (float64, fixed-order blocked sums: independent of the
-// lanes). Attribution returns them as attrib.arrows rows; since
+// lanes). Attribution returns them (the trainer writes attrib.arrows); since
 // dst = (1/B)Σ_i(−cw_i g_w,i + cl_i g_l,i), pair i's share of ⟨g_w^p, −dst⟩
 // is (cw_i·ww − cl_i·wl)/B, and these shares add up to it exactly (up to
 // rounding). Under SGD that is the first-order change of log π_w(p) per unit

@@ -5,12 +5,10 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
-
-	"entangle/pkg/runfmt"
 )
 
 // TestEvaluateIsProbeBefore: Evaluate's rows are ProbeBefore's, bit for bit
-// (same loss, d_w, d_l, dots and group norms, kind and NaN after-columns),
+// (same loss, d_w, d_l, dots and group norms, NaN after-fields),
 // for dpo and for kto_pair (whose reference point is the pairs' own mean),
 // the parameters do not move, and visit receives each pair's g_w and g_l:
 // the same vectors as Dump's sequence gradients.
@@ -21,8 +19,8 @@ func TestEvaluateIsProbeBefore(t *testing.T) {
 		pairs := makePairs(rand.New(rand.NewPCG(14, 0)), 5, tinyCfg.V)
 		before := append([]float32(nil), m.Params...)
 		seen := 0
-		got, err := s.Evaluate(pairs, "probe", func(i int, gw, gl []float32) error {
-			dump := s.Dump(0, "probe", pairs[i:i+1], 0, nil)
+		got, err := s.Evaluate(pairs, func(i int, gw, gl []float32) error {
+			dump := s.Dump(nil, VecProbe, pairs[i:i+1], 0, nil)
 			if !reflect.DeepEqual(dump[0].Grad, append([]float32(nil), gw...)) || !reflect.DeepEqual(dump[1].Grad, append([]float32(nil), gl...)) {
 				t.Errorf("%s: pair %d: visit's gradients differ from Dump's", name, i)
 			}
@@ -43,8 +41,8 @@ func TestEvaluateIsProbeBefore(t *testing.T) {
 			if !rowsEqual(&got[i], &want[i]) {
 				t.Errorf("%s: pair %d: Evaluate %+v\nProbeBefore %+v", name, i, got[i], want[i])
 			}
-			if got[i].Kind != "probe" || !math.IsNaN(got[i].PredW) || !math.IsNaN(got[i].LogpWAfter) {
-				t.Errorf("%s: pair %d: kind %q, pred %v, after %v", name, i, got[i].Kind, got[i].PredW, got[i].LogpWAfter)
+			if !math.IsNaN(got[i].PredW) || !math.IsNaN(got[i].LogpWAfter) {
+				t.Errorf("%s: pair %d: pred %v, after %v", name, i, got[i].PredW, got[i].LogpWAfter)
 			}
 		}
 		if !reflect.DeepEqual(before, m.Params) {
@@ -54,9 +52,9 @@ func TestEvaluateIsProbeBefore(t *testing.T) {
 }
 
 // rowsEqual compares two rows bit for bit, NaN equal to NaN.
-func rowsEqual(a, b *runfmt.PairRow) bool {
+func rowsEqual(a, b *PairStats) bool {
 	f := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) }
-	sa, sb := a.Step == b.Step && a.Kind == b.Kind && a.Pair == b.Pair && a.LenW == b.LenW && a.LenL == b.LenL, true
+	sa, sb := a.Pair == b.Pair && a.LenW == b.LenW && a.LenL == b.LenL, true
 	for _, p := range [][2]float64{{a.LogpW, b.LogpW}, {a.LogpL, b.LogpL}, {a.RefW, b.RefW}, {a.RefL, b.RefL}, {a.Loss, b.Loss},
 		{a.Margin, b.Margin}, {a.DW, b.DW}, {a.DL, b.DL}, {a.CW, b.CW}, {a.CL, b.CL}, {a.Dot, b.Dot}, {a.WW, b.WW}, {a.LL, b.LL},
 		{a.LogpWAfter, b.LogpWAfter}, {a.PredW, b.PredW}} {

@@ -96,7 +96,7 @@ func BenchmarkGPT2Analyze(b *testing.B) {
 			s := NewStepper(m, Config{Loss: mustLoss(b, "dpo", 0), Beta: 0.1})
 			start := time.Now()
 			for b.Loop() {
-				if _, err := s.Evaluate(pairs, "probe", nil); err != nil {
+				if _, err := s.Evaluate(pairs, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

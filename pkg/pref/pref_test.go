@@ -75,14 +75,14 @@ func TestGradIsMeanLossGradient(t *testing.T) {
 	cases := []struct {
 		name   string
 		l      loss.Loss
-		sparse string
+		sparse Sparse
 	}{
-		{"dpo", mustLoss(t, "dpo", 0), ""},
-		{"simpo (length-normalized)", mustLoss(t, "simpo", 0), ""},
-		{"dpo+nll", mustLoss(t, "dpo", 1), ""},
-		{"ipo", mustLoss(t, "ipo", 0), ""},
-		{"dpo oracle mask", mustLoss(t, "dpo", 0), "oracle"},
-		{"dpo learned gate", mustLoss(t, "dpo", 0), "learned"},
+		{"dpo", mustLoss(t, "dpo", 0), SparseNone},
+		{"simpo (length-normalized)", mustLoss(t, "simpo", 0), SparseNone},
+		{"dpo+nll", mustLoss(t, "dpo", 1), SparseNone},
+		{"ipo", mustLoss(t, "ipo", 0), SparseNone},
+		{"dpo oracle mask", mustLoss(t, "dpo", 0), SparseOracle},
+		{"dpo learned gate", mustLoss(t, "dpo", 0), SparseLearned},
 	}
 	for ci, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -90,7 +90,7 @@ func TestGradIsMeanLossGradient(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(ci), 7))
 			batch := makePairs(rng, 3, tinyCfg.V)
 			s := NewStepper(m, Config{Loss: c.l, Sparse: c.sparse, SparseLambda: 0.3})
-			if c.sparse == "learned" {
+			if c.sparse == SparseLearned {
 				u := make([]float64, tinyCfg.C)
 				for i := range u {
 					u[i] = rng.NormFloat64()
@@ -101,12 +101,11 @@ func TestGradIsMeanLossGradient(t *testing.T) {
 			if _, _, err := s.Grad(dst, batch); err != nil {
 				t.Fatal(err)
 			}
-			if c.sparse == "learned" {
+			meanLoss := s.MeanLoss
+			if c.sparse == SparseLearned {
 				// The gates see the hidden states detached: hold them at
 				// their values at θ while θ moves.
-				s.record = true
-				s.MeanLoss(batch)
-				s.record = false
+				meanLoss = frozenGates(s, batch)
 			}
 			fd := func(v []float64) float64 {
 				const h = 1e-6
@@ -115,11 +114,11 @@ func TestGradIsMeanLossGradient(t *testing.T) {
 				for i := range v {
 					m.Params[i] = theta[i] + h*v[i]
 				}
-				lp := s.MeanLoss(batch)
+				lp := meanLoss(batch)
 				for i := range v {
 					m.Params[i] = theta[i] - h*v[i]
 				}
-				lm := s.MeanLoss(batch)
+				lm := meanLoss(batch)
 				return (lp - lm) / (2 * h)
 			}
 			check := func(what string, v []float64) {
@@ -152,8 +151,8 @@ func TestGradIsMeanLossGradient(t *testing.T) {
 				model.ViewOf(v, tinyCfg, name)[best] = 1
 				check("coordinate of "+name, v)
 			}
-			if c.sparse == "learned" {
-				s.frozen = nil
+			if c.sparse == SparseLearned {
+				s.weights = learned[float64]{s.gate} // the gate's own values again
 				gu, gb := s.GateGrad()
 				u0, b0 := s.Gate()
 				u := append([]float64(nil), u0...)
@@ -291,10 +290,10 @@ func TestGroupsAndSketch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := s.Dump(0, "train", batch, 0, nil)
+	full := s.Dump(nil, VecTrain, batch, 0, nil)
 	const K = 512
 	sk := entangle.NewSketch(99, K)
-	sketched := s.Dump(0, "train", batch, 0, sk)
+	sketched := s.Dump(nil, VecTrain, batch, 0, sk)
 	for i, r := range rows {
 		var d, ww, ll float64
 		for g := range r.DotG {
@@ -333,7 +332,7 @@ func TestAllocsAndDeterminism(t *testing.T) {
 	run := func(procs int) ([]float32, []float64) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		m := newModel[float32](7)
-		s := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0), Sparse: "learned", SparseLambda: 0.1, GateLR: 0.1})
+		s := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0), Sparse: SparseLearned, SparseLambda: 0.1, GateLR: 0.1})
 		batch := makePairs(rand.New(rand.NewPCG(14, 0)), 6, tinyCfg.V)
 		dst := make([]float32, len(m.Params))
 		var stats []float64
@@ -401,7 +400,7 @@ func contains(s, sub string) bool {
 // rows; and a batch whose policy is below the reference gets 0.
 func TestKTOReference(t *testing.T) {
 	m := newModel[float64](9)
-	s := NewStepper(m, Config{Loss: mustLoss(t, "kto_pair", 0)})
+	s := NewStepper(m, Config{Loss: mustLoss(t, "kto_pair", 0), KL: true})
 	batch := makePairs(rand.New(rand.NewPCG(16, 0)), 4, tinyCfg.V)
 	for _, shift := range []float64{-30, 30} {
 		for i := range batch {
@@ -437,7 +436,7 @@ func TestLanesMatchSerial(t *testing.T) {
 		run := func(procs int) ([]float32, []float64) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 			m := newModel[float32](9)
-			s := NewStepper(m, Config{Loss: mustLoss(t, c.loss, 0), Normalize: c.normalize, Beta: 0.1})
+			s := NewStepper(m, Config{Loss: mustLoss(t, c.loss, 0), KL: c.loss == "kto_pair", Normalize: c.normalize, Beta: 0.1})
 			batch := makePairs(rand.New(rand.NewPCG(15, 0)), 7, tinyCfg.V)
 			dst := make([]float32, len(m.Params))
 			var stats []float64
@@ -471,4 +470,38 @@ func TestLanesMatchSerial(t *testing.T) {
 			}
 		}
 	}
+}
+
+// frozenGates returns MeanLoss with the learned gate's values held at those
+// of the current parameters: it records m_t of every forward of one
+// MeanLoss, then replays them in the same order on every call, so that θ
+// moves without moving the gates (the gates see the hidden states detached).
+func frozenGates[F model.Float](s *Stepper[F], batch []Pair) func([]Pair) float64 {
+	rec := &replayGate[F]{inner: s.weights}
+	s.weights = rec
+	s.MeanLoss(batch)
+	rec.replay = true
+	return func(b []Pair) float64 {
+		rec.next = 0
+		return s.MeanLoss(b)
+	}
+}
+
+// replayGate records the token weights of its inner mode, then replays them.
+type replayGate[F model.Float] struct {
+	inner  tokenWeights[F]
+	qs     [][]float64
+	replay bool
+	next   int
+}
+
+func (r *replayGate[F]) needsHidden() bool { return r.inner.needsHidden() }
+func (r *replayGate[F]) set(sd *side, h []F, C int, contrastive []bool) {
+	r.inner.set(sd, h, C, contrastive)
+	if !r.replay {
+		r.qs = append(r.qs, append([]float64(nil), sd.q...))
+		return
+	}
+	copy(sd.q, r.qs[r.next])
+	r.next++
 }

@@ -7,6 +7,11 @@
 //	grads.arrows  format "entangle.grads"  gradient vectors (full or sketched) at dump steps
 //	attrib.arrows format "entangle.attrib" probe × training-pair gradient dots at dump steps (AttribRow)
 //
+// The run directory's file names, the table of its outputs (Layout) and
+// their temporary files are in layout.go: RemoveOutputs is what train
+// -force does, RemoveTemps what a resume does first. The values of the kind
+// and side columns are named in kinds.go.
+//
 // Every stream carries the same schema metadata (Meta): format,
 // format_version (Version), producer, run_id, config, model_config, groups
 // (the model.Tensors table as JSON), vocab, loss and mode; pairs add G and C,

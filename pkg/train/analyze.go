@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	"entangle/pkg/cli"
 	"entangle/pkg/entangle"
@@ -128,7 +127,7 @@ func CheckpointStep(path string) (step int64, ok bool, err error) {
 // with the reference model freed before the policy's gradients run.
 func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Options) error {
 	pc := &cfg.Pref
-	lossFn, err := NewLoss(pc)
+	scfg, err := stepperConfig(pc, 0)
 	if err != nil {
 		return err
 	}
@@ -149,7 +148,6 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	if refPath == "" {
 		refPath = cfg.Init
 	}
-	start := time.Now()
 	rck, err := ReadCheckpoint(refPath)
 	if err != nil {
 		return err
@@ -159,9 +157,9 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	}
 	// The models adopt the weights read (no second copy), and the reference's
 	// are garbage before the policy's are read: one parameter vector at a time.
-	ref := &model.Model[float32]{Cfg: cfg.Model, Params: rck.Params}
+	ref := model.NewWith(cfg.Model, rck.Params)
 	rck = nil
-	pairs := refLogProbs(ref, mine, pc.Sparse)
+	pairs := refLogProbs(ref, mine, scfg.Sparse)
 	ref.Close()
 	ref = nil
 	runtime.GC()
@@ -170,11 +168,11 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	if err != nil {
 		return err
 	}
-	m := &model.Model[float32]{Cfg: cfg.Model, Params: ck.Params}
+	m := model.NewWith(cfg.Model, ck.Params)
 	ck = nil
 	defer m.Close()
-	beta := rewardBeta(pc)
-	st := pref.NewStepper(m, pref.Config{Loss: lossFn, Beta: beta, Normalize: pc.Normalize, Sparse: pc.Sparse})
+	st := pref.NewStepper(m, scfg)
+	beta := scfg.Beta
 	if beta == 0 {
 		beta = 1 // pkg/pref's rewards for losses without β
 	}
@@ -182,6 +180,12 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	var proj entangle.Projection
 	if pc.Grads != "" && pc.Grads != "full" {
 		proj = NewProjection(pc.Grads, pc.SketchSeed)
+	}
+	var prog Progress = noProgress{}
+	if opt.Progress != nil {
+		if p := opt.Progress(len(pairs)); p != nil {
+			prog = p
+		}
 	}
 	var seqRows []runfmt.GradRow
 	visit := func(i int, gw, gl []float32) error {
@@ -191,30 +195,21 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 		if pc.Grads != "" {
 			id := pairs[i].Ex.ID
 			seqRows = append(seqRows,
-				runfmt.GradRow{Step: cfg.Step, Kind: "probe", Pair: id, Side: "chosen", Token: -1, TokenID: -1, Contrastive: -1, Grad: project(gw, proj)},
-				runfmt.GradRow{Step: cfg.Step, Kind: "probe", Pair: id, Side: "rejected", Token: -1, TokenID: -1, Contrastive: -1, Grad: project(gl, proj)})
+				runfmt.GradRow{Step: cfg.Step, Kind: runfmt.KindProbe, Pair: id, Side: runfmt.SideChosen, Token: -1, TokenID: -1, Contrastive: -1, Grad: project(gw, proj)},
+				runfmt.GradRow{Step: cfg.Step, Kind: runfmt.KindProbe, Pair: id, Side: runfmt.SideRejected, Token: -1, TokenID: -1, Contrastive: -1, Grad: project(gl, proj)})
 		}
-		if !opt.Quiet && opt.Stderr != nil {
-			el := time.Since(start)
-			eta := time.Duration(float64(el) / float64(i+1) * float64(len(pairs)-i-1))
-			fmt.Fprintf(opt.Stderr, "\rstep %d: %d/%d pairs  elapsed %s  eta %s ", cfg.Step, i+1, len(pairs), el.Round(time.Second), eta.Round(time.Second))
-		}
+		prog.Update(i+1, fmt.Sprintf("step %d", cfg.Step))
 		return nil
 	}
-	rows, err := st.Evaluate(pairs, "probe", visit)
-	if !opt.Quiet && opt.Stderr != nil {
-		fmt.Fprintln(opt.Stderr)
-	}
+	stats, err := st.Evaluate(pairs, visit)
 	if err != nil {
 		return err
 	}
-	for i := range rows {
-		rows[i].Step = cfg.Step
-	}
+	rows := appendPairRows(nil, cfg.Step, runfmt.KindProbe, stats)
 	var tokRows []runfmt.GradRow
 	if pc.Grads != "" && pc.TokenGrads > 0 {
 		n := min(pc.TokenGrads, len(pairs))
-		for _, r := range st.Dump(cfg.Step, "probe", pairs[:n], n, proj) {
+		for _, r := range appendGradRows(nil, cfg.Step, st.Dump(nil, pref.VecProbe, pairs[:n], n, proj)) {
 			if r.Token >= 0 {
 				tokRows = append(tokRows, r)
 			}
@@ -233,26 +228,26 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return err
 	}
-	if err := cli.WriteFileAtomic(filepath.Join(opt.Dir, ConfigFile), []byte(cfg.json()+"\n")); err != nil {
+	if err := cli.WriteFileAtomic(filepath.Join(opt.Dir, runfmt.ConfigFile), []byte(cfg.json()+"\n")); err != nil {
 		return err
 	}
-	if err := write(StepsFile, func(b *bytes.Buffer) error {
-		return writeSteps(b, meta, [][]runfmt.StepRow{{evalRow(cfg.Step, rows, beta)}})
+	if err := write(runfmt.StepsFile, func(b *bytes.Buffer) error {
+		return writeSteps(b, meta, [][]runfmt.StepRow{{analysisEvalRow(cfg.Step, rows, beta)}})
 	}); err != nil {
 		return err
 	}
-	if err := write(PairsFile, func(b *bytes.Buffer) error { return writePairs(b, meta, [][]runfmt.PairRow{rows}) }); err != nil {
+	if err := write(runfmt.PairsFile, func(b *bytes.Buffer) error { return writePairs(b, meta, [][]runfmt.PairRow{rows}) }); err != nil {
 		return err
 	}
 	if pc.Grads != "" {
 		gmeta := gradsMeta(meta, pc, len(m.Params))
-		if err := write(GradsFile, func(b *bytes.Buffer) error {
+		if err := write(runfmt.GradsFile, func(b *bytes.Buffer) error {
 			return writeGrads(b, gmeta, [][]runfmt.GradRow{append(seqRows, tokRows...)})
 		}); err != nil {
 			return err
 		}
 	}
-	return cli.WriteFileAtomic(filepath.Join(opt.Dir, DoneFile), []byte(strconv.FormatInt(cfg.Step, 10)+"\n"))
+	return cli.WriteFileAtomic(filepath.Join(opt.Dir, runfmt.DoneFile), []byte(strconv.FormatInt(cfg.Step, 10)+"\n"))
 }
 
 // NewProjection returns the projection a -grads value names: sketch:K (the
@@ -279,9 +274,9 @@ func project(g []float32, p entangle.Projection) []float32 {
 	return out
 }
 
-// evalRow is the steps.arrows row of an analysis: means over the pairs.
-func evalRow(step int64, rows []runfmt.PairRow, beta float64) runfmt.StepRow {
-	r := runfmt.NullStepRow(step, "eval")
+// analysisEvalRow is the steps.arrows row of an analysis: means over the pairs.
+func analysisEvalRow(step int64, rows []runfmt.PairRow, beta float64) runfmt.StepRow {
+	r := runfmt.NullStepRow(step, runfmt.KindEval)
 	var loss, margin, lw, ll, lwt, llt, rw, rl, acc, cos float64
 	ncos := 0
 	for _, p := range rows {

@@ -24,7 +24,7 @@ func writeSeries(t *testing.T, dir string, d *prefdata.Dataset, steps ...int) []
 	for i, s := range steps {
 		m := model.New[float32](cfg)
 		m.Init(uint64(10 + i))
-		p := filepath.Join(dir, "checkpoint-"+itoa(s), ModelFile)
+		p := filepath.Join(dir, "checkpoint-"+itoa(s), runfmt.ModelFile)
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := WriteModel(p, &Checkpoint{Model: cfg, Params: m.Params, Step: 999}); err != nil {
 			t.Fatal(err)
@@ -104,7 +104,7 @@ func TestAnalyzeSeries(t *testing.T) {
 	if err := MergeAnalyses(merged, parts); err != nil {
 		t.Fatal(err)
 	}
-	meta, batches := readPairBatches(t, filepath.Join(merged, PairsFile))
+	meta, batches := readPairBatches(t, filepath.Join(merged, runfmt.PairsFile))
 	if len(batches) != 2 || batches[0][0].Step != 40 || batches[1][0].Step != 80 {
 		t.Fatalf("merged batches: %d, steps %d, %d", len(batches), batches[0][0].Step, batches[1][0].Step)
 	}
@@ -114,7 +114,7 @@ func TestAnalyzeSeries(t *testing.T) {
 		if err := Analyze(context.Background(), analyzeCfg(t, ck, ref, d, 0, 1, "countsketch:32"), d, Options{Dir: whole, Quiet: true}); err != nil {
 			t.Fatal(err)
 		}
-		wm, want := readPairBatches(t, filepath.Join(whole, PairsFile))
+		wm, want := readPairBatches(t, filepath.Join(whole, runfmt.PairsFile))
 		if wm.RunID != meta.RunID {
 			t.Errorf("run_id %s (unsharded) vs %s (merged)", wm.RunID, meta.RunID)
 		}
@@ -134,7 +134,7 @@ func TestAnalyzeSeries(t *testing.T) {
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(merged, GradsFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(merged, runfmt.GradsFile)); err != nil {
 		t.Error(err)
 	}
 	// Another β: another series.
@@ -208,7 +208,7 @@ func TestSaveEvery(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := DefaultConfig()
-	p.Mode, p.Init, p.Steps, p.Epochs, p.Batch, p.SaveEvery = ModePref, filepath.Join(sft, ModelFile), 4, 0, 4, 2
+	p.Mode, p.Init, p.Steps, p.Epochs, p.Batch, p.SaveEvery = ModePref, filepath.Join(sft, runfmt.ModelFile), 4, 0, 4, 2
 	p.Pref = &PrefConfig{Loss: "dpo"}
 	p.Pref.Params.Beta = 0.1
 	if err := Prepare(&p, d); err != nil {
@@ -219,12 +219,12 @@ func TestSaveEvery(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, run := range []string{sft, pref} {
-		final, err := ReadCheckpoint(filepath.Join(run, ModelFile))
+		final, err := ReadCheckpoint(filepath.Join(run, runfmt.ModelFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range []int{2, 4} {
-			path := filepath.Join(run, SeriesDir(n), ModelFile)
+			path := filepath.Join(run, SeriesDir(n), runfmt.ModelFile)
 			ck, err := ReadCheckpoint(path)
 			if err != nil {
 				t.Fatal(err)
@@ -256,7 +256,7 @@ func TestPrefCountSketch(t *testing.T) {
 	var meta runfmt.Meta
 	for _, g := range []string{"full", "countsketch:64"} {
 		p := DefaultConfig()
-		p.Mode, p.Init, p.Steps, p.Epochs, p.Batch = ModePref, filepath.Join(sft, ModelFile), 2, 0, 4
+		p.Mode, p.Init, p.Steps, p.Epochs, p.Batch = ModePref, filepath.Join(sft, runfmt.ModelFile), 2, 0, 4
 		p.Pref = &PrefConfig{Loss: "dpo", Grads: g, SketchSeed: 5, Probe: 2, DumpEvery: 2}
 		p.Pref.Params.Beta = 0.1
 		if err := Prepare(&p, d); err != nil {
@@ -266,7 +266,7 @@ func TestPrefCountSketch(t *testing.T) {
 		if err := Run(context.Background(), p, d, Options{Dir: run}); err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(run, GradsFile)
+		path := filepath.Join(run, runfmt.GradsFile)
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)

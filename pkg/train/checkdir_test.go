@@ -1,6 +1,7 @@
 package train
 
 import (
+	"entangle/pkg/runfmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,11 +12,11 @@ import (
 // take a new run; any other file needs -force.
 func TestCheckDirSweepLog(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, SweepLog), []byte("started\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, runfmt.SweepLog), []byte("started\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := CheckDir(dir, false); err != nil {
-		t.Errorf("only %s: %v", SweepLog, err)
+		t.Errorf("only %s: %v", runfmt.SweepLog, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "DONE"), nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -4,17 +4,29 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
+	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
 	"entangle/pkg/optim"
+	"entangle/pkg/pref"
+	"entangle/pkg/runfmt"
 )
 
-// Modes of a run.
+// Modes of a run (runfmt's names, written into every output's metadata).
 const (
-	ModeSFT  = "sft"  // supervised fine-tuning on prompt + chosen
-	ModePref = "pref" // margin-based preference optimization (pkg/pref)
+	ModeSFT  = runfmt.ModeSFT  // supervised fine-tuning on prompt + chosen
+	ModePref = runfmt.ModePref // margin-based preference optimization (pkg/pref)
+)
+
+// Optimizers (-optim).
+const (
+	OptimAdamW = "adamw"
+	OptimSGD   = "sgd"
 )
 
 // Config is the resolved configuration of a run: everything that decides its
@@ -65,7 +77,7 @@ type PrefConfig struct {
 	SparseLambda float64     `json:"sparse_lambda"`    // sparsity weight of -sparse learned
 	Probe        int         `json:"probe"`            // held-out probe pairs (the first N of the test split)
 	DumpEvery    int         `json:"dump_every"`       // probe/gradient dumps every K steps, 0 = never
-	Grads        string      `json:"grads"`            // "" | "full" | "sketch:K"
+	Grads        string      `json:"grads"`            // "" | "full" | "sketch:K" | "countsketch:K"
 	SketchSeed   uint64      `json:"sketch_seed"`      // seed of the JL sketch
 	DumpTrain    bool        `json:"dump_train"`       // also dump the training pairs' gradients
 	TokenGrads   int         `json:"token_grads"`      // per-token gradients of the first N probe pairs
@@ -79,7 +91,7 @@ func DefaultConfig() Config {
 	m, _ := model.Preset("tiny")
 	return Config{
 		Mode: ModeSFT, Model: m, Preset: "tiny", Seed: 1,
-		Optim: "adamw", LR: 1e-3, WeightDecay: 0, Momentum: 0,
+		Optim: OptimAdamW, LR: 1e-3, WeightDecay: 0, Momentum: 0,
 		Warmup: 10, Decay: "cosine", MinLR: 1e-4, Clip: 1,
 		Batch: 16, Epochs: 1, EvalEvery: 50,
 	}
@@ -91,7 +103,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Mode != ModeSFT && c.Mode != ModePref:
 		return fmt.Errorf("-mode must be sft, pref or dist, got %q", c.Mode)
-	case c.Optim != "adamw" && c.Optim != "sgd":
+	case c.Optim != OptimAdamW && c.Optim != OptimSGD:
 		return fmt.Errorf("-optim must be adamw or sgd, got %q", c.Optim)
 	case !(c.LR > 0) || isInf(c.LR):
 		return fmt.Errorf("-lr must be > 0, got %v", c.LR)
@@ -99,7 +111,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-wd must be ≥ 0, got %v", c.WeightDecay)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("-momentum must be in [0, 1), got %v", c.Momentum)
-	case c.Momentum != 0 && c.Optim != "sgd":
+	case c.Momentum != 0 && c.Optim != OptimSGD:
 		return fmt.Errorf("-momentum applies to -optim sgd only (AdamW's β1 is fixed at %v)", optim.Beta1)
 	case c.Warmup < 0:
 		return fmt.Errorf("-warmup must be ≥ 0, got %d", c.Warmup)
@@ -126,8 +138,54 @@ func (c *Config) Validate() error {
 	}
 	if c.Init == "" {
 		if err := c.Model.Validate(); err != nil {
-			return fmt.Errorf("model: %v", err)
+			return fmt.Errorf("model: %w", err)
 		}
+	}
+	switch {
+	case c.Mode == ModePref && c.Pref == nil:
+		return fmt.Errorf("-mode pref without its settings")
+	case c.Mode == ModePref && c.Init == "":
+		return fmt.Errorf("-mode pref needs -init CHECKPOINT (the SFT model, also the default reference)")
+	case c.Mode == ModeSFT && c.Pref != nil:
+		return fmt.Errorf("-mode sft with preference settings")
+	case c.Pref != nil:
+		return c.Pref.Validate()
+	}
+	return nil
+}
+
+// Validate reports the first setting of -mode pref outside its domain,
+// naming the flag that sets it. The loss's parameters are checked by
+// loss.New.
+func (p *PrefConfig) Validate() error {
+	if _, err := loss.New(p.Loss, p.Params); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "loss: "))
+	}
+	if _, err := pref.ParseSparse(p.Sparse); err != nil {
+		return err
+	}
+	switch {
+	case !(p.NLL >= 0) || isInf(p.NLL):
+		return fmt.Errorf("-nll must be ≥ 0, got %v", p.NLL)
+	case !(p.SparseLambda >= 0) || isInf(p.SparseLambda):
+		return fmt.Errorf("-sparse-lambda must be ≥ 0, got %v", p.SparseLambda)
+	case p.Probe < 0 || p.DumpEvery < 0 || p.TokenGrads < 0:
+		return fmt.Errorf("-probe, -dump-every and -token-grads must be ≥ 0")
+	case p.TokenGrads > p.Probe:
+		return fmt.Errorf("-token-grads %d exceeds -probe %d (per-token gradients are of probe pairs)", p.TokenGrads, p.Probe)
+	}
+	if p.Grads != "" && p.Grads != "full" {
+		kind, k, _ := strings.Cut(p.Grads, ":")
+		n, err := strconv.Atoi(k)
+		if (kind != "sketch" && kind != "countsketch") || err != nil || n < 1 || n > entangle.MaxSketchRows {
+			return fmt.Errorf("-grads must be full, sketch:K or countsketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, p.Grads)
+		}
+	}
+	switch {
+	case p.Attrib && (p.Probe == 0 || p.DumpEvery == 0):
+		return fmt.Errorf("-attrib needs -probe N > 0 and -dump-every K > 0")
+	case p.Grads != "" && p.DumpEvery == 0:
+		return fmt.Errorf("-grads needs -dump-every K > 0")
 	}
 	return nil
 }

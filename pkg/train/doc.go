@@ -4,18 +4,11 @@
 //
 // # Runs
 //
-// A run lives in a directory (train -out DIR):
-//
-//	config.json             the resolved Config (also in every output's metadata)
-//	steps.arrows            metrics, format "entangle.steps" (docs/FORMATS.md): one record batch per step
-//	checkpoint.safetensors  latest state for Resume: weights, optimizer state, step
-//	model.safetensors       final weights only (what a later stage's -init or -ref loads)
-//	DONE                    written last, atomically, with the final step
-//
-// and in -mode pref pairs.arrows (every step), grads.arrows (-grads) and
-// attrib.arrows (-attrib: at dump steps, for every probe and training pair,
-// the dots of their gradients, pkg/pref.Stepper.SetAttribution; the probes
-// are then evaluated before Grad, which does not change any output).
+// A run lives in a directory (train -out DIR) whose files are the table
+// runfmt.Layout: config.json, steps.arrows, in -mode pref pairs.arrows,
+// grads.arrows (-grads) and attrib.arrows (-attrib), checkpoint.safetensors,
+// model.safetensors and DONE, written last. Run (with -force) first removes
+// every file of that table and their temporary files.
 //
 // Config.Init and the reference may also name a Hugging Face model directory
 // (pkg/hfmodel), whose vocabulary must be the dataset's. ReadCheckpoint checks
@@ -27,6 +20,24 @@
 // from the checkpoint. When the context is cancelled (SIGINT or SIGTERM in the
 // train command), the current step finishes, the checkpoint is written, every
 // stream gets its end-of-stream marker, and the error wraps ErrInterrupted.
+//
+// Both modes run one loop (runner.loop: the step-0 evaluation, per step the
+// mode's step, the steps row, progress, periodic checkpoints, interruption,
+// the final checkpoint and DONE); a mode supplies its step, its evaluation,
+// its checkpoint state and its own streams. The preference step is one call,
+// pref.Stepper.Step; rows.go turns its values into the streams' rows.
+//
+// # Resume
+//
+// Resume validates the checkpoint's train config as the flags are
+// (Config.Validate), removes the temporary files of killed writes, and
+// rebuilds each stream from its record batches up to the checkpoint's step:
+// they are copied into a temporary file (runfmt.ResumeCopy), checked to be
+// every step the run wrote up to the checkpoint (a missing step or a read
+// error before it fails the resume), synced, and renamed over the stream.
+// A resume that fails or is killed at any point leaves the previous stream
+// intact for the next one. A run interrupted before its first step resumes
+// from its step-0 checkpoint without writing the step-0 evaluation again.
 //
 // # SFT
 //

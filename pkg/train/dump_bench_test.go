@@ -21,7 +21,7 @@ import (
 // issue #8's target (≥ 1 GB/s).
 func BenchmarkGradDump(b *testing.B) {
 	b.Run("file", func(b *testing.B) {
-		f, err := os.Create(b.TempDir() + "/" + GradsFile)
+		f, err := os.Create(b.TempDir() + "/" + runfmt.GradsFile)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"entangle/pkg/runfmt"
 )
 
 // SeriesDir is the directory, inside a run directory, where -save-every keeps
@@ -14,13 +16,15 @@ func SeriesDir(n int) string { return fmt.Sprintf("checkpoint-%d", n) }
 // keepWeights writes DIR/checkpoint-N/model.safetensors (WriteModel: the
 // weights and the run's config, no optimizer state) when -save-every divides
 // step n.
-func keepWeights(dir string, cfg *Config, n int, snapshot func(int) *Checkpoint) error {
-	if cfg.SaveEvery <= 0 || n%cfg.SaveEvery != 0 {
+func (r *runner) keepWeights(md mode, n int) error {
+	if r.cfg.SaveEvery <= 0 || n%r.cfg.SaveEvery != 0 {
 		return nil
 	}
-	d := filepath.Join(dir, SeriesDir(n))
+	c := &Checkpoint{Model: r.cfg.Model, Params: r.m.Params, Train: r.cfg, Step: n, Mode: r.cfg.Mode}
+	md.save(c)
+	d := filepath.Join(r.opt.Dir, SeriesDir(n))
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return err
 	}
-	return WriteModel(filepath.Join(d, ModelFile), snapshot(n))
+	return WriteModel(filepath.Join(d, runfmt.ModelFile), c)
 }

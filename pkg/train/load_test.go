@@ -3,6 +3,8 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"entangle/pkg/loss"
+	"entangle/pkg/runfmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -187,7 +189,7 @@ func TestInitFromHFDir(t *testing.T) {
 	if err := Run(context.Background(), c, d, Options{Dir: run}); err != nil {
 		t.Fatal(err)
 	}
-	if got := HFAncestor(filepath.Join(run, ModelFile)); got != hf {
+	if got := HFAncestor(filepath.Join(run, runfmt.ModelFile)); got != hf {
 		t.Errorf("HFAncestor = %q, want %q", got, hf)
 	}
 	// A model directory of another vocabulary size: refused by name.
@@ -202,8 +204,11 @@ func TestInitFromHFDir(t *testing.T) {
 	// -ref with another config is refused in Prepare, before training.
 	c3 := DefaultConfig()
 	c3.Mode, c3.Init, c3.Steps, c3.Epochs = ModePref, hf, 2, 0
-	pc := &PrefConfig{Ref: other}
-	c3.Pref = pc
+	params, err := loss.Defaults("sigmoid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3.Pref = &PrefConfig{Ref: other, Loss: "sigmoid", Params: params} // valid but for the reference
 	if err := Prepare(&c3, d); err == nil || !strings.Contains(err.Error(), "reference "+other) {
 		t.Fatalf("-ref of another config: err %v", err)
 	}

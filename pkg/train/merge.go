@@ -96,7 +96,7 @@ func MergeAnalyses(out string, parts []string) error {
 			merged.Points = append(merged.Points, AnalyzePoint{Step: p.cfg.Step, Init: p.cfg.Init, Shard: p.cfg.Shard})
 		}
 		pairBatches = append(pairBatches, rows)
-		stepBatches = append(stepBatches, []runfmt.StepRow{evalRow(group[0].cfg.Step, rows, beta)})
+		stepBatches = append(stepBatches, []runfmt.StepRow{analysisEvalRow(group[0].cfg.Step, rows, beta)})
 		gradBatches = append(gradBatches, grads)
 		i = j
 	}
@@ -115,33 +115,33 @@ func MergeAnalyses(out string, parts []string) error {
 		}
 		return cli.WriteFileAtomic(filepath.Join(out, name), b.Bytes())
 	}
-	if err := cli.WriteFileAtomic(filepath.Join(out, ConfigFile), []byte(merged.json()+"\n")); err != nil {
+	if err := cli.WriteFileAtomic(filepath.Join(out, runfmt.ConfigFile), []byte(merged.json()+"\n")); err != nil {
 		return err
 	}
-	if err := write(StepsFile, func(b *bytes.Buffer) error { return writeSteps(b, meta, stepBatches) }); err != nil {
+	if err := write(runfmt.StepsFile, func(b *bytes.Buffer) error { return writeSteps(b, meta, stepBatches) }); err != nil {
 		return err
 	}
-	if err := write(PairsFile, func(b *bytes.Buffer) error { return writePairs(b, meta, pairBatches) }); err != nil {
+	if err := write(runfmt.PairsFile, func(b *bytes.Buffer) error { return writePairs(b, meta, pairBatches) }); err != nil {
 		return err
 	}
 	if g := ps[0].gmeta; g != nil {
 		gm := *g
 		gm.Config = meta.Config
-		if err := write(GradsFile, func(b *bytes.Buffer) error { return writeGrads(b, gm, gradBatches) }); err != nil {
+		if err := write(runfmt.GradsFile, func(b *bytes.Buffer) error { return writeGrads(b, gm, gradBatches) }); err != nil {
 			return err
 		}
 	}
 	last := ps[len(ps)-1].cfg.Step
-	return cli.WriteFileAtomic(filepath.Join(out, DoneFile), []byte(strconv.FormatInt(last, 10)+"\n"))
+	return cli.WriteFileAtomic(filepath.Join(out, runfmt.DoneFile), []byte(strconv.FormatInt(last, 10)+"\n"))
 }
 
 // readAnalysis reads a complete analysis directory.
 func readAnalysis(dir string) (*analysisPart, error) {
-	if _, err := os.Stat(filepath.Join(dir, DoneFile)); err != nil {
-		return nil, fmt.Errorf("%s: not a complete analysis (no %s)", dir, DoneFile)
+	if _, err := os.Stat(filepath.Join(dir, runfmt.DoneFile)); err != nil {
+		return nil, fmt.Errorf("%s: not a complete analysis (no %s)", dir, runfmt.DoneFile)
 	}
 	p := &analysisPart{dir: dir}
-	cpath := filepath.Join(dir, ConfigFile)
+	cpath := filepath.Join(dir, runfmt.ConfigFile)
 	b, err := os.ReadFile(cpath)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func readAnalysis(dir string) (*analysisPart, error) {
 	if len(p.cfg.Points) > 0 {
 		return nil, fmt.Errorf("%s: already a merged run (merge the analyses it was made of)", dir)
 	}
-	ppath := filepath.Join(dir, PairsFile)
+	ppath := filepath.Join(dir, runfmt.PairsFile)
 	f, err := os.Open(ppath)
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func readAnalysis(dir string) (*analysisPart, error) {
 	if err := pr.Err(); err != nil {
 		return nil, err
 	}
-	gpath := filepath.Join(dir, GradsFile)
+	gpath := filepath.Join(dir, runfmt.GradsFile)
 	g, err := os.Open(gpath)
 	if os.IsNotExist(err) {
 		return p, nil

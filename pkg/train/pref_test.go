@@ -32,7 +32,7 @@ func prefRun(t *testing.T, lossName string, mod func(*PrefConfig)) (Config, stri
 		mod(pc)
 	}
 	cfg := DefaultConfig()
-	cfg.Mode, cfg.Init, cfg.Pref = ModePref, filepath.Join(sft, ModelFile), pc
+	cfg.Mode, cfg.Init, cfg.Pref = ModePref, filepath.Join(sft, runfmt.ModelFile), pc
 	cfg.Steps, cfg.Epochs, cfg.LR, cfg.MinLR, cfg.Warmup, cfg.Batch, cfg.EvalEvery = 12, 0, 1e-3, 0, 0, 8, 6
 	if err := Prepare(&cfg, d); err != nil {
 		t.Fatal(err)
@@ -42,21 +42,25 @@ func prefRun(t *testing.T, lossName string, mod func(*PrefConfig)) (Config, stri
 
 func readPairs(t *testing.T, dir string) []runfmt.PairRow {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, PairsFile))
+	f, err := os.Open(filepath.Join(dir, runfmt.PairsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := runfmt.NewPairReader(f, PairsFile)
+	r, err := runfmt.NewPairReader(f, runfmt.PairsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Release()
 	var rows []runfmt.PairRow
 	for r.Next() {
-		rows = copyRows(rows, r.Rows(), -1, "")
-		for i := len(rows) - len(r.Rows()); i < len(rows); i++ {
-			rows[i].Step, rows[i].Kind = r.Rows()[i-len(rows)+len(r.Rows())].Step, r.Rows()[i-len(rows)+len(r.Rows())].Kind
+		for _, row := range r.Rows() { // deep copies: the list columns are views of the batch
+			row.DotG = append([]float64(nil), row.DotG...)
+			row.WWG = append([]float64(nil), row.WWG...)
+			row.LLG = append([]float64(nil), row.LLG...)
+			row.HidW = append([]float32(nil), row.HidW...)
+			row.HidL = append([]float32(nil), row.HidL...)
+			rows = append(rows, row)
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -118,7 +122,7 @@ func TestPrefRunOutputs(t *testing.T) {
 	if a, b := mean(losses[:4]), mean(losses[len(losses)-4:]); !(b < a) {
 		t.Fatalf("DPO training loss did not fall: %v -> %v (%v)", a, b, losses)
 	}
-	if _, err := os.Stat(filepath.Join(dir, GradsFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, runfmt.GradsFile)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -166,7 +170,7 @@ func TestPrefResumeBitIdentical(t *testing.T) {
 	if err := Resume(context.Background(), d, Options{Dir: part, Quiet: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{ModelFile, CheckpointFile, PairsFile, GradsFile, AttribFile} {
+	for _, f := range []string{runfmt.ModelFile, runfmt.CheckpointFile, runfmt.PairsFile, runfmt.GradsFile, runfmt.AttribFile} {
 		if !bytes.Equal(readFile(t, filepath.Join(full, f)), readFile(t, filepath.Join(part, f))) {
 			t.Errorf("%s differs between the uninterrupted and the resumed run", f)
 		}
@@ -175,12 +179,12 @@ func TestPrefResumeBitIdentical(t *testing.T) {
 
 func readAttrib(t *testing.T, dir string) []runfmt.AttribRow {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, AttribFile))
+	f, err := os.Open(filepath.Join(dir, runfmt.AttribFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := runfmt.NewAttribReader(f, AttribFile)
+	r, err := runfmt.NewAttribReader(f, runfmt.AttribFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,5 +271,42 @@ func TestPrefAttrib(t *testing.T) {
 	}
 	if checked != 12 {
 		t.Fatalf("checked %d probe rows, want 12", checked)
+	}
+}
+
+// TestStepperConfigKL: kto_pair's batch reference point is asked of pkg/pref
+// by capability, also when -nll wraps the loss (whose name is then
+// "kto_pair+nll"), and not for other losses.
+func TestStepperConfigKL(t *testing.T) {
+	for _, c := range []struct {
+		loss string
+		nll  float64
+		kl   bool
+	}{{"kto_pair", 0, true}, {"kto_pair", 0.5, true}, {"sigmoid", 0, false}, {"ipo", 1, false}} {
+		p, err := loss.Defaults(c.loss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := stepperConfig(&PrefConfig{Loss: c.loss, Params: p, NLL: c.nll}, 1e-3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.KL != c.kl {
+			t.Errorf("%s -nll %v: KL %v, want %v", c.loss, c.nll, sc.KL, c.kl)
+		}
+	}
+}
+
+// TestPairsOut: Options.PairsOut (train -o) receives the bytes of pairs.arrows.
+func TestPairsOut(t *testing.T) {
+	cfg, _ := prefRun(t, "sigmoid", nil)
+	d := data1t(t, 128)
+	dir := filepath.Join(t.TempDir(), "run")
+	var out bytes.Buffer
+	if err := Run(context.Background(), cfg, d, Options{Dir: dir, Quiet: true, PairsOut: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if b := readFile(t, filepath.Join(dir, runfmt.PairsFile)); !bytes.Equal(out.Bytes(), b) {
+		t.Fatalf("-o received %d bytes, pairs.arrows has %d", out.Len(), len(b))
 	}
 }

@@ -6,38 +6,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	"entangle/pkg/cli"
 	"entangle/pkg/model"
 	"entangle/pkg/optim"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
 )
 
-// Files of a run directory.
-const (
-	ConfigFile     = "config.json"
-	StepsFile      = "steps.arrows"
-	PairsFile      = "pairs.arrows"
-	GradsFile      = "grads.arrows"
-	AttribFile     = "attrib.arrows"
-	CheckpointFile = "checkpoint.safetensors"
-	ModelFile      = "model.safetensors"
-	DoneFile       = "DONE"
-)
-
 // Options are the settings of a run that do not change its results.
 type Options struct {
 	Dir    string    // the run directory
 	Force  bool      // start in a non-empty Dir, replacing a previous run's files
-	Stderr io.Writer // progress lines and warnings (nil = discard)
-	Quiet  bool      // no progress lines
-	Name   string    // program name in warnings, e.g. "train"
+	Stderr io.Writer // evaluation lines (nil = discard)
+	Quiet  bool      // no evaluation lines
+
+	// Warn, when set, reports a warning (one line, no newline in format).
+	Warn func(format string, args ...any)
+	// Progress, when set, returns the progress reporter of a run of total
+	// steps (nil: none).
+	Progress func(total int) Progress
 
 	// PairsOut, when set, also receives the pairs stream of -mode pref
 	// (train -o -).
@@ -49,16 +40,17 @@ type Options struct {
 	AfterStep func(step int)
 }
 
+// Progress reports the steps done, with a message.
+type Progress interface {
+	Update(done int, msg string)
+}
+
 // ErrInterrupted is wrapped by the error Run and Resume return when the
 // context was cancelled: the checkpoint of the last complete step was written.
 var ErrInterrupted = errors.New("interrupted")
 
-// SweepLog is the log file a sweep runner (cmd/sweep) creates in a run's
-// directory before starting train there; CheckDir does not count it.
-const SweepLog = "sweep.log"
-
 // CheckDir reports whether dir can hold a new run: it does not exist, is
-// empty (but for a SweepLog), or force is set.
+// empty (but for a runfmt.SweepLog), or force is set.
 func CheckDir(dir string, force bool) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -69,7 +61,7 @@ func CheckDir(dir string, force bool) error {
 	}
 	n := 0
 	for _, e := range ents {
-		if e.Name() != SweepLog { // a sweep runner's log, written before the run starts
+		if e.Name() != runfmt.SweepLog { // a sweep runner's log, written before the run starts
 			n++
 		}
 	}
@@ -128,24 +120,25 @@ func splits(cfg *Config, d *prefdata.Dataset) (train, test []prefdata.Example, f
 	return train, test, false
 }
 
-// Run trains a new run in opt.Dir with cfg (resolved by Prepare) on d.
+// Run trains a new run in opt.Dir with cfg (resolved by Prepare) on d. The
+// outputs of a previous run there (runfmt.Layout) are removed first.
 func Run(ctx context.Context, cfg Config, d *prefdata.Dataset, opt Options) error {
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return err
 	}
-	for _, f := range []string{DoneFile, ConfigFile, StepsFile, PairsFile, GradsFile, CheckpointFile, ModelFile} {
-		if err := os.Remove(filepath.Join(opt.Dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+	if err := runfmt.RemoveOutputs(opt.Dir); err != nil {
+		return err
 	}
 	return run(ctx, cfg, d, nil, opt)
 }
 
 // Resume continues the run in opt.Dir from its checkpoint, on the same data d.
-// The final weights are bit-identical to those of an uninterrupted run, and
-// steps.arrows is rebuilt from the rows up to the checkpoint's step.
+// Its outputs are bit-identical to those of an uninterrupted run (but for
+// the wall-time column ms): each stream is rebuilt from its rows up to the
+// checkpoint's step (openStream). The checkpoint's config is validated as
+// the flags are (Config.Validate).
 func Resume(ctx context.Context, d *prefdata.Dataset, opt Options) error {
-	path := filepath.Join(opt.Dir, CheckpointFile)
+	path := filepath.Join(opt.Dir, runfmt.CheckpointFile)
 	ck, err := ReadCheckpoint(path)
 	if err != nil {
 		return err
@@ -153,41 +146,112 @@ func Resume(ctx context.Context, d *prefdata.Dataset, opt Options) error {
 	if ck.Train.Mode == "" || ck.Train.Steps == 0 {
 		return fmt.Errorf("checkpoint %s: no train_config: it is not a resumable checkpoint", path)
 	}
+	if err := ck.Train.Validate(); err != nil {
+		return fmt.Errorf("checkpoint %s: train_config: %w", path, err)
+	}
+	switch {
+	case ck.Train.Model != ck.Model:
+		return fmt.Errorf("checkpoint %s: train_config's model differs from the checkpoint's", path)
+	case ck.Step > ck.Train.Steps:
+		return fmt.Errorf("checkpoint %s: step %d is past the run's %d steps", path, ck.Step, ck.Train.Steps)
+	case ck.Mode != ck.Train.Mode:
+		return fmt.Errorf("checkpoint %s: mode %q differs from train_config's %q", path, ck.Mode, ck.Train.Mode)
+	}
 	if fp := Fingerprint(d); fp != ck.Train.Data {
 		return fmt.Errorf("checkpoint %s was trained on other data (fingerprint %s, this dataset's is %s)", path, ck.Train.Data, fp)
 	}
 	if err := CheckFits(ck.Model, d); err != nil {
-		return fmt.Errorf("checkpoint %s: %v", path, err)
+		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	if err := CheckMemory(&ck.Train, d.MaxLen()); err != nil {
-		return fmt.Errorf("checkpoint %s: %v", path, err)
+		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	if _, err := os.Stat(filepath.Join(opt.Dir, DoneFile)); err == nil {
-		return fmt.Errorf("the run in %s is complete (%s exists); nothing to resume", opt.Dir, DoneFile)
+	if _, err := os.Stat(filepath.Join(opt.Dir, runfmt.DoneFile)); err == nil {
+		return fmt.Errorf("the run in %s is complete (%s exists); nothing to resume", opt.Dir, runfmt.DoneFile)
+	}
+	// Temporary files of killed writes (checkpoints, stream copies).
+	if err := runfmt.RemoveTemps(opt.Dir, false); err != nil {
+		return err
 	}
 	return run(ctx, ck.Train, d, ck, opt)
 }
 
-// run is the training loop of Run and Resume (ck non-nil).
-func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, opt Options) error {
-	stderr := opt.Stderr
-	if stderr == nil {
-		stderr = io.Discard
-	}
-	train, test, fellBack := splits(&cfg, d)
-	if fellBack {
-		cli.Warnf(stderr, opt.Name, "the dataset has no sft rows; training on its %d train rows (prompt + chosen)", len(train))
-	}
-	if len(test) == 0 {
-		cli.Warnf(stderr, opt.Name, "the dataset has no test rows; no held-out evaluation")
-	}
+// runner is a run in progress: what SFT and preference mode share.
+type runner struct {
+	cfg         Config
+	d           *prefdata.Dataset
+	ck          *Checkpoint // the checkpoint resumed from, nil for a new run
+	opt         Options
+	start       int // the first step to take
+	train, test []prefdata.Example
+	m           *model.Model[float32]
+	update      func(params, grads []float32, lr float64) // the optimizer
+	optState    func(c *Checkpoint)
+	sched       optim.Schedule
+	ln          *lanes
+	meta        runfmt.Meta
+	steps       *stream[runfmt.StepRow]
+	stderr      io.Writer
+}
 
-	// Model and optimizer.
-	m := model.New[float32](cfg.Model)
-	defer m.Close()
+// mode is what differs between SFT and preference optimization.
+type mode interface {
+	// step takes optimizer step s+1 (s counts from 0) and writes the mode's
+	// own streams; it returns the step's train row and a progress message.
+	step(s int) (runfmt.StepRow, string, error)
+	// eval returns the eval row of step s.
+	eval(s int) runfmt.StepRow
+	// save adds the mode's state to a checkpoint.
+	save(c *Checkpoint)
+	// close ends the mode's own streams.
+	close() error
+}
+
+// run sets up a run (a new one, or ck's) and runs its loop.
+func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, opt Options) error {
+	r := &runner{cfg: cfg, d: d, ck: ck, opt: opt, stderr: opt.Stderr}
+	if r.stderr == nil {
+		r.stderr = io.Discard
+	}
+	var fellBack bool
+	r.train, r.test, fellBack = splits(&cfg, d)
+	if fellBack {
+		r.warnf("the dataset has no sft rows; training on its %d train rows (prompt + chosen)", len(r.train))
+	}
+	if len(r.test) == 0 {
+		r.warnf("the dataset has no test rows; no held-out evaluation")
+	}
+	defer func() {
+		if r.m != nil {
+			r.m.Close()
+		}
+	}()
+	if err := r.setup(); err != nil {
+		return err
+	}
+	var md mode
+	var err error
+	if cfg.Mode == ModePref {
+		md, err = newPrefMode(r)
+	} else {
+		md, err = newSFTMode(r), nil
+	}
+	if err != nil {
+		r.steps.close()
+		return err
+	}
+	return r.loop(ctx, md)
+}
+
+// setup makes the model and the optimizer (from the checkpoint on resume),
+// writes config.json of a new run and opens steps.arrows.
+func (r *runner) setup() error {
+	cfg, ck := &r.cfg, r.ck
+	r.m = model.New[float32](cfg.Model)
 	switch {
 	case ck != nil:
-		copy(m.Params, ck.Params)
+		copy(r.m.Params, ck.Params)
+		r.start = ck.Step
 	case cfg.Init != "":
 		ick, err := ReadCheckpoint(cfg.Init)
 		if err != nil {
@@ -196,15 +260,13 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 		if ick.Model != cfg.Model {
 			return fmt.Errorf("checkpoint %s: its model config differs from the run's", cfg.Init)
 		}
-		copy(m.Params, ick.Params)
+		copy(r.m.Params, ick.Params)
 	default:
-		m.Init(cfg.Seed)
+		r.m.Init(cfg.Seed)
 	}
-	P := len(m.Params)
-	var step func(params, grads []float32, lr float64)
-	var state func(c *Checkpoint)
+	P := len(r.m.Params)
 	switch cfg.Optim {
-	case "sgd":
+	case OptimSGD:
 		o := optim.NewSGD[float32](P, cfg.Momentum, cfg.WeightDecay)
 		if ck != nil {
 			o.T = ck.OptimT
@@ -212,8 +274,8 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 				copy(o.M, ck.M)
 			}
 		}
-		step = o.Step
-		state = func(c *Checkpoint) { c.M, c.OptimT = o.M, o.T }
+		r.update = o.Step
+		r.optState = func(c *Checkpoint) { c.M, c.OptimT = o.M, o.T }
 	default:
 		o := optim.NewAdamW[float32](P, cfg.WeightDecay)
 		if ck != nil {
@@ -224,145 +286,142 @@ func run(ctx context.Context, cfg Config, d *prefdata.Dataset, ck *Checkpoint, o
 			copy(o.V, ck.V)
 			o.T = ck.OptimT
 		}
-		step = o.Step
-		state = func(c *Checkpoint) { c.M, c.V, c.OptimT = o.M, o.V, o.T }
+		r.update = o.Step
+		r.optState = func(c *Checkpoint) { c.M, c.V, c.OptimT = o.M, o.V, o.T }
 	}
-	sched := cfg.Schedule(cfg.Steps)
-	if err := sched.Validate(); err != nil {
+	r.sched = cfg.Schedule(cfg.Steps)
+	if err := r.sched.Validate(); err != nil {
 		return err
 	}
-	snapshot := func(s int) *Checkpoint {
-		c := &Checkpoint{Model: cfg.Model, Params: m.Params, Train: cfg, Step: s, Mode: cfg.Mode}
-		state(c)
-		return c
-	}
+	r.ln = newLanes(r.m)
 
-	// Outputs.
-	meta, err := streamMeta(&cfg, d)
-	if err != nil {
+	var err error
+	if r.meta, err = streamMeta(cfg, r.d); err != nil {
 		return err
 	}
 	if ck == nil {
-		js, _ := json.MarshalIndent(&cfg, "", "  ")
-		if err := cli.WriteFileAtomic(filepath.Join(opt.Dir, ConfigFile), append(js, '\n')); err != nil {
+		js, _ := json.MarshalIndent(cfg, "", "  ")
+		if err := runfmt.WriteFileAtomic(filepath.Join(r.opt.Dir, runfmt.ConfigFile), append(js, '\n')); err != nil {
 			return err
 		}
 	}
-	start := 0
-	if ck != nil {
-		start = ck.Step
+	// steps.arrows: the step-0 evaluation (with a test split), then every step.
+	hasTest := len(r.test) > 0
+	r.steps, err = openStream(r.opt.Dir, stepsFormat, r.meta, nil, r.upTo(), func(s int64) bool { return s > 0 || hasTest })
+	return err
+}
+
+// upTo is the step up to which a resumed run's streams are kept (openStream):
+// the checkpoint's; −1 for a new run.
+func (r *runner) upTo() int64 {
+	if r.ck == nil {
+		return -1
 	}
-	sf, sw, err := openSteps(opt.Dir, meta, int64(start), ck != nil)
-	if err != nil {
+	return int64(r.ck.Step)
+}
+
+func (r *runner) warnf(format string, args ...any) {
+	if r.opt.Warn != nil {
+		r.opt.Warn(format, args...)
+	}
+}
+
+// evalDue reports whether step s (counted from 1) is followed by an evaluation.
+func (r *runner) evalDue(s int) bool {
+	return len(r.test) > 0 && (s == r.cfg.Steps || (r.cfg.EvalEvery > 0 && s%r.cfg.EvalEvery == 0))
+}
+
+// checkpoint writes the checkpoint of step s (model, optimizer, mode state).
+func (r *runner) checkpoint(md mode, s int, final bool) error {
+	c := &Checkpoint{Model: r.cfg.Model, Params: r.m.Params, Train: r.cfg, Step: s, Mode: r.cfg.Mode}
+	r.optState(c)
+	md.save(c)
+	if err := WriteCheckpoint(filepath.Join(r.opt.Dir, runfmt.CheckpointFile), c); err != nil {
 		return err
 	}
-	closed := false
-	closeSteps := func() error {
-		if closed {
-			return nil
-		}
-		closed = true
-		err := sw.Close()
-		if cerr := sf.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", sf.Name(), err)
-		}
-		return nil
+	if final {
+		return WriteModel(filepath.Join(r.opt.Dir, runfmt.ModelFile), c)
 	}
-	defer closeSteps()
+	return nil
+}
 
-	ln := newLanes(m)
-	evalRow := func(s int) StepRow {
-		r := ln.evaluate(test)
-		row := runfmt.NullStepRow(int64(s), "eval")
-		row.Loss, row.TokenAcc = r.Loss, r.TokenAcc
-		row.LogpChosen, row.LogpRejected = r.LogpChosen, r.LogpRejected
-		row.LogpChosenTok, row.LogpRejectedTok = r.LogpChosenTok, r.LogpRejectedTok
-		row.Margin, row.RewardsAccuracies = r.Margin, r.PrefAcc
-		if !opt.Quiet {
-			fmt.Fprintf(stderr, "eval step %d: loss %.4f token_acc %.4f pref_acc %.4f\n", s, r.Loss, r.TokenAcc, r.PrefAcc)
+// loop is the training loop of both modes: the step-0 evaluation of a new
+// run, then per step the mode's step, the steps.arrows row (and eval row),
+// progress and periodic checkpoints; on cancellation the checkpoint of the
+// last complete step; at the end the final checkpoint, model.safetensors,
+// the streams' end-of-stream markers and DONE.
+func (r *runner) loop(ctx context.Context, md mode) (err error) {
+	closed := false
+	closeAll := func() error {
+		closed = true
+		return errors.Join(md.close(), r.steps.close())
+	}
+	defer func() {
+		if !closed {
+			closeAll()
 		}
-		return row
-	}
-	evalDue := func(s int) bool {
-		return len(test) > 0 && (s == cfg.Steps || (cfg.EvalEvery > 0 && s%cfg.EvalEvery == 0))
-	}
-	if cfg.Mode == ModePref {
-		return runPref(ctx, &loop{cfg: cfg, d: d, ck: ck, opt: opt, m: m, step: step, snapshot: snapshot,
-			sw: sw, closeSteps: closeSteps, start: start, train: train, test: test, ln: ln, sched: sched,
-			stderr: stderr, evalDue: evalDue})
-	}
-	if start == 0 && len(test) > 0 {
-		if err := sw.Write([]StepRow{evalRow(0)}); err != nil {
+	}()
+	cfg := &r.cfg
+	if r.ck == nil && len(r.test) > 0 { // a resumed run copied its step-0 row
+		if err := r.steps.write([]runfmt.StepRow{md.eval(0)}); err != nil {
 			return err
 		}
 	}
-
-	order := Order{N: len(train), Batch: cfg.Batch, Seed: cfg.Seed}
-	grad := make([]float32, P)
-	prog := cli.NewProgress(stderr, cfg.Steps, opt.Quiet, 0)
-	for s := start; s < cfg.Steps; s++ {
+	var prog Progress = noProgress{}
+	if r.opt.Progress != nil {
+		if p := r.opt.Progress(cfg.Steps); p != nil {
+			prog = p
+		}
+	}
+	for s := r.start; s < cfg.Steps; s++ {
 		if ctx.Err() != nil {
-			path := filepath.Join(opt.Dir, CheckpointFile)
-			if err := WriteCheckpoint(path, snapshot(s)); err != nil {
+			if err := r.checkpoint(md, s, false); err != nil {
 				return err
 			}
-			if err := closeSteps(); err != nil {
+			if err := closeAll(); err != nil {
 				return err
 			}
-			return fmt.Errorf("%w after step %d of %d; checkpoint written to %s (continue with -resume %s)", ErrInterrupted, s, cfg.Steps, path, opt.Dir)
+			path := filepath.Join(r.opt.Dir, runfmt.CheckpointFile)
+			return fmt.Errorf("%w after step %d of %d; checkpoint written to %s (continue with -resume %s)", ErrInterrupted, s, cfg.Steps, path, r.opt.Dir)
 		}
 		t0 := time.Now()
-		idx := order.BatchOf(s)
-		seqs := make([]model.Seq, len(idx))
-		for i, j := range idx {
-			seqs[i] = sftSeq(&train[j])
+		row, msg, err := md.step(s)
+		if err != nil {
+			return err
 		}
-		lr := sched.LR(s)
-		loss, acc := ln.sftGrad(grad, seqs)
-		norm := optim.ClipGlobalNorm(grad, cfg.Clip)
-		step(m.Params, grad, lr)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("step %d: the loss is %v (try a smaller -lr)", s+1, loss)
-		}
-		row := runfmt.NullStepRow(int64(s+1), "train")
-		row.LR, row.Loss, row.GradNorm, row.TokenAcc = lr, loss, norm, acc
 		row.Ms = float64(time.Since(t0).Microseconds()) / 1000
-		rows := []StepRow{row}
-		if evalDue(s + 1) {
-			rows = append(rows, evalRow(s+1))
+		rows := []runfmt.StepRow{row}
+		if r.evalDue(s + 1) {
+			rows = append(rows, md.eval(s+1))
 		}
-		if err := sw.Write(rows); err != nil {
-			return fmt.Errorf("write %s: %w", sf.Name(), err)
+		if err := r.steps.write(rows); err != nil {
+			return err
 		}
-		prog.Update(s+1, fmt.Sprintf("loss %.4f lr %.3g %.1fms/step", loss, lr, row.Ms))
-		if err := keepWeights(opt.Dir, &cfg, s+1, snapshot); err != nil {
+		prog.Update(s+1, fmt.Sprintf("%s %.1fms/step", msg, row.Ms))
+		if err := r.keepWeights(md, s+1); err != nil {
 			return err
 		}
 		if cfg.CkptEvery > 0 && (s+1)%cfg.CkptEvery == 0 && s+1 < cfg.Steps {
-			if err := WriteCheckpoint(filepath.Join(opt.Dir, CheckpointFile), snapshot(s+1)); err != nil {
+			if err := r.checkpoint(md, s+1, false); err != nil {
 				return err
 			}
 		}
-		if opt.AfterStep != nil {
-			opt.AfterStep(s + 1)
+		if r.opt.AfterStep != nil {
+			r.opt.AfterStep(s + 1)
 		}
 	}
-
-	final := snapshot(cfg.Steps)
-	if err := WriteCheckpoint(filepath.Join(opt.Dir, CheckpointFile), final); err != nil {
+	if err := r.checkpoint(md, cfg.Steps, true); err != nil {
 		return err
 	}
-	if err := WriteModel(filepath.Join(opt.Dir, ModelFile), final); err != nil {
+	if err := closeAll(); err != nil {
 		return err
 	}
-	if err := closeSteps(); err != nil {
-		return err
-	}
-	return cli.WriteFileAtomic(filepath.Join(opt.Dir, DoneFile), []byte(strconv.Itoa(cfg.Steps)+"\n"))
+	return runfmt.WriteFileAtomic(filepath.Join(r.opt.Dir, runfmt.DoneFile), []byte(strconv.Itoa(cfg.Steps)+"\n"))
 }
+
+type noProgress struct{}
+
+func (noProgress) Update(int, string) {}
 
 // streamMeta returns the schema metadata shared by the run's streams
 // (runfmt writers set format and format_version).
@@ -380,7 +439,7 @@ func streamMeta(cfg *Config, d *prefdata.Dataset) (runfmt.Meta, error) {
 		lossName = cfg.Pref.Loss
 	}
 	return runfmt.Meta{
-		Producer:    "train",
+		Producer:    runfmt.Producer,
 		RunID:       cfg.RunID(),
 		Config:      cfg.JSON(),
 		ModelConfig: string(mc),
@@ -390,43 +449,4 @@ func streamMeta(cfg *Config, d *prefdata.Dataset) (runfmt.Meta, error) {
 		Groups:      gs,
 		Vocab:       d.Vocab.Tokens,
 	}, nil
-}
-
-// openSteps opens DIR/steps.arrows for writing. On resume, the rows of the
-// previous stream with step ≤ upTo are copied into a new stream, which then
-// replaces the old one.
-func openSteps(dir string, meta runfmt.Meta, upTo int64, resume bool) (*os.File, *runfmt.StepWriter, error) {
-	path := filepath.Join(dir, StepsFile)
-	var old [][]StepRow
-	if resume {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("resume: %w", err)
-		}
-		old, err = readStepRows(b, path, upTo)
-		if err != nil {
-			return nil, nil, fmt.Errorf("resume: %v", err)
-		}
-	}
-	tmp := filepath.Join(dir, "."+StepsFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return nil, nil, err
-	}
-	sw, err := runfmt.NewStepWriter(f, meta)
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	for _, rows := range old {
-		if err := sw.Write(rows); err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, sw, nil
 }

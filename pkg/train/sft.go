@@ -1,11 +1,14 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"sync"
 
 	"entangle/pkg/model"
+	"entangle/pkg/optim"
 	"entangle/pkg/prefdata"
+	"entangle/pkg/runfmt"
 )
 
 // lanes runs per-sequence work on model.Lanes goroutines, each with its own
@@ -210,3 +213,46 @@ func (l *lanes) evaluate(test []prefdata.Example) evalResult {
 	r.PrefAcc = float64(wins) / fn
 	return r
 }
+
+// sftMode is -mode sft: the mean response-token cross-entropy of prompt +
+// chosen.
+type sftMode struct {
+	r     *runner
+	order Order
+	grad  []float32
+	seqs  []model.Seq
+}
+
+func newSFTMode(r *runner) *sftMode {
+	return &sftMode{r: r, order: Order{N: len(r.train), Batch: r.cfg.Batch, Seed: r.cfg.Seed}, grad: make([]float32, len(r.m.Params))}
+}
+
+func (m *sftMode) step(s int) (runfmt.StepRow, string, error) {
+	r := m.r
+	m.seqs = m.seqs[:0]
+	for _, j := range m.order.BatchOf(s) {
+		m.seqs = append(m.seqs, sftSeq(&r.train[j]))
+	}
+	lr := r.sched.LR(s)
+	loss, acc := r.ln.sftGrad(m.grad, m.seqs)
+	norm := optim.ClipGlobalNorm(m.grad, r.cfg.Clip)
+	r.update(r.m.Params, m.grad, lr)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return runfmt.StepRow{}, "", fmt.Errorf("step %d: the loss is %v (try a smaller -lr)", s+1, loss)
+	}
+	row := runfmt.NullStepRow(int64(s+1), runfmt.KindTrain)
+	row.LR, row.Loss, row.GradNorm, row.TokenAcc = lr, loss, norm, acc
+	return row, fmt.Sprintf("loss %.4f lr %.3g", loss, lr), nil
+}
+
+func (m *sftMode) eval(s int) runfmt.StepRow {
+	e := m.r.ln.evaluate(m.r.test)
+	row := evalRow(s, &e)
+	if !m.r.opt.Quiet {
+		fmt.Fprintf(m.r.stderr, "eval step %d: loss %.4f token_acc %.4f pref_acc %.4f\n", s, e.Loss, e.TokenAcc, e.PrefAcc)
+	}
+	return row
+}
+
+func (m *sftMode) save(*Checkpoint) {}
+func (m *sftMode) close() error     { return nil }

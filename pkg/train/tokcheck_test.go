@@ -64,7 +64,8 @@ func TestDatasetTokenizerRefused(t *testing.T) {
 		c := DefaultConfig()
 		c.Init, c.Steps, c.Epochs, c.EvalEvery = init, 1, 0, 0
 		if ref != "" {
-			c.Mode, c.Pref = ModePref, &PrefConfig{Ref: ref}
+			c.Mode, c.Pref = ModePref, &PrefConfig{Ref: ref, Loss: "dpo"}
+			c.Pref.Params.Beta = 0.1
 		}
 		return Prepare(&c, d)
 	}

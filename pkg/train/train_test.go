@@ -46,17 +46,17 @@ func testConfig(t testing.TB, d *prefdata.Dataset, steps int) Config {
 
 func readSteps(t *testing.T, dir string) []StepRow {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, StepsFile))
+	r, err := runfmt.NewStepReader(bytes.NewReader(readFile(t, filepath.Join(dir, runfmt.StepsFile))), runfmt.StepsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	batches, err := readStepRows(b, StepsFile, math.MaxInt64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer r.Release()
 	var rows []StepRow
-	for _, b := range batches {
-		rows = append(rows, b...)
+	for r.Next() {
+		rows = append(rows, r.Rows()...)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return rows
 }
@@ -192,7 +192,7 @@ func TestArgmaxHits(t *testing.T) {
 	if err := Run(context.Background(), c, d, Options{Dir: dir, Quiet: true}); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := ReadCheckpoint(filepath.Join(dir, ModelFile))
+	ck, err := ReadCheckpoint(filepath.Join(dir, runfmt.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,17 +318,17 @@ func TestResumeBitIdentical(t *testing.T) {
 			if last := rows[len(rows)-1]; last.Step != k {
 				t.Fatalf("interrupted stream ends at step %d, want %d", last.Step, k)
 			}
-			ck, err := ReadCheckpoint(filepath.Join(part, CheckpointFile))
+			ck, err := ReadCheckpoint(filepath.Join(part, runfmt.CheckpointFile))
 			if err != nil || ck.Step != k {
 				t.Fatalf("checkpoint: %v, step %v", err, ck)
 			}
-			if _, err := os.Stat(filepath.Join(part, DoneFile)); err == nil {
+			if _, err := os.Stat(filepath.Join(part, runfmt.DoneFile)); err == nil {
 				t.Fatalf("DONE written by an interrupted run")
 			}
 			if err := Resume(context.Background(), d, Options{Dir: part, Quiet: true}); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{ModelFile, CheckpointFile, ConfigFile, DoneFile} {
+			for _, f := range []string{runfmt.ModelFile, runfmt.CheckpointFile, runfmt.ConfigFile, runfmt.DoneFile} {
 				if !bytes.Equal(readFile(t, filepath.Join(full, f)), readFile(t, filepath.Join(part, f))) {
 					t.Errorf("%s differs between the uninterrupted and the resumed run", f)
 				}
@@ -368,7 +368,7 @@ func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 		}
 		dirs = append(dirs, dir)
 	}
-	for _, f := range []string{CheckpointFile, ModelFile} {
+	for _, f := range []string{runfmt.CheckpointFile, runfmt.ModelFile} {
 		if !bytes.Equal(readFile(t, filepath.Join(dirs[0], f)), readFile(t, filepath.Join(dirs[1], f))) {
 			t.Errorf("%s differs between GOMAXPROCS 1 and 2", f)
 		}
@@ -406,7 +406,7 @@ func TestSFTLearnsSentiment1t(t *testing.T) {
 		}
 	}
 	// The stream describes itself (formats.md metadata).
-	sr, err := runfmt.NewStepReader(bytes.NewReader(readFile(t, filepath.Join(dir, StepsFile))), StepsFile)
+	sr, err := runfmt.NewStepReader(bytes.NewReader(readFile(t, filepath.Join(dir, runfmt.StepsFile))), runfmt.StepsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestSFTLearnsSentiment1t(t *testing.T) {
 		t.Fatalf("held-out loss did not go down: %v → %v", evals[0].Loss, evals[3].Loss)
 	}
 	// Probability of the correct label, recomputed from the saved weights.
-	ck, err := ReadCheckpoint(filepath.Join(dir, ModelFile))
+	ck, err := ReadCheckpoint(filepath.Join(dir, runfmt.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}

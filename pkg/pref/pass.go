@@ -1,0 +1,109 @@
+package pref
+
+import (
+	"unsafe"
+
+	"entangle/internal/gemm"
+	"entangle/internal/num"
+	"entangle/pkg/entangle"
+	"entangle/pkg/model"
+)
+
+// passBlock is the block length of pairPass's float64 partial sums, which are
+// then added with Neumaier's compensation.
+const passBlock = 1024
+
+// pairPass is the one pass over a pair's gradients (gw, gl) that the step
+// needs. With dst != nil it accumulates, element by element,
+//
+//	dst += F(a·gw + c·gl)   (in float64),   sw += gw,   sl += gl
+//
+// and with dots it sets gd[g] to ⟨gw,gl⟩, ‖gw‖², ‖gl‖² over each group's
+// range, in float64 (the products of float32 values are exact): partial sums
+// over blocks of passBlock elements, added with Neumaier's compensation.
+// Every value depends only on its inputs, never on the lanes.
+//
+// float32 runs each block through gemm.PairBlock (SIMD where available: the
+// same element formula, the dots in 16 float64 lanes reduced by
+// gemm.SumLanes); float64 runs the loops below.
+func pairPass[F model.Float](dst, sw, sl, gw, gl []F, a, c float64, ranges []entangle.Range, gd []entangle.GroupDot, dots bool, acc *[48]float64) {
+	if unsafe.Sizeof(F(0)) == 4 {
+		pairPass32(num.As32(dst), num.As32(sw), num.As32(sl), num.As32(gw), num.As32(gl), a, c, ranges, gd, dots, acc)
+		return
+	}
+	for g, r := range ranges {
+		var sd, cd, sa, ca, sb, cb float64
+		for off := r.Off; off < r.Off+r.Len; off += passBlock {
+			end := min(off+passBlock, r.Off+r.Len)
+			x, y := gw[off:end], gl[off:end]
+			y = y[:len(x)]
+			if dst != nil {
+				d, u, v := dst[off:end], sw[off:end], sl[off:end]
+				d, u, v = d[:len(x)], u[:len(x)], v[:len(x)]
+				for k, xk := range x {
+					yk := y[k]
+					d[k] += F(float64(a*float64(xk)) + float64(c*float64(yk)))
+					u[k] += xk
+					v[k] += yk
+				}
+			}
+			if !dots {
+				continue
+			}
+			var d0, d1, a0, a1, b0, b1 float64
+			k := 0
+			for ; k+1 < len(x); k += 2 {
+				x0, x1, y0, y1 := float64(x[k]), float64(x[k+1]), float64(y[k]), float64(y[k+1])
+				d0 += x0 * y0
+				d1 += x1 * y1
+				a0 += x0 * x0
+				a1 += x1 * x1
+				b0 += y0 * y0
+				b1 += y1 * y1
+			}
+			if k < len(x) {
+				x0, y0 := float64(x[k]), float64(y[k])
+				d0 += x0 * y0
+				a0 += x0 * x0
+				b0 += y0 * y0
+			}
+			sd, cd = num.Neumaier(sd, cd, d0+d1)
+			sa, ca = num.Neumaier(sa, ca, a0+a1)
+			sb, cb = num.Neumaier(sb, cb, b0+b1)
+		}
+		if dots {
+			gd[g] = entangle.GroupDot{Name: r.Name, Dot: sd + cd, AA: sa + ca, BB: sb + cb}
+		}
+	}
+}
+
+// pairPass32 is pairPass for float32 gradients.
+// acc is scratch.
+func pairPass32(dst, sw, sl, gw, gl []float32, a, c float64, ranges []entangle.Range, gd []entangle.GroupDot, dots bool, acc *[48]float64) {
+	pacc := acc
+	if !dots {
+		pacc = nil
+	}
+	for g, r := range ranges {
+		var sd, cd, sa, ca, sb, cb float64
+		for off := r.Off; off < r.Off+r.Len; off += passBlock {
+			end := min(off+passBlock, r.Off+r.Len)
+			var d, u, v []float32
+			if dst != nil {
+				d, u, v = dst[off:end], sw[off:end], sl[off:end]
+			}
+			*acc = [48]float64{}
+			gemm.PairBlock(d, u, v, gw[off:end], gl[off:end], a, c, pacc)
+			if !dots {
+				continue
+			}
+			bd, ba, bb := gemm.SumLanes(acc)
+			sd, cd = num.Neumaier(sd, cd, bd)
+			sa, ca = num.Neumaier(sa, ca, ba)
+			sb, cb = num.Neumaier(sb, cb, bb)
+		}
+		if dots {
+			gd[g] = entangle.GroupDot{Name: r.Name, Dot: sd + cd, AA: sa + ca, BB: sb + cb}
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package pref
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"entangle/pkg/entangle"
+	"entangle/pkg/loss"
+	"entangle/pkg/model"
+)
+
+// maxLanes bounds the goroutines of Grad (each lane holds a pair's g_w and
+// g_l: 2·NumParams values).
+const maxLanes = 4
+
+// lane is one worker of Grad: a workspace, the two sides of its current pair
+// and the pair's gradients. The Stepper's own lane (main) also serves
+// MeanLoss, probes and dumps.
+type lane[F model.Float] struct {
+	ws     *model.Workspace[F]
+	w, l   side
+	gw, gl []F // ∇z_w, ∇z_l of the current pair
+	dlogp  []F
+	gd     []entangle.GroupDot
+	acc    *[48]float64 // pairPass's float64 lanes (gemm.PairBlock)
+}
+
+func newLane[F model.Float](m *model.Model[F], ws *model.Workspace[F], gw, gl []F, groups int) *lane[F] {
+	n, T, C := len(m.Params), m.Cfg.T, m.Cfg.C
+	if gw == nil {
+		gw, gl = make([]F, n), make([]F, n)
+	}
+	ln := &lane[F]{ws: ws, gw: gw, gl: gl, dlogp: make([]F, T), gd: make([]entangle.GroupDot, groups), acc: new([48]float64)}
+	for _, sd := range []*side{&ln.w, &ln.l} {
+		sd.tok = make([]int32, 0, T)
+		sd.lp = make([]float64, 0, T)
+		sd.q = make([]float64, 0, T)
+		sd.hid = make([]float64, 0, T*C)
+	}
+	return ln
+}
+
+// Stepper computes preference-optimization steps for one model. It holds
+// the buffers of the largest batch seen, so that after the first step of a
+// given batch size it allocates nothing. It is not safe for concurrent use.
+type Stepper[F model.Float] struct {
+	m      *model.Model[F]
+	cfg    Config
+	n      int              // parameters
+	groups []entangle.Range // the parameter groups (model.Tensors)
+
+	weights tokenWeights[F] // q_t of the sparse mode
+	gate    *gate           // the learned gate (also when the mode does not use it)
+
+	main   *lane[F]   // MeanLoss, probes, dumps, and Grad on one lane
+	lanes  []*lane[F] // Grad's lanes (serial kernels); lanes[0] shares main's gradient buffers
+	sw, sl []F        // Σ over pairs of g_w, g_l
+	rows   []PairStats
+	res    []loss.Result   // per pair, of the last Grad
+	errs   []error         // per pair, of the last Grad
+	turn   []chan struct{} // turn[i]: pair i may be added to the sums
+	kl     float64
+	probes probeState[F]
+
+	// Attribution (SetAttribution): the probe gradients, and per pair of the
+	// last Grad the 4 dots with each probe, [pair][probe][ww, wl, lw, ll].
+	agw, agl [][]F
+	adots    []float64
+	arows    []AttribDots
+
+	step stepState[F] // Step's buffers
+}
+
+// NewStepper returns a Stepper for m. It panics on an invalid Config
+// (programmer error: the trainer validates flags).
+func NewStepper[F model.Float](m *model.Model[F], cfg Config) *Stepper[F] {
+	if cfg.Loss == nil {
+		panic("pref: Config.Loss is nil")
+	}
+	if cfg.Sparse > SparseLearned {
+		panic(fmt.Sprintf("pref: unknown %v", cfg.Sparse))
+	}
+	if cfg.SparseLambda < 0 || cfg.GateLR < 0 {
+		panic("pref: SparseLambda and GateLR must be ≥ 0")
+	}
+	n := len(m.Params)
+	s := &Stepper[F]{m: m, cfg: cfg, n: n, sw: make([]F, n), sl: make([]F, n), groups: Groups(m.Cfg)}
+	s.main = newLane(m, m.NewWorkspace(), nil, nil, len(s.groups))
+	s.gate = newGate(m.Cfg.C)
+	switch cfg.Sparse {
+	case SparseNone:
+		s.weights = ones[F]{}
+	case SparseOracle:
+		s.weights = oracle[F]{}
+	case SparseLearned:
+		s.weights = learned[F]{s.gate}
+	}
+	return s
+}
+
+// Groups returns the parameter groups of a model config: the model.Tensors
+// table as ranges of the flat parameter vector.
+func Groups(cfg model.Config) []entangle.Range {
+	var gs []entangle.Range
+	for _, t := range model.Tensors(cfg) {
+		gs = append(gs, entangle.Range{Name: t.Name, Off: t.Offset, Len: t.Size})
+	}
+	return gs
+}
+
+// growRows returns rows for b pairs, reusing the list buffers.
+func growRows(rows []PairStats, b, g, c int) []PairStats {
+	for len(rows) < b {
+		rows = append(rows, PairStats{DotG: make([]float64, g), WWG: make([]float64, g), LLG: make([]float64, g),
+			HidW: make([]float32, c), HidL: make([]float32, c)})
+	}
+	return rows[:b]
+}
+
+// Grad computes one step's gradient for batch. For every pair it computes
+// g_w = ∇θ z_w and g_l = ∇θ z_l separately (one backward each), the exact
+// dot products and squared norms overall and per group (float64), the loss
+// weights, and it writes into dst the gradient of the batch-MEAN loss
+//
+//	dst = (1/B) Σ_i (−cw_i g_w,i + cl_i g_l,i)
+//
+// with (cw, cl) = (d_w, d_l), or loss.Normalized's under Normalize (then dst
+// is the negated normalized ascent direction, not a loss gradient).
+//
+// Pairs run concurrently on up to min(GOMAXPROCS, B, 4) lanes (pair i on
+// lane i mod lanes, serial kernels), but each pair is added to dst and to the
+// batch sums in batch order, in one pass that also computes its dots
+// (pairPass), so the result does not depend on the number of lanes: every
+// pair's values are computed by one goroutine in a fixed order. It returns
+// the statistics of every pair (views valid until the next Grad) and of the
+// batch. A non-finite loss or gradient is an error naming the first such
+// pair; dst is then unspecified. With SparseLearned it also computes the
+// gate's gradient (GateGrad) and, if GateLR > 0, takes one SGD step on it.
+func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]PairStats, BatchStats, error) {
+	if len(dst) != s.n {
+		panic("pref: Grad: dst must have one value per parameter")
+	}
+	if len(batch) == 0 {
+		panic("pref: Grad: empty batch")
+	}
+	// the parameters are fixed during Grad: multiply by weights packed once
+	s.m.PackWeights()
+	defer s.m.UnpackWeights()
+	B := len(batch)
+	invB := 1 / float64(B)
+	s.rows = growRows(s.rows, B, len(s.groups), s.m.Cfg.C)
+	for len(s.res) < B {
+		s.res = append(s.res, loss.Result{})
+		s.errs = append(s.errs, nil)
+	}
+	for len(s.turn) < B+1 {
+		s.turn = append(s.turn, make(chan struct{}, 1))
+	}
+	if np := len(s.agw); np > 0 {
+		if cap(s.adots) < 4*np*B {
+			s.adots = make([]float64, 4*np*B)
+		}
+		s.adots = s.adots[:4*np*B]
+	}
+	clear(dst)
+	clear(s.sw)
+	clear(s.sl)
+	s.gate.clearGrad()
+	s.batchKL(batch)
+
+	nl := min(runtime.GOMAXPROCS(0), B, maxLanes)
+	if nl == 1 {
+		for i := range batch {
+			s.stepPair(s.main, dst, batch, i, invB, false)
+		}
+	} else {
+		s.runLanes(nl, dst, batch, invB)
+	}
+	for i := range batch {
+		if s.errs[i] != nil {
+			return nil, BatchStats{KL: s.kl}, s.errs[i]
+		}
+	}
+	st := s.batchStats(B)
+	s.attribRows(batch)
+	if s.cfg.Sparse == SparseLearned {
+		s.gate.step(s.cfg.GateLR)
+	}
+	return s.rows, st, nil
+}
+
+// batchStats returns the statistics of the B pairs of the last Grad: means
+// over the pairs (summed in batch order) and the inner products of the
+// batch-mean gradients ḡ_w = (1/B)Σ g_w,i, ḡ_l (summed in index order).
+func (s *Stepper[F]) batchStats(B int) BatchStats {
+	invB := 1 / float64(B)
+	beta := s.cfg.Beta
+	if beta == 0 {
+		beta = 1
+	}
+	st := BatchStats{KL: s.kl}
+	for i := range B {
+		row, r := &s.rows[i], s.res[i]
+		st.Loss += r.Loss
+		st.Margin += r.Margin
+		st.LogpW += row.LogpW
+		st.LogpL += row.LogpL
+		st.LogpWTok += row.LogpW / float64(row.LenW)
+		st.LogpLTok += row.LogpL / float64(row.LenL)
+		rw, rl := beta*(row.LogpW-row.RefW), beta*(row.LogpL-row.RefL)
+		st.RewardsW += rw
+		st.RewardsL += rl
+		st.RewardsMargins += rw - rl
+		if rw > rl {
+			st.RewardsAccuracies++
+		}
+		st.CosMean += row.Dot / math.Sqrt(row.WW*row.LL)
+	}
+	for _, p := range []*float64{&st.Loss, &st.Margin, &st.LogpW, &st.LogpL, &st.LogpWTok,
+		&st.LogpLTok, &st.RewardsW, &st.RewardsL, &st.RewardsMargins, &st.RewardsAccuracies, &st.CosMean} {
+		*p *= invB
+	}
+	var d, ww, ll float64
+	for k := range s.sw {
+		a, b := float64(s.sw[k]), float64(s.sl[k])
+		d += a * b
+		ww += a * a
+		ll += b * b
+	}
+	st.BatchDot, st.BatchWW, st.BatchLL = d*invB*invB, ww*invB*invB, ll*invB*invB
+	return st
+}
+
+// runLanes runs the pairs of batch on nl goroutines (pair i on lane i mod
+// nl), each adding its pairs to the sums in turn.
+func (s *Stepper[F]) runLanes(nl int, dst []F, batch []Pair, invB float64) {
+	for len(s.lanes) < nl {
+		var gw, gl []F
+		if len(s.lanes) == 0 {
+			gw, gl = s.main.gw, s.main.gl
+		}
+		s.lanes = append(s.lanes, newLane(s.m, s.m.NewSerialWorkspace(), gw, gl, len(s.groups)))
+	}
+	B := len(batch)
+	s.turn[0] <- struct{}{}
+	var wg sync.WaitGroup
+	for k := range nl {
+		ln := s.lanes[k]
+		wg.Go(func() {
+			for i := k; i < B; i += nl {
+				s.stepPair(ln, dst, batch, i, invB, true)
+			}
+		})
+	}
+	wg.Wait()
+	<-s.turn[B]
+}
+
+// stepPair computes pair i of batch on lane ln and adds it to dst, the
+// batch sums and the gate gradient. With ordered, it waits for pair i's turn
+// before adding and then passes the turn on (s.turn), so that pairs are added
+// in batch order whatever lane runs them.
+func (s *Stepper[F]) stepPair(ln *lane[F], dst []F, batch []Pair, i int, invB float64, ordered bool) {
+	p, row := &batch[i], &s.rows[i]
+	fused := !s.cfg.Normalize // (cw, cl) are known before the dots: one pass
+	r, err := s.pairGrads(ln, p, row, !fused)
+	if err == nil && len(s.agw) > 0 {
+		np := len(s.agw)
+		for k := range np {
+			attribDots(s.adots[4*(i*np+k):4*(i*np+k+1)], s.agw[k], s.agl[k], ln.gw, ln.gl)
+		}
+	}
+	if ordered {
+		<-s.turn[i]
+	}
+	if err == nil {
+		if fused {
+			pairPass(dst, s.sw, s.sl, ln.gw, ln.gl, -r.DW*invB, r.DL*invB, s.groups, ln.gd, true, ln.acc)
+			err = s.finishRow(ln, p, row, r)
+		} else {
+			pairPass(dst, s.sw, s.sl, ln.gw, ln.gl, -row.CW*invB, row.CL*invB, s.groups, nil, false, ln.acc)
+		}
+		if err == nil && s.cfg.Sparse == SparseLearned {
+			s.gate.addGrad(&ln.w, &ln.l, r, s.cfg.SparseLambda, invB, s.m.Cfg.C)
+		}
+	}
+	s.res[i], s.errs[i] = r, err
+	if ordered {
+		s.turn[i+1] <- struct{}{}
+	}
+}
+
+// Config returns the Stepper's configuration.
+func (s *Stepper[F]) Config() Config { return s.cfg }
