@@ -240,6 +240,21 @@ func TestSaveEvery(t *testing.T) {
 			t.Errorf("%s: checkpoint-1 kept", run)
 		}
 	}
+	// A new run in the directory (-force) removes the kept weights, not other files.
+	os.WriteFile(filepath.Join(sft, SeriesDir(2), "notes.txt"), []byte("mine"), 0o644)
+	c.SaveEvery = 0
+	if err := Run(context.Background(), c, d, Options{Dir: sft}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(sft, SeriesDir(4))); !os.IsNotExist(err) {
+		t.Errorf("checkpoint-4 of the previous run left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sft, SeriesDir(2), runfmt.ModelFile)); !os.IsNotExist(err) {
+		t.Errorf("checkpoint-2's weights left: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(sft, SeriesDir(2), "notes.txt")); string(b) != "mine" {
+		t.Errorf("the user's file: %q, %v", b, err)
+	}
 }
 
 // TestPrefCountSketch: -mode pref with -grads countsketch:K dumps vectors of

@@ -28,3 +28,24 @@ func (r *runner) keepWeights(md mode, n int) error {
 	}
 	return WriteModel(filepath.Join(d, runfmt.ModelFile), c)
 }
+
+// removeSeries removes the weights a previous run in dir kept with
+// -save-every (checkpoint-N/model.safetensors, and the directory when that
+// leaves it empty); other files are left.
+func removeSeries(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !checkpointDir.MatchString(e.Name()) {
+			continue
+		}
+		d := filepath.Join(dir, e.Name())
+		if err := os.Remove(filepath.Join(d, runfmt.ModelFile)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		os.Remove(d) // fails, and is meant to, when other files are there
+	}
+	return nil
+}

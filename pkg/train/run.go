@@ -121,12 +121,16 @@ func splits(cfg *Config, d *prefdata.Dataset) (train, test []prefdata.Example, f
 }
 
 // Run trains a new run in opt.Dir with cfg (resolved by Prepare) on d. The
-// outputs of a previous run there (runfmt.Layout) are removed first.
+// outputs of a previous run there (runfmt.Layout, and the weights kept by
+// -save-every) are removed first.
 func Run(ctx context.Context, cfg Config, d *prefdata.Dataset, opt Options) error {
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return err
 	}
 	if err := runfmt.RemoveOutputs(opt.Dir); err != nil {
+		return err
+	}
+	if err := removeSeries(opt.Dir); err != nil {
 		return err
 	}
 	return run(ctx, cfg, d, nil, opt)
