@@ -77,13 +77,13 @@ for task in 1t short-suffix long-suffix; do
 	if [ ! -f "$runs/sft/DONE" ]; then
 		echo "== $task: SFT $SFT_STEPS steps from $gpt2 (weights kept at step $SFT_CKPT)" >&2
 		train -mode sft -init "$gpt2" -steps "$SFT_STEPS" -batch "$BATCH" -lr "$SFT_LR" -save-every "$SFT_CKPT" \
-			-eval-every "$SFT_CKPT" -q -force -out "$runs/sft" "$data" 2>/dev/null
+			-eval-every "$SFT_STEPS" -q -force -out "$runs/sft" "$data" 2>/dev/null
 	fi
 	start="$runs/sft/checkpoint-$SFT_CKPT/model.safetensors"
 	if [ ! -f "$runs/dpo/DONE" ]; then
 		echo "== $task: DPO (beta $BETA) $DPO_STEPS steps from SFT step $SFT_CKPT, weights kept every $EVERY steps" >&2
 		train -mode pref -init "$start" -loss dpo -beta "$BETA" -steps "$DPO_STEPS" -batch "$BATCH" -lr "$DPO_LR" \
-			-save-every "$EVERY" -q -force -out "$runs/dpo" "$data"
+			-save-every "$EVERY" -eval-every "$DPO_STEPS" -q -force -out "$runs/dpo" "$data"
 	fi
 	series="$out/series/task=$task"
 	if [ ! -f "$series/DONE" ]; then
