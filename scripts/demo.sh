@@ -39,13 +39,16 @@ echo "== train -mode pref: DPO (beta 0.1) with per-pair gradients, probes and pe
 train -mode pref -init "$out/sft/model.safetensors" -loss dpo -beta 0.1 -lr 1e-4 -steps "$pref_steps" -batch 8 \
 	-probe 8 -dump-every 10 -grads full -token-grads 1 -eval-every 10 -q -force -out "$out/dpo" "$out/data.arrow"
 
+# gradstat and plot name a run by the path they are given: read it from
+# inside OUTDIR so that the run is "dpo" in the summary and the report.
+cd "$out"
 echo "== gradstat: entanglement statistics" >&2
-gradstat -summary -every 10 "$out/dpo" | tee "$out/summary.txt" | tail -4 >&2
-gradstat -table pairs "$out/dpo" -o "$out/pairs-stats.arrow"
-gradstat -table steps "$out/dpo" -o "$out/steps-stats.arrow"
+gradstat -summary -every 10 dpo | tee summary.txt | tail -7 >&2
+gradstat -table pairs dpo -o pairs-stats.arrow
+gradstat -table steps dpo -o steps-stats.arrow
 
 echo "== plot: figures and report page" >&2
-plot report -o "$out/report" "$out/dpo" >/dev/null
+plot report -o report dpo >/dev/null
 
 echo "demo: data, runs and statistics in $out; figures and the report page in $out/report (open $out/report/index.html)" >&2
 echo "$out/report/index.html"

@@ -280,15 +280,14 @@ mass_table "$out/exp4-mitigations/task=long-suffix/method=sparse-oracle" >"$out/
 # dist scores every test pair under a model; per model, the means over pairs
 # of p_w and p_l at the label position, of the largest probability of any
 # third token, of how many third tokens hold more than 0.5 %, and the entropy
-# of the whole next-token distribution (nats).
+# of the whole next-token distribution (nats; train -mode dist's entropy).
 dist_row() { # NAME CHECKPOINT
 	train -mode dist -init "$2" -k "$vocab" "$out/data/task=1t/seed=1/data.arrow" | awk -F'\t' -v name="$1" '
 		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 		$c["side"] == "chosen" && $c["pos"] == 0 {
-			n++; pw += $c["p"]; pl += exp($c["other_logp"]); best = 0; k = 0; h = 0
+			n++; pw += $c["p"]; pl += exp($c["other_logp"]); best = 0; k = 0; h = $c["entropy"]
 			for (i = 1; c["top" i "_p"]; i++) {
 				q = $c["top" i "_p"]; t = $c["top" i "_token"]
-				if (q > 0) h -= q * log(q)
 				if (t == $c["token"] || t == $c["other_token"]) continue
 				if (q > best) best = q
 				if (q > 0.005) k++

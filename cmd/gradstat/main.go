@@ -19,6 +19,7 @@ import (
 
 	"entangle/pkg/cli"
 	"entangle/pkg/gradstat"
+	"entangle/pkg/runfmt"
 )
 
 func main() { os.Exit(cli.Main("gradstat", run)) }
@@ -51,13 +52,13 @@ Output is an Arrow stream (an Arrow file with -o FILE), tsv/csv/jsonl with
 Warnings (zero norms, NaN, groups not adding up) go to stderr; a bad or
 truncated input stops with "file:step N: ..." and exit 1 after writing what
 was computed.`,
-	Examples: `prefgen 1t | train -mode pref -out runs/1t - && gradstat -summary runs/1t
+	Examples: `train -mode pref -init runs/sft/model.safetensors -probe 8 -dump-every 10 -out runs/1t 1t.arrow && gradstat -summary runs/1t
 gradstat -table pairs -format tsv runs/1t | head
 gradstat -table tokens -o tokens.arrow runs/long
 gradstat -summary -every 10 sweeps/loss-cmp
 gradstat -table runs -format tsv sweeps/loss-cmp
 gradstat -by task,loss -format md -cols task,loss,runs,probe_margin_delta,fo_wrong_way sweeps/loss-cmp
-train -mode pref -o - data.arrow | gradstat -format csv > steps.csv`,
+train -mode pref -init runs/sft/model.safetensors -q -out runs/pipe -o - 1t.arrow | gradstat -format csv > steps.csv`,
 }
 
 func run(ctx context.Context, env *cli.Env) error {
@@ -98,7 +99,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	var inputs []gradstat.Input
 	stdin := 0
 	for _, a := range cli.Inputs(fs) {
-		in, err := gradstat.Resolve(a)
+		in, err := runfmt.Resolve(a)
 		if err != nil {
 			return cli.Usagef("%v", err)
 		}
@@ -145,11 +146,13 @@ func run(ctx context.Context, env *cli.Env) error {
 			return gradstat.NewTextSink(o, *format, cols)
 		}
 	}
+	var collector *gradstat.RunCollector
 	switch {
 	case *summary:
-		opt.Summary = gradstat.NewSummaryWriter(o, *every)
+		opt.Collectors = []gradstat.Collector{gradstat.NewSummaryWriter(o, *every)}
 	case *table == gradstat.TableRuns:
-		opt.Runs = gradstat.NewRunCollector()
+		collector = gradstat.NewRunCollector()
+		opt.Collectors = []gradstat.Collector{collector}
 	default:
 		if opt.Sink, err = newSink(cols); err != nil {
 			return err
@@ -167,8 +170,8 @@ func run(ctx context.Context, env *cli.Env) error {
 			first = err
 		}
 	}
-	if opt.Runs != nil {
-		if err := writeRuns(opt.Runs, splitList(*by), splitList(*colsFlag), newSink); err != nil {
+	if collector != nil {
+		if err := writeRuns(collector, splitList(*by), splitList(*colsFlag), newSink); err != nil {
 			return err
 		}
 	}

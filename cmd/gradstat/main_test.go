@@ -289,7 +289,9 @@ func TestSummary(t *testing.T) {
 		"       0 train     3   0.6667   0.7500  0.333  0.333  0.333  0.667  0.000  0.333  0.000    1.333      -\n",
 		"       1 probe     1   0.6325   0.6325  1.000  0.000  0.000  1.000  0.000  0.000  0.000    1.000  1.000\n",
 		// train means: chosen −10 → −11, rejected −12 → −14, margin +1.
-		"  train steps 0..1 (2): Δlogp chosen -1.0000, rejected -2.0000, margin +1.0000; mean cos 0.6667",
+		"  train pairs: steps 0..1 (2 steps, 6 pair-steps)\n    train_logp_w_delta -1.0000  train_logp_l_delta -2.0000  train_margin_delta +1.0000  train_cos_mean 0.6667\n",
+		// loss-aware cases over the 6 train pair-steps: 4 ideal, 2 both rise.
+		"    train_loss_case1 0.667  train_loss_case2 0.000  train_loss_case3 0.333  train_loss_case4 0.000\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
@@ -591,5 +593,28 @@ func TestRunsTableAndBy(t *testing.T) {
 	}
 	if _, _, code := runCmd(t, nil, "-by", "nope", "-format", "tsv", root); code != 2 {
 		t.Errorf("-by unknown key: exit %d, want 2", code)
+	}
+}
+
+// TestOutputIsInput: -o naming one of the inputs, by its path or through a
+// hard link, is refused before anything is written (exit 2, pkg/cli's
+// CheckOutput), and the input is left as it was.
+func TestOutputIsInput(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	writeRunDir(t, dir, makeRun(t), true)
+	steps := filepath.Join(dir, "steps.arrows")
+	before, _ := os.ReadFile(steps)
+	link := filepath.Join(filepath.Dir(dir), "link.arrows")
+	if err := os.Link(steps, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{steps, filepath.Join(dir, ".", "steps.arrows"), link} {
+		_, stderr, code := runCmd(t, nil, "-o", o, dir)
+		if code != 2 || !strings.Contains(stderr, "is also an input") {
+			t.Errorf("-o %s: exit %d, stderr %q", o, code, stderr)
+		}
+	}
+	if after, _ := os.ReadFile(steps); !bytes.Equal(before, after) {
+		t.Error("the input was changed")
 	}
 }

@@ -10,18 +10,19 @@ import (
 
 	"entangle/pkg/cli"
 	"entangle/pkg/entangle"
+	"entangle/pkg/plotting"
 	"entangle/pkg/runfmt"
 )
 
 // loadDirs loads the given inputs as plot would.
-func loadDirs(t *testing.T, pair int64, inputs ...string) []*runData {
+func loadDirs(t *testing.T, pair int64, inputs ...string) []*plotting.Run {
 	t.Helper()
 	var stderr bytes.Buffer
-	l := &loader{env: &cli.Env{Name: "plot", Stderr: &stderr}, tokenPair: pair}
-	if err := l.load(context.Background(), inputs); err != nil {
+	runs, err := loadRuns(context.Background(), &cli.Env{Name: "plot", Stderr: &stderr}, inputs, pair)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return l.runs
+	return runs
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b)) }
@@ -34,22 +35,20 @@ func TestLoadRunDirAndName(t *testing.T) {
 		t.Fatalf("%d runs, want 1", len(runs))
 	}
 	r := runs[0]
-	if r.name != "dpo β=0.1 1t" {
-		t.Errorf("name %q, want the loss, β from the config and the data file's base name", r.name)
-	}
-	if len(r.sources) != 3 || !r.hasSteps || !r.hasPairs || !r.hasGrads {
-		t.Errorf("sources %v", r.sources)
+	if r.Name != dir || r.Source != dir {
+		t.Errorf("name %q, source %q: want the run label, the directory as given", r.Name, r.Source)
 	}
 	// 4 steps × 2 training rows + 2 probe rows.
-	if len(r.pairs) != 10 || len(r.steps) != 6 {
-		t.Errorf("%d pair rows, %d step rows; want 10, 6", len(r.pairs), len(r.steps))
+	// 4 steps, probe rows at steps 0 and 2: 8 training and 2 probe pair rows.
+	if k := r.Stats.Kinds; r.Stats.Steps != 4 || k["train"].N != 8 || k["probe"].N != 2 {
+		t.Errorf("%d steps, %d train and %d probe pair rows; want 4, 8, 2", r.Stats.Steps, k["train"].N, k["probe"].N)
 	}
 }
 
 func TestDynamicsData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
-	d, err := dynamicsData(loadDirs(t, -1, dir), false)
+	d, err := plotting.DynamicsOf(loadDirs(t, -1, dir), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,13 +68,13 @@ func TestDynamicsData(t *testing.T) {
 	// Without steps.arrows: held-out from the probe rows (steps 0 and 2).
 	dir2 := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir2, fixtureOptions{noSteps: true})
-	d, _ = dynamicsData(loadDirs(t, -1, dir2), false)
+	d, _ = plotting.DynamicsOf(loadDirs(t, -1, dir2), false)
 	if d[0].HeldOutSource != "probe pairs" || !slices.Equal(d[0].HeldOut.X, []float64{0, 2}) || !slices.Equal(d[0].HeldOut.Rejected, []float64{-6, -6}) {
 		t.Errorf("probe held-out %+v from %q", d[0].HeldOut, d[0].HeldOutSource)
 	}
 	// -relative: each curve minus its first value: train chosen s, rejected
 	// −s; held-out chosen (−8, −7) → (0, 1).
-	d, err = dynamicsData(loadDirs(t, -1, dir), true)
+	d, err = plotting.DynamicsOf(loadDirs(t, -1, dir), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,17 +87,12 @@ func TestDynamicsData(t *testing.T) {
 	if !slices.Equal(d[0].HeldOut.Chosen, []float64{0, 1}) {
 		t.Errorf("relative held-out chosen %v, want [0 1]", d[0].HeldOut.Chosen)
 	}
-	y := []float64{math.NaN(), 2, 5}
-	sinceFirst(y)
-	if !math.IsNaN(y[0]) || y[1] != 0 || y[2] != 3 {
-		t.Errorf("sinceFirst skips a leading NaN: got %v, want [NaN 0 3]", y)
-	}
 }
 
 func TestEntangleData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
-	d, err := entangleData(loadDirs(t, -1, dir))
+	d, err := plotting.EntanglementOf(loadDirs(t, -1, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +117,7 @@ func TestPlaneData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
 	runs := loadDirs(t, -1, dir)
-	d, err := planeData(runs, opts{step: 1})
+	d, err := plotting.PlaneOf(runs, plotting.Select{Step: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,14 +131,14 @@ func TestPlaneData(t *testing.T) {
 	}
 	// Probe rows: at (2, 1/2), i.e. predicted region 2, but coloured by the
 	// observed case: Δlog π_w = +0.1, Δlog π_l = −0.2 → case 1.
-	d, err = planeData(runs, opts{step: -1, kind: "probe"})
+	d, err = plotting.PlaneOf(runs, plotting.Select{Step: -1, Kind: "probe"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p := d[0]; p.CaseSource != "observed" || len(p.X) != 2 || p.X[0] != 2 || p.Y[0] != 0.5 || p.Case[0] != 1 {
 		t.Errorf("probe plane %+v", p)
 	}
-	if _, err := planeData(runs, opts{step: 99}); err == nil {
+	if _, err := plotting.PlaneOf(runs, plotting.Select{Step: 99}); err == nil {
 		t.Error("a step without rows gave no error")
 	}
 }
@@ -153,7 +147,7 @@ func TestCasesAndGroupsData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
 	runs := loadDirs(t, -1, dir)
-	c, err := casesData(runs)
+	c, err := plotting.CasesOf(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +157,7 @@ func TestCasesAndGroupsData(t *testing.T) {
 			t.Errorf("step %v: %v", c[0].X[i], f)
 		}
 	}
-	g, err := groupsData(runs)
+	g, err := plotting.GroupsOf(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +177,7 @@ func TestCasesAndGroupsData(t *testing.T) {
 func TestHeatmapData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
-	d, err := heatmapData(loadDirs(t, -1, dir), opts{step: -1})
+	d, err := plotting.HeatmapsOf(loadDirs(t, -1, dir), plotting.Select{Step: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,10 +199,10 @@ func TestHeatmapData(t *testing.T) {
 			}
 		}
 	}
-	if d, _ := heatmapData(loadDirs(t, -1, dir), opts{step: 2}); len(d) != 1 || !near(d[0].Cos[3], 1/math.Sqrt2) {
+	if d, _ := plotting.HeatmapsOf(loadDirs(t, -1, dir), plotting.Select{Step: 2}); len(d) != 1 || !near(d[0].Cos[3], 1/math.Sqrt2) {
 		t.Errorf("-step 2: %+v", d)
 	}
-	if _, err := heatmapData(loadDirs(t, 5, dir), opts{step: -1}); err == nil {
+	if _, err := plotting.HeatmapsOf(loadDirs(t, 5, dir), plotting.Select{Step: -1}); err == nil {
 		t.Error("-pair 5 (no token rows) gave no error")
 	}
 }
@@ -217,7 +211,7 @@ func TestFirstOrderAndHeadlines(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	writeRun(t, dir, fixtureOptions{})
 	runs := loadDirs(t, -1, dir)
-	d, err := firstOrderData(runs)
+	d, err := plotting.FirstOrderOf(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,14 +219,9 @@ func TestFirstOrderAndHeadlines(t *testing.T) {
 	if len(f.PredW) != 2 || f.PredW[0] != 0.11 || !near(f.ObsW[0], 0.1) || f.PredL[0] != -0.19 || !near(f.ObsL[0], -0.2) {
 		t.Errorf("first order %+v", f)
 	}
-	h := headlines(runs)[0]
-	// Eval rows: chosen −8 → −7, rejected −8 → −9.5. Mean cos over the 8
-	// training rows: (1/√8 + 1/√2)/2. Cases: half 1, half 2.
-	if h.dChosen != 1 || h.dRejected != -1.5 || h.dSource != "held-out eval" {
-		t.Errorf("Δ %v %v from %q", h.dChosen, h.dRejected, h.dSource)
-	}
-	if !near(h.meanCos, (1/math.Sqrt(8)+1/math.Sqrt2)/2) || h.cases != [4]float64{0.5, 0.5, 0, 0} || h.nCases != 8 || h.steps != fixtureSteps {
-		t.Errorf("headline %+v", h)
+	// The headline figures are gradstat's (TestHeadlineSameEverywhere).
+	if runs[0].Stats == nil || runs[0].Stats.Kinds["probe"].Steps != 2 {
+		t.Errorf("run stats %+v", runs[0].Stats)
 	}
 }
 
@@ -244,11 +233,11 @@ func TestSweepLabelsAndNames(t *testing.T) {
 	runs := loadDirs(t, -1, root)
 	var names []string
 	for _, r := range runs {
-		names = append(names, r.name)
+		names = append(names, r.Name)
 	}
-	// Sorted by path; the run without key=value parts is named from its
-	// metadata.
-	want := []string{"dpo β=0.1 1t", "task=1t seed=1", "task=long-suffix seed=1"}
+	// Sorted by path, named by their labels (runfmt.Resolve): the run
+	// without key=value parts by its path below the sweep.
+	want := []string{"notes/x", "task=1t/seed=1", "task=long-suffix/seed=1"}
 	if !slices.Equal(names, want) {
 		t.Errorf("names %q, want %q", names, want)
 	}

@@ -51,7 +51,8 @@ var topHelp = cli.Help{
 	Doc: `Plot draws the paper's figures from train's outputs. RUN is a run directory
 (train -out DIR), a steps/pairs/grads .arrows stream, - (stdin), or a sweep
 directory (every run below it, named by the key=value parts of its path);
-several runs are overlaid and named from their metadata (loss, β, data).
+several runs are overlaid, each named by its label (the key=value parts of
+its path joined by /, else the path given), as gradstat names it.
 In a sweep, runs that differ only in the keys left out of -by (by default
 only in their seed) form one group: the dynamics, entanglement and cases
 figures draw the group's mean with a min-max band over its runs.
@@ -62,25 +63,25 @@ Figures:
 ` + figureList(),
 	Examples: `plot dynamics runs/dpo-1t runs/dpo-long -o dynamics.png
 plot heatmap -step 40 runs/dpo-long/grads.arrows -o heat.svg
-plot dynamics -by task,loss sweeps/losses -o losses.png     (mean ± band over seeds)
-plot report -o report sweep/`,
+plot dynamics -by task,loss sweeps/losses -o losses.png   # mean and min-max band over seeds
+plot report -o report sweeps/losses`,
 }
 
 // flags are the flags shared by the figure commands and report.
 type flags struct {
 	out  string
-	o    opts
+	o    plotting.Select
 	pair int64
 }
 
 func newFlags(name string, f *flags, outDoc string) *flag.FlagSet {
 	fs := cli.NewFlagSet(name)
 	fs.StringVar(&f.out, "o", "", outDoc)
-	fs.Int64Var(&f.o.step, "step", -1, "`step` of the heatmap (dump step; default the first and last) and of the condition plane (default all)")
+	fs.Int64Var(&f.o.Step, "step", -1, "`step` of the heatmap (dump step; default the first and last) and of the condition plane (default all)")
 	fs.Int64Var(&f.pair, "pair", -1, "probe `pair` id of the heatmap (default the first pair with per-token rows)")
-	fs.StringVar(&f.o.by, "by", defaultBy, "comma-separated label `keys`: runs sharing their values are one group in the dynamics, entanglement and cases figures (mean line, min–max band over the group's runs); default every label except seed")
-	fs.StringVar(&f.o.kind, "kind", "", "condition-plane rows: `train` or probe (default train when present)")
-	fs.BoolVar(&f.o.rel, "relative", false, "dynamics: plot each run's change since its first step instead of the log-probs (runs that start far apart become comparable)")
+	fs.StringVar(&f.o.By, "by", plotting.DefaultBy, "comma-separated label `keys`: runs sharing their values are one group in the dynamics, entanglement and cases figures (mean line, min–max band over the group's runs); default every label except seed")
+	fs.StringVar(&f.o.Kind, "kind", "", "condition-plane rows: `train` or probe (default train when present)")
+	fs.BoolVar(&f.o.Relative, "relative", false, "dynamics: plot each run's change since its first step instead of the log-probs (runs that start far apart become comparable)")
 	return fs
 }
 
@@ -142,11 +143,11 @@ func runFigure(ctx context.Context, env *cli.Env, name string, args []string) er
 		return cli.Dataf(f.out, "", "cannot write: %v", unwrapPath(err))
 	}
 	defer o.Abort()
-	l := &loader{env: env, tokenPair: f.pair}
-	if err := l.load(ctx, cli.Inputs(fs)); err != nil {
+	runs, err := loadRuns(ctx, env, cli.Inputs(fs), f.pair)
+	if err != nil {
 		return err
 	}
-	fig, err := buildFigure(name, l.runs, f.o)
+	fig, err := plotting.Build(name, runs, f.o)
 	if err != nil {
 		return err
 	}
@@ -157,82 +158,10 @@ func runFigure(ctx context.Context, env *cli.Env, name string, args []string) er
 }
 
 func (f *flags) check() error {
-	if f.o.kind != "" && f.o.kind != "train" && f.o.kind != "probe" {
-		return cli.Usagef("-kind %q: want train or probe", f.o.kind)
+	if f.o.Kind != "" && f.o.Kind != "train" && f.o.Kind != "probe" {
+		return cli.Usagef("-kind %q: want train or probe", f.o.Kind)
 	}
 	return nil
-}
-
-// buildFigure builds figure name from the runs; the error says what is
-// missing and which tool writes it.
-func buildFigure(name string, runs []*runData, o opts) (*plotting.Figure, error) {
-	if gs := groupRuns(runs, o.by); aggregated(gs) {
-		switch name {
-		case "dynamics":
-			d, err := groupDynamics(gs, o.rel)
-			if err != nil {
-				return nil, err
-			}
-			return dynamicsFigure(d, o.rel), nil
-		case "entanglement":
-			d, err := groupEntangle(gs)
-			if err != nil {
-				return nil, err
-			}
-			return plotting.Entanglement(d), nil
-		case "cases":
-			d, err := groupCases(gs)
-			if err != nil {
-				return nil, err
-			}
-			return plotting.CaseFractionsFigure(d, "predicted, first order, training pairs; mean over each group's runs"), nil
-		}
-	}
-	switch name {
-	case "dynamics":
-		d, err := dynamicsData(runs, o.rel)
-		if err != nil {
-			return nil, err
-		}
-		return dynamicsFigure(d, o.rel), nil
-	case "entanglement":
-		d, err := entangleData(runs)
-		if err != nil {
-			return nil, err
-		}
-		return plotting.Entanglement(d), nil
-	case "plane":
-		d, err := planeData(runs, o)
-		if err != nil {
-			return nil, err
-		}
-		return plotting.ConditionPlane(d), nil
-	case "cases":
-		d, err := casesData(runs)
-		if err != nil {
-			return nil, err
-		}
-		return plotting.CaseFractionsFigure(d, "predicted, first order, training pairs"), nil
-	case "groups":
-		d, err := groupsData(runs)
-		if err != nil {
-			return nil, err
-		}
-		return plotting.GroupShares(d), nil
-	case "heatmap":
-		d, err := heatmapData(runs, o)
-		if err != nil {
-			return nil, err
-		}
-		return plotting.TokenHeatmaps(d), nil
-	case "firstorder":
-		d, err := firstOrderData(runs)
-		if err != nil {
-			return nil, err
-		}
-		return plotting.FirstOrder(d), nil
-	}
-	panic("plot: unknown figure " + name)
 }
 
 // renderPNG renders fig to PNG bytes.
@@ -240,12 +169,4 @@ func renderPNG(fig *plotting.Figure) ([]byte, error) {
 	var b bytes.Buffer
 	err := fig.Render(&b, "png")
 	return b.Bytes(), err
-}
-
-// dynamicsFigure draws the dynamics figure, of changes when relative.
-func dynamicsFigure(d []plotting.RunDynamics, relative bool) *plotting.Figure {
-	if relative {
-		return plotting.DynamicsChange(d)
-	}
-	return plotting.Dynamics(d)
 }

@@ -77,14 +77,14 @@ func TestStreamFileAndStdin(t *testing.T) {
 	if code, _, stderr := runPlot(t, string(pairs), "entanglement", "-o", out); code != 0 {
 		t.Fatalf("stdin: exit %d: %s", code, stderr)
 	}
-	// steps.arrows and pairs.arrows of one run given as files merge by run_id.
+	// Stream files are runs of their own (runfmt.Resolve), as in gradstat.
 	out = filepath.Join(tmp, "d.png")
 	if code, _, stderr := runPlot(t, "", "dynamics", filepath.Join(tmp, "steps.arrows"), filepath.Join(tmp, "pairs.arrows"), "-o", out); code != 0 {
 		t.Fatalf("files: exit %d: %s", code, stderr)
 	}
-	l := &loader{env: &cli.Env{Name: "plot", Stderr: new(bytes.Buffer)}, tokenPair: -1}
-	if err := l.load(context.Background(), []string{filepath.Join(tmp, "steps.arrows"), filepath.Join(tmp, "pairs.arrows")}); err != nil || len(l.runs) != 1 {
-		t.Errorf("two streams of one run: %d runs, %v", len(l.runs), err)
+	runs, err := loadRuns(context.Background(), &cli.Env{Name: "plot", Stderr: new(bytes.Buffer)}, []string{filepath.Join(tmp, "steps.arrows"), filepath.Join(tmp, "pairs.arrows")}, -1)
+	if err != nil || len(runs) != 2 {
+		t.Errorf("two stream files: %d runs, %v", len(runs), err)
 	}
 }
 
@@ -155,16 +155,26 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestTruncatedStreamWarnsAndPlots: a stream without its end-of-stream
+// marker is plotted up to its last complete step, with a warning naming it,
+// whether the run is still being written (no DONE) or finished.
 func TestTruncatedStreamWarnsAndPlots(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "run")
-	writeRun(t, dir, fixtureOptions{truncatePairs: true})
-	out := filepath.Join(filepath.Dir(dir), "e.png")
-	code, _, stderr := runPlot(t, "", "entanglement", dir, "-o", out)
-	if code != 0 || !strings.Contains(stderr, "truncated") || !strings.Contains(stderr, "step 3") {
-		t.Errorf("exit %d, stderr %q: want a warning naming the last complete step", code, stderr)
-	}
-	if _, err := os.Stat(out); err != nil {
-		t.Error(err)
+	for _, done := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "run")
+		writeRun(t, dir, fixtureOptions{truncatePairs: true})
+		want := "run in progress (no DONE): read through step 3"
+		if done {
+			os.WriteFile(filepath.Join(dir, "DONE"), nil, 0o644)
+			want = "pairs.arrows:step 3: truncated stream"
+		}
+		out := filepath.Join(filepath.Dir(dir), "e.png")
+		code, _, stderr := runPlot(t, "", "entanglement", dir, "-o", out)
+		if code != 0 || !strings.Contains(stderr, want) {
+			t.Errorf("DONE %v: exit %d, stderr %q: want a warning %q", done, code, stderr, want)
+		}
+		if _, err := os.Stat(out); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -207,12 +217,42 @@ func TestReportWritesEveryFile(t *testing.T) {
 	if n := len(dirFiles(t, dir)); n != len(srcs)+1 {
 		t.Errorf("%d files in the report directory, want %d: %v", n, len(srcs)+1, dirFiles(t, dir))
 	}
-	for _, want := range []string{"<td>task=1t</td>", "<td>task=sft</td>", "held-out eval", "50.0%", "<script"} {
+	for _, want := range []string{"<td>task=1t</td>", "<b>task=sft</b>", "<code>probe_logp_w_delta</code>", "<td>0.500</td>", "<script"} {
 		if got := strings.Contains(string(page), want); got != (want != "<script") {
 			t.Errorf("page contains %q: %v", want, got)
 		}
 	}
 	if strings.Contains(string(page), "http") {
 		t.Error("the page refers to the network")
+	}
+}
+
+// TestReportFailureLeavesNothing: a report that fails (here on an input that
+// is not Arrow) creates no directory and leaves no temporary beside it; a
+// report into an existing directory replaces its files only on success and
+// keeps the directory's other files.
+func TestReportFailureLeavesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	bad := filepath.Join(tmp, "notes.arrows")
+	os.WriteFile(bad, []byte("not arrow\n"), 0o644)
+	dir := filepath.Join(tmp, "report")
+	if code, _, stderr := runPlot(t, "", "report", "-o", dir, bad); code != 1 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if n := dirFiles(t, tmp); len(n) != 1 {
+		t.Errorf("files after a failed report: %v, want only the input", n)
+	}
+	run := filepath.Join(tmp, "run")
+	writeRun(t, run, fixtureOptions{})
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644)
+	if code, _, stderr := runPlot(t, "", "report", "-o", dir, run); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if n := len(dirFiles(t, dir)); n != len(figures)+2 {
+		t.Errorf("%d files in the report directory, want %d figures, index.html and notes.txt: %v", n, len(figures), dirFiles(t, dir))
+	}
+	if n := dirFiles(t, tmp); len(n) != 3 {
+		t.Errorf("files beside the report: %v (a temporary left?)", n)
 	}
 }

@@ -1,15 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"html"
-	"math"
+	"html/template"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"entangle/pkg/cli"
+	"entangle/pkg/gradstat"
 	"entangle/pkg/plotting"
 )
 
@@ -17,23 +17,23 @@ var reportHelp = cli.Help{
 	Synopsis: "plot report [flags] -o DIR RUN...",
 	Doc: `Report writes DIR/index.html, a page that needs no network and no scripts,
 with every figure the runs allow as PNG files beside it (a heatmap per run
-with per-token gradients) and a table of headline figures per run: the change
-of the chosen and rejected log-probs from the first to the last measurement
-(held-out eval rows, else probe pairs, else training batch means), the mean
-cos(g_w, g_l) and the fractions of training pairs in each predicted case.
-Figures that the inputs cannot support are listed with the reason. Every
-file is written atomically; index.html is written last. The path of the page
-is printed on standard output.`,
-	Examples: `plot report -o report runs/dpo-1t runs/dpo-long-suffix
-plot report -o sweep-report sweep/ && chromium sweep-report/index.html`,
+with per-token gradients) and, per kind of pairs (held-out probe pairs,
+training pairs), a table of each run's headline figures: gradstat's, under
+the names of its runs table (gradstat -table runs) and as gradstat -summary
+prints them. Figures that the inputs cannot support are listed with the
+reason. The page is built in a temporary directory beside DIR and moved
+into place only when it is complete. The path of the page is printed on
+standard output.`,
+	Examples: `plot report -o report runs/dpo-1t runs/dpo-long
+plot report -o sweep-report sweeps/losses && chromium sweep-report/index.html`,
 }
 
 // section is one figure of the report: its files, or why it is missing.
 type section struct {
-	name, doc string
-	files     []string
-	titles    []string
-	missing   string
+	Name, Doc string
+	Files     []string
+	Titles    []string
+	Missing   string
 }
 
 func runReport(ctx context.Context, env *cli.Env, args []string) error {
@@ -48,14 +48,22 @@ func runReport(ctx context.Context, env *cli.Env, args []string) error {
 	if f.out == "" || f.out == "-" {
 		return cli.Usagef("-o DIR is required")
 	}
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
+	if st, err := os.Stat(f.out); err == nil && !st.IsDir() {
+		return cli.Dataf(f.out, "", "cannot create the report directory: not a directory")
+	} else if err == nil {
+		if err := checkWritable(f.out); err != nil {
+			return err
+		}
+	}
+	// The page is built in a temporary sibling of DIR (which also checks,
+	// before reading any input, that DIR can be written).
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(f.out)), "."+filepath.Base(filepath.Clean(f.out))+".tmp*")
+	if err != nil {
 		return cli.Dataf(f.out, "", "cannot create the report directory: %v", unwrapPath(err))
 	}
-	if err := checkWritable(f.out); err != nil {
-		return err
-	}
-	l := &loader{env: env, tokenPair: f.pair}
-	if err := l.load(ctx, cli.Inputs(fs)); err != nil {
+	defer os.RemoveAll(tmp) // empty after a successful move
+	runs, err := loadRuns(ctx, env, cli.Inputs(fs), f.pair)
+	if err != nil {
 		return err
 	}
 	var secs []section
@@ -63,45 +71,69 @@ func runReport(ctx context.Context, env *cli.Env, args []string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s := section{name: fig.name, doc: fig.doc}
+		s := section{Name: fig.name, Doc: fig.doc}
 		if fig.name == "heatmap" {
 			// One image per run: each run's first and last dump steps.
 			var reasons []string
-			for i, r := range l.runs {
-				d, err := heatmapData([]*runData{r}, f.o)
+			for i, r := range runs {
+				d, err := plotting.HeatmapsOf([]*plotting.Run{r}, f.o)
 				if err != nil {
 					reasons = append(reasons, err.Error())
 					continue
 				}
 				file := fmt.Sprintf("heatmap-%d.png", i+1)
-				if err := writeFigure(f.out, file, plotting.TokenHeatmaps(d)); err != nil {
+				if err := writeFigure(tmp, file, plotting.TokenHeatmaps(d)); err != nil {
 					return err
 				}
-				s.files, s.titles = append(s.files, file), append(s.titles, r.name)
+				s.Files, s.Titles = append(s.Files, file), append(s.Titles, r.Name)
 			}
-			if len(s.files) == 0 && len(reasons) > 0 {
-				s.missing = reasons[0]
+			if len(s.Files) == 0 && len(reasons) > 0 {
+				s.Missing = reasons[0]
 			}
 		} else {
-			fg, err := buildFigure(fig.name, l.runs, f.o)
+			fg, err := plotting.Build(fig.name, runs, f.o)
 			if err != nil {
-				s.missing = err.Error()
+				s.Missing = err.Error()
 			} else {
 				file := fig.name + ".png"
-				if err := writeFigure(f.out, file, fg); err != nil {
+				if err := writeFigure(tmp, file, fg); err != nil {
 					return err
 				}
-				s.files, s.titles = []string{file}, []string{""}
+				s.Files, s.Titles = []string{file}, []string{""}
 			}
 		}
 		secs = append(secs, s)
 	}
-	page := reportHTML(l.runs, headlines(l.runs), secs)
-	index := filepath.Join(f.out, "index.html")
-	if err := cli.WriteFileAtomic(index, []byte(page)); err != nil {
-		return cli.Dataf(index, "", "cannot write: %v", unwrapPath(err))
+	var page bytes.Buffer
+	if err := pageTemplate.Execute(&page, newReportPage(runs, secs)); err != nil {
+		return err
 	}
-	fmt.Fprintln(env.Stdout, index)
+	if err := os.WriteFile(filepath.Join(tmp, "index.html"), page.Bytes(), 0o644); err != nil {
+		return cli.Dataf(f.out, "", "cannot write: %v", unwrapPath(err))
+	}
+	if err := moveInto(tmp, f.out, secs); err != nil {
+		return cli.Dataf(f.out, "", "cannot write the report: %v", unwrapPath(err))
+	}
+	fmt.Fprintln(env.Stdout, filepath.Join(f.out, "index.html"))
+	return nil
+}
+
+// moveInto moves the finished report from tmp to dir: by renaming tmp when
+// dir does not exist, else file by file (figures first, index.html last),
+// leaving any other file of dir alone.
+func moveInto(tmp, dir string, secs []section) error {
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		return os.Rename(tmp, dir)
+	}
+	var files []string
+	for _, s := range secs {
+		files = append(files, s.Files...)
+	}
+	for _, f := range append(files, "index.html") {
+		if err := os.Rename(filepath.Join(tmp, f), filepath.Join(dir, f)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -116,31 +148,67 @@ func checkWritable(dir string) error {
 	return os.Remove(t.Name())
 }
 
-func writeFigure(dir, file string, fig *plotting.Figure) error {
-	b, err := renderPNG(fig)
-	if err != nil {
-		return err
-	}
-	p := filepath.Join(dir, file)
-	if err := cli.WriteFileAtomic(p, b); err != nil {
-		return cli.Dataf(p, "", "cannot write: %v", unwrapPath(err))
-	}
-	return nil
+// headlineTable is the report's table of one kind's headline figures.
+type headlineTable struct {
+	Kind    string
+	Columns []headlineColumn
+	Rows    []headlineRow
 }
 
-// num formats a table number; NaN is an en dash.
-func num(v float64, format string) string {
-	if math.IsNaN(v) {
-		return "–"
-	}
-	return fmt.Sprintf(format, v)
+type headlineColumn struct{ Name, Doc string }
+
+type headlineRow struct {
+	Run, RunID, Loss, Span string
+	Values                 []string
 }
 
-// reportHTML renders the page: static HTML and inline CSS only.
-func reportHTML(runs []*runData, hs []headline, secs []section) string {
-	e := html.EscapeString
-	var b strings.Builder
-	b.WriteString(`<!DOCTYPE html>
+type runItem struct{ Name, Source, Truncated string }
+
+// reportPage is what the page template shows.
+type reportPage struct {
+	Runs     []runItem
+	Tables   []headlineTable
+	Sections []section
+}
+
+// newReportPage collects the page's data: per kind, each run's headline
+// figures (gradstat.KindStats.Headline, formatted by gradstat.Figure.Text,
+// documented by the runs table's columns).
+func newReportPage(runs []*plotting.Run, secs []section) reportPage {
+	p := reportPage{Sections: secs}
+	doc := map[string]string{}
+	for _, c := range gradstat.RunColumns(nil) {
+		doc[c.Name] = c.Doc
+	}
+	byKind := map[string]int{}
+	for _, r := range runs {
+		p.Runs = append(p.Runs, runItem{Name: r.Name, Source: r.Source, Truncated: r.Truncated})
+		st := r.Stats
+		for _, kind := range st.KindOrder {
+			k := st.Kinds[kind]
+			hs := k.Headline(kind)
+			i, ok := byKind[kind]
+			if !ok {
+				i = len(p.Tables)
+				byKind[kind] = i
+				t := headlineTable{Kind: kind}
+				for _, h := range hs {
+					t.Columns = append(t.Columns, headlineColumn{Name: h.Name, Doc: doc[h.Name]})
+				}
+				p.Tables = append(p.Tables, t)
+			}
+			row := headlineRow{Run: r.Name, RunID: st.RunID, Loss: st.Loss, Span: k.Span()}
+			for _, h := range hs {
+				row.Values = append(row.Values, h.Text())
+			}
+			p.Tables[i].Rows = append(p.Tables[i].Rows, row)
+		}
+	}
+	return p
+}
+
+// pageTemplate is the report page: static HTML and inline CSS only.
+var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>entangle report</title>
@@ -153,47 +221,28 @@ th{background:#eee}
 img{max-width:100%;height:auto;border:1px solid #ddd;display:block;margin:0.5em 0}
 .missing{color:#8a4b00}
 code{font-size:0.95em}
+dt{font-family:monospace;margin-top:0.3em}
 </style></head><body>
 <h1>entangle report</h1>
-`)
-	fmt.Fprintf(&b, "<p>%d run(s). Figures follow the paper (Yuan et al. 2024, arXiv 2410.13828); every number below is computed from the runs' own Arrow outputs.</p>\n", len(runs))
-	b.WriteString("<h2>Headline figures</h2>\n<table>\n<tr><th>run</th><th>run id</th><th>loss</th><th>steps</th><th>pair rows</th>" +
-		"<th>Δ log π chosen (nats)</th><th>Δ log π rejected (nats)</th><th>Δ from</th><th>mean cos(g_w,g_l)</th>" +
-		"<th>case 1 ideal</th><th>case 2 both fall</th><th>case 3 both rise</th><th>other</th></tr>\n")
-	for _, h := range hs {
-		fmt.Fprintf(&b, "<tr><td>%s</td><td><code>%s</code></td><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>",
-			e(h.name), e(h.runID), e(h.loss), h.steps, h.pairRows, num(h.dChosen, "%+.4g"), num(h.dRejected, "%+.4g"), e(h.dSource), num(h.meanCos, "%.3f"))
-		for k := 0; k < 4; k++ {
-			v := math.NaN()
-			if h.nCases > 0 {
-				v = 100 * h.cases[k]
-			}
-			fmt.Fprintf(&b, "<td>%s</td>", num(v, "%.1f%%"))
-		}
-		b.WriteString("</tr>\n")
-	}
-	b.WriteString("</table>\n<p>Δ: last minus first measurement. Cases: predicted to first order from ⟨g_w,g_l⟩, ‖g_w‖², ‖g_l‖² and the loss coefficients applied, over every training pair row.</p>\n")
-	b.WriteString("<h2>Runs</h2>\n<ul>\n")
-	for _, r := range runs {
-		fmt.Fprintf(&b, "<li><b>%s</b>: %s", e(r.name), e(strings.Join(r.sources, ", ")))
-		if len(r.truncated) > 0 {
-			fmt.Fprintf(&b, " <span class=\"missing\">(truncated: %s; the complete steps are shown)</span>", e(strings.Join(r.truncated, ", ")))
-		}
-		b.WriteString("</li>\n")
-	}
-	b.WriteString("</ul>\n")
-	for _, s := range secs {
-		fmt.Fprintf(&b, "<h2 id=\"%s\">%s</h2>\n<p>%s</p>\n", e(s.name), e(s.name), e(s.doc))
-		if s.missing != "" {
-			fmt.Fprintf(&b, "<p class=\"missing\">Not available: %s.</p>\n", e(s.missing))
-		}
-		for i, file := range s.files {
-			if s.titles[i] != "" {
-				fmt.Fprintf(&b, "<h3>%s</h3>\n", e(s.titles[i]))
-			}
-			fmt.Fprintf(&b, "<img src=\"%s\" alt=\"%s\">\n", e(file), e(s.name+" "+s.titles[i]))
-		}
-	}
-	b.WriteString("</body></html>\n")
-	return b.String()
-}
+<p>{{len .Runs}} run(s). Figures follow the paper (Yuan et al. 2024, arXiv 2410.13828); every number below is computed from the runs' own Arrow outputs by gradstat: the same numbers, under the same names, as <code>gradstat -table runs</code> and <code>gradstat -summary</code>.</p>
+<h2>Headline figures</h2>
+{{range .Tables}}<h3>{{.Kind}} pairs</h3>
+<table>
+<tr><th>run</th><th>run id</th><th>loss</th><th>steps and pairs</th>{{range .Columns}}<th title="{{.Doc}}"><code>{{.Name}}</code></th>{{end}}</tr>
+{{range .Rows}}<tr><td>{{.Run}}</td><td><code>{{.RunID}}</code></td><td>{{.Loss}}</td><td>{{.Span}}</td>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+<dl>
+{{range .Columns}}<dt>{{.Name}}</dt><dd>{{.Doc}}</dd>
+{{end}}</dl>
+{{else}}<p class="missing">No pair rows: no headline figures (pairs.arrows of a preference run has them).</p>
+{{end}}<h2>Runs</h2>
+<ul>
+{{range .Runs}}<li><b>{{.Name}}</b>: {{.Source}}{{if .Truncated}} <span class="missing">({{.Truncated}}; the complete steps are shown)</span>{{end}}</li>
+{{end}}</ul>
+{{range .Sections}}<h2 id="{{.Name}}">{{.Name}}</h2>
+<p>{{.Doc}}</p>
+{{if .Missing}}<p class="missing">Not available: {{.Missing}}.</p>
+{{end}}{{$s := .}}{{range $i, $f := .Files}}{{with index $s.Titles $i}}<h3>{{.}}</h3>
+{{end}}<img src="{{$f}}" alt="{{$s.Name}} {{index $s.Titles $i}}">
+{{end}}{{end}}</body></html>
+`))

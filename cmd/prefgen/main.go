@@ -38,7 +38,7 @@ Arrow IPC file with -o FILE; -format jsonl writes prompt/chosen/rejected JSONL.
 "prefgen import" tokenizes real preference records (prefgen import -h);
 "prefgen export" turns a dataset back into JSONL. Same flags and seed give identical bytes.`,
 	Examples: `prefgen long-suffix -n 512 -seed 1 -o long.arrow
-prefgen edit -edits 3 -resp-len 16 | train -mode sft -o sft.safetensors
+prefgen edit -edits 3 -resp-len 16 -vocab 64 | train -mode sft -model tiny -context 48 -steps 50 -out runs/sft-edit
 prefgen import -tokenizer word -vocab 256 pairs.jsonl -o pairs.arrow
 prefgen export pairs.arrow | head -2`,
 }

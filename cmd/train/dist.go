@@ -84,7 +84,7 @@ func runDist(env *cli.Env, fs *flag.FlagSet, set map[string]bool, init string, d
 		return "#" + strconv.Itoa(int(t))
 	}
 	num := func(x float64) string { return strconv.FormatFloat(x, 'g', 8, 64) }
-	hdr := []string{"pair", "side", "pos", "token", "contrastive", "logp", "p", "other_token", "other_logp", "top_mass"}
+	hdr := []string{"pair", "side", "pos", "token", "contrastive", "logp", "p", "other_token", "other_logp", "top_mass", "entropy"}
 	for i := 1; i <= *df.k; i++ {
 		hdr = append(hdr, fmt.Sprintf("top%d_token", i), fmt.Sprintf("top%d_p", i))
 	}
@@ -100,7 +100,7 @@ func runDist(env *cli.Env, fs *flag.FlagSet, set map[string]bool, init string, d
 			other = num(r.OtherLogp)
 		}
 		rec = append(rec[:0], strconv.FormatInt(r.Pair, 10), r.Side, strconv.Itoa(r.Pos), word(r.Token),
-			strconv.FormatBool(r.Contrastive), num(r.Logp), num(math.Exp(r.Logp)), word(r.Other), other, num(mass))
+			strconv.FormatBool(r.Contrastive), num(r.Logp), num(math.Exp(r.Logp)), word(r.Other), other, num(mass), num(r.Entropy))
 		for _, tp := range r.Top {
 			rec = append(rec, word(tp.Token), num(tp.P))
 		}

@@ -34,7 +34,7 @@ func TestDist(t *testing.T) {
 	for i, h := range hdr {
 		col[h] = i
 	}
-	if len(hdr) != 10+2*3 || hdr[len(hdr)-1] != "top3_p" {
+	if len(hdr) != 11+2*3 || hdr[len(hdr)-1] != "top3_p" {
 		t.Fatalf("header %q", lines[0])
 	}
 	f := func(rec []string, name string) float64 {

@@ -52,8 +52,8 @@ into one run for gradstat and plot. -init (and -ref) also take a Hugging
 Face model directory (config.json, model.safetensors) of model_type gpt2,
 gpt_neox, llama, mistral or qwen2; -export-hf DIR writes the -init weights as
 one of their family, loadable by transformers, and exits.`,
-	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft 1t.arrow
-prefgen long-suffix | train -model S -epochs 2 -lr 3e-4 -out runs/sft-long
+	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft-1t 1t.arrow
+prefgen long-suffix -n 64 | train -model S -epochs 1 -lr 3e-4 -out runs/sft-S
 train -resume runs/sft-long long.arrow
 train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t
 train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors

@@ -38,13 +38,15 @@ func benchShapes() []struct {
 
 // BenchmarkGEMM reports GFLOP/s (2mnk per call) of every implementation this
 // machine runs, for every shape of benchShapes. Sub-benchmark names are
-// impl/op_m_n_k.
+// op_m_n_k/impl: the implementations of one shape run one after the other, so
+// that a change of load on a shared machine affects them alike
+// (scripts/bench/gemm.sh compares them side by side).
 func BenchmarkGEMM(b *testing.B) {
-	for _, name := range Impls() {
-		ks := byName(name)
-		b.Run(name, func(b *testing.B) {
-			for _, sh := range benchShapes() {
-				b.Run(fmt.Sprintf("%s_%d_%d_%d", sh.op, sh.m, sh.n, sh.k), func(b *testing.B) {
+	for _, sh := range benchShapes() {
+		b.Run(fmt.Sprintf("%s_%d_%d_%d", sh.op, sh.m, sh.n, sh.k), func(b *testing.B) {
+			for _, name := range Impls() {
+				ks := byName(name)
+				b.Run(name, func(b *testing.B) {
 					transA, transB := sh.op == "TN", sh.op == "NT"
 					p := newProblem(rand.New(rand.NewPCG(1, 2)), sh.m, sh.n, sh.k, transA, transB)
 					if ks.kern == nil && sh.m*sh.n*sh.k > 1<<26 {

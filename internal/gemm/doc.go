@@ -15,17 +15,28 @@
 // dimension and row split; the tests check this bit for bit. The calls are
 // serial: callers parallelize by giving goroutines disjoint row ranges of c.
 //
-// Selection: Impl reports the implementation in use. By default it is the best
-// the CPU supports (golang.org/x/sys/cpu): "avx512" with AVX-512F, else "avx2"
-// with AVX2 and FMA, else "generic". ENTANGLE_GEMM=generic|avx2|avx512 forces
-// one at package initialization; an unknown or unsupported value falls back to
-// the default with a warning on stderr. Builds for other architectures, or with
-// the purego tag, have only "generic".
+// Selection: Impl reports the implementation in use and Selection why. It is
+// chosen on first use: ENTANGLE_GEMM=generic|avx2|avx512 forces one (an
+// unknown or unsupported value falls back to the default with a warning on
+// stderr); otherwise a CPU that runs only one SIMD family uses it ("avx2" needs
+// AVX2 and FMA, "avx512" AVX-512F as well), and a CPU that runs both uses the
+// faster at the model's shapes: its entry in speedTable (vendor, family,
+// model from CPUID, with the measurement behind it) or, for a CPU not listed, a
+// calibration of about 2 ms (both families timed alternately on three of the
+// model's products, best of 6 rounds; the wider kept unless the other is more
+// than 5 % faster). Speed is all that can differ: every family gives the same
+// bits. AVX-512 is not always faster: AMD Zen 4 executes it in two 256-bit
+// halves. Builds for other architectures, or with the purego tag, have only
+// "generic". scripts/bench/gemm.sh measures both families side by side and
+// prints the table row for the CPU it runs on.
 //
 // Kernel design (GotoBLAS/BLIS-style, Goto & van de Geijn, ACM TOMS 34(3), 2008):
 // op(b) is packed in blocks of blockK×blockN (256×1024) into strips of nr
-// columns; op(a) in blocks of mc×blockK rows into panels of mr rows, step-major
-// (mr floats per k step). A micro-kernel keeps an mr×nr tile of c in vector
+// columns; a transposed op(a) (TN) in blocks of mc×blockK rows into panels of
+// mr rows, step-major (mr floats per k step), while a row-major op(a) (NT, NN)
+// is read in place by row kernels that broadcast from mr rows lda apart (the
+// same loads and FMAs; skipping the pack made NT and NN 1-10 % faster at the
+// model's shapes, interleaved best-of-40 timings on a shared machine). A micro-kernel keeps an mr×nr tile of c in vector
 // registers, and per k step loads nr/width vectors of b, broadcasts each of the
 // mr values of a and issues mr·nr/width FMAs. AVX-512: mr=12, nr=32 (24 zmm
 // accumulators, 2 for b, 2 broadcast temporaries of 32 registers). AVX2: mr=6,
@@ -36,15 +47,16 @@
 // the blocking does not change a bit. The kernels are generated with avo
 // (github.com/mmcloughlin/avo) by _gen/main.go, a module of its own.
 //
-// Packing a row-major operand into step-major panels (B of NT, A of NN and NT)
-// is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
+// Packing a row-major operand into step-major panels (B of NT when not packed
+// once with Pack) is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
 // which doubled NT's speed at m=64 over element-by-element packing: with few
 // rows per call, packing costs as much as the products unless it is SIMD too.
 // The workspaces (≈1.2 MB each, one per concurrent caller) live on a free list
 // that the garbage collector never empties, so steady-state calls do not allocate.
 //
 // Measured (scripts/bench/gemm.sh, one invocation, 2-core Sapphire Rapids-class
-// VM shared with other jobs, best of 3; torch 1.13 + OpenBLAS 0.3.21 openmp;
+// VM reporting family 6 model 167, shared with other jobs, best of 3; torch
+// 1.13 + OpenBLAS 0.3.21 openmp;
 // torch.mm 1024² reached 153 GFLOP/s on 1 thread, 317 on 2), GFLOP/s:
 //
 //	shape (op_m_n_k)      avx512  avx2  generic  torch 1 thr  torch 2 thr
@@ -61,16 +73,24 @@
 //
 // Pack and MulPacked pack a B operand once for many products (the model packs
 // its weights once per training step instead of once per product); same bits.
+// TNSet, MulPackedSet and ColSumSet overwrite instead of accumulating (each
+// tile of c is cleared in cache just before its first k block), with the bits
+// of clearing c first and accumulating, for gradient buffers that would
+// otherwise be zeroed in a separate pass.
 //
 // Beyond the products, the package holds the model's float32 elementwise
 // kernels: Exp (Cody-Waite reduction and a degree-7 Taylor polynomial, within
 // 2 ulps of e^x over the normal range, tested against math.Exp), GELU and
 // GELUBackward (tanh form through exp, with 1 ± tanh kept relatively accurate),
-// and PairBlock (the preference step's per-pair axpy and dot products, in
-// 16 float64 lanes). Each has a scalar Go reference whose float32 operation
-// sequence the AVX-512 kernels (_gen/elementwise.go, _gen/pair.go; masked
-// tails) follow lane by lane, so the kernels and the reference give identical
-// bits (tested); they run when Impl() is "avx512", else the scalar code does.
+// ColSum (a bias gradient's column sums) and PairBlock (the preference step's
+// per-pair axpy and dot products, in 16 float64 lanes). Each has a scalar Go
+// reference whose float32 operation sequence the AVX-512 and the AVX2 kernels
+// (_gen/elementwise.go, _gen/elementwise_avx2.go, _gen/pair.go, _gen/pack.go)
+// follow lane by lane, so kernels and reference give identical bits (tested:
+// the exp and GELU kernels on every float32 of the ranges where they clamp,
+// round to denormals or overflow, and avx512 against avx2 on all 2^32 inputs
+// with ENTANGLE_EXHAUSTIVE=1, on every 257th block of 2^16 by default).
+// The kernels of the implementation in use run; with "generic" the scalar code.
 //
 // The generic path computes fma32 (an exact float32 FMA emulated with float64
 // arithmetic and a TwoSum correction for double rounding) in the same order.

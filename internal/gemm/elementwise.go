@@ -5,30 +5,25 @@ import "math"
 // Elementwise float32 kernels for the model's activations: Exp, GELU and
 // GELUBackward. Each element is computed by the scalar functions below
 // (exp32, gelu32, geluGrad32), whose float32 operation sequence the AVX-512
-// kernels (_gen/elementwise.go) perform lane by lane, so every implementation
-// gives the same bits. The AVX-512 kernels run when the active
-// implementation (Impl) is "avx512"; otherwise the scalar code runs.
-
-// expFast, geluFast and geluGradFast, when not nil, process n elements (set
-// by the amd64 build when Impl() is "avx512").
-var (
-	expFast      func(dst, src *float32, n int)
-	geluFast     func(out, inp *float32, n int)
-	geluGradFast func(dinp, inp, dout *float32, n int)
-)
+// and AVX2 kernels (_gen/elementwise.go, _gen/elementwise_avx2.go) perform
+// lane by lane, so every implementation gives the same bits. The kernels of
+// the active implementation (Impl) run; with "generic" the scalar code does.
 
 // ElementwiseSIMD reports whether Exp, GELU and GELUBackward run on SIMD
 // kernels here. Without them the scalar reference runs, which emulates each
 // fused multiply-add in software and is slower than float64 math.Exp: callers
 // should then prefer their own float64 formulas.
-func ElementwiseSIMD() bool { return expFast != nil }
+func ElementwiseSIMD() bool { return current().exp != nil }
 
 // Exp sets dst[i] = exp32(src[i]) for i < len(src): e^x within 2 ulps over
 // float32's normal range (see exp32). dst and src may be the same slice.
-func Exp(dst, src []float32) {
+func Exp(dst, src []float32) { current().expSlice(dst, src) }
+
+// expSlice is Exp with ks's kernel (or the scalar reference).
+func (ks *kernelSet) expSlice(dst, src []float32) {
 	dst = dst[:len(src)]
-	if expFast != nil && len(src) > 0 {
-		expFast(&dst[0], &src[0], len(src))
+	if ks.exp != nil && len(src) > 0 {
+		ks.exp(&dst[0], &src[0], len(src))
 		return
 	}
 	for i := range src {
@@ -37,10 +32,13 @@ func Exp(dst, src []float32) {
 }
 
 // GELU sets out[i] = gelu32(inp[i]), the tanh approximation of GELU.
-func GELU(out, inp []float32) {
+func GELU(out, inp []float32) { current().geluSlice(out, inp) }
+
+// geluSlice is GELU with ks's kernel (or the scalar reference).
+func (ks *kernelSet) geluSlice(out, inp []float32) {
 	out = out[:len(inp)]
-	if geluFast != nil && len(inp) > 0 {
-		geluFast(&out[0], &inp[0], len(inp))
+	if ks.gelu != nil && len(inp) > 0 {
+		ks.gelu(&out[0], &inp[0], len(inp))
 		return
 	}
 	for i := range inp {
@@ -49,10 +47,13 @@ func GELU(out, inp []float32) {
 }
 
 // GELUBackward accumulates dinp[i] = fma(geluGrad32(inp[i]), dout[i], dinp[i]).
-func GELUBackward(dinp, inp, dout []float32) {
+func GELUBackward(dinp, inp, dout []float32) { current().geluGradSlice(dinp, inp, dout) }
+
+// geluGradSlice is GELUBackward with ks's kernel (or the scalar reference).
+func (ks *kernelSet) geluGradSlice(dinp, inp, dout []float32) {
 	dinp, dout = dinp[:len(inp)], dout[:len(inp)]
-	if geluGradFast != nil && len(inp) > 0 {
-		geluGradFast(&dinp[0], &inp[0], &dout[0], len(inp))
+	if ks.geluGrad != nil && len(inp) > 0 {
+		ks.geluGrad(&dinp[0], &inp[0], &dout[0], len(inp))
 		return
 	}
 	for i := range inp {
@@ -79,7 +80,8 @@ var (
 //
 // The truncation error of p is below r^8/8! ≈ 5e-9 relative, so the result is
 // within 2 ulps of e^x wherever e^x is a normal float32 (tested against
-// math.Exp). The final scaling 2^n·p rounds once (VSCALEFPS), so results below
+// math.Exp). The final scaling 2^n·p rounds once (VSCALEFPS on AVX-512, two
+// exact-then-rounding multiplies by powers of two on AVX2), so results below
 // 2^-126 are correctly rounded denormals of p and e^x underflows to 0 for
 // x < -103.97; e^x overflows to +Inf for x > 88.72. exp32(NaN) is NaN,
 // exp32(+Inf) = +Inf, exp32(-Inf) = 0.

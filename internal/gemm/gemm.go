@@ -18,7 +18,7 @@ import (
 // do not depend on the kernel or on how the caller splits the rows of c.
 func NT(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
 	check("NT", c, ldc, a, lda, false, b, ldb, true, m, n, k)
-	active.run(c, ldc, a, lda, false, b, ldb, true, m, n, k)
+	current().run(c, ldc, a, lda, false, b, ldb, true, m, n, k)
 }
 
 // NN accumulates c += a·b:
@@ -30,7 +30,7 @@ func NT(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, 
 // order and determinism as NT.
 func NN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
 	check("NN", c, ldc, a, lda, false, b, ldb, false, m, n, k)
-	active.run(c, ldc, a, lda, false, b, ldb, false, m, n, k)
+	current().run(c, ldc, a, lda, false, b, ldb, false, m, n, k)
 }
 
 // TN accumulates c += aᵀ·b:
@@ -42,7 +42,16 @@ func NN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, 
 // of rows (tokens). Same summation order and determinism as NT.
 func TN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
 	check("TN", c, ldc, a, lda, true, b, ldb, false, m, n, k)
-	active.run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
+	current().run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
+}
+
+// TNSet sets c = aᵀ·b (TN without the old c): each c[i,j] accumulates its k
+// products from +0, so the bits equal clearing c and calling TN, but c is not
+// read (no separate pass over it: a weight gradient's buffer need not be
+// zeroed first). k = 0 sets c to 0.
+func TNSet(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("TNSet", c, ldc, a, lda, true, b, ldb, false, m, n, k)
+	current().runSet(c, ldc, a, lda, true, b, ldb, false, nil, m, n, k, true)
 }
 
 // check panics unless the operands hold the matrices the call describes: an
@@ -79,6 +88,10 @@ func check(op string, c []float32, ldc int, a []float32, lda int, transA bool, b
 // fused multiply-add per element and step in increasing step order.
 type microKernel func(k int, a, b *float32, bs int, c *float32, ldc int)
 
+// rowKernel is a microKernel reading A unpacked: row i of the tile at
+// a + i*lda, step p at column p (the same loads, FMAs and order).
+type rowKernel func(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
 // kernelSet is one implementation of the three products: a family of SIMD
 // micro-kernels with an mr×nr register tile, or (kern == nil) the pure-Go
 // reference.
@@ -87,6 +100,13 @@ type kernelSet struct {
 	mr, nr int
 	mc     int           // rows of A packed at once (multiple of mr)
 	kern   []microKernel // kern[r-1] updates r rows
+	rowK   []rowKernel   // rowK[r-1]: the same with A row-major, unpacked (nil: always pack)
+
+	// elementwise and PairBlock kernels; nil: the scalar reference
+	exp      func(dst, src *float32, n int)
+	gelu     func(out, inp *float32, n int)
+	geluGrad func(dinp, inp, dout *float32, n int)
+	pair     [3]pairKernel
 
 	mu   sync.Mutex
 	free []*workspace // workspaces not in use: one per concurrent caller, kept forever
@@ -113,6 +133,17 @@ func (ks *kernelSet) run(c []float32, ldc int, a []float32, lda int, transA bool
 // runPacked is run with op(b) already packed in pk.data (the blocks in run's
 // order), or packed per block when pk is nil.
 func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int) {
+	ks.runSet(c, ldc, a, lda, transA, b, ldb, transB, pk, m, n, k, false)
+}
+
+// runSet is runPacked, with set: c = op(a)·op(b), each tile of c cleared
+// just before its first k block (so that c is never read).
+func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int, set bool) {
+	if set && (ks.kern == nil || k == 0) {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
@@ -137,24 +168,47 @@ func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, trans
 			}
 			for ic := 0; ic < m; ic += ks.mc {
 				mcb := min(ks.mc, m-ic)
-				packA(w.ap, a, lda, transA, ic, mcb, pc, kcb, mr)
+				// A row-major (NT, NN): the row kernels read it in place;
+				// transposed (TN): packed into panels of mr rows
+				rowA := !transA && ks.rowK != nil
+				if rowA {
+					_ = a[(ic+mcb-1)*lda+pc+kcb-1] // bounds of the block
+				} else {
+					packA(w.ap, a, lda, transA, ic, mcb, pc, kcb, mr)
+				}
+				kern := func(r int, bp *float32, cp *float32, ldc int, ir int) {
+					if rowA {
+						ks.rowK[r-1](kcb, &a[(ic+ir)*lda+pc], lda, bp, nr, cp, ldc)
+					} else {
+						ks.kern[r-1](kcb, &w.ap[(ir/mr)*kcb*mr], bp, nr, cp, ldc)
+					}
+				}
 				for jr := 0; jr < ncb; jr += nr {
 					nrb := min(nr, ncb-jr)
 					bp := &bpBlock[(jr/nr)*kcb*nr]
 					for ir := 0; ir < mcb; ir += mr {
 						mrb := min(mr, mcb-ir)
-						ap := &w.ap[(ir/mr)*kcb*mr]
 						ci := (ic+ir)*ldc + jc + jr
+						first := set && pc == 0
 						if nrb == nr {
-							ks.kern[mrb-1](kcb, ap, bp, nr, &c[ci], ldc)
+							if first {
+								for i := 0; i < mrb; i++ {
+									clear(c[ci+i*ldc : ci+i*ldc+nr])
+								}
+							}
+							kern(mrb, bp, &c[ci], ldc, ir)
 							continue
 						}
 						// column edge: run the full-width kernel on a copy of the tile
 						t := w.ct
 						for i := 0; i < mrb; i++ {
-							copy(t[i*nr:i*nr+nrb], c[ci+i*ldc:ci+i*ldc+nrb])
+							if first {
+								clear(t[i*nr : i*nr+nrb])
+							} else {
+								copy(t[i*nr:i*nr+nrb], c[ci+i*ldc:ci+i*ldc+nrb])
+							}
 						}
-						ks.kern[mrb-1](kcb, ap, bp, nr, &t[0], nr)
+						kern(mrb, bp, &t[0], nr, ir)
 						for i := 0; i < mrb; i++ {
 							copy(c[ci+i*ldc:ci+i*ldc+nrb], t[i*nr:i*nr+nrb])
 						}
@@ -190,7 +244,7 @@ func Pack(p *Packed, b []float32, ldb int, transB bool, k, n int) {
 	if k < 0 || n < 0 || ldb < max(bc, 1) || (br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc) {
 		panic(fmt.Sprintf("gemm: Pack: b (len %d, ldb %d) does not hold a (%d,%d) matrix", len(b), ldb, br, bc))
 	}
-	ks := active
+	ks := current()
 	*p = Packed{ks: ks, b: b, ldb: ldb, transB: transB, k: k, n: n, data: p.data}
 	if ks.kern == nil || n == 0 || k == 0 {
 		return
@@ -231,6 +285,21 @@ func MulPacked(c []float32, ldc int, a []float32, lda int, p *Packed, m int) {
 	p.ks.runPacked(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k)
 }
 
+// MulPackedSet sets c = a·op(b) (MulPacked without the old c: the same bits
+// as clearing c and calling MulPacked, but c is not read; an input gradient's
+// buffer need not be zeroed first). m rows; k = 0 sets c to 0.
+func MulPackedSet(c []float32, ldc int, a []float32, lda int, p *Packed, m int) {
+	if p.ks == nil {
+		panic("gemm: MulPackedSet: empty Packed")
+	}
+	check("MulPackedSet", c, ldc, a, lda, false, p.b, p.ldb, p.transB, m, p.n, p.k)
+	pk := p
+	if p.ks.kern == nil {
+		pk = nil
+	}
+	p.ks.runSet(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k, true)
+}
+
 // get takes a free workspace or makes one. Unlike a sync.Pool, the free list
 // is never emptied by the garbage collector, so that callers in steady state
 // (the model's training step) never allocate.
@@ -249,6 +318,14 @@ func (ks *kernelSet) get() *workspace {
 	}
 }
 
+// drop releases the free workspaces (after a calibration, of the
+// implementation not chosen).
+func (ks *kernelSet) drop() {
+	ks.mu.Lock()
+	ks.free = nil
+	ks.mu.Unlock()
+}
+
 func (ks *kernelSet) put(w *workspace) {
 	ks.mu.Lock()
 	ks.free = append(ks.free, w)
@@ -264,6 +341,11 @@ func packA(dst, a []float32, lda int, transA bool, ic, mcb, pc, kcb, mr int) {
 		d := dst[(ir/mr)*kcb*mr : (ir/mr+1)*kcb*mr]
 		if transA {
 			// op(a)[i,p] = a[p*lda+i]: each step is a contiguous run of rows
+			if mrb == mr && packRowsFast != nil && (mr == 12 || mr == 6) {
+				_ = a[(pc+kcb-1)*lda+ic+ir+mr-1] // bounds of the panel
+				packRowsFast(mr, &d[0], &a[pc*lda+ic+ir], lda, kcb)
+				continue
+			}
 			for p := 0; p < kcb; p++ {
 				o := (pc+p)*lda + ic + ir
 				copy(d[p*mr:p*mr+mrb], a[o:o+mrb])
@@ -300,6 +382,11 @@ func packB(dst, b []float32, ldb int, transB bool, pc, kcb, jc, ncb, nr int) {
 		transpose(d, nr, b[(jc+jr)*ldb+pc:], ldb, nrb, kcb)
 	}
 }
+
+// packRowsFast, when not nil, copies k rows of w floats (w = 12 or 6), lds
+// apart in src, to consecutive rows of dst: packA's full panels of a
+// transposed operand. The caller checks the bounds.
+var packRowsFast func(w int, dst, src *float32, lds, k int)
 
 // packStripFast, when not nil, copies k rows of w floats (w = 16 or 32), lds
 // apart in src, to consecutive rows of dst: packB's full strips of a
@@ -350,6 +437,53 @@ func tailColumns(dst []float32, ldd int, src []float32, lds, i0, i1, p0, p1 int)
 	for i := i0; i < i1; i++ {
 		for p, v := range src[i*lds+p0 : i*lds+p1] {
 			dst[(p0+p)*ldd+i] = v
+		}
+	}
+}
+
+// colSum32Fast, when not nil, adds to dst[0:32] the column sums of k rows of
+// 32 floats lds apart in src (see ColSum). The caller checks the bounds.
+var colSum32Fast func(dst, src *float32, lds, k int)
+
+// ColSumSet sets dst[j] = s_j (ColSum without the old dst: the same bits as
+// clearing dst and calling ColSum).
+func ColSumSet(dst, src []float32, lds, rows, cols int) {
+	clear(dst[:max(cols, 0)])
+	ColSum(dst, src, lds, rows, cols)
+}
+
+// ColSum accumulates the column sums of the (rows, cols) row-major matrix src
+// (leading dimension lds ≥ cols) into dst:
+//
+//	dst[j] += s_j,   s_j = ((0 + src[j]) + src[lds+j]) + … + src[(rows-1)*lds+j]
+//
+// each s_j in its own float32 accumulator, rows in increasing order, then
+// added to dst[j] (a Linear layer's bias gradient, db += Σ_t dout[t,:]). SIMD
+// where the CPU has AVX; the bits are the same everywhere.
+func ColSum(dst, src []float32, lds, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if lds < cols || len(src) < (rows-1)*lds+cols || len(dst) < cols {
+		panic(fmt.Sprintf("gemm: ColSum: src (len %d, lds %d) or dst (len %d) too short for (%d,%d)", len(src), lds, len(dst), rows, cols))
+	}
+	var s [32]float32
+	j := 0
+	if colSum32Fast != nil {
+		for ; j+32 <= cols; j += 32 {
+			colSum32Fast(&dst[j], &src[j], lds, rows)
+		}
+	}
+	for ; j < cols; j += len(s) {
+		acc := s[:min(len(s), cols-j)]
+		clear(acc)
+		for t := 0; t < rows; t++ {
+			for i, v := range src[t*lds+j : t*lds+j+len(acc)] {
+				acc[i] += v
+			}
+		}
+		for i, v := range acc {
+			dst[j+i] += v
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -301,24 +302,71 @@ func TestCheckPanics(t *testing.T) {
 	}
 }
 
-// TestChoose checks the ENTANGLE_GEMM selection rules.
+// TestChoose checks the selection rules: ENTANGLE_GEMM forces a supported
+// implementation; otherwise the only SIMD one, a speedTable entry, or the
+// calibration decides.
 func TestChoose(t *testing.T) {
-	best := supported()[0].name
+	var simd []string
+	for _, name := range Impls() {
+		if byName(name).kern != nil {
+			simd = append(simd, name)
+		}
+	}
+	def := "generic"
+	if len(simd) > 0 {
+		def = simd[0]
+	}
+	unlisted := CPU{"NoSuchVendor", 1, 2}
 	for _, tc := range []struct{ env, want string }{
-		{"", best}, {"generic", "generic"}, {" Generic ", "generic"}, {"nonsense", best},
+		{"", def}, {"generic", "generic"}, {" Generic ", "generic"}, {"nonsense", def},
 	} {
-		if got := choose(tc.env).name; got != tc.want {
-			t.Errorf("choose(%q) = %s, want %s", tc.env, got, tc.want)
+		if got, why := choose(tc.env, unlisted, nil); got.name != tc.want || why == "" {
+			t.Errorf("choose(%q) = %s (%s), want %s", tc.env, got.name, why, tc.want)
 		}
 	}
 	for _, name := range Impls() {
-		if got := choose(name).name; got != name {
-			t.Errorf("choose(%q) = %s", name, got)
+		if got, _ := choose(name, unlisted, nil); got.name != name {
+			t.Errorf("choose(%q) = %s", name, got.name)
 		}
 	}
 	if got := Impls(); got[len(got)-1] != "generic" {
 		t.Errorf("Impls() = %v, want generic last", got)
 	}
+	// the calibration decides between two SIMD implementations on an unlisted CPU,
+	// and is not consulted otherwise
+	called := false
+	last := func(c []*kernelSet) (*kernelSet, string) { called = true; return c[len(c)-1], "stub" }
+	got, _ := choose("", unlisted, last)
+	if len(simd) > 1 && (!called || got.name != simd[len(simd)-1]) {
+		t.Errorf("two SIMD implementations, unlisted CPU: choose = %s, calibration called %v", got.name, called)
+	}
+	if len(simd) <= 1 && called {
+		t.Errorf("calibration called with %d SIMD implementations", len(simd))
+	}
+	// a listed CPU takes its entry
+	for _, e := range speedTable {
+		called = false
+		got, why := choose("", e.cpu, last)
+		if len(simd) > 1 && (called || got.name != e.impl || !strings.Contains(why, "speed table")) {
+			t.Errorf("listed %v: choose = %s (%s), calibration called %v; want %s", e.cpu, got.name, why, called, e.impl)
+		}
+		if byName(e.impl) == nil && e.impl != "avx512" && e.impl != "avx2" {
+			t.Errorf("speedTable entry %v names unknown implementation %q", e.cpu, e.impl)
+		}
+	}
+	// the real calibration returns one of its candidates and says what it measured
+	var cands []*kernelSet
+	for _, name := range simd {
+		cands = append(cands, byName(name))
+	}
+	if len(cands) > 0 {
+		ks, why := calibrate(cands)
+		if !slices.Contains(cands, ks) || !strings.Contains(why, ks.name) {
+			t.Errorf("calibrate = %s (%s)", ks.name, why)
+		}
+		t.Logf("calibrate: %s: %s", ks.name, why)
+	}
+	t.Logf("this machine: %v; Impl %s: %s", cpuKey(), Impl(), Selection())
 }
 
 // TestPortablePacking runs the SIMD kernels with the pure-Go packing (what a
@@ -328,9 +376,9 @@ func TestPortablePacking(t *testing.T) {
 	if ks.kern == nil {
 		t.Skip("no SIMD kernels on this machine: the portable packing is what every test runs")
 	}
-	t8, t4 := transpose8x8Fast, transpose4x4Fast
-	transpose8x8Fast, transpose4x4Fast = nil, nil
-	defer func() { transpose8x8Fast, transpose4x4Fast = t8, t4 }()
+	t8, t4, pr, ps := transpose8x8Fast, transpose4x4Fast, packRowsFast, packStripFast
+	transpose8x8Fast, transpose4x4Fast, packRowsFast, packStripFast = nil, nil, nil, nil
+	defer func() { transpose8x8Fast, transpose4x4Fast, packRowsFast, packStripFast = t8, t4, pr, ps }()
 	rng := rand.New(rand.NewPCG(8, 5))
 	for _, op := range ops {
 		for _, sh := range [][3]int{{13, 37, 19}, {25, 70, 9}, {64, 128, 64}} {
@@ -389,5 +437,119 @@ func TestPacked(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestColSum: ColSum (SIMD where the CPU has it) equals the scalar
+// specification bit for bit: per column, a float32 sum from 0 over the rows in
+// order, then added to dst; for widths around multiples of 32, with a leading
+// dimension larger than the width, and large-range values (so that the
+// summation order shows in the bits).
+func TestColSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, rows := range []int{0, 1, 2, 7, 64, 129} {
+		for _, cols := range []int{0, 1, 31, 32, 33, 64, 100, 128} {
+			lds := cols + 5
+			src := make([]float32, max(rows*lds, 1))
+			for i := range src {
+				src[i] = float32(rng.NormFloat64() * math.Exp(rng.NormFloat64()*4))
+			}
+			dst := make([]float32, cols)
+			for i := range dst {
+				dst[i] = float32(rng.NormFloat64())
+			}
+			want := append([]float32(nil), dst...)
+			for j := range cols {
+				var s float32
+				for r := range rows {
+					s += src[r*lds+j]
+				}
+				want[j] += s
+			}
+			ColSum(dst, src, lds, rows, cols)
+			if i := firstDiff(dst, want); i >= 0 {
+				t.Fatalf("rows=%d cols=%d: dst[%d] = %v, want %v", rows, cols, i, dst[i], want[i])
+			}
+		}
+	}
+}
+
+// TestTNSet: TNSet equals clearing c and calling TN, bit for bit, for every
+// implementation and shape (including k = 0, several k blocks and column
+// edges), c's padding untouched; MulPackedSet equals clearing and MulPacked;
+// ColSumSet equals clearing and ColSum. The set variants' c starts as NaN, so
+// reading it would show.
+func TestTNSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, name := range Impls() {
+		ks := byName(name)
+		var list [][3]int
+		for i, sh := range shapes() {
+			if i%7 == 0 || i >= len(shapes())-14 {
+				list = append(list, sh)
+			}
+		}
+		for _, sh := range append(list, [3]int{13, 40, 0}, [3]int{37, 70, 600}, [3]int{128, 256, 128}) {
+			m, n, k := sh[0], sh[1], sh[2]
+			want := newProblem(rng, m, n, k, true, false)
+			got := want.clone()
+			for i := 0; i < m; i++ {
+				clear(want.c[i*want.ldc : i*want.ldc+n])
+			}
+			ks.run(want.c, want.ldc, want.a, want.lda, true, want.b, want.ldb, false, m, n, k)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					got.c[i*got.ldc+j] = float32(math.NaN()) // must not be read
+				}
+			}
+			ks.runSet(got.c, got.ldc, got.a, got.lda, true, got.b, got.ldb, false, nil, m, n, k, true)
+			if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+				t.Fatalf("%s m=%d n=%d k=%d: c buffer[%d] = %v, cleared+TN %v", name, m, n, k, i, got.cbuf[i], want.cbuf[i])
+			}
+			checkPadding(t, got)
+		}
+	}
+	// MulPackedSet against clearing and MulPacked (NT and NN packs)
+	var p Packed
+	for _, transB := range []bool{true, false} {
+		for _, sh := range [][3]int{{13, 1100, 300}, {7, 33, 5}, {64, 384, 128}, {5, 9, 0}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			a := make([]float32, m*k)
+			b := make([]float32, n*k)
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			ldb := n
+			if transB {
+				ldb = k
+			}
+			Pack(&p, b, max(ldb, 1), transB, k, n)
+			c1 := make([]float32, m*n)
+			MulPacked(c1, n, a, max(k, 1), &p, m)
+			c2 := make([]float32, m*n)
+			for i := range c2 {
+				c2[i] = float32(math.NaN())
+			}
+			MulPackedSet(c2, n, a, max(k, 1), &p, m)
+			if i := firstDiff(c1, c2); i >= 0 {
+				t.Fatalf("MulPackedSet m,n,k=%v transB=%v: c[%d] = %v, cleared+MulPacked %v", sh, transB, i, c2[i], c1[i])
+			}
+		}
+	}
+	src := make([]float32, 7*40)
+	for i := range src {
+		src[i] = float32(rng.NormFloat64())
+	}
+	d1, d2 := make([]float32, 37), make([]float32, 37)
+	for i := range d2 {
+		d2[i] = float32(math.NaN())
+	}
+	ColSum(d1, src, 40, 7, 37)
+	ColSumSet(d2, src, 40, 7, 37)
+	if i := firstDiff(d1, d2); i >= 0 {
+		t.Fatalf("ColSumSet[%d] = %v, ColSum from 0 = %v", i, d2[i], d1[i])
 	}
 }

@@ -40,6 +40,42 @@ func kernAVX512R11(k int, a *float32, b *float32, bs int, c *float32, ldc int)
 // kernAVX512R12 updates C[0:12, 0:32] += A·B in k steps (see _gen/main.go).
 func kernAVX512R12(k int, a *float32, b *float32, bs int, c *float32, ldc int)
 
+// kernAVX512RowA1 updates C[0:1, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA2 updates C[0:2, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA3 updates C[0:3, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA4 updates C[0:4, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA5 updates C[0:5, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA6 updates C[0:6, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA7 updates C[0:7, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA7(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA8 updates C[0:8, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA8(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA9 updates C[0:9, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA9(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA10 updates C[0:10, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA10(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA11 updates C[0:11, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA11(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX512RowA12 updates C[0:12, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA12(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
 // kernAVX2R1 updates C[0:1, 0:16] += A·B in k steps (see _gen/main.go).
 func kernAVX2R1(k int, a *float32, b *float32, bs int, c *float32, ldc int)
 
@@ -58,6 +94,24 @@ func kernAVX2R5(k int, a *float32, b *float32, bs int, c *float32, ldc int)
 // kernAVX2R6 updates C[0:6, 0:16] += A·B in k steps (see _gen/main.go).
 func kernAVX2R6(k int, a *float32, b *float32, bs int, c *float32, ldc int)
 
+// kernAVX2RowA1 updates C[0:1, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX2RowA2 updates C[0:2, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX2RowA3 updates C[0:3, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX2RowA4 updates C[0:4, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX2RowA5 updates C[0:5, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
+// kernAVX2RowA6 updates C[0:6, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+
 // transpose8x8 transposes nb 8×8 blocks of src (8 rows) into dst (see _gen/main.go).
 func transpose8x8(dst *float32, ldd int, src *float32, lds int, nb int)
 
@@ -73,6 +127,18 @@ func geluAVX512(out *float32, inp *float32, n int)
 // geluGradAVX512 adds dinp[i] = fma(geluGrad32(inp[i]), dout[i], dinp[i]) for i < n (see _gen/elementwise.go).
 func geluGradAVX512(dinp *float32, inp *float32, dout *float32, n int)
 
+// expAVX2 sets dst[i] = exp32(src[i]) for i < n (see _gen/elementwise_avx2.go).
+func expAVX2(dst *float32, src *float32, n int)
+
+// geluAVX2 sets out[i] = gelu32(inp[i]) for i < n (see _gen/elementwise_avx2.go).
+func geluAVX2(out *float32, inp *float32, n int)
+
+// geluGradAVX2 adds dinp[i] = fma(geluGrad32(inp[i]), dout[i], dinp[i]) for i < n (see _gen/elementwise_avx2.go).
+func geluGradAVX2(dinp *float32, inp *float32, dout *float32, n int)
+
+// cpuid executes CPUID with EAX = leaf, ECX = sub (see _gen/main.go).
+func cpuid(leaf uint32, sub uint32) (a uint32, b uint32, c uint32, d uint32)
+
 // pairAxpyDotsAVX512 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
 func pairAxpyDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
 
@@ -82,8 +148,26 @@ func pairAxpyAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *flo
 // pairDotsAVX512 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
 func pairDotsAVX512(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
 
+// pairAxpyDotsAVX2 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairAxpyDotsAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
+// pairAxpyAVX2 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairAxpyAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
+// pairDotsAVX2 is PairBlock's kernel over n elements, n a multiple of 16 (see _gen/pair.go).
+func pairDotsAVX2(dst *float32, sw *float32, sl *float32, gw *float32, gl *float32, n int, a float64, c float64, acc *[48]float64)
+
 // packStrip16 copies k rows of 16 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
 func packStrip16(dst *float32, src *float32, lds int, k int)
 
 // packStrip32 copies k rows of 32 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
 func packStrip32(dst *float32, src *float32, lds int, k int)
+
+// packRows12 copies k rows of 12 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
+func packRows12(dst *float32, src *float32, lds int, k int)
+
+// packRows6 copies k rows of 6 floats, lds apart in src, to consecutive rows of dst (see _gen/pack.go).
+func packRows6(dst *float32, src *float32, lds int, k int)
+
+// colSum32 adds to dst[j] the sum of k rows of src (lds apart), 32 columns, rows in order (see _gen/pack.go).
+func colSum32(dst *float32, src *float32, lds int, k int)

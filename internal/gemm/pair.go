@@ -1,9 +1,8 @@
 package gemm
 
-// pairFast holds the SIMD kernels of PairBlock (axpy and dots, axpy only,
-// dots only), set by the amd64 build when Impl() is "avx512"; they process n
-// elements, n a multiple of 16.
-var pairFast [3]func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64)
+// pairKernel is a SIMD kernel of PairBlock over n elements, n a multiple of
+// 16. kernelSet.pair holds three (axpy and dots, axpy only, dots only).
+type pairKernel func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64)
 
 // PairBlock is the per-pair pass of a preference step over one block of a
 // pair's gradients gw, gl (float32, widened to float64 exactly). With dst not
@@ -19,8 +18,14 @@ var pairFast [3]func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48
 // (each product is exact in float64, so a lane's sum is rounded once per
 // term whether or not the kernel fuses the multiply-add). SumLanes reduces a
 // lane array in a fixed order. k counts from the start of the given slices.
-// The SIMD kernels and the scalar code give identical bits.
+// The SIMD kernels (AVX-512 and AVX2, _gen/pair.go) and the scalar code give
+// identical bits.
 func PairBlock(dst, sw, sl, gw, gl []float32, a, c float64, acc *[48]float64) {
+	current().pairBlock(dst, sw, sl, gw, gl, a, c, acc)
+}
+
+// pairBlock is PairBlock with ks's kernels (or the scalar code).
+func (ks *kernelSet) pairBlock(dst, sw, sl, gw, gl []float32, a, c float64, acc *[48]float64) {
 	n := len(gw)
 	gl = gl[:n]
 	if dst != nil {
@@ -28,7 +33,8 @@ func PairBlock(dst, sw, sl, gw, gl []float32, a, c float64, acc *[48]float64) {
 	}
 	k := 0
 	if n16 := n &^ 15; n16 > 0 {
-		var f func(dst, sw, sl, gw, gl *float32, n int, a, c float64, acc *[48]float64)
+		var f pairKernel
+		pairFast := ks.pair
 		switch {
 		case dst != nil && acc != nil:
 			f = pairFast[0]

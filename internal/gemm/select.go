@@ -2,28 +2,52 @@ package gemm
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
+	"time"
 )
 
 // EnvVar names the environment variable that forces an implementation:
-// "generic", "avx2" or "avx512". It is read once, at package initialization.
-// An unknown name, or one the CPU cannot run, falls back to the best supported
-// implementation with a warning on standard error (a run never dies for it,
-// and Impl reports what actually runs).
+// "generic", "avx2" or "avx512". It is read once, when the package is first
+// used. An unknown name, or one the CPU cannot run, falls back to the default
+// choice with a warning on standard error (a run never dies for it, and Impl
+// reports what actually runs).
 const EnvVar = "ENTANGLE_GEMM"
 
 // generic is the pure-Go reference implementation, available everywhere.
 var generic = &kernelSet{name: "generic"}
 
-// active is the implementation NT, NN and TN use.
-var active = choose(os.Getenv(EnvVar))
+// The implementation in use, chosen once on first use (see choose).
+var (
+	selectOnce sync.Once
+	active     *kernelSet
+	selectedBy string
+)
+
+// current returns the implementation NT, NN, TN, Pack and the elementwise
+// kernels use, choosing it on the first call.
+func current() *kernelSet {
+	selectOnce.Do(func() {
+		active, selectedBy = choose(os.Getenv(EnvVar), cpuKey(), calibrate)
+	})
+	return active
+}
 
 // Impl returns the name of the implementation in use: "avx512", "avx2" or
-// "generic", for run metadata.
-func Impl() string { return active.name }
+// "generic", for run metadata. Every implementation gives the same bits.
+func Impl() string { return current().name }
 
-// Impls returns the names of the implementations this machine can run, best
+// Selection says how Impl was chosen: forced by ENTANGLE_GEMM, the only SIMD
+// implementation the CPU runs, a CPU model listed in speedTable (with the
+// measurement behind the entry), or a calibration (with its timings).
+func Selection() string {
+	current()
+	return selectedBy
+}
+
+// Impls returns the names of the implementations this machine can run, widest
 // first; the last is "generic".
 func Impls() []string {
 	var names []string
@@ -43,17 +67,155 @@ func byName(name string) *kernelSet {
 	return nil
 }
 
-// choose picks the implementation forced by env, or the best supported one.
-func choose(env string) *kernelSet {
-	best := supported()[0]
+// ThisCPU returns this machine's CPU as speedTable keys it.
+func ThisCPU() CPU { return cpuKey() }
+
+// Calibrate runs the calibration between this machine's SIMD implementations
+// (whatever the selection) and returns the faster one's name and the timings;
+// with fewer than two it returns the only one and says so. For benchmark
+// reports: it does not change the implementation in use.
+func Calibrate() (impl, detail string) {
+	var cands []*kernelSet
+	for _, ks := range supported() {
+		if ks.kern != nil {
+			cands = append(cands, ks)
+		}
+	}
+	if len(cands) < 2 {
+		return Impls()[0], "nothing to calibrate"
+	}
+	ks, why := calibrate(cands)
+	return ks.name, why
+}
+
+// CPU identifies a processor model the way speedTable lists it: CPUID's vendor
+// string and its display family and model (as Linux's /proc/cpuinfo shows them:
+// "cpu family", "model"). Zero on other architectures.
+type CPU struct {
+	Vendor        string
+	Family, Model int
+}
+
+func (c CPU) String() string {
+	return fmt.Sprintf("%s family %d model %d", c.Vendor, c.Family, c.Model)
+}
+
+// speedEntry records which SIMD implementation is faster on one CPU model at
+// the model's GEMM shapes, and the measurement that says so.
+type speedEntry struct {
+	cpu      CPU
+	impl     string
+	evidence string
+}
+
+// speedTable lists the CPU models whose faster implementation was measured:
+// with scripts/bench/gemm.sh (every model shape, both kernels side by side in
+// one invocation; it prints the row to add) or, where the entry says so, with
+// the calibration's interleaved timings. On a listed CPU the default is its
+// entry; on a CPU with both AVX-512 and AVX2 that is not listed, a short
+// calibration decides. Add a row for a new CPU only from a gemm.sh run on a
+// quiet machine.
+//
+// The choice changes speed only: every implementation gives identical bits.
+var speedTable = []speedEntry{
+	{CPU{"GenuineIntel", 6, 207}, "avx512",
+		"Xeon (Emerald Rapids class, KVM guest), 2026-12-05, machine shared with other jobs: the calibration's interleaved best-of-6 timings in three runs, avx512 143-265 µs vs avx2 265-415 µs (1.6-1.9×); gemm.sh's per-shape figures were load noise there"},
+	{CPU{"GenuineIntel", 6, 167}, "avx512",
+		"Xeon (Sapphire Rapids-class flags, KVM guest reporting model 167), gemm.sh 2026-11 on a shared machine: avx512 126-168 GFLOP/s vs avx2 83-105 at the model's shapes (package doc)"},
+}
+
+// lookup returns the speedTable entry of c, or nil.
+func lookup(c CPU) *speedEntry {
+	for i := range speedTable {
+		if speedTable[i].cpu == c {
+			return &speedTable[i]
+		}
+	}
+	return nil
+}
+
+// choose picks the implementation: the one env names if the CPU runs it;
+// else the only SIMD implementation the CPU runs; else the speedTable entry
+// of cpu; else the faster one by cal (which times the candidates; nil skips
+// the calibration and takes the widest). It also says why.
+func choose(env string, cpu CPU, cal func([]*kernelSet) (*kernelSet, string)) (*kernelSet, string) {
 	env = strings.TrimSpace(strings.ToLower(env))
+	var def *kernelSet
+	var why string
+	sup := supported()
+	var simd []*kernelSet
+	for _, ks := range sup {
+		if ks.kern != nil {
+			simd = append(simd, ks)
+		}
+	}
+	switch {
+	case len(simd) == 0:
+		def, why = generic, "no SIMD kernels on this CPU or build"
+	case len(simd) == 1:
+		def, why = simd[0], "the only SIMD kernels this CPU runs"
+	case lookup(cpu) != nil && byName(lookup(cpu).impl) != nil:
+		e := lookup(cpu)
+		def, why = byName(e.impl), fmt.Sprintf("speed table: %s: %s", cpu, e.evidence)
+	case cal != nil:
+		def, why = cal(simd)
+	default:
+		def, why = simd[0], "widest SIMD kernels (no calibration)"
+	}
 	if env == "" {
-		return best
+		return def, why
 	}
 	if ks := byName(env); ks != nil {
-		return ks
+		return ks, EnvVar + "=" + env
 	}
 	fmt.Fprintf(os.Stderr, "gemm: %s=%q is not supported here (supported: %s); using %s\n",
-		EnvVar, env, strings.Join(Impls(), ", "), best.name)
-	return best
+		EnvVar, env, strings.Join(Impls(), ", "), def.name)
+	return def, why
+}
+
+// calibrate times the candidate implementations (widest first) on three of
+// the model's products (forward, input gradient and weight gradient of a
+// Linear with 128 inputs and 384 outputs on 64 tokens, S's qkv) in alternating rounds and returns the
+// fastest by its best round, keeping the wider one unless the other is more
+// than 5 % faster (so that near-ties do not flip between runs). About 2 ms.
+// It affects speed only: every implementation gives identical bits.
+func calibrate(cands []*kernelSet) (*kernelSet, string) {
+	const m, n, k, rounds = 64, 384, 128, 7
+	rng := rand.New(rand.NewPCG(1, 1))
+	f := func(l int) []float32 {
+		x := make([]float32, l)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return x
+	}
+	a, b, c, d, w := f(m*k), f(n*k), f(m*n), f(m*k), f(n*k)
+	best := make([]time.Duration, len(cands))
+	for r := 0; r < rounds; r++ {
+		for i, ks := range cands {
+			t0 := time.Now()
+			ks.run(c, n, a, k, false, b, k, true, m, n, k)  // NT: out(64,384) += inp(64,128)·W(384,128)ᵀ
+			ks.run(d, k, c, n, false, b, k, false, m, k, n) // NN: dinp(64,128) += dout(64,384)·W
+			ks.run(w, k, c, n, true, a, k, false, n, k, m)  // TN: dW(384,128) += doutᵀ·inp
+			if dt := time.Since(t0); r > 0 && (best[i] == 0 || dt < best[i]) {
+				best[i] = dt // round 0 warms up (workspace, caches)
+			}
+		}
+	}
+	win := 0
+	for i := 1; i < len(cands); i++ {
+		if float64(best[i]) < 0.95*float64(best[win]) {
+			win = i
+		}
+	}
+	var parts []string
+	for i, ks := range cands {
+		parts = append(parts, fmt.Sprintf("%s %.0f µs", ks.name, float64(best[i].Nanoseconds())/1e3))
+	}
+	for i, ks := range cands {
+		if i != win {
+			ks.drop() // the calibration's workspace
+		}
+	}
+	return cands[win], "calibration (best of 6 rounds: " + strings.Join(parts, ", ") + ")"
 }

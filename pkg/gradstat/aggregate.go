@@ -77,10 +77,14 @@ func Aggregate(b *Batch, keys []string) (*Batch, error) {
 	vals := []float64{}
 	for _, k := range order {
 		rows := members[k]
+		a.Row()
+		o := 0 // the output column: keys, runs, then five per numeric column
 		for _, c := range idx {
-			a.S(b.Strs[c][rows[0]])
+			a.SetStr(o, b.Strs[c][rows[0]]) // a null key groups as ""
+			o++
 		}
-		a.I(int64(len(rows)))
+		a.Int("runs", int64(len(rows)))
+		o++
 		for _, c := range num {
 			vals = vals[:0]
 			for _, r := range rows {
@@ -94,7 +98,12 @@ func Aggregate(b *Batch, keys []string) (*Batch, error) {
 				}
 			}
 			m, sd, lo, hi := MeanSD(vals)
-			a.F(m).F(sd).F(lo).F(hi).I(int64(len(vals)))
+			a.SetFloat(o, m)
+			a.SetFloat(o+1, sd)
+			a.SetFloat(o+2, lo)
+			a.SetFloat(o+3, hi)
+			a.SetInt(o+4, int64(len(vals)))
+			o += len(aggSuffixes)
 		}
 		a.End()
 	}

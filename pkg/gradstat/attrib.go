@@ -6,6 +6,29 @@ import (
 	"entangle/pkg/runfmt"
 )
 
+// AttribColumns are the columns of the attrib table: one row per run, dump
+// step, probe pair and training pair of attrib.arrows (train -attrib); kind
+// is "probe".
+var AttribColumns = cols(runCols, []Column{
+	{"probe", Int, "probe pair id (the pair whose change is attributed)"},
+	{"pair", Int, "training pair id (one of the step's batch)"},
+	{"own", Bool, "pair = probe (the probe is itself in the batch; never for held-out probes)"},
+	{"batch", Int, "B, the pairs of the step"},
+	{"ww", Float, "⟨g_w^p, g_w,i⟩ (p the probe, i the training pair)"},
+	{"wl", Float, "⟨g_w^p, g_l,i⟩"},
+	{"lw", Float, "⟨g_l^p, g_w,i⟩"},
+	{"ll", Float, "⟨g_l^p, g_l,i⟩"},
+	{"cw", Float, "coefficient of g_w,i the step applied (pairs.arrows cw)"},
+	{"cl", Float, "coefficient of g_l,i (pairs.arrows cl)"},
+	{"contrib_w", Float, "(cw·ww − cl·wl)/B: pair i's share of the first-order change of the probe's log π_w per unit SGD step size"},
+	{"contrib_l", Float, "(cw·lw − cl·ll)/B: the same for the probe's log π_l"},
+	{"sum_w", Float, "Σ of contrib_w over the step's training pairs (the same on every row of the step and probe): ⟨g_w^p, −dst⟩"},
+	{"sum_l", Float, "Σ of contrib_l over the step's training pairs"},
+	{"lr", Float, "the step's learning rate (steps.arrows; null without it)"},
+	{"pred_w", Float, "the probe's pred_w = ⟨g_w^p, Δθ⟩ (pairs.arrows; null without it): equals lr·sum_w under SGD without clipping"},
+	{"pred_l", Float, "the probe's pred_l: equals lr·sum_l under SGD without clipping"},
+})
+
 // attribRows writes the attrib table's rows of a step: per attrib.arrows row
 // (probe p, training pair i) the contributions
 //
@@ -20,7 +43,6 @@ func (e *Engine) attribRows(d *StepData) {
 	if len(d.Attrib) == 0 {
 		return
 	}
-	b := e.batch
 	lr := math.NaN()
 	for _, s := range d.Steps {
 		if s.Kind == "train" {
@@ -46,9 +68,24 @@ func (e *Engine) attribRows(d *StepData) {
 	for _, r := range d.Attrib {
 		s := findSum(&sums, r.Probe)
 		cw, cl := Contributions(&r)
-		e.runCols(b, d.Step, "probe")
-		b.I(r.Probe).I(r.Pair).B(r.Pair == r.Probe).I(int64(r.Batch))
-		b.F(r.WW).F(r.WL).F(r.LW).F(r.LL).F(r.CW).F(r.CL).F(cw).F(cl).F(s.w).F(s.l).F(lr).F(s.predW).F(s.predL)
+		b := e.row(d.Step, "probe")
+		b.Int("probe", r.Probe)
+		b.Int("pair", r.Pair)
+		b.Bool("own", r.Pair == r.Probe)
+		b.Int("batch", int64(r.Batch))
+		b.Float("ww", r.WW)
+		b.Float("wl", r.WL)
+		b.Float("lw", r.LW)
+		b.Float("ll", r.LL)
+		b.Float("cw", r.CW)
+		b.Float("cl", r.CL)
+		b.Float("contrib_w", cw)
+		b.Float("contrib_l", cl)
+		b.Float("sum_w", s.w)
+		b.Float("sum_l", s.l)
+		b.Float("lr", lr)
+		b.Float("pred_w", s.predW)
+		b.Float("pred_l", s.predL)
 		b.End()
 	}
 }

@@ -29,6 +29,14 @@
 //     (cw·lw − cl·ll)/B to the probe's first-order change, their sums over
 //     the batch and the probe's pred_w, pred_l for the SGD check.
 //
+// The engine writes one table (a file per table: pairs.go, steps.go,
+// groups.go, tokens.go, attrib.go, runtable.go, each with the column list
+// that generates docs/FORMATS.md and the code that sets those columns by
+// name) and hands every step, with its statistics, to Collectors: the
+// -summary view (SummaryWriter), the runs table (RunCollector, whose
+// KindStats.Headline are the headline figures every view prints) and plot's
+// figure data (pkg/plotting.Reader).
+//
 // Memory: the streams of a run are read in lockstep by step (Process), so
 // only one step of each is held, and the output is written step by step.
 // Gradient vectors of a step are reduced by several goroutines, one pair per
@@ -37,6 +45,7 @@
 // Undefined values (division by a zero norm, NaN inputs) are written as
 // null and reported as warnings naming run, step and pair; they never stop
 // the run. Data errors (bad format, version, vectors of mismatched length,
-// truncated streams) are returned as *InputError, "file:step N: msg", after
-// the complete steps before them have been written.
+// truncated streams, steps out of order) are returned as *InputError,
+// "file:step N: msg", after the complete steps before them have been
+// written.
 package gradstat

@@ -330,7 +330,7 @@ func TestMismatchedLengths(t *testing.T) {
 func TestSummaryEvery(t *testing.T) {
 	var b strings.Builder
 	sw := NewSummaryWriter(&b, 2)
-	e := NewEngine(Options{Summary: sw})
+	e := NewEngine(Options{Collectors: []Collector{sw}})
 	e.BeginRun(&Run{Label: "r"})
 	for s := int64(1); s <= 3; s++ {
 		rows := []runfmt.PairRow{trainPair(s, 1, 1, 4, 1, 1, 1)}

@@ -2,6 +2,7 @@ package gradstat
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 
 	"entangle/pkg/runfmt"
@@ -31,17 +32,24 @@ type feed struct {
 	done     bool
 	complete int64 // last step delivered completely
 	any      bool  // a group was delivered
+	// order is set when a group's step is not larger than the one before
+	// it (steps out of order or repeated): a data error.
+	order error
 }
 
 // openFeed opens the train output stream r, whichever of the four formats
 // it holds (runfmt checks format, version, columns and metadata).
 //
-// size, when positive, is the size of the input: no Arrow buffer can be
-// larger, so it bounds the reader's allocations (a corrupt length in a
-// file then cannot exhaust memory).
-func openFeed(r io.Reader, name string, size int64) (*feed, error) {
+// size, when positive, is the size of the input: no Arrow buffer of a
+// complete stream can be larger, so it bounds the reader's allocations (a
+// corrupt length in a file then cannot exhaust memory). A stream still
+// being written (growing) is bounded by runfmt's default instead: its last
+// message may claim a body beyond the current end of the file, which is the
+// truncation the reader reports, not corruption (and reading it touches no
+// more memory than the bytes that are there).
+func openFeed(r io.Reader, name string, size int64, growing bool) (*feed, error) {
 	var opts []runfmt.Option
-	if size > 0 && size < 1<<40 {
+	if size > 0 && size < 1<<40 && !growing {
 		opts = append(opts, runfmt.WithMaxBuffer(int(size)+1<<16)) // slack for Arrow's padding
 	}
 	a, err := runfmt.OpenAny(bufio.NewReaderSize(r, 1<<20), name, opts...)
@@ -95,7 +103,13 @@ func (f *feed) advance() {
 		}
 		f.n, f.pos, f.end = f.load(), 0, 0
 	}
+	prev := f.cur
 	f.cur = f.stepAt(f.pos)
+	if f.any && f.cur <= prev {
+		f.order = fmt.Errorf("the next rows are of step %d: steps must increase, each step once (two runs' streams concatenated, or a rewritten stream?)", f.cur)
+		f.done = true
+		return
+	}
 	f.end = f.pos + 1
 	for f.end < f.n && f.stepAt(f.end) == f.cur {
 		f.end++

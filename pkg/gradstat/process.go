@@ -48,7 +48,7 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 			return &InputError{File: displayName(path), Step: -1, Err: err}
 		}
 		defer rc.Close()
-		f, err := openFeed(rc, displayName(path), sizeOf(rc))
+		f, err := openFeed(rc, displayName(path), sizeOf(rc), in.InProgress)
 		if err != nil {
 			return err // runfmt's message names the input
 		}
@@ -81,6 +81,14 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 	for stepErr == nil {
 		if err := ctx.Err(); err != nil {
 			stepErr = err
+			break
+		}
+		for _, f := range feeds {
+			if f.order != nil {
+				stepErr = &InputError{File: f.name, Step: f.complete, Err: f.order}
+			}
+		}
+		if stepErr != nil {
 			break
 		}
 		first := true
@@ -125,9 +133,9 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 					continue
 				}
 				if truncated {
-					err = errors.New("truncated stream (no end-of-stream marker): this is the last complete step; the statistics up to it were written")
+					err = truncatedError("truncated stream (no end-of-stream marker): this is the last complete step; the statistics up to it were written")
 					if f.complete < 0 {
-						stepErr = &InputError{File: f.name, Step: -1, Err: errors.New("truncated stream: no complete step")}
+						stepErr = &InputError{File: f.name, Step: -1, Err: truncatedError("truncated stream: no complete step")}
 						break
 					}
 					stepErr = &InputError{File: f.name, Step: f.complete, Err: err}
@@ -143,6 +151,13 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 	}
 	return stepErr
 }
+
+// truncatedError is a truncation error: its message, and errors.Is
+// runfmt.ErrTruncated (plot reads what is complete of such a run).
+type truncatedError string
+
+func (t truncatedError) Error() string { return string(t) }
+func (truncatedError) Unwrap() error   { return runfmt.ErrTruncated }
 
 func displayName(path string) string {
 	if path == "-" || path == "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,19 +122,6 @@ func TestProcessLockstep(t *testing.T) {
 	}
 }
 
-func TestLabels(t *testing.T) {
-	for _, tc := range []struct{ path, want string }{
-		{"sweeps/cmp/task=long-suffix/loss=dpo/seed=1", "task=long-suffix/loss=dpo/seed=1"},
-		{"runs/plain", ""},
-		{"/a/lr=3e-4/./b", "lr=3e-4"},
-		{"=x/y", ""},
-	} {
-		if got := Labels(tc.path); got != tc.want {
-			t.Errorf("Labels(%q) = %q, want %q", tc.path, got, tc.want)
-		}
-	}
-}
-
 // countReader counts the bytes read through it.
 type countReader struct {
 	r io.Reader
@@ -213,7 +201,7 @@ func FuzzProcess(f *testing.F) {
 			in = in[:schema+int(cut)%(len(in)-schema)]
 		}
 		for _, table := range []string{TablePairs, TableTokens, TableGroups} {
-			e := NewEngine(Options{Table: table, Sink: &memSink{}, Summary: NewSummaryWriter(io.Discard, 1)})
+			e := NewEngine(Options{Table: table, Sink: &memSink{}, Collectors: []Collector{NewSummaryWriter(io.Discard, 1)}})
 			err := Process(context.Background(), e, Input{Label: "fuzz", Files: []string{"x"}}, opener(map[string][]byte{"x": in}), nil)
 			if err != nil && err.Error() == "" {
 				t.Fatal("empty error message")
@@ -263,3 +251,60 @@ type discardSink struct{}
 
 func (discardSink) Write(*Batch) error { return nil }
 func (discardSink) Close() error       { return nil }
+
+// TestGrowingStreamCutMidBatch: a run still being written (no DONE) whose
+// grads.arrows ends inside a record batch larger than the bytes there is
+// read through its last complete step with a warning, as FORMATS.md says;
+// the same stream of a finished run is an error.
+func TestGrowingStreamCutMidBatch(t *testing.T) {
+	full := gradsStream(t, 2, 1, 40000, false) // batches of 3 × 160 kB
+	cut := full[:len(full)*3/4]                // inside step 1's batch
+	for _, growing := range []bool{true, false} {
+		var warns []string
+		s := &memSink{}
+		e := NewEngine(Options{Table: TablePairs, Sink: s, Workers: 1})
+		in := Input{Label: "run", Files: []string{"grads.arrows"}, InProgress: growing}
+		err := Process(context.Background(), e, in, opener(map[string][]byte{"grads.arrows": cut}), func(m string) { warns = append(warns, m) })
+		if growing {
+			if err != nil || len(s.rows) != 1 || len(warns) != 1 || !strings.Contains(warns[0], "run in progress (no DONE): read through step 0") {
+				t.Errorf("growing: err %v, %d rows, warnings %q", err, len(s.rows), warns)
+			}
+			continue
+		}
+		if err == nil || len(s.rows) != 1 {
+			t.Errorf("finished run: err %v, %d rows; want an error after step 0's row", err, len(s.rows))
+		}
+	}
+}
+
+// TestStepsOutOfOrder: a stream whose steps go back or repeat (two runs'
+// streams concatenated) is a data error naming the file and the last step
+// read in order, after that step's rows were written.
+func TestStepsOutOfOrder(t *testing.T) {
+	for _, steps := range [][]int64{{0, 2, 1}, {0, 1, 1}} {
+		var b bytes.Buffer
+		w, err := runfmt.NewPairWriter(&b, testMeta(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range steps {
+			p := handPairs[0]
+			p.Step = st
+			p.DotG, p.WWG, p.LLG = []float64{p.Dot, 0}, []float64{p.WW, 0}, []float64{p.LL, 0}
+			p.HidW, p.HidL = []float32{1, 2}, []float32{2, 1}
+			if err := w.Write([]runfmt.PairRow{p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+		s := &memSink{}
+		e := NewEngine(Options{Table: TablePairs, Sink: s})
+		err = Process(context.Background(), e, Input{Label: "r", Files: []string{"pairs.arrows"}}, opener(map[string][]byte{"pairs.arrows": b.Bytes()}), nil)
+		want := "pairs.arrows:step " + itoa(steps[1]) + ": the next rows are of step " + itoa(steps[2]) + ": steps must increase"
+		if err == nil || !strings.Contains(err.Error(), want) || len(s.rows) != 2 {
+			t.Errorf("steps %v: err %v, %d rows; want %q after 2 rows", steps, err, len(s.rows), want)
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

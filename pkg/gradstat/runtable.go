@@ -1,10 +1,11 @@
 package gradstat
 
 import (
+	"fmt"
 	"math"
-	"strings"
 
 	"entangle/pkg/entangle"
+	"entangle/pkg/runfmt"
 )
 
 // TableRuns is the name of the per-run table (-table runs).
@@ -30,10 +31,10 @@ func kindRunCols(k string) []Column {
 		{k + "_steps", Int, "steps with " + k + " rows"},
 		{k + "_logp_w_first", Float, "mean log π(y_w|x) over " + rows + " of the first such step"},
 		{k + "_logp_w_last", Float, "mean log π(y_w|x) at the last such step"},
-		{k + "_logp_w_delta", Float, k + "_logp_w_last − " + k + "_logp_w_first"},
+		{k + "_logp_w_delta", Float, "change of the mean log π(y_w|x) over " + rows + " from the first to the last step with " + k + " rows: " + k + "_logp_w_last − " + k + "_logp_w_first"},
 		{k + "_logp_l_first", Float, "mean log π(y_l|x) over " + rows + " of the first such step"},
 		{k + "_logp_l_last", Float, "mean log π(y_l|x) at the last such step"},
-		{k + "_logp_l_delta", Float, k + "_logp_l_last − " + k + "_logp_l_first"},
+		{k + "_logp_l_delta", Float, "the same for log π(y_l|x): " + k + "_logp_l_last − " + k + "_logp_l_first"},
 		{k + "_margin_delta", Float, "change of the mean margin: " + k + "_logp_w_delta − " + k + "_logp_l_delta"},
 		{k + "_cos_first", Float, "mean over " + rows + " of cos(g_w,g_l) at the first step"},
 		{k + "_cos_last", Float, "the same at the last step"},
@@ -100,6 +101,7 @@ type RunStats struct {
 	Label, Path, RunID, Loss string
 	Steps                    int
 	Kinds                    map[string]*KindStats
+	KindOrder                []string // the kinds in order of first appearance
 	FO                       FOStats
 	Warnings                 int
 }
@@ -107,6 +109,7 @@ type RunStats struct {
 // KindStats accumulates the rows of one kind (train or probe) of a run.
 type KindStats struct {
 	Steps                  int
+	FirstStep, LastStep    int64   // the first and last step with rows of the kind
 	FirstW, FirstL         float64 // mean log-probs at the first step
 	LastW, LastL           float64 // and at the last
 	CosFirst, CosLast      float64 // per-step mean cos at the first and last step
@@ -121,6 +124,40 @@ type KindStats struct {
 // CosMean returns the mean over steps of the per-step mean cos.
 func (k *KindStats) CosMean() float64 { return k.cosSum / float64(k.cosN) }
 
+// Span says which steps and pairs the headline figures of a kind cover:
+// "steps 1..11 (2 steps, 16 pair-steps)".
+func (k *KindStats) Span() string {
+	return fmt.Sprintf("steps %d..%d (%d steps, %d pair-steps)", k.FirstStep, k.LastStep, k.Steps, k.N)
+}
+
+// Figure is a named number.
+type Figure struct {
+	Name  string
+	Value float64
+}
+
+// Headline returns the headline figures of a run's rows of kind, named by
+// their runs-table columns: the changes of the mean chosen and rejected
+// log-probs and of the mean margin from the first to the last step with
+// rows of the kind (the mean over the kind's pairs at each of the two steps;
+// probe pairs are the same at every dump step, train pairs are each step's
+// batch), the mean over steps of the per-step mean cos, and the pooled
+// loss-aware case fractions. The -summary view, the runs table and plot's
+// report all print these.
+func (k *KindStats) Headline(kind string) []Figure {
+	n := float64(k.N)
+	return []Figure{
+		{kind + "_logp_w_delta", k.LastW - k.FirstW},
+		{kind + "_logp_l_delta", k.LastL - k.FirstL},
+		{kind + "_margin_delta", (k.LastW - k.FirstW) - (k.LastL - k.FirstL)},
+		{kind + "_cos_mean", k.CosMean()},
+		{kind + "_loss_case1", float64(k.LossCases[1]) / n},
+		{kind + "_loss_case2", float64(k.LossCases[2]) / n},
+		{kind + "_loss_case3", float64(k.LossCases[3]) / n},
+		{kind + "_loss_case4", float64(k.LossCases[4]) / n},
+	}
+}
+
 // FOStats accumulates the first-order checks of the probe rows of a run.
 type FOStats struct {
 	PredW, ObsW, PredL, ObsL []float64
@@ -128,7 +165,7 @@ type FOStats struct {
 	WrongWay                 int
 }
 
-// RunCollector gathers one RunStats per run from an Engine (Options.Runs)
+// RunCollector gathers one RunStats per run from an Engine (a Collector)
 // and turns them into the runs table.
 type RunCollector struct {
 	Runs []*RunStats
@@ -138,33 +175,39 @@ type RunCollector struct {
 // NewRunCollector returns an empty collector.
 func NewRunCollector() *RunCollector { return &RunCollector{} }
 
-func (rc *RunCollector) begin(r *Run) {
+// BeginRun starts the RunStats of r.
+func (rc *RunCollector) BeginRun(r *Run) {
 	rc.cur = &RunStats{Label: r.Label, Path: r.Source, RunID: r.RunID, Loss: r.Loss, Kinds: map[string]*KindStats{}}
 	rc.Runs = append(rc.Runs, rc.cur)
 }
 
-func (rc *RunCollector) end(warnings int) { rc.cur.Warnings = warnings }
+// EndRun records the run's warnings.
+func (rc *RunCollector) EndRun(warnings int) error {
+	rc.cur.Warnings = warnings
+	return nil
+}
 
-// step adds one step: sums are the per-kind summaries of the engine.
-func (rc *RunCollector) step(e *Engine, d *StepData, sums []StepSummary) {
+// Step adds one step.
+func (rc *RunCollector) Step(v *StepView) {
 	r := rc.cur
 	r.Steps++
-	for i := range sums {
-		ss := &sums[i]
+	for i := range v.Summaries {
+		ss := &v.Summaries[i]
 		k := r.Kinds[ss.Kind]
 		if k == nil {
-			k = &KindStats{FirstW: ss.LogpW, FirstL: ss.LogpL, CosFirst: ss.S.Cos.Mean}
+			k = &KindStats{FirstStep: ss.Step, FirstW: ss.LogpW, FirstL: ss.LogpL, CosFirst: ss.S.Cos.Mean}
 			r.Kinds[ss.Kind] = k
+			r.KindOrder = append(r.KindOrder, ss.Kind)
 		}
 		k.Steps++
-		k.LastW, k.LastL, k.CosLast = ss.LogpW, ss.LogpL, ss.S.Cos.Mean
+		k.LastStep, k.LastW, k.LastL, k.CosLast = ss.Step, ss.LogpW, ss.LogpL, ss.S.Cos.Mean
 		if finite(ss.S.Cos.Mean) {
 			k.cosSum += ss.S.Cos.Mean
 			k.cosN++
 		}
 	}
-	for i := range d.Pairs {
-		p, ps := &d.Pairs[i], &e.stats[i]
+	for i := range v.Pairs {
+		p, ps := &v.Pairs[i], &v.Stats[i]
 		k := r.Kinds[p.Kind]
 		k.N++
 		k.Cases[ps.Case]++
@@ -187,15 +230,14 @@ func (rc *RunCollector) step(e *Engine, d *StepData, sums []StepSummary) {
 				}
 			}
 		}
-		if fo := &e.fos[i]; p.Kind == "probe" && fo.ok {
-			f := &fo.fo
-			r.FO.PredW = append(r.FO.PredW, f.PredW)
-			r.FO.ObsW = append(r.FO.ObsW, f.ObsW)
-			r.FO.PredL = append(r.FO.PredL, f.PredL)
-			r.FO.ObsL = append(r.FO.ObsL, f.ObsL)
-			r.FO.RelW = append(r.FO.RelW, f.RelErrW)
-			r.FO.RelL = append(r.FO.RelL, f.RelErrL)
-			if f.PredW-f.PredL < 0 {
+		if fo := &v.FO[i]; p.Kind == "probe" && fo.OK {
+			r.FO.PredW = append(r.FO.PredW, fo.PredW)
+			r.FO.ObsW = append(r.FO.ObsW, fo.ObsW)
+			r.FO.PredL = append(r.FO.PredL, fo.PredL)
+			r.FO.ObsL = append(r.FO.ObsL, fo.ObsL)
+			r.FO.RelW = append(r.FO.RelW, fo.RelErrW)
+			r.FO.RelL = append(r.FO.RelL, fo.RelErrL)
+			if fo.PredW-fo.PredL < 0 {
 				r.FO.WrongWay++
 			}
 		}
@@ -237,85 +279,62 @@ func mean(x []float64) float64 {
 	return s / float64(len(x))
 }
 
-// LabelKeys returns the keys of the key=value labels of the runs in order of
-// first appearance.
-func LabelKeys(labels []string) []string {
-	var keys []string
-	seen := map[string]bool{}
-	for _, l := range labels {
-		for _, kv := range strings.Split(l, "/") {
-			if k, _, ok := strings.Cut(kv, "="); ok && k != "" && !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	return keys
-}
-
-func labelValue(label, key string) (string, bool) {
-	v, ok := "", false
-	for _, kv := range strings.Split(label, "/") {
-		if k, val, has := strings.Cut(kv, "="); has && k == key {
-			v, ok = val, true // the innermost occurrence wins
-		}
-	}
-	return v, ok
-}
-
 // Table returns the runs table: one row per run in the order the runs were
-// read, with one label column per key of LabelKeys.
+// read, with one label column per key of runfmt.LabelKeys.
 func (rc *RunCollector) Table() *Batch {
 	labels := make([]string, len(rc.Runs))
 	for i, r := range rc.Runs {
 		labels[i] = r.Label
 	}
-	keys := LabelKeys(labels)
-	b := NewBatch(RunColumns(keys))
+	keys := runfmt.LabelKeys(labels)
+	cols := RunColumns(keys)
+	b := NewBatch(cols)
 	for _, r := range rc.Runs {
-		for _, k := range keys {
-			if v, ok := labelValue(r.Label, k); ok {
-				b.S(v)
-			} else {
-				b.Null()
+		b.Row()
+		for i, k := range keys {
+			if v, ok := runfmt.LabelValue(r.Label, k); ok {
+				b.SetStr(i, v) // the label columns come first (RunColumns)
 			}
 		}
-		b.S(r.Label).S(r.Path).S(r.RunID).S(r.Loss).I(int64(r.Steps))
+		b.Str("run", r.Label)
+		b.Str("path", r.Path)
+		b.Str("run_id", r.RunID)
+		b.Str("loss_fn", r.Loss)
+		b.Int("steps", int64(r.Steps))
 		for _, kind := range runKinds {
 			k := r.Kinds[kind]
 			if k == nil {
-				b.I(0)
-				for range kindRunCols(kind)[1:] {
-					b.Null()
-				}
+				b.Int(kind+"_steps", 0)
 				continue
 			}
-			b.I(int64(k.Steps))
-			b.F(k.FirstW).F(k.LastW).F(k.LastW - k.FirstW)
-			b.F(k.FirstL).F(k.LastL).F(k.LastL - k.FirstL)
-			b.F((k.LastW - k.FirstW) - (k.LastL - k.FirstL))
-			b.F(k.CosFirst).F(k.CosLast).F(k.CosMean())
+			for _, h := range k.Headline(kind) {
+				b.Float(h.Name, h.Value)
+			}
+			b.Int(kind+"_steps", int64(k.Steps))
+			b.Float(kind+"_logp_w_first", k.FirstW)
+			b.Float(kind+"_logp_w_last", k.LastW)
+			b.Float(kind+"_logp_l_first", k.FirstL)
+			b.Float(kind+"_logp_l_last", k.LastL)
+			b.Float(kind+"_cos_first", k.CosFirst)
+			b.Float(kind+"_cos_last", k.CosLast)
 			n := float64(k.N)
 			for c := 1; c <= 3; c++ {
-				b.F(float64(k.Cases[c]) / n)
+				b.Float(fmt.Sprintf("%s_case%d", kind, c), float64(k.Cases[c])/n)
 			}
-			for c := 1; c <= 4; c++ {
-				b.F(float64(k.LossCases[c]) / n)
-			}
-			b.F(float64(k.Fell) / float64(k.FellObs))
-			b.F(float64(k.FellPrd) / n)
-			b.F(float64(k.Agree) / float64(k.AgreeN))
+			b.Float(kind+"_chosen_fell", float64(k.Fell)/float64(k.FellObs))
+			b.Float(kind+"_chosen_fell_pred", float64(k.FellPrd)/n)
+			b.Float(kind+"_fell_agree", float64(k.Agree)/float64(k.AgreeN))
 		}
 		fo := &r.FO
-		b.I(int64(len(fo.RelW)))
-		b.F(Pearson(fo.PredW, fo.ObsW)).F(Pearson(fo.PredL, fo.ObsL))
-		b.F(mean(fo.RelW)).F(mean(fo.RelL))
-		if p := r.Kinds["probe"]; p != nil {
-			b.I(int64(fo.WrongWay))
-		} else {
-			b.Null()
+		b.Int("fo_n", int64(len(fo.RelW)))
+		b.Float("fo_corr_w", Pearson(fo.PredW, fo.ObsW))
+		b.Float("fo_corr_l", Pearson(fo.PredL, fo.ObsL))
+		b.Float("fo_relerr_w_mean", mean(fo.RelW))
+		b.Float("fo_relerr_l_mean", mean(fo.RelL))
+		if r.Kinds["probe"] != nil {
+			b.Int("fo_wrong_way", int64(fo.WrongWay))
 		}
-		b.I(int64(r.Warnings))
+		b.Int("warnings", int64(r.Warnings))
 		b.End()
 	}
 	return b

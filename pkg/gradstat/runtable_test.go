@@ -13,7 +13,7 @@ import (
 func runsRows(t *testing.T, runs []*Run, steps [][]StepData) []row {
 	t.Helper()
 	rc := NewRunCollector()
-	e := NewEngine(Options{Table: TableRuns, Runs: rc, Workers: 1})
+	e := NewEngine(Options{Table: TableRuns, Collectors: []Collector{rc}, Workers: 1})
 	for i, r := range runs {
 		e.BeginRun(r)
 		for j := range steps[i] {
@@ -152,18 +152,23 @@ func TestRunsLabelsAndMissingKinds(t *testing.T) {
 	wantI(t, rows[0], "fo_n", 0)
 	wantNull(t, rows[0], "fo_corr_w")
 	wantNull(t, rows[0], "fo_wrong_way")
-	if got := LabelKeys([]string{"loss=dpo/seed=1/steps=100", "task=t/seed=2"}); len(got) != 4 || got[0] != "loss" || got[1] != "seed" || got[3] != "task" {
-		t.Errorf("LabelKeys = %v", got)
-	}
 }
 
 // aggInput is a hand-made runs-like table: loss, seed, a (float, one null), k (int).
 func aggInput() *Batch {
 	b := NewBatch([]Column{{"loss", String, "l"}, {"seed", String, "s"}, {"a", Float, "a"}, {"k", Int, "k"}})
-	b.S("dpo").S("1").F(1).I(2).End()
-	b.S("ipo").S("1").F(5).I(3).End()
-	b.S("dpo").S("2").F(3).I(4).End()
-	b.S("dpo").S("3").F(math.NaN()).I(6).End()
+	add := func(loss, seed string, a float64, k int64) {
+		b.Row()
+		b.Str("loss", loss)
+		b.Str("seed", seed)
+		b.Float("a", a)
+		b.Int("k", k)
+		b.End()
+	}
+	add("dpo", "1", 1, 2)
+	add("ipo", "1", 5, 3)
+	add("dpo", "2", 3, 4)
+	add("dpo", "3", math.NaN(), 6)
 	return b
 }
 

@@ -7,34 +7,20 @@ import (
 	"strings"
 )
 
-// SummaryWriter prints the human-readable view (-summary): per run, a header,
-// one aligned line per step and kind (every Nth step): n pairs, mean and
-// median cos, the fractions of pairs in paper cases 1–3 and loss-aware cases
-// 1–4, mean R, and for probes the fraction whose first-order predicted case
-// matched the observed one (fo_ok); then the headline figures: the change of
-// the mean chosen and rejected log-probabilities from the first step to the
-// last (train pairs differ from step to step; probe pairs are fixed), and the
-// mean over steps of the mean cosine.
+// SummaryWriter prints the human-readable view (-summary), a Collector: per
+// run, a header, one aligned line per step and kind (every Nth step): n
+// pairs, mean and median cos, the fractions of pairs in paper cases 1–3 and
+// loss-aware cases 1–4, mean R, and for probes the fraction whose
+// first-order predicted case matched the observed one (fo_ok); then per kind
+// the headline figures of KindStats.Headline, named as in the runs table.
 type SummaryWriter struct {
 	w     io.Writer
 	every int64
 	err   error
 
-	run  *Run
-	kind map[string]*kindTrack
-	// kinds in order of first appearance
-	order []string
+	runs  RunCollector  // the headline figures
 	last  []StepSummary // summaries of the last step seen
 	lastP []bool        // whether each of last was printed
-}
-
-type kindTrack struct {
-	firstStep, lastStep int64
-	firstW, firstL      float64
-	lastW, lastL        float64
-	cosSum              float64
-	cosN                int
-	steps               int
 }
 
 // NewSummaryWriter returns a writer printing to w; every > 1 prints only
@@ -55,7 +41,8 @@ func (s *SummaryWriter) printf(format string, args ...any) {
 
 // BeginRun prints the run header.
 func (s *SummaryWriter) BeginRun(r *Run) {
-	s.run, s.kind, s.order, s.last, s.lastP = r, map[string]*kindTrack{}, nil, nil, nil
+	s.runs.BeginRun(r)
+	s.last, s.lastP = nil, nil
 	id := r.RunID
 	if len(id) > 12 {
 		id = id[:12]
@@ -69,30 +56,20 @@ func (s *SummaryWriter) BeginRun(r *Run) {
 		"step", "kind", "n", "cos_mean", "cos_med", "case1", "case2", "case3", "loss1", "loss2", "loss3", "loss4", "R_mean", "fo_ok")
 }
 
-// Step records one step's summary and prints it if it is due.
-func (s *SummaryWriter) Step(ss *StepSummary) {
-	t := s.kind[ss.Kind]
-	if t == nil {
-		t = &kindTrack{firstStep: ss.Step, firstW: ss.LogpW, firstL: ss.LogpL}
-		s.kind[ss.Kind] = t
-		s.order = append(s.order, ss.Kind)
-	}
-	t.lastStep, t.lastW, t.lastL = ss.Step, ss.LogpW, ss.LogpL
-	t.steps++
-	if m := ss.S.Cos.Mean; finite(m) {
-		t.cosSum += m
-		t.cosN++
-	}
-	if len(s.last) > 0 && s.last[0].Step != ss.Step {
-		s.last, s.lastP = s.last[:0], s.lastP[:0]
-	}
-	// Train rows come every step: print every Nth. Other kinds (probes) come
-	// only at dump steps: print them all.
-	due := ss.Kind != "train" || ss.Step%s.every == 0
-	s.last = append(s.last, *ss)
-	s.lastP = append(s.lastP, due)
-	if due {
-		s.line(ss)
+// Step records one step's summaries and prints those that are due.
+func (s *SummaryWriter) Step(v *StepView) {
+	s.runs.Step(v)
+	s.last, s.lastP = s.last[:0], s.lastP[:0]
+	for i := range v.Summaries {
+		ss := &v.Summaries[i]
+		// Train rows come every step: print every Nth. Other kinds (probes)
+		// come only at dump steps: print them all.
+		due := ss.Kind != "train" || ss.Step%s.every == 0
+		s.last = append(s.last, *ss)
+		s.lastP = append(s.lastP, due)
+		if due {
+			s.line(ss)
+		}
 	}
 }
 
@@ -111,20 +88,30 @@ func (s *SummaryWriter) line(ss *StepSummary) {
 }
 
 // EndRun prints the last step (if it was skipped by -every) and the headline
-// figures of the run.
+// figures of the run, per kind.
 func (s *SummaryWriter) EndRun(warnings int) error {
 	for i := range s.last {
 		if !s.lastP[i] {
 			s.line(&s.last[i])
 		}
 	}
-	for _, k := range s.order {
-		t := s.kind[k]
-		s.printf("  %-5s steps %d..%d (%d): Δlogp chosen %s, rejected %s, margin %s; mean cos %s\n", k,
-			t.firstStep, t.lastStep, t.steps, signed(t.lastW-t.firstW), signed(t.lastL-t.firstL),
-			signed((t.lastW-t.lastL)-(t.firstW-t.firstL)), f(t.cosSum/float64(t.cosN), 4))
+	r := s.runs.cur
+	for _, kind := range r.KindOrder {
+		k := r.Kinds[kind]
+		s.printf("  %s pairs: %s\n", kind, k.Span())
+		for i, h := range k.Headline(kind) {
+			sep := "  "
+			if i%4 == 0 {
+				sep = "\n    "
+				if i == 0 {
+					sep = "    "
+				}
+			}
+			s.printf("%s%s %s", sep, h.Name, h.Text())
+		}
+		s.printf("\n")
 	}
-	if len(s.order) == 0 {
+	if len(r.KindOrder) == 0 {
 		s.printf("  no pairs (pairs.arrows missing or empty)\n")
 	}
 	if warnings > 0 {
@@ -134,10 +121,21 @@ func (s *SummaryWriter) EndRun(warnings int) error {
 	return s.err
 }
 
-func signed(x float64) string {
-	if !finite(x) {
+// Text formats a headline figure as every view prints it: changes signed
+// with 4 decimals, cosines with 4, fractions with 3; "-" when undefined.
+func (h Figure) Text() string {
+	switch {
+	case !finite(h.Value):
 		return "-"
+	case strings.HasSuffix(h.Name, "_delta"):
+		return signed(h.Value)
+	case strings.Contains(h.Name, "_case"):
+		return f(h.Value, 3)
 	}
+	return f(h.Value, 4)
+}
+
+func signed(x float64) string {
 	if math.Signbit(x) {
 		return fmt.Sprintf("%.4f", x)
 	}

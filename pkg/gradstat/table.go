@@ -22,12 +22,17 @@ type Column struct {
 	Doc  string // one line, for docs/FORMATS.md and -h
 }
 
-// Batch is a column-major buffer of rows of one table, filled row by row
-// with the typed appenders in column order and closed with End.
+// Batch is a column-major buffer of rows of one table. A row is begun with
+// Row, which makes every column null, filled by column name (Int, Float, Str,
+// Bool) or by position (SetInt, SetFloat, SetStr, SetBool), and closed with
+// End:
 //
-// A value is null when its validity is false: Float values that are NaN or
-// ±Inf are null (the reason is reported as a warning), and Null appends a
-// null of any type.
+//	b.Row()
+//	b.Float("cos", s.Cos)
+//	b.End()
+//
+// A Float value that is NaN or ±Inf is null (the reason is reported as a
+// warning); a column that is not set is null.
 type Batch struct {
 	Cols  []Column
 	Ints  [][]int64
@@ -36,14 +41,21 @@ type Batch struct {
 	Bools [][]bool
 	Valid [][]bool
 	N     int // complete rows
-	c     int // next column of the current row
+	open  bool
+	index map[string]int
 }
 
 // NewBatch returns an empty batch for the given columns.
 func NewBatch(cols []Column) *Batch {
-	b := &Batch{Cols: cols}
+	b := &Batch{Cols: cols, index: make(map[string]int, len(cols))}
 	n := len(cols)
 	b.Ints, b.Fls, b.Strs, b.Bools, b.Valid = make([][]int64, n), make([][]float64, n), make([][]string, n), make([][]bool, n), make([][]bool, n)
+	for i, c := range cols {
+		if _, dup := b.index[c.Name]; dup {
+			panic("gradstat: duplicate column " + c.Name)
+		}
+		b.index[c.Name] = i
+	}
 	return b
 }
 
@@ -53,81 +65,84 @@ func (b *Batch) Reset() {
 		b.Ints[i], b.Fls[i], b.Strs[i] = b.Ints[i][:0], b.Fls[i][:0], b.Strs[i][:0]
 		b.Bools[i], b.Valid[i] = b.Bools[i][:0], b.Valid[i][:0]
 	}
-	b.N, b.c = 0, 0
+	b.N, b.open = 0, false
 }
 
-func (b *Batch) next(t Type) int {
-	c := b.c
-	if c >= len(b.Cols) {
-		panic("gradstat: too many values in a row")
+// Row begins a row with every column null.
+func (b *Batch) Row() {
+	if b.open {
+		panic("gradstat: Row before End")
+	}
+	for c, col := range b.Cols {
+		switch col.Type {
+		case Int:
+			b.Ints[c] = append(b.Ints[c], 0)
+		case Float:
+			b.Fls[c] = append(b.Fls[c], math.NaN())
+		case String:
+			b.Strs[c] = append(b.Strs[c], "")
+		case Bool:
+			b.Bools[c] = append(b.Bools[c], false)
+		}
+		b.Valid[c] = append(b.Valid[c], false)
+	}
+	b.open = true
+}
+
+// End completes the current row.
+func (b *Batch) End() {
+	if !b.open {
+		panic("gradstat: End without Row")
+	}
+	b.open = false
+	b.N++
+}
+
+// col returns the index of the named column of type t.
+func (b *Batch) col(name string, t Type) int {
+	c, ok := b.index[name]
+	if !ok {
+		panic("gradstat: no column " + name)
+	}
+	if !b.open {
+		panic("gradstat: value outside a row")
 	}
 	if b.Cols[c].Type != t {
-		panic(fmt.Sprintf("gradstat: column %s: wrong value type", b.Cols[c].Name))
+		panic(fmt.Sprintf("gradstat: column %s: wrong value type", name))
 	}
-	b.c++
 	return c
 }
 
-// I appends an int64 value.
-func (b *Batch) I(v int64) *Batch {
-	c := b.next(Int)
-	b.Ints[c] = append(b.Ints[c], v)
-	b.Valid[c] = append(b.Valid[c], true)
-	return b
+// Int sets the named int64 column of the current row.
+func (b *Batch) Int(name string, v int64) { b.SetInt(b.col(name, Int), v) }
+
+// Float sets the named float64 column (null if v is not finite).
+func (b *Batch) Float(name string, v float64) { b.SetFloat(b.col(name, Float), v) }
+
+// Str sets the named utf8 column.
+func (b *Batch) Str(name string, v string) { b.SetStr(b.col(name, String), v) }
+
+// Bool sets the named bool column.
+func (b *Batch) Bool(name string, v bool) { b.SetBool(b.col(name, Bool), v) }
+
+// SetInt sets column c (an Int column) of the current row.
+func (b *Batch) SetInt(c int, v int64) {
+	b.Ints[c][b.N], b.Valid[c][b.N] = v, true
 }
 
-// F appends a float64 value (null if not finite).
-func (b *Batch) F(v float64) *Batch {
-	c := b.next(Float)
-	b.Fls[c] = append(b.Fls[c], v)
-	b.Valid[c] = append(b.Valid[c], !math.IsNaN(v) && !math.IsInf(v, 0))
-	return b
+// SetFloat sets column c (a Float column); null if v is not finite.
+func (b *Batch) SetFloat(c int, v float64) {
+	b.Fls[c][b.N], b.Valid[c][b.N] = v, !math.IsNaN(v) && !math.IsInf(v, 0)
 }
 
-// S appends a string value.
-func (b *Batch) S(v string) *Batch {
-	c := b.next(String)
-	b.Strs[c] = append(b.Strs[c], v)
-	b.Valid[c] = append(b.Valid[c], true)
-	return b
+// SetStr sets column c (a String column).
+func (b *Batch) SetStr(c int, v string) {
+	b.Strs[c][b.N], b.Valid[c][b.N] = v, true
 }
 
-// B appends a bool value.
-func (b *Batch) B(v bool) *Batch {
-	c := b.next(Bool)
-	b.Bools[c] = append(b.Bools[c], v)
-	b.Valid[c] = append(b.Valid[c], true)
-	return b
-}
-
-// Null appends a null value of the current column's type.
-func (b *Batch) Null() *Batch {
-	c := b.c
-	if c >= len(b.Cols) {
-		panic("gradstat: too many values in a row")
-	}
-	switch b.Cols[c].Type {
-	case Int:
-		b.Ints[c] = append(b.Ints[c], 0)
-	case Float:
-		b.Fls[c] = append(b.Fls[c], math.NaN())
-	case String:
-		b.Strs[c] = append(b.Strs[c], "")
-	case Bool:
-		b.Bools[c] = append(b.Bools[c], false)
-	}
-	b.Valid[c] = append(b.Valid[c], false)
-	b.c++
-	return b
-}
-
-// End completes the current row. It panics if the row is incomplete.
-func (b *Batch) End() {
-	if b.c != len(b.Cols) {
-		panic(fmt.Sprintf("gradstat: row has %d values, want %d", b.c, len(b.Cols)))
-	}
-	b.c = 0
-	b.N++
+// SetBool sets column c (a Bool column).
+func (b *Batch) SetBool(c int, v bool) {
+	b.Bools[c][b.N], b.Valid[c][b.N] = v, true
 }
 
 // Sink receives the output table batch by batch.

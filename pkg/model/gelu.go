@@ -17,8 +17,9 @@ var geluScale = math.Sqrt(2 / math.Pi)
 //
 // out, inp are (N), N = T·4C in the model.
 //
-// float32 uses gemm.GELU (float32 arithmetic) where gemm has SIMD kernels for
-// it; otherwise, and for float64, the formula is evaluated in float64.
+// float32 uses gemm.GELU (float32 arithmetic, the same bits on every CPU with
+// AVX2 and FMA, with or without AVX-512) where gemm has SIMD kernels for it;
+// otherwise, and for float64, the formula is evaluated in float64.
 func geluForward[F Float](out, inp []F, N int) {
 	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
 		gemm.GELU(as32(out)[:N], as32(inp)[:N])

@@ -109,7 +109,10 @@ func matmulBackwardInp[F Float](dinp, dout, w []F, T, C, OC int) {
 // matmulBackwardParams accumulates dw[o,c] += Σ_t dout[t,o]·inp[t,c] and
 // db[o] += Σ_t dout[t,o] for the output rows o0..o1-1. db may be nil.
 func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int) {
-	if db != nil {
+	if db != nil && unsafe.Sizeof(F(0)) == 4 {
+		// db[o] += Σ_t dout[t,o], as below (SIMD, the same bits)
+		gemm.ColSum(as32(db)[o0:o1], as32(dout)[o0:], OC, T, o1-o0)
+	} else if db != nil {
 		// db[o] += Σ_t dout[t,o], each sum in increasing t in its own
 		// accumulator, 64 outputs at a time so that dout is read by rows
 		var s [64]F

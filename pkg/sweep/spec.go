@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"entangle/pkg/runfmt"
 )
 
 // DefaultDone is the file whose presence in a run directory marks the run
@@ -63,13 +65,14 @@ type Run struct {
 }
 
 // Name is the run's directory relative to the root, e.g.
-// "task=1t/loss=dpo/beta=0.1/seed=1", used to label the run in messages.
+// "task=1t/loss=dpo/beta=0.1/seed=1": its label (runfmt.Label), the name
+// gradstat and plot give the run.
 func (r Run) Name() string {
 	parts := make([]string, len(r.Params))
 	for i, p := range r.Params {
 		parts[i] = p.Key + "=" + p.Value
 	}
-	return strings.Join(parts, "/")
+	return runfmt.Label(parts)
 }
 
 // SpecError is an error in a spec, located by file and line.

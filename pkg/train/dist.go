@@ -37,6 +37,21 @@ type DistRow struct {
 	// Top holds the K most probable tokens, most probable first (ties: the
 	// lower id first).
 	Top []TokenProb
+	// Entropy is the entropy of the whole next-token distribution, in nats.
+	Entropy float64
+}
+
+// entropy returns −Σ_v p_v log p_v = Σ_v p_v (lse − l_v) of the
+// distribution p = softmax(l), given lse = log Σ_v exp(l_v), summed in
+// float64 in token order.
+func entropy(logits []float64, lse float64) float64 {
+	var h float64
+	for _, l := range logits {
+		if p := math.Exp(l - lse); p > 0 {
+			h += p * (lse - l)
+		}
+	}
+	return h
 }
 
 // NextTokenDists runs the model of c on both responses of each example and
@@ -100,7 +115,7 @@ func NextTokenDists(c *Checkpoint, exs []prefdata.Example, k int, emit func(*Dis
 				}
 				lse := mx + math.Log(z)
 				*row = DistRow{Pair: ex.ID, Side: side.name, Pos: pos, Token: tok,
-					Logp: logits[tok] - lse, Other: -1, OtherLogp: math.NaN(), Top: row.Top[:0]}
+					Logp: logits[tok] - lse, Other: -1, OtherLogp: math.NaN(), Top: row.Top[:0], Entropy: entropy(logits, lse)}
 				if pos < len(side.contrastive) {
 					row.Contrastive = side.contrastive[pos]
 				}

@@ -68,6 +68,13 @@ func TestNextTokenDists(t *testing.T) {
 					}
 				}
 			}
+			var h float64 // the entropy from the full distribution (k = V)
+			for _, tp := range r.Top {
+				h -= tp.P * math.Log(tp.P)
+			}
+			if math.Abs(r.Entropy-h) > 1e-12 || r.Entropy <= 0 || r.Entropy > math.Log(float64(V)) {
+				t.Errorf("row %d: entropy %v, −Σ p log p over the full distribution %v (and 0 < H ≤ log V)", i, r.Entropy, h)
+			}
 			if len(r.Top) != V || !found || math.Abs(sum-1) > 1e-12 {
 				t.Errorf("row %d: %d top tokens summing to %v, token found %v; want all %d summing to 1", i, len(r.Top), sum, found, V)
 			}
@@ -105,6 +112,32 @@ func TestNextTokenDistsErrors(t *testing.T) {
 		err := NextTokenDists(c, tc.exs, tc.k, nop)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want an error containing %q", err, tc.want)
+		}
+	}
+}
+
+// TestEntropy: logits (0, log 3) are p = (1/4, 3/4), H = log 4 − (3/4) log 3;
+// equal logits are the uniform distribution, H = log n; a token with
+// probability 0 (logit −∞) adds nothing.
+func TestEntropy(t *testing.T) {
+	for _, tc := range []struct {
+		logits []float64
+		want   float64
+	}{
+		{[]float64{0, math.Log(3)}, math.Log(4) - 0.75*math.Log(3)},
+		{[]float64{2, 2, 2, 2, 2}, math.Log(5)},
+		{[]float64{1, math.Inf(-1)}, 0},
+	} {
+		mx := math.Inf(-1)
+		for _, l := range tc.logits {
+			mx = math.Max(mx, l)
+		}
+		var z float64
+		for _, l := range tc.logits {
+			z += math.Exp(l - mx)
+		}
+		if got := entropy(tc.logits, mx+math.Log(z)); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("entropy(%v) = %v, want %v", tc.logits, got, tc.want)
 		}
 	}
 }

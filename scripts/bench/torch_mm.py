@@ -12,10 +12,11 @@ For each shape and thread count it times --reps batches of calls, each batch
 lasting at least --min-time seconds, and reports the best batch in GFLOP/s
 (2mnk per call; the best is the least disturbed by other load on the machine).
 
-Prints the BLAS libraries this process mapped and torch.mm 1024² GFLOP/s, and
-refuses (exit 3) when reference BLAS is loaded unless --allow-reference-blas.
-The last stdout line is one JSON object: {"blas": [...], "mm1024": {"1": g, "2": g},
-"shapes": {SHAPE: {"1": g, "2": g}}}.
+Prints the BLAS libraries this process mapped, OpenBLAS's kernel set and
+torch.mm 1024² GFLOP/s, and refuses (exit 3) when reference BLAS is loaded
+unless --allow-reference-blas. The last stdout line is one JSON object:
+{"blas": [...], "openblas": {...}, "mm1024": {"1": g, "2": g},
+"shapes": {SHAPE: {"1": g, "2": g}}}. Without SHAPEs it measures only 1024².
 """
 
 import argparse
@@ -26,16 +27,8 @@ import time
 
 import torch
 
-
-def blas_libraries():
-    """The BLAS/LAPACK files mapped into this process, resolved paths."""
-    libs = set()
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 6 and any(k in parts[5] for k in ("blas", "lapack", "mkl")):
-                libs.add(os.path.realpath(parts[5]))
-    return sorted(libs)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from blasinfo import blas_libraries, openblas_info  # noqa: E402
 
 
 def operands(op, m, n, k):
@@ -87,7 +80,9 @@ def main():
     if not any("openblas" in p for p in libs) and not args.allow_reference_blas:
         print("torch_mm: OpenBLAS is not loaded (reference BLAS?): not a baseline; run through torch_env.sh", file=sys.stderr)
         sys.exit(3)
-    out = {"blas": libs, "mm1024": {}, "shapes": {}}
+    ob = openblas_info()
+    print("OpenBLAS:", ob.get("config", "n/a"), "| core", ob.get("core", "n/a"))
+    out = {"blas": libs, "openblas": ob, "mm1024": {}, "shapes": {}}
     for thr in (1, 2):
         torch.set_num_threads(thr)
         out["mm1024"][str(thr)] = gflops("NN", 1024, 1024, 1024, args.reps, args.min_time)

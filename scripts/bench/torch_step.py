@@ -42,6 +42,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch"))
 import gpt  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from blasinfo import blas_libraries, openblas_info  # noqa: E402
+
 SIZES = {  # the Go presets (pkg/model.Preset)
     "S": dict(vocab_size=256, context=64, width=128, layers=2, heads=4, tied=True),
     "M": dict(vocab_size=512, context=128, width=256, layers=4, heads=8, tied=True),
@@ -49,17 +52,6 @@ SIZES = {  # the Go presets (pkg/model.Preset)
 PROMPT = 16  # prompt tokens
 DIFF = 4     # chosen and rejected differ in their last DIFF tokens
 BETA = 0.1   # DPO β
-
-
-def blas_libraries():
-    """The BLAS/LAPACK files mapped into this process, resolved paths."""
-    libs = set()
-    with open("/proc/self/maps") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 6 and any(k in parts[5] for k in ("blas", "lapack", "mkl")):
-                libs.add(parts[5])
-    return sorted(libs)
 
 
 def is_reference_blas(libs):
@@ -128,6 +120,8 @@ def main(argv):
     gf = mm_gflops()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, OMP_PROC_BIND={os.environ.get('OMP_PROC_BIND', '')}")
     print("BLAS mapped: " + (", ".join(libs) if libs else "(none found)"))
+    ob = openblas_info()
+    print("OpenBLAS: %s | core %s" % (ob.get("config", "n/a"), ob.get("core", "n/a")))
     print(f"torch.mm 1024² float32: {gf:.1f} GFLOP/s")
     if any("openblas-pthread" in p for p in libs):
         print("WARNING: OpenBLAS-pthread is loaded; with torch's OpenMP it oversubscribes the cores "
@@ -238,7 +232,7 @@ def main(argv):
     if a.json:
         res = dict(size=a.size, mode=a.mode, pairs=B, tied=cfg["tied"], params=nparams, reps=reps,
                    ms_median=med, ms_min=min(ts), ms_max=max(ts), ms_all=ts,
-                   mm1024_gflops=gf, blas=libs, vmhwm_mb=hwm, threads=torch.get_num_threads(), torch=torch.__version__,
+                   mm1024_gflops=gf, blas=libs, openblas=ob, vmhwm_mb=hwm, threads=torch.get_num_threads(), torch=torch.__version__,
                    omp_proc_bind=os.environ.get("OMP_PROC_BIND", ""), **out)
         print(json.dumps(res))
     return 0

@@ -40,23 +40,83 @@ func main() {
 		{name: "kernAVX2", width: 8, mr: 6, nv: 2, unroll: 4, vec: YMM},
 	} {
 		for mr := 1; mr <= s.mr; mr++ {
-			kernel(s, mr)
+			kernel(s, mr, false)
+		}
+		for mr := 1; mr <= s.mr; mr++ {
+			kernel(s, mr, true)
 		}
 	}
 	transpose8()
 	transpose4()
 	elementwise()
+	elementwiseAVX2()
+	cpuidGen()
 	pair()
+	pairAVX2()
 	packStrips()
+	packRows()
+	colSum()
 	Generate()
 }
 
-func kernel(s isa, mr int) {
+// kernel emits one micro-kernel. With rowA, A is not packed: row i of the
+// tile is read at a + i*lda (row-major, lda floats apart), step p at column p,
+// which spares packing a row-major A (the forward's activations, the input
+// gradient's output gradient) into panels; the loads, FMAs and their order
+// are the same.
+func kernel(s isa, mr int, rowA bool) {
 	name := fmt.Sprintf("%sR%d", s.name, mr)
-	TEXT(name, NOSPLIT, "func(k int, a, b *float32, bs int, c *float32, ldc int)")
-	Doc(fmt.Sprintf("%s updates C[0:%d, 0:%d] += A·B in k steps (see _gen/main.go).", name, mr, s.nv*s.width))
+	sig := "func(k int, a, b *float32, bs int, c *float32, ldc int)"
+	doc := fmt.Sprintf("%s updates C[0:%d, 0:%d] += A·B in k steps (see _gen/main.go).", name, mr, s.nv*s.width)
+	if rowA {
+		name = fmt.Sprintf("%sRowA%d", s.name, mr)
+		sig = "func(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)"
+		doc = fmt.Sprintf("%s updates C[0:%d, 0:%d] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).", name, mr, s.nv*s.width)
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(doc)
 	k := Load(Param("k"), GP64())
 	a := Load(Param("a"), GP64())
+	// rowA: rows 0-3 at a + {0,1,2,3}·lda, 4-7 at a4 + …, 8-11 at a8 + …
+	var lda, lda3 Register
+	bases := []Register{a}
+	if rowA {
+		lda = Load(Param("lda"), GP64())
+		SHLQ(U8(2), lda)
+		if mr > 3 {
+			lda3 = GP64()
+			LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
+		}
+		for r := 4; r < mr; r += 4 {
+			nb := GP64()
+			LEAQ(Mem{Base: bases[len(bases)-1], Index: lda, Scale: 4}, nb)
+			bases = append(bases, nb)
+		}
+	}
+	aAt := func(u, i int) Mem {
+		if !rowA {
+			return Mem{Base: a, Disp: 4 * (u*s.mr + i)}
+		}
+		base := bases[i/4]
+		switch i % 4 {
+		case 0:
+			return Mem{Base: base, Disp: 4 * u}
+		case 1:
+			return Mem{Base: base, Index: lda, Scale: 1, Disp: 4 * u}
+		case 2:
+			return Mem{Base: base, Index: lda, Scale: 2, Disp: 4 * u}
+		}
+		return Mem{Base: base, Index: lda3, Scale: 1, Disp: 4 * u}
+	}
+	advanceA := func(steps int) {
+		if !rowA {
+			ADDQ(U32(4*s.mr*steps), a)
+			return
+		}
+		for _, r := range bases {
+			ADDQ(U32(4*steps), r)
+		}
+	}
 	b := Load(Param("b"), GP64())
 	bs := Load(Param("bs"), GP64())
 	SHLQ(U8(2), bs) // bytes per step of b
@@ -84,13 +144,13 @@ func kernel(s isa, mr int) {
 	t := []VecVirtual{s.vec(), s.vec()}
 
 	step := func(u int) {
-		// one step p: b row at (b), a column at u*MR*4(a)
+		// one step p: b row at (b), a column at aAt(u, ·)
 		for v := range bv {
 			VMOVUPS(Mem{Base: b, Disp: 4 * s.width * v}, bv[v])
 		}
 		for i := 0; i < mr; i++ {
 			ti := t[i%2]
-			VBROADCASTSS(Mem{Base: a, Disp: 4 * (u*s.mr + i)}, ti)
+			VBROADCASTSS(aAt(u, i), ti)
 			for v := range bv {
 				VFMADD231PS(bv[v], ti, acc[i][v])
 			}
@@ -105,7 +165,7 @@ func kernel(s isa, mr int) {
 	for u := 0; u < s.unroll; u++ {
 		step(u)
 	}
-	ADDQ(U32(4*s.mr*s.unroll), a)
+	advanceA(s.unroll)
 	SUBQ(U32(s.unroll), k)
 	JMP(LabelRef(name + "_loopU"))
 
@@ -113,7 +173,7 @@ func kernel(s isa, mr int) {
 	TESTQ(k, k)
 	JE(LabelRef(name + "_store"))
 	step(0)
-	ADDQ(U32(4*s.mr), a)
+	advanceA(1)
 	DECQ(k)
 	JMP(LabelRef(name + "_tail"))
 
@@ -269,5 +329,20 @@ func transpose4() {
 	DECQ(nb)
 	JMP(LabelRef("t4_loop"))
 	Label("t4_done")
+	RET()
+}
+
+// cpuidGen generates cpuid, the CPUID instruction for leaf and subleaf
+// (select.go reads the vendor, family and model with it).
+func cpuidGen() {
+	TEXT("cpuid", NOSPLIT, "func(leaf, sub uint32) (a, b, c, d uint32)")
+	Doc("cpuid executes CPUID with EAX = leaf, ECX = sub (see _gen/main.go).")
+	Load(Param("leaf"), EAX)
+	Load(Param("sub"), ECX)
+	CPUID()
+	Store(EAX, Return("a"))
+	Store(EBX, Return("b"))
+	Store(ECX, Return("c"))
+	Store(EDX, Return("d"))
 	RET()
 }

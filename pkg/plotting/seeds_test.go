@@ -1,4 +1,4 @@
-package main
+package plotting
 
 import (
 	"math"
@@ -10,12 +10,12 @@ import (
 // the mean and min–max at each step of the union of steps (seed 2 lacks
 // step 2, so step 2 has only seed 1's value).
 func TestGroupRunsAndAggSeries(t *testing.T) {
-	runs := []*runData{{labels: "loss=dpo seed=1"}, {labels: "loss=ipo seed=1"}, {labels: "loss=dpo seed=2"}}
-	gs := groupRuns(runs, defaultBy)
-	if len(gs) != 2 || gs[0].name != "loss=dpo (n=2)" || len(gs[0].runs) != 2 || gs[1].name != "loss=ipo" || !aggregated(gs) {
+	runs := []*Run{{Name: "loss=dpo/seed=1"}, {Name: "loss=ipo/seed=1"}, {Name: "loss=dpo/seed=2"}, {Name: "runs/plain"}}
+	gs := groupRuns(runs, DefaultBy)
+	if len(gs) != 3 || gs[0].name != "loss=dpo (n=2)" || len(gs[0].runs) != 2 || gs[1].name != "loss=ipo" || gs[2].name != "runs/plain" || !aggregated(gs) {
 		t.Fatalf("groups %+v", gs)
 	}
-	if gs := groupRuns(runs, "seed"); len(gs) != 2 || gs[0].name != "seed=1 (n=2)" {
+	if gs := groupRuns(runs[:3], "seed"); len(gs) != 2 || gs[0].name != "seed=1 (n=2)" {
 		t.Errorf("-by seed: %+v", gs)
 	}
 	if aggregated(groupRuns(runs, "loss,seed")) {
@@ -30,5 +30,13 @@ func TestGroupRunsAndAggSeries(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+func TestSinceFirst(t *testing.T) {
+	y := []float64{math.NaN(), 2, 5}
+	sinceFirst(y)
+	if !math.IsNaN(y[0]) || y[1] != 0 || y[2] != 3 {
+		t.Errorf("sinceFirst skips a leading NaN: got %v, want [NaN 0 3]", y)
 	}
 }

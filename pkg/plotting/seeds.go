@@ -1,4 +1,4 @@
-package main
+package plotting
 
 import (
 	"math"
@@ -6,56 +6,46 @@ import (
 	"strconv"
 	"strings"
 
-	"entangle/pkg/plotting"
+	"entangle/pkg/runfmt"
 )
 
-// defaultBy is the -by value that groups runs by every label except seed.
-const defaultBy = "-seed"
+// DefaultBy is the -by value that groups runs by every label except seed.
+const DefaultBy = "-seed"
 
 // runGroup is the runs sharing the values of the -by label keys.
 type runGroup struct {
 	name string
-	runs []*runData
+	runs []*Run
 }
 
-// labelMap parses the space-separated key=value labels of a run.
-func labelMap(labels string) map[string]string {
-	m := map[string]string{}
-	for _, kv := range strings.Fields(labels) {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-// groupRuns groups runs by the values of the comma-separated keys of by
-// (defaultBy: every label key except seed), in order of first appearance.
-// A run without labels is a group of its own.
-func groupRuns(runs []*runData, by string) []runGroup {
+// groupRuns groups runs by the values of the comma-separated label keys of
+// by (DefaultBy: every label key except seed), in order of first appearance,
+// and names each group by its key=value parts (runfmt.Label). A run without
+// labels is a group of its own.
+func groupRuns(runs []*Run, by string) []runGroup {
 	var out []runGroup
 	index := map[string]int{}
 	for _, r := range runs {
-		if r.labels == "" {
-			out = append(out, runGroup{name: r.name, runs: []*runData{r}})
+		if !r.labelled() {
+			out = append(out, runGroup{name: r.Name, runs: []*Run{r}})
 			continue
 		}
 		var parts []string
-		if by == defaultBy {
-			for _, kv := range strings.Fields(r.labels) {
+		if by == DefaultBy {
+			for _, kv := range strings.Split(r.Name, "/") {
 				if !strings.HasPrefix(kv, "seed=") {
 					parts = append(parts, kv)
 				}
 			}
 		} else {
-			m := labelMap(r.labels)
 			for _, k := range strings.Split(by, ",") {
 				if k = strings.TrimSpace(k); k != "" {
-					parts = append(parts, k+"="+m[k])
+					v, _ := runfmt.LabelValue(r.Name, k)
+					parts = append(parts, k+"="+v)
 				}
 			}
 		}
-		key := strings.Join(parts, " ")
+		key := runfmt.Label(parts)
 		if i, ok := index[key]; ok {
 			out[i].runs = append(out[i].runs, r)
 			continue
@@ -65,7 +55,7 @@ func groupRuns(runs []*runData, by string) []runGroup {
 		if name == "" {
 			name = "all runs"
 		}
-		out = append(out, runGroup{name: name, runs: []*runData{r}})
+		out = append(out, runGroup{name: name, runs: []*Run{r}})
 	}
 	for i := range out {
 		if len(out[i].runs) > 1 {
@@ -113,7 +103,7 @@ func aggSeries(xs, ys [][]float64) (x, mean, lo, hi []float64) {
 	}
 	for r := range xs {
 		for j, v := range xs[r] {
-			if j >= len(ys[r]) || isNaN(ys[r][j]) || math.IsInf(ys[r][j], 0) {
+			if j >= len(ys[r]) || math.IsNaN(ys[r][j]) || math.IsInf(ys[r][j], 0) {
 				continue
 			}
 			i, y := pos[v], ys[r][j]
@@ -133,7 +123,7 @@ func aggSeries(xs, ys [][]float64) (x, mean, lo, hi []float64) {
 }
 
 // aggCurves averages the curves of a group's runs (mean, min–max band).
-func aggCurves(cs []plotting.Curves) plotting.Curves {
+func aggCurves(cs []Curves) Curves {
 	var xs, cw, cl [][]float64
 	for _, c := range cs {
 		if len(c.X) == 0 {
@@ -141,7 +131,7 @@ func aggCurves(cs []plotting.Curves) plotting.Curves {
 		}
 		xs, cw, cl = append(xs, c.X), append(cw, c.Chosen), append(cl, c.Rejected)
 	}
-	var out plotting.Curves
+	var out Curves
 	if len(xs) == 0 {
 		return out
 	}
@@ -152,15 +142,15 @@ func aggCurves(cs []plotting.Curves) plotting.Curves {
 
 // groupDynamics is the dynamics figure's data per group: the mean over the
 // group's runs of the step-mean curves, with the min–max over runs shaded.
-func groupDynamics(gs []runGroup, relative bool) ([]plotting.RunDynamics, error) {
-	var out []plotting.RunDynamics
+func groupDynamics(gs []runGroup, relative bool) ([]RunDynamics, error) {
+	var out []RunDynamics
 	for _, g := range gs {
-		ds, err := dynamicsData(g.runs, relative)
+		ds, err := DynamicsOf(g.runs, relative)
 		if err != nil {
 			continue
 		}
-		d := plotting.RunDynamics{Name: g.name, HeldOutSource: ds[0].HeldOutSource}
-		var tr, ho []plotting.Curves
+		d := RunDynamics{Name: g.name, HeldOutSource: ds[0].HeldOutSource}
+		var tr, ho []Curves
 		for _, r := range ds {
 			tr, ho = append(tr, r.Train), append(ho, r.HeldOut)
 		}
@@ -168,7 +158,7 @@ func groupDynamics(gs []runGroup, relative bool) ([]plotting.RunDynamics, error)
 		out = append(out, d)
 	}
 	if len(out) == 0 {
-		return dynamicsData(nil, relative)
+		return DynamicsOf(nil, relative)
 	}
 	return out, nil
 }
@@ -176,10 +166,10 @@ func groupDynamics(gs []runGroup, relative bool) ([]plotting.RunDynamics, error)
 // groupEntangle is the entanglement figure's data per group: the mean over
 // runs of the per-step median cos and ⟨g_w,g_l⟩, with the min–max of the
 // runs' medians as the band.
-func groupEntangle(gs []runGroup) ([]plotting.RunEntangle, error) {
-	var out []plotting.RunEntangle
+func groupEntangle(gs []runGroup) ([]RunEntangle, error) {
+	var out []RunEntangle
 	for _, g := range gs {
-		es, err := entangleData(g.runs)
+		es, err := EntanglementOf(g.runs)
 		if err != nil {
 			continue
 		}
@@ -187,24 +177,24 @@ func groupEntangle(gs []runGroup) ([]plotting.RunEntangle, error) {
 		for _, e := range es {
 			xs, cs, ds = append(xs, e.Cos.X), append(cs, e.Cos.Mid), append(ds, e.Dot.Mid)
 		}
-		var c, d plotting.Band
+		var c, d Band
 		c.X, c.Mid, c.Lo, c.Hi = aggSeries(xs, cs)
 		d.X, d.Mid, d.Lo, d.Hi = aggSeries(xs, ds)
 		c.Name, d.Name = "cos", "dot"
-		out = append(out, plotting.RunEntangle{Name: g.name, Cos: c, Dot: d, Spread: "min–max over runs of the median over pairs (line: mean over runs)"})
+		out = append(out, RunEntangle{Name: g.name, Cos: c, Dot: d, Spread: "min–max over runs of the median over pairs (line: mean over runs)"})
 	}
 	if len(out) == 0 {
-		return entangleData(nil)
+		return EntanglementOf(nil)
 	}
 	return out, nil
 }
 
 // groupCases is the case-fraction figure's data per group: per step the
 // mean over the group's runs of each case fraction.
-func groupCases(gs []runGroup) ([]plotting.RunCases, error) {
-	var out []plotting.RunCases
+func groupCases(gs []runGroup) ([]RunCases, error) {
+	var out []RunCases
 	for _, g := range gs {
-		rc, err := casesData(g.runs)
+		rc, err := CasesOf(g.runs)
 		if err != nil {
 			continue
 		}
@@ -212,7 +202,7 @@ func groupCases(gs []runGroup) ([]plotting.RunCases, error) {
 		for _, r := range rc {
 			xs = append(xs, r.X)
 		}
-		d := plotting.RunCases{Name: g.name}
+		d := RunCases{Name: g.name}
 		var layers [4][]float64
 		for k := 0; k < 4; k++ {
 			var ys [][]float64
@@ -234,7 +224,7 @@ func groupCases(gs []runGroup) ([]plotting.RunCases, error) {
 		out = append(out, d)
 	}
 	if len(out) == 0 {
-		return casesData(nil)
+		return CasesOf(nil)
 	}
 	return out, nil
 }
