@@ -32,7 +32,8 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "torch"))
 sys.path.insert(0, here)
 import gpt  # noqa: E402
-import torch_step  # noqa: E402  (BLAS checks, VmHWM, timing)
+import torch_step  # noqa: E402  (reference-BLAS check, VmHWM, timing)
+from blasinfo import blas_libraries  # noqa: E402
 
 GPT2 = dict(vocab_size=50257, context=1024, width=768, layers=12, heads=12, tied=True)
 BETA = 0.1
@@ -52,7 +53,7 @@ def main(argv):
     a = ap.parse_args(argv)
 
     torch.set_num_threads(2)
-    libs = torch_step.blas_libraries()
+    libs = blas_libraries()
     gf = torch_step.mm_gflops()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     print("BLAS mapped: " + (", ".join(libs) if libs else "(none found)"))
