@@ -57,8 +57,9 @@ prefgen long-suffix -n 64 | train -model S -epochs 1 -lr 3e-4 -out runs/sft-S
 train -resume runs/sft-long long.arrow
 train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t
 train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors
-train -mode analyze -init trl-run/checkpoint-40 -ref gpt2 -beta 0.1 -pairs 512 -grads countsketch:4096 -out an/40 data.arrow
-train -merge runs/series an/40 an/80 an/120 && gradstat -summary runs/series`,
+train -mode pref -init runs/sft/model.safetensors -steps 10 -save-every 5 -q -out runs/kept long.arrow
+for s in 5 10; do train -mode analyze -init runs/kept/checkpoint-$s/model.safetensors -ref runs/sft/model.safetensors -pairs 16 -grads countsketch:256 -q -out an/$s long.arrow; done
+train -merge runs/series an/5 an/10 && gradstat -summary runs/series`,
 }
 
 func run(ctx context.Context, env *cli.Env) (err error) {
