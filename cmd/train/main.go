@@ -98,6 +98,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	df := addDistFlags(fs)
 	ef := addExportFlags(fs)
 	af := addAnalyzeFlags(fs)
+	lf := addLoRAFlags(fs)
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
@@ -218,6 +219,9 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 		}
 		m.Tied = !*untied
 		cfg.Model, cfg.Preset = m, *preset
+	}
+	if cfg.LoRA, err = lf.resolve(set); err != nil {
+		return err
 	}
 	if set["steps"] && !set["epochs"] {
 		cfg.Epochs = 0

@@ -278,6 +278,26 @@ func TestGroups(t *testing.T) {
 	}
 }
 
+// TestGroupsLoRA: adapter groups (Of "lora") are left out of the check that
+// the groups sum to the totals, and their shares are of the adapter totals.
+func TestGroupsLoRA(t *testing.T) {
+	r := &Run{Label: "r", Groups: []runfmt.Group{{Name: "wte", Offset: 0, Size: 4}, {Name: "lm_head", Offset: 4, Size: 4},
+		{Name: "q.lora_A", Offset: 0, Size: 2, Of: runfmt.GroupsLoRA}, {Name: "q.lora_B", Offset: 2, Size: 2, Of: runfmt.GroupsLoRA}}}
+	e, s, warns := engine(TableGroups, r)
+	a := trainPair(1, 1, 1, 4, 1, 1, 1)
+	a.DotG, a.WWG, a.LLG = []float64{0.25, 0.75, 0.1, 0.3}, []float64{1, 3, 0.5, 1.5}, []float64{0.5, 0.5, 0.2, 0.2}
+	if err := e.Step(&StepData{Step: 1, Pairs: []runfmt.PairRow{a}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(*warns) != 0 || len(s.rows) != 4 {
+		t.Fatalf("rows %d warnings %q", len(s.rows), *warns)
+	}
+	wantF(t, s.rows[0], "dot_share", 0.25)
+	wantF(t, s.rows[2], "dot_share", 0.25)
+	wantF(t, s.rows[3], "ww_share", 0.75)
+	wantF(t, s.rows[3], "ll_share", 0.5)
+}
+
 func TestWarnings(t *testing.T) {
 	e, s, warns := engine(TablePairs, &Run{Label: "sweep/x"})
 	zero := trainPair(4, 8, 0, 0, 1, 1, 1)

@@ -10,12 +10,12 @@ import (
 // GroupColumns are the columns of the groups table: one row per run, step,
 // kind and parameter group.
 var GroupColumns = cols(runCols, []Column{
-	{"group", String, "parameter group name (the model's tensor table)"},
+	{"group", String, "parameter group name (the model's tensor table; under train -lora then the adapters' <module>.lora_A/.lora_B)"},
 	{"n", Int, "pairs summed"},
 	{"dot", Float, "Σ over pairs of the group's ⟨g_w,g_l⟩"},
 	{"ww", Float, "Σ over pairs of the group's ‖g_w‖²"},
 	{"ll", Float, "Σ over pairs of the group's ‖g_l‖²"},
-	{"dot_share", Float, "dot / Σ over pairs of the total dot (shares sum to 1 over groups)"},
+	{"dot_share", Float, "dot / Σ over pairs of the total dot (shares sum to 1 over groups); an adapter group's of the adapter total (Σ over the adapter groups)"},
 	{"ww_share", Float, "ww / Σ total ww"},
 	{"ll_share", Float, "ll / Σ total ll"},
 	{"cos_mean", Float, "mean over pairs of the group's cosine dot_g/√(ww_g·ll_g) (zero-norm groups skipped)"},
@@ -67,6 +67,19 @@ func (e *Engine) groupRows(d *StepData) {
 				tll += p.LL
 			}
 		}
+		// groups of another vector (Group.Of, the LoRA adapters): shares of
+		// that vector's totals, the sums over its groups
+		other := map[string]*[3]float64{}
+		for g := 0; g < G && g < len(e.run.Groups); g++ {
+			if of := e.run.Groups[g].Of; of != "" {
+				if other[of] == nil {
+					other[of] = new([3]float64)
+				}
+				other[of][0] += dot[g]
+				other[of][1] += ww[g]
+				other[of][2] += ll[g]
+			}
+		}
 		for g := 0; g < G; g++ {
 			var cs float64
 			nc := 0
@@ -81,8 +94,12 @@ func (e *Engine) groupRows(d *StepData) {
 				}
 			}
 			name := fmt.Sprintf("group%d", g)
+			td, tw, tl := tdot, tww, tll
 			if g < len(e.run.Groups) {
 				name = e.run.Groups[g].Name
+				if t := other[e.run.Groups[g].Of]; t != nil {
+					td, tw, tl = t[0], t[1], t[2]
+				}
 			}
 			b := e.row(d.Step, k)
 			b.Str("group", name)
@@ -90,9 +107,9 @@ func (e *Engine) groupRows(d *StepData) {
 			b.Float("dot", dot[g])
 			b.Float("ww", ww[g])
 			b.Float("ll", ll[g])
-			b.Float("dot_share", dot[g]/tdot)
-			b.Float("ww_share", ww[g]/tww)
-			b.Float("ll_share", ll[g]/tll)
+			b.Float("dot_share", dot[g]/td)
+			b.Float("ww_share", ww[g]/tw)
+			b.Float("ll_share", ll[g]/tl)
 			b.Float("cos_mean", cs/float64(nc))
 			b.End()
 		}

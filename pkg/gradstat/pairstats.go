@@ -67,6 +67,9 @@ func (e *Engine) checkGroups(step int64, where loc, p *runfmt.PairRow) {
 	}
 	var dot, ww, ll float64
 	for g := range p.DotG {
+		if g < len(e.run.Groups) && e.run.Groups[g].Of != "" {
+			continue // adapter groups: another vector than the totals'
+		}
 		dot += p.DotG[g]
 		ww += p.WWG[g]
 		ll += p.LLG[g]

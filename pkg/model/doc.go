@@ -92,6 +92,23 @@
 // Model.AccumulateGrads and Model.LogProbs process many sequences on Lanes
 // goroutines.
 //
+// # LoRA adapters
+//
+// NewLoRA(m, r, α, sites) puts rank-r adapters on row blocks of weight
+// tensors (a LoRASite: rows Row0..Row0+Out of a tensor of row length In, so
+// Llama's q_proj is rows 0..H·hs of attn.qkv.w, GPT-2's fused c_attn all of
+// it). The adapted function is y = W₀x + s·B(Ax), s = α/r, A (r, In),
+// B (Out, r); the model computes it as one projection with the merged weight
+// W = W₀ + s·BA (Merge, from a copy of the adapted rows: Unmerge restores
+// W₀ exactly, the reference model). With G the gradient of the merged rows
+// (any Backward),
+//
+//	dA = s·Bᵀ·G,   dB = s·G·Aᵀ
+//
+// (LoRA.Grad), checked against central differences for every block kind
+// and, through pkg/hfmodel, against peft's unmerged layer in PyTorch.
+// Init is peft's: A ~ U(−1/√In, 1/√In) (kaiming_uniform, a = √5), B = 0.
+//
 // # Determinism
 //
 // Results are bit-identical for any GOMAXPROCS. Inside a kernel, work is split

@@ -47,6 +47,14 @@
 // A NaN or Inf in a pair's log-probs, loss, weights or gradient norms is an
 // error naming the pair id.
 //
+// # LoRA adapters
+//
+// SetLoRA(a) (lora.go) makes Grad also measure every pair with respect to
+// the adapters a (model.LoRA) of a model running with merged weights: the
+// dots and norms of the adapter gradients P(g_w), P(g_l) per adapter
+// tensor, appended to the pair's group vectors after the model's groups.
+// The totals and dst stay those of all parameters.
+//
 // # kto_pair's reference point
 //
 // Loss "kto_pair" needs loss.Pair.KL (Config.KL): Grad uses the detached batch mean of

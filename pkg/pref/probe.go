@@ -23,7 +23,7 @@ func (s *Stepper[F]) ProbeBefore(probes []Pair) ([]PairStats, error) {
 		ps.gw = append(ps.gw, make([]F, s.n))
 		ps.gl = append(ps.gl, make([]F, s.n))
 	}
-	ps.rows = growRows(ps.rows, len(probes), len(s.groups), s.m.Cfg.C)
+	ps.rows = growRows(ps.rows, len(probes), s.numGroups(), s.m.Cfg.C)
 	s.batchKL(probes)
 	ln := s.main
 	for i := range probes {

@@ -142,6 +142,7 @@ func (s *Stepper[F]) pairGrads(ln *lane[F], p *Pair, row *PairStats, withDots bo
 	s.backward(ln, ln.gl, &ln.l)
 	r := s.evalPair(ln, p)
 	r.Loss += s.gatePenalty(ln)
+	s.loraDots(ln)
 	if !withDots {
 		return r, nil
 	}
@@ -160,6 +161,10 @@ func (s *Stepper[F]) finishRow(ln *lane[F], p *Pair, row *PairStats, r loss.Resu
 		dot += d.Dot
 		ww += d.AA
 		ll += d.BB
+	}
+	for k, d := range ln.agd[:len(s.loraGroups)] {
+		g := len(ln.gd) + k
+		row.DotG[g], row.WWG[g], row.LLG[g] = d.Dot, d.AA, d.BB
 	}
 	cw, cl := r.DW, r.DL
 	if s.cfg.Normalize {

@@ -37,7 +37,9 @@ type lane[F model.Float] struct {
 	gw, gl []F // ∇z_w, ∇z_l of the current pair
 	dlogp  []F
 	gd     []entangle.GroupDot
-	acc    *[48]float64 // pairPass's float64 lanes (gemm.PairBlock)
+	acc    *[48]float64        // pairPass's float64 lanes (gemm.PairBlock)
+	aw, al []F                 // adapter gradients of the pair (SetLoRA)
+	agd    []entangle.GroupDot // their dots per adapter group
 }
 
 func newLane[F model.Float](m *model.Model[F], ws *model.Workspace[F], gw, gl []F, groups int) *lane[F] {
@@ -84,6 +86,9 @@ type Stepper[F model.Float] struct {
 	arows    []AttribDots
 
 	step stepState[F] // Step's buffers
+
+	lora       *model.LoRA[F]   // SetLoRA
+	loraGroups []entangle.Range // the adapter groups (lora.go)
 }
 
 // NewStepper returns a Stepper for m. It panics on an invalid Config
@@ -164,7 +169,7 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]PairStats, BatchStats, error
 	defer s.m.UnpackWeights()
 	B := len(batch)
 	invB := 1 / float64(B)
-	s.rows = growRows(s.rows, B, len(s.groups), s.m.Cfg.C)
+	s.rows = growRows(s.rows, B, s.numGroups(), s.m.Cfg.C)
 	for len(s.res) < B {
 		s.res = append(s.res, loss.Result{})
 		s.errs = append(s.errs, nil)

@@ -17,6 +17,7 @@ const (
 	AttribFile     = "attrib.arrows"          // FormatAttrib (-attrib)
 	CheckpointFile = "checkpoint.safetensors" // the latest resumable state
 	ModelFile      = "model.safetensors"      // the final weights
+	AdapterDir     = "adapter"                // -lora: the adapters in peft's layout (a directory)
 	DoneFile       = "DONE"                   // written last: the run is complete
 
 	// SweepLog is the log a sweep runner creates in a run's directory before
@@ -42,6 +43,7 @@ var Layout = []RunFile{
 	{AttribFile, FormatAttrib, "-attrib: probe × training-pair gradient dots at dump steps"},
 	{CheckpointFile, "entangle.checkpoint", "the latest state: weights, optimizer state, step"},
 	{ModelFile, "entangle.model", "the final weights (a later stage's -init or -ref)"},
+	{AdapterDir, "", "-lora: the final adapters, a peft LoRA directory (adapter_config.json, adapter_model.safetensors)"},
 	{DoneFile, "", "written last, atomically, with the final step"},
 }
 
@@ -64,6 +66,12 @@ func OldCopy(name string) string { return "." + name + ".old" }
 // SweepLog, the user's) are left.
 func RemoveOutputs(dir string) error {
 	for _, f := range Layout {
+		if f.Name == AdapterDir {
+			if err := os.RemoveAll(filepath.Join(dir, f.Name)); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := removeIfExists(filepath.Join(dir, f.Name)); err != nil {
 			return err
 		}

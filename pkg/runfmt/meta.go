@@ -27,12 +27,19 @@ const Version = "1"
 const Producer = "train"
 
 // Group is one parameter group: Size parameters at Offset of the flat
-// parameter vector (the model.Tensors table).
+// parameter vector (the model.Tensors table) when Of is "", or of the
+// adapter vector when Of is GroupsLoRA (train -lora: the LoRA adapters'
+// tensors, after the model's groups). The totals dot, ww, ll of a pair are
+// the sums over the groups with Of "".
 type Group struct {
 	Name   string `json:"name"`
 	Offset int    `json:"offset"`
 	Size   int    `json:"size"`
+	Of     string `json:"of,omitempty"`
 }
+
+// GroupsLoRA is Group.Of of the LoRA adapter groups.
+const GroupsLoRA = "lora"
 
 // Meta is the schema metadata of a run output. Writers set Format and
 // Version themselves; the other fields are the caller's.

@@ -19,7 +19,7 @@ import (
 
 func testMeta() Meta {
 	return Meta{RunID: "abc123", Config: `{"lr":0.001}`, ModelConfig: `{"width":4}`, Loss: "dpo", Mode: "pref",
-		Groups: []Group{{"wte", 0, 12}, {"wpe", 12, 8}, {"lnf.w", 20, 4}}, Vocab: []string{"a", "b", " c"},
+		Groups: []Group{{Name: "wte", Offset: 0, Size: 12}, {Name: "wpe", Offset: 12, Size: 8}, {Name: "lnf.w", Offset: 20, Size: 4}}, Vocab: []string{"a", "b", " c"},
 		C: 4, Dim: 24, Sketch: "full", SketchSeed: 1 << 63, Raw: map[string]string{"extra": "x", "format": "ignored"}}
 }
 

@@ -32,6 +32,9 @@ type Checkpoint struct {
 	OptimT int
 	// Gate is the learned token gate of -sparse learned (u then b), nil otherwise.
 	Gate []float64
+	// LoRA are the adapters of -lora ("lora.params", model.LoRA.Params);
+	// Params are then the base weights and M, V the adapters' moments.
+	LoRA []float32
 }
 
 // tensorsOf returns the model parameters as named safetensors tensors, in
@@ -72,6 +75,9 @@ func WriteCheckpoint(path string, c *Checkpoint) error {
 	ts = append(ts, safetensors.I64("optim.t", nil, []int64{int64(c.OptimT)}))
 	if c.Gate != nil {
 		ts = append(ts, safetensors.F64("pref.gate", []int{len(c.Gate)}, c.Gate))
+	}
+	if c.LoRA != nil {
+		ts = append(ts, safetensors.F32("lora.params", []int{len(c.LoRA)}, c.LoRA))
 	}
 	return safetensors.WriteFile(path, ts, metaOf(CheckpointFormat, c))
 }
@@ -115,6 +121,13 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	}
 	if r.Meta["format"] == ModelFormat {
 		return c, nil
+	}
+	if x, ok := r.Info("lora.params"); ok {
+		c.LoRA = make([]float32, x.Shape[0])
+		if err := r.ReadFloat32s("lora.params", c.LoRA); err != nil {
+			return nil, bad("%v", err)
+		}
+		P = len(c.LoRA) // the moments are the adapters'
 	}
 	for name, dst := range map[string]*[]float32{"optim.m": &c.M, "optim.v": &c.V} {
 		if _, ok := r.Info(name); !ok {
@@ -224,6 +237,12 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 		return c, nil
 	}
 	P := model.NumParams(c.Model)
+	if x, ok := h.Info("lora.params"); ok {
+		if x.DType != "F32" || len(x.Shape) != 1 || x.Shape[0] < 1 {
+			return nil, bad("bad lora.params tensor")
+		}
+		P = x.Shape[0]
+	}
 	for _, name := range []string{"optim.m", "optim.v"} {
 		if x, ok := h.Info(name); ok && (x.DType != "F32" || !sameShape(x.Shape, []int{P})) {
 			return nil, bad("tensor %q has dtype %s shape %v, want F32 [%d]", name, x.DType, x.Shape, P)
@@ -280,6 +299,14 @@ func checkSources(cfg *Config, d *prefdata.Dataset) error {
 		cfg.Model, cfg.Preset = m, ""
 		if err := CheckHFVocab(cfg.Init, m, d); err != nil {
 			return err
+		}
+		if cfg.LoRA != nil {
+			if err := cfg.LoRA.CheckModules(m); err != nil {
+				return err
+			}
+			if cfg.LoRA.Base == "" {
+				cfg.LoRA.Base = cfg.Init
+			}
 		}
 	}
 	if cfg.Pref != nil && cfg.Pref.Ref != "" {

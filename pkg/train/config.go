@@ -64,6 +64,9 @@ type Config struct {
 
 	// Pref holds the preference settings; nil for sft.
 	Pref *PrefConfig `json:"pref,omitempty"`
+
+	// LoRA holds the adapter settings (lora.go); nil trains all parameters.
+	LoRA *LoRAConfig `json:"lora,omitempty"`
 }
 
 // PrefConfig holds the settings of -mode pref.
@@ -139,6 +142,14 @@ func (c *Config) Validate() error {
 	if c.Init == "" {
 		if err := c.Model.Validate(); err != nil {
 			return fmt.Errorf("model: %w", err)
+		}
+	}
+	if c.LoRA != nil {
+		if c.Init == "" {
+			return fmt.Errorf("-lora-r needs -init (the base model the adapters are trained on)")
+		}
+		if err := c.LoRA.Validate(); err != nil {
+			return err
 		}
 	}
 	switch {

@@ -27,6 +27,17 @@
 // its checkpoint state and its own streams. The preference step is one call,
 // pref.Stepper.Step; rows.go turns its values into the streams' rows.
 //
+// # LoRA
+//
+// Config.LoRA (train -lora-r, -lora-alpha, -lora-modules, -lora-init)
+// trains peft-style adapters on the -init model's projections with the base
+// weights frozen (lora.go): the optimizer's state, clipping and update are
+// the adapter gradient's, the model runs with the merged weights, the
+// preference reference is the model with its adapters disabled, and the
+// pairs stream carries the adapter groups after the model's. Checkpoints
+// hold the base weights and "lora.params"; model.safetensors the merged
+// weights; runfmt.AdapterDir the adapters in peft's layout.
+//
 // # Resume
 //
 // Resume validates the checkpoint's train config as the flags are

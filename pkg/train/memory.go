@@ -34,6 +34,10 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //	lanes       model.Lanes × (P + W): each lane's gradient and workspace
 //	pref        4P (snapshot, update, summed g_w, g_l) + 2P per probe pair
 //
+// Under -lora-r (loraMemory) the optimizer's moments are the A adapter
+// parameters', there is no reference model unless -ref names one, and the
+// adapters, their gradient and the copy of the adapted rows come on top.
+//
 // It is computed in float64, so an absurd config gives a huge figure, never
 // an overflow. The dataset, the Arrow writers and the Go runtime come on top.
 func MemoryNeed(cfg *Config, maxLen int) Memory {
@@ -54,6 +58,9 @@ func MemoryNeed(cfg *Config, maxLen int) Memory {
 		if cfg.Pref != nil {
 			m.Pref += 2 * float64(cfg.Pref.Probe) * P
 		}
+	}
+	if cfg.LoRA != nil {
+		loraMemory(cfg, &m)
 	}
 	return m
 }

@@ -7,7 +7,6 @@ import (
 
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
-	"entangle/pkg/optim"
 	"entangle/pkg/pref"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
@@ -111,7 +110,15 @@ func newPrefMode(r *runner) (_ *prefMode, err error) {
 		return nil, err
 	}
 	p := &prefMode{r: r, pc: pc, grad: make([]float32, len(r.m.Params))}
-	// The reference policy: -ref, else the -init checkpoint.
+	// The reference policy: -ref, else the -init checkpoint; under -lora
+	// without -ref, the model with its adapters disabled.
+	if r.lora != nil && pc.Ref == "" {
+		r.withBase(func() {
+			p.pairs = refLogProbs(r.m, r.train, scfg.Sparse)
+			p.testPairs = refLogProbs(r.m, r.test, scfg.Sparse)
+		})
+		return p.finish(r, scfg)
+	}
 	refPath := pc.Ref
 	if refPath == "" {
 		refPath = cfg.Init
@@ -123,6 +130,9 @@ func newPrefMode(r *runner) (_ *prefMode, err error) {
 	if rck.Model != cfg.Model {
 		return nil, fmt.Errorf("reference %s: its model config differs from the policy's", refPath)
 	}
+	if err := notLoRACheckpoint(refPath, rck); err != nil {
+		return nil, err
+	}
 	ref := model.NewWith(cfg.Model, rck.Params) // adopts the weights read: no second copy
 	rck = nil
 	p.pairs = refLogProbs(ref, r.train, scfg.Sparse)
@@ -130,6 +140,13 @@ func newPrefMode(r *runner) (_ *prefMode, err error) {
 	ref.Close()
 	ref = nil
 	runtime.GC() // the reference's weights are garbage before the step's buffers are allocated
+	return p.finish(r, scfg)
+}
+
+// finish makes the stepper and opens the streams, the reference log-probs
+// being computed.
+func (p *prefMode) finish(r *runner, scfg pref.Config) (_ *prefMode, err error) {
+	cfg, pc := &r.cfg, r.cfg.Pref
 	p.order = Order{N: len(p.pairs), Batch: cfg.Batch, Seed: cfg.Seed}
 	probes := p.testPairs[:min(pc.Probe, len(p.testPairs))]
 	if pc.Probe > len(p.testPairs) {
@@ -138,6 +155,9 @@ func newPrefMode(r *runner) (_ *prefMode, err error) {
 	p.dump = pref.Dump{Probes: probes, Attrib: pc.Attrib, Grads: pc.Grads != "", Train: pc.DumpTrain, TokenGrads: pc.TokenGrads}
 
 	p.st = pref.NewStepper(r.m, scfg)
+	if r.lora != nil {
+		p.st.SetLoRA(r.lora)
+	}
 	if r.ck != nil && r.ck.Gate != nil {
 		p.st.SetGate(r.ck.Gate[:cfg.Model.C], r.ck.Gate[cfg.Model.C])
 	}
@@ -185,8 +205,7 @@ func (p *prefMode) step(s int) (runfmt.StepRow, string, error) {
 	lr := r.sched.LR(s)
 	var norm float64
 	res, err := p.st.Step(p.grad, p.batch, dump, func(g []float32) {
-		norm = optim.ClipGlobalNorm(g, r.cfg.Clip)
-		r.update(r.m.Params, g, lr)
+		norm = r.apply(g, lr)
 	})
 	if err != nil {
 		return runfmt.StepRow{}, "", fmt.Errorf("step %d: %w (outputs up to step %d are kept; try a smaller -lr)", s+1, err, s)

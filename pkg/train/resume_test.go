@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"entangle/pkg/hfmodel"
 	"entangle/pkg/loss"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
@@ -34,6 +35,14 @@ func sameRun(t *testing.T, full, dir string) {
 		}
 		if f.Name == runfmt.StepsFile {
 			sameRows(t, readSteps(t, full), readSteps(t, dir))
+			continue
+		}
+		if f.Name == runfmt.AdapterDir {
+			for _, name := range []string{hfmodel.AdapterConfigFile, hfmodel.AdapterWeightsFile} {
+				if !bytes.Equal(readFile(t, filepath.Join(p, name)), readFile(t, filepath.Join(dir, f.Name, name))) {
+					t.Errorf("%s/%s differs from the uninterrupted run's", f.Name, name)
+				}
+			}
 			continue
 		}
 		if !bytes.Equal(readFile(t, p), readFile(t, filepath.Join(dir, f.Name))) {

@@ -189,6 +189,8 @@ type runner struct {
 	start       int // the first step to take
 	train, test []prefdata.Example
 	m           *model.Model[float32]
+	lora        *model.LoRA[float32]                      // -lora: the adapters (lora.go), nil otherwise
+	ag          []float32                                 // -lora: the adapter gradient of a step
 	update      func(params, grads []float32, lr float64) // the optimizer
 	optState    func(c *Checkpoint)
 	sched       optim.Schedule
@@ -264,11 +266,19 @@ func (r *runner) setup() error {
 		if ick.Model != cfg.Model {
 			return fmt.Errorf("checkpoint %s: its model config differs from the run's", cfg.Init)
 		}
+		if err := notLoRACheckpoint(cfg.Init, ick); err != nil {
+			return err
+		}
 		copy(r.m.Params, ick.Params)
 	default:
 		r.m.Init(cfg.Seed)
 	}
-	P := len(r.m.Params)
+	if cfg.LoRA != nil {
+		if err := r.setupLoRA(); err != nil {
+			return err
+		}
+	}
+	P := r.trainable()
 	switch cfg.Optim {
 	case OptimSGD:
 		o := optim.NewSGD[float32](P, cfg.Momentum, cfg.WeightDecay)
@@ -340,13 +350,23 @@ func (r *runner) checkpoint(md mode, s int, final bool) error {
 	c := &Checkpoint{Model: r.cfg.Model, Params: r.m.Params, Train: r.cfg, Step: s, Mode: r.cfg.Mode}
 	r.optState(c)
 	md.save(c)
-	if err := WriteCheckpoint(filepath.Join(r.opt.Dir, runfmt.CheckpointFile), c); err != nil {
+	var err error
+	if r.lora != nil { // the base weights and the adapters
+		c.LoRA = r.lora.Params
+		r.withBase(func() { err = WriteCheckpoint(filepath.Join(r.opt.Dir, runfmt.CheckpointFile), c) })
+	} else {
+		err = WriteCheckpoint(filepath.Join(r.opt.Dir, runfmt.CheckpointFile), c)
+	}
+	if err != nil || !final {
 		return err
 	}
-	if final {
-		return WriteModel(filepath.Join(r.opt.Dir, runfmt.ModelFile), c)
+	if r.lora != nil {
+		if err := r.writeAdapter(); err != nil {
+			return err
+		}
+		c.LoRA = nil // model.safetensors: the merged weights
 	}
-	return nil
+	return WriteModel(filepath.Join(r.opt.Dir, runfmt.ModelFile), c)
 }
 
 // loop is the training loop of both modes: the step-0 evaluation of a new
@@ -437,6 +457,9 @@ func streamMeta(cfg *Config, d *prefdata.Dataset) (runfmt.Meta, error) {
 	var gs []runfmt.Group
 	for _, t := range model.Tensors(cfg.Model) {
 		gs = append(gs, runfmt.Group{Name: t.Name, Offset: t.Offset, Size: t.Size})
+	}
+	if cfg.Mode == ModePref {
+		gs = append(gs, loraGroups(cfg)...)
 	}
 	lossName := ""
 	if cfg.Pref != nil {

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"entangle/pkg/model"
-	"entangle/pkg/optim"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
 )
@@ -235,8 +234,7 @@ func (m *sftMode) step(s int) (runfmt.StepRow, string, error) {
 	}
 	lr := r.sched.LR(s)
 	loss, acc := r.ln.sftGrad(m.grad, m.seqs)
-	norm := optim.ClipGlobalNorm(m.grad, r.cfg.Clip)
-	r.update(r.m.Params, m.grad, lr)
+	norm := r.apply(m.grad, lr)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return runfmt.StepRow{}, "", fmt.Errorf("step %d: the loss is %v (try a smaller -lr)", s+1, loss)
 	}

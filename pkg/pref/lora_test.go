@@ -1,0 +1,108 @@
+package pref
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"entangle/pkg/model"
+)
+
+func tinyLoRA[F model.Float](t *testing.T, m *model.Model[F]) *model.LoRA[F] {
+	t.Helper()
+	var sites []model.LoRASite
+	for _, l := range []string{"0", "1"} {
+		sites = append(sites,
+			model.LoRASite{Name: "h." + l + ".q", Tensor: "h." + l + ".attn.qkv.w", Out: 8, In: 8},
+			model.LoRASite{Name: "h." + l + ".v", Tensor: "h." + l + ".attn.qkv.w", Row0: 16, Out: 8, In: 8})
+	}
+	a, err := model.NewLoRA(m, 2, 4, sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range a.Params {
+		a.Params[i] = F(0.5 * rng.NormFloat64())
+	}
+	a.Merge()
+	return a
+}
+
+// TestLoRAGroups: with SetLoRA, each pair's group vectors are the model's
+// groups (summing to the totals, as before) followed by the adapter groups,
+// whose dots are those of LoRA.Grad of the pair's own gradients computed
+// apart; the model's groups and totals are unchanged by SetLoRA; results are
+// the same bits for 1 and 2 lanes.
+func TestLoRAGroups(t *testing.T) {
+	m := newModel[float64](6)
+	a := tinyLoRA(t, m)
+	batch := makePairs(rand.New(rand.NewPCG(13, 0)), 3, tinyCfg.V)
+	plain := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0)})
+	dst0 := make([]float64, len(m.Params))
+	rows0, _, err := plain.Grad(dst0, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows0 = slices.Clone(rows0)
+	for i := range rows0 {
+		rows0[i].DotG = slices.Clone(rows0[i].DotG)
+	}
+	var got [2][]PairStats
+	for k, procs := range []int{1, 2} {
+		prev := runtime.GOMAXPROCS(procs)
+		s := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0)})
+		s.SetLoRA(a)
+		dst := make([]float64, len(m.Params))
+		rows, _, err := s.Grad(dst, batch)
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(dst, dst0) {
+			t.Fatal("SetLoRA changed the batch gradient")
+		}
+		got[k] = rows
+		G := len(Groups(tinyCfg))
+		lg := LoRAGroups(a)
+		ws := m.NewWorkspace()
+		seqGrad := func(prompt, resp []int32) []float64 {
+			lp := ws.Forward(append(slices.Clone(prompt), resp...), len(prompt))
+			ones := make([]float64, len(lp))
+			for j := range ones {
+				ones[j] = 1
+			}
+			g := make([]float64, len(m.Params))
+			ws.BackwardSet(g, ones)
+			return g
+		}
+		for i, r := range rows {
+			if len(r.DotG) != G+len(lg) || r.Dot != rows0[i].Dot || !slices.Equal(r.DotG[:G], rows0[i].DotG) {
+				t.Fatalf("pair %d: model groups or totals changed", r.Pair)
+			}
+			aw, al := make([]float64, len(a.Params)), make([]float64, len(a.Params))
+			a.Grad(aw, seqGrad(batch[i].Ex.Prompt, batch[i].Ex.Chosen))
+			a.Grad(al, seqGrad(batch[i].Ex.Prompt, batch[i].Ex.Rejected))
+			for g, rg := range lg {
+				x, y := aw[rg.Off:rg.Off+rg.Len], al[rg.Off:rg.Off+rg.Len]
+				var d, ww, ll float64
+				for j := range x {
+					d += x[j] * y[j]
+					ww += x[j] * x[j]
+					ll += y[j] * y[j]
+				}
+				for _, c := range [][2]float64{{d, r.DotG[G+g]}, {ww, r.WWG[G+g]}, {ll, r.LLG[G+g]}} {
+					if math.Abs(c[0]-c[1]) > 1e-12*(ww+ll) || ww == 0 {
+						t.Errorf("pair %d group %s: %.15g, want %.15g", r.Pair, rg.Name, c[1], c[0])
+					}
+				}
+			}
+		}
+	}
+	for i := range got[0] {
+		if !slices.Equal(got[0][i].DotG, got[1][i].DotG) || !slices.Equal(got[0][i].LLG, got[1][i].LLG) {
+			t.Errorf("pair %d: lanes change the adapter groups", got[0][i].Pair)
+		}
+	}
+}
