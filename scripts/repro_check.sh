@@ -29,7 +29,7 @@ for spec in "$out"/specs/*.sweep; do
 		[ "$status" = done ] || bad "$name: run $index ($dir) is not done"
 		case $name in
 		data) files=(data.arrow) ;;
-		sft | sft-*) files=(config.json steps.arrows model.safetensors) ;;
+		sft | sft-* | size=*-sft) files=(config.json steps.arrows model.safetensors) ;;
 		*) files=(config.json steps.arrows pairs.arrows model.safetensors) ;;
 		esac
 		for f in "${files[@]}"; do
@@ -37,17 +37,25 @@ for spec in "$out"/specs/*.sweep; do
 		done
 	done < <(sweep list "$spec")
 done
-[ -s "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" ] || bad "exp2: no grads.arrows"
 
+# runs_tsv DIR COLS: gradstat's runs table as TSV (header first).
+runs_tsv() { gradstat -q -table runs -cols "$2" -format tsv "$1"; }
+
+# Size S's checks need its runs (reproduce.sh -sizes without S skips them).
+if [ -f "$out/specs/exp1-overlap.sweep" ]; then
+[ -s "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" ] || bad "exp2: no grads.arrows"
 # Tables: a header, a rule and at least one row each.
-for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder; do
+for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize exp7-1t-adamw; do
 	f="$out/tables/$t.md"
 	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
 	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"
 done
 
+[ "$(grep -c '^| sgd ' "$out/tables/exp5-stepsize-slope.md")" = 1 ] || bad "table exp5-stepsize-slope.md has no sgd row"
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
 [ "$(grep -c '^| [so][a-z]* label' "$out/tables/exp6-attribution.md")" = 2 ] || bad "table exp6-attribution.md does not have its 2 rows"
+[ "$(grep -c '^| \(same label\|opposite label\|history\) ' "$out/tables/exp6-attribution-adamw.md")" = 3 ] ||
+	bad "table exp6-attribution-adamw.md does not have its 3 rows (same label, opposite label, history)"
 
 # Figures: non-empty PNG files.
 figs=(exp1-dynamics exp1-dynamics-change exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)
@@ -63,8 +71,6 @@ for f in "${figs[@]}"; do
 	fi
 done
 
-# runs_tsv DIR COLS: gradstat's runs table as TSV (header first).
-runs_tsv() { gradstat -q -table runs -cols "$2" -format tsv "$1"; }
 
 # First order under SGD at the smaller step size (the larger one shows the
 # second-order error; it is reported, not checked).
@@ -84,6 +90,28 @@ while IFS=$'\t' read -r task method seed tc pc; do
 	awk -v a="$tc" -v b="$pc" 'BEGIN { exit !(a == 1 && b == 1) }' ||
 		bad "exp4 $task normalized seed $seed: loss-aware case-1 fraction train $tc, probe $pc (want 1: chosen up, rejected down to first order)"
 done < <(runs_tsv "$out/exp4-mitigations" task,method,seed,train_loss_case1,probe_loss_case1)
+
+fi # size S
+
+# Sizes M and L: their tables have rows; normalized updates keep their
+# guarantee at size M too.
+for spec in "$out"/specs/size=*-exp*.sweep; do
+	[ -f "$spec" ] || continue
+	t=$(basename "$spec" .sweep)
+	f="$out/tables/$t.md"
+	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
+	case $t in
+	*-exp4-mitigations)
+		sz=${t#size=}; sz=${sz%%-*}
+		while IFS=$'\t' read -r task method seed tc pc; do
+			[ "$task" = task ] && continue
+			[ "$method" = normalized ] || continue
+			awk -v a="$tc" -v b="$pc" 'BEGIN { exit !(a == 1 && b == 1) }' ||
+				bad "size $sz exp4 $task normalized seed $seed: loss-aware case-1 fraction train $tc, probe $pc (want 1)"
+		done < <(runs_tsv "$out/size=$sz/exp4-mitigations" task,method,seed,train_loss_case1,probe_loss_case1)
+		;;
+	esac
+done
 
 if ((fail)); then
 	exit 1

@@ -66,6 +66,7 @@ func run(ctx context.Context, env *cli.Env) error {
 	table := fs.String("table", gradstat.TableSteps, "`table`: "+strings.Join(gradstat.Tables, ", "))
 	format := fs.String("format", "arrow", "output `format`: arrow, tsv, csv, jsonl or md (GitHub markdown table)")
 	by := fs.String("by", "", "-table runs: aggregate the runs sharing the values of these comma-separated label `keys` (e.g. task,loss): mean, sd, min, max, n of every numeric column, groups in order of first appearance (implies -table runs)")
+	slope := fs.String("slope", "", "-table runs: instead of means, fit per -by group the slope of ln|Y| against ln of this numeric label `key` (e.g. lr) for every numeric column Y, as Y_slope (the exponent of |Y| ∝ key^k; implies -table runs)")
 	colsFlag := fs.String("cols", "", "-table runs: keep only these comma-separated `columns` (with -by, a column name selects its mean/sd/min/max/n)")
 	summary := fs.Bool("summary", false, "print a human-readable table per run instead")
 	every := fs.Int("every", 1, "-summary: print every `N`th step (and the last)")
@@ -77,9 +78,9 @@ func run(ctx context.Context, env *cli.Env) error {
 	}
 	tableSet := false
 	fs.Visit(func(f *flag.Flag) { tableSet = tableSet || f.Name == "table" })
-	if *by != "" || *colsFlag != "" {
+	if *by != "" || *colsFlag != "" || *slope != "" {
 		if tableSet && *table != gradstat.TableRuns {
-			return cli.Usagef("-by and -cols apply to -table runs only")
+			return cli.Usagef("-by, -slope and -cols apply to -table runs only")
 		}
 		*table = gradstat.TableRuns
 	}
@@ -134,6 +135,9 @@ func run(ctx context.Context, env *cli.Env) error {
 	if *by != "" {
 		meta["by"] = *by
 	}
+	if *slope != "" {
+		meta["slope"] = *slope
+	}
 	newSink := func(cols []gradstat.Column) (gradstat.Sink, error) {
 		switch {
 		case binary && o.IsStdout():
@@ -171,7 +175,7 @@ func run(ctx context.Context, env *cli.Env) error {
 		}
 	}
 	if collector != nil {
-		if err := writeRuns(collector, splitList(*by), splitList(*colsFlag), newSink); err != nil {
+		if err := writeRuns(collector, splitList(*by), *slope, splitList(*colsFlag), newSink); err != nil {
 			return err
 		}
 	}
@@ -201,10 +205,14 @@ func splitList(s string) []string {
 
 // writeRuns writes the runs table (aggregated with -by, selected with
 // -cols). Runs that stopped on a data error keep the row of what was read.
-func writeRuns(rc *gradstat.RunCollector, by, keep []string, newSink func([]gradstat.Column) (gradstat.Sink, error)) error {
+func writeRuns(rc *gradstat.RunCollector, by []string, slope string, keep []string, newSink func([]gradstat.Column) (gradstat.Sink, error)) error {
 	b := rc.Table()
 	var err error
-	if len(by) > 0 {
+	if slope != "" {
+		if b, err = gradstat.Slopes(b, by, slope); err != nil {
+			return cli.Usagef("%v", err)
+		}
+	} else if len(by) > 0 {
 		if b, err = gradstat.Aggregate(b, by); err != nil {
 			return cli.Usagef("%v", err)
 		}

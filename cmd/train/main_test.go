@@ -90,6 +90,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-attrib", "-dump-every", "2"}, "train: -attrib needs -probe N > 0 and -dump-every K > 0"},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-attrib", "-probe", "2"}, "train: -attrib needs -probe N > 0 and -dump-every K > 0"},
 		{[]string{"-out", dir + "/r", "-attrib"}, "train: -attrib applies to -mode pref only"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-attrib-update", "-probe", "2", "-dump-every", "2"}, "train: -attrib-update needs -attrib"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-attrib", "-attrib-update", "-probe", "2", "-dump-every", "2", "-sparse", "learned"}, "train: -attrib-update cannot be used with -sparse learned (the gate moves during the gradient pass it repeats)"},
 		// -sparse none passes validation: the error is the missing -init file.
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-sparse", "none", "-token-grads", "1"}, "train: -token-grads 1 exceeds -probe 0"},
 	} {

@@ -63,13 +63,14 @@ func addPrefFlags(fs *flag.FlagSet) *prefFlags {
 	fs.BoolVar(&p.cfg.DumpTrain, "dump-train", false, "pref: dump the training pairs' gradients too")
 	fs.IntVar(&p.cfg.TokenGrads, "token-grads", 0, "pref: per-token gradients of the first `N` probe pairs")
 	fs.BoolVar(&p.cfg.Attrib, "attrib", false, "pref: write attrib.arrows, the probe × training-pair gradient dots at dump steps (needs -probe and -dump-every)")
+	fs.BoolVar(&p.cfg.AttribUpdate, "attrib-update", false, "pref: with -attrib, attribute the update the optimizer applied (AdamW's or SGD's step: dots with the preconditioned probe gradients and a history term) instead of the raw gradient")
 	p.out = fs.String("o", "", "pref: also write the pairs stream to `file` (- is stdout)")
 	return p
 }
 
 // prefOnly lists the flags that mean nothing for -mode sft.
 func prefOnly() []string {
-	names := []string{"ref", "loss", "nll", "normalize", "sparse", "sparse-lambda", "probe", "dump-every", "grads", "sketch-seed", "dump-train", "token-grads", "attrib", "o"}
+	names := []string{"ref", "loss", "nll", "normalize", "sparse", "sparse-lambda", "probe", "dump-every", "grads", "sketch-seed", "dump-train", "token-grads", "attrib", "attrib-update", "o"}
 	for _, f := range lossFlags {
 		names = append(names, f.flag)
 	}

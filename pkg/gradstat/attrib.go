@@ -14,18 +14,20 @@ var AttribColumns = cols(runCols, []Column{
 	{"pair", Int, "training pair id (one of the step's batch)"},
 	{"own", Bool, "pair = probe (the probe is itself in the batch; never for held-out probes)"},
 	{"batch", Int, "B, the pairs of the step"},
-	{"ww", Float, "⟨g_w^p, g_w,i⟩ (p the probe, i the training pair)"},
+	{"ww", Float, "⟨g_w^p, g_w,i⟩ (p the probe, i the training pair); with train -attrib-update ⟨P g_w^p, g_w,i⟩, P the step's diagonal preconditioner (lr included), and so for wl, lw, ll"},
 	{"wl", Float, "⟨g_w^p, g_l,i⟩"},
 	{"lw", Float, "⟨g_l^p, g_w,i⟩"},
 	{"ll", Float, "⟨g_l^p, g_l,i⟩"},
 	{"cw", Float, "coefficient of g_w,i the step applied (pairs.arrows cw)"},
 	{"cl", Float, "coefficient of g_l,i (pairs.arrows cl)"},
-	{"contrib_w", Float, "(cw·ww − cl·wl)/B: pair i's share of the first-order change of the probe's log π_w per unit SGD step size"},
+	{"contrib_w", Float, "(cw·ww − cl·wl)/B: pair i's share of the first-order change of the probe's log π_w per unit SGD step size; with -attrib-update its share of ⟨g_w^p, Δθ⟩ under the step taken"},
 	{"contrib_l", Float, "(cw·lw − cl·ll)/B: the same for the probe's log π_l"},
 	{"sum_w", Float, "Σ of contrib_w over the step's training pairs (the same on every row of the step and probe): ⟨g_w^p, −dst⟩"},
 	{"sum_l", Float, "Σ of contrib_l over the step's training pairs"},
+	{"hist_w", Float, "-attrib-update: ⟨g_w^p, h⟩, the part of ⟨g_w^p, Δθ⟩ not from this step's pairs (Adam's momentum carried over, weight decay; 0 under plain SGD); null with -attrib"},
+	{"hist_l", Float, "-attrib-update: ⟨g_l^p, h⟩; null with -attrib"},
 	{"lr", Float, "the step's learning rate (steps.arrows; null without it)"},
-	{"pred_w", Float, "the probe's pred_w = ⟨g_w^p, Δθ⟩ (pairs.arrows; null without it): equals lr·sum_w under SGD without clipping"},
+	{"pred_w", Float, "the probe's pred_w = ⟨g_w^p, Δθ⟩ (pairs.arrows; null without it): equals lr·sum_w under SGD without clipping (-attrib), sum_w + hist_w under any optimizer (-attrib-update)"},
 	{"pred_l", Float, "the probe's pred_l: equals lr·sum_l under SGD without clipping"},
 })
 
@@ -83,6 +85,8 @@ func (e *Engine) attribRows(d *StepData) {
 		b.Float("contrib_l", cl)
 		b.Float("sum_w", s.w)
 		b.Float("sum_l", s.l)
+		b.Float("hist_w", r.HistW) // NaN (null) with -attrib
+		b.Float("hist_l", r.HistL)
 		b.Float("lr", lr)
 		b.Float("pred_w", s.predW)
 		b.Float("pred_l", s.predL)

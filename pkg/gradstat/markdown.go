@@ -50,7 +50,8 @@ func WriteMarkdown(w io.Writer) error {
 		"`probe`. The contributions of the step's training pairs to a probe add up to `sum_w`, `sum_l` = ⟨g^p, −dst⟩\n" +
 		"(dst the gradient train's step descended; first-order change per unit SGD step size). Under SGD without clipping\n" +
 		"`lr`·`sum_w` equals the probe's `pred_w` up to float32 rounding of the update; under AdamW or clipping the\n" +
-		"attribution is of the raw gradient direction, not of the applied update.\n\n" +
+		"attribution is of the raw gradient direction, not of the applied update. With train -attrib-update the dots are\n" +
+		"of the applied update (preconditioned probe gradients) and `sum_w` + `hist_w` equals `pred_w` under any optimizer.\n\n" +
 		"`groups`: the groups of each pair must add up to its totals (relative 1e-9); otherwise a warning names the\n" +
 		"step and pair.\n\n")
 	b.WriteString("`runs`: one row per run, written after all runs are read. It starts with one utf8 column per key of the\n" +

@@ -3,6 +3,7 @@ package gradstat
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"entangle/pkg/entangle"
 	"entangle/pkg/runfmt"
@@ -63,6 +64,12 @@ var runFOCols = []Column{
 	{"fo_corr_l", Float, "the same for the rejected: pred_l vs obs_l"},
 	{"fo_relerr_w_mean", Float, "mean of relerr_w = |obs_w−pred_w|/max(|pred_w|,|obs_w|) over those pair-steps"},
 	{"fo_relerr_l_mean", Float, "mean of relerr_l"},
+	{"fo_relerr_w_median", Float, "median of relerr_w (type-7 quantiles, as entangle.Quantile)"},
+	{"fo_relerr_w_p90", Float, "90th percentile of relerr_w: the worst decile of pair-steps is at or above it"},
+	{"fo_relerr_l_median", Float, "median of relerr_l"},
+	{"fo_relerr_l_p90", Float, "90th percentile of relerr_l"},
+	{"fo_resid_w_median", Float, "median over those pair-steps of |obs_w − pred_w|, the first-order residual (second order in the step size)"},
+	{"fo_resid_l_median", Float, "median of |obs_l − pred_l|"},
 	{"fo_wrong_way", Int, "probe pair-steps whose first-order predicted margin change pred_w − pred_l is negative (the update moved the held-out pair the wrong way to first order; can be nonzero for any loss, normalized updates included, because the batch update acts on a probe only through cross-pair terms); null without probes"},
 	{"warnings", Int, "warnings of the run (printed on stderr)"},
 }
@@ -271,6 +278,25 @@ func Pearson(x, y []float64) float64 {
 	return sxy / math.Sqrt(sxx*syy)
 }
 
+// quantile is entangle.Quantile of a sorted copy of x (NaN if x is empty).
+func quantile(x []float64, p float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return entangle.Quantile(s, p)
+}
+
+// absDiff returns |a_i − b_i|.
+func absDiff(a, b []float64) []float64 {
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = math.Abs(a[i] - b[i])
+	}
+	return d
+}
+
 func mean(x []float64) float64 {
 	s := 0.0
 	for _, v := range x {
@@ -331,6 +357,12 @@ func (rc *RunCollector) Table() *Batch {
 		b.Float("fo_corr_l", Pearson(fo.PredL, fo.ObsL))
 		b.Float("fo_relerr_w_mean", mean(fo.RelW))
 		b.Float("fo_relerr_l_mean", mean(fo.RelL))
+		b.Float("fo_relerr_w_median", quantile(fo.RelW, 0.5))
+		b.Float("fo_relerr_w_p90", quantile(fo.RelW, 0.9))
+		b.Float("fo_relerr_l_median", quantile(fo.RelL, 0.5))
+		b.Float("fo_relerr_l_p90", quantile(fo.RelL, 0.9))
+		b.Float("fo_resid_w_median", quantile(absDiff(fo.ObsW, fo.PredW), 0.5))
+		b.Float("fo_resid_l_median", quantile(absDiff(fo.ObsL, fo.PredL), 0.5))
 		if r.Kinds["probe"] != nil {
 			b.Int("fo_wrong_way", int64(fo.WrongWay))
 		}

@@ -128,6 +128,17 @@ func TestRunsHandWorked(t *testing.T) {
 	// relerr_w: 0, (1/8)/(1/4), (1/8)/(3/8), 1 ⇒ mean 11/24; relerr_l: 1/2, 1/2, 0, 1.
 	wantF(t, r, "fo_relerr_w_mean", 11.0/24)
 	wantF(t, r, "fo_relerr_l_mean", 0.5)
+	// Sorted relerr_w 0, 1/3, 1/2, 1: median (1/3 + 1/2)/2 = 5/12; p90 at
+	// position 0.9·3 = 2.7: 1/2 + 0.7·(1 − 1/2) = 0.85. relerr_l sorted
+	// 0, 1/2, 1/2, 1: median 1/2, p90 0.85. pred_w = (1/8, −1/4, 1/4, 1/8),
+	// obs_w = (1/8, −1/8, 3/8, 0): |residual| 0, 1/8, 1/8, 1/8, median 1/8;
+	// pred_l = (−1/8, 1/4, −1/8, 1/8), obs_l = (−1/4, 1/8, −1/8, 0): 1/8, 1/8, 0, 1/8.
+	wantF(t, r, "fo_relerr_w_median", 5.0/12)
+	wantF(t, r, "fo_relerr_w_p90", 0.85)
+	wantF(t, r, "fo_relerr_l_median", 0.5)
+	wantF(t, r, "fo_relerr_l_p90", 0.85)
+	wantF(t, r, "fo_resid_w_median", 0.125)
+	wantF(t, r, "fo_resid_l_median", 0.125)
 	wantI(t, r, "fo_wrong_way", 1) // q2 at step 0: pred_w − pred_l = −1/2
 	wantI(t, r, "warnings", 0)
 }

@@ -48,6 +48,33 @@ func (o *SGD[F]) Step(params, grads []F, lr float64) {
 	o.T++
 }
 
+// Split sets pre and hist so that Step(params, grads, lr), taken from the
+// current state, changes params by
+//
+//	Δθ_j = −pre_j·grads_j + hist_j
+//
+// (in real arithmetic; Step rounds θ to F): pre is the step's diagonal
+// preconditioner of this step's gradient, hist the part of the update that
+// does not come from it. For SGD
+//
+//	pre_j = lr,   hist_j = −lr·(Momentum·b_j + WeightDecay·θ_j)
+//
+// with b the momentum buffer (the Momentum term is absent on the first step
+// and without momentum), so pre = lr·1 and hist = 0 for plain SGD. It does
+// not change the optimizer. It panics if the lengths differ.
+func (o *SGD[F]) Split(pre, hist []float64, params, grads []F, lr float64) {
+	if len(params) != len(grads) || len(pre) != len(params) || len(hist) != len(params) {
+		panic("optim: slice lengths do not match")
+	}
+	for i := range params {
+		h := o.WeightDecay * float64(params[i])
+		if o.Momentum != 0 && o.T > 0 {
+			h += o.Momentum * float64(o.M[i])
+		}
+		pre[i], hist[i] = lr, -lr*h
+	}
+}
+
 // AdamW is torch.optim.AdamW (Loshchilov & Hutter 2019; Kingma & Ba 2015) with
 // β1 = 0.9, β2 = 0.999, ε = 1e-8. At step t = T+1:
 //
@@ -92,6 +119,36 @@ func (o *AdamW[F]) Step(params, grads []F, lr float64) {
 		params[i] = F(p - lr*(m/bc1)/(math.Sqrt(v/bc2)+Eps))
 	}
 	o.T++
+}
+
+// Split sets pre and hist so that Step(params, grads, lr), taken from the
+// current state, changes params by Δθ_j = −pre_j·grads_j + hist_j (in real
+// arithmetic; Step rounds θ and the moments to F). Adam's update is not
+// linear in the gradient, because v depends on g², but given this step's
+// second moment it is linear in this step's contribution (1−β1)·g to m:
+// with v_j = β2·v'_j + (1−β2)·g_j² (v', m' the moments before the step) and
+// the denominator d_j = (1−β1^t)·(√(v_j/(1−β2^t)) + ε),
+//
+//	pre_j  = lr·(1−β1)/d_j                       (this step's gradient)
+//	hist_j = −lr·β1·m'_j/d_j − lr·WeightDecay·θ_j  (momentum carried over; decoupled decay)
+//
+// pre is positive, so −pre⊙g is a descent direction; it depends on g only
+// through v. It does not change the optimizer. It panics if the lengths
+// differ.
+func (o *AdamW[F]) Split(pre, hist []float64, params, grads []F, lr float64) {
+	if len(params) != len(grads) || len(o.M) != len(params) || len(pre) != len(params) || len(hist) != len(params) {
+		panic("optim: slice lengths do not match")
+	}
+	t := float64(o.T + 1)
+	bc1 := 1 - math.Pow(Beta1, t)
+	bc2 := 1 - math.Pow(Beta2, t)
+	for i := range params {
+		g := float64(grads[i])
+		v := Beta2*float64(o.V[i]) + (1-Beta2)*g*g
+		d := bc1 * (math.Sqrt(v/bc2) + Eps)
+		pre[i] = lr * (1 - Beta1) / d
+		hist[i] = -lr*Beta1*float64(o.M[i])/d - lr*o.WeightDecay*float64(params[i])
+	}
 }
 
 // ClipGlobalNorm returns the L2 norm of grads (summed in float64, in index
@@ -154,4 +211,29 @@ func (s Schedule) LR(step int) float64 {
 		return s.Min + (1-r)*(s.Peak-s.Min)
 	}
 	return s.Min + 0.5*(1+math.Cos(math.Pi*r))*(s.Peak-s.Min)
+}
+
+// Splitter is an optimizer whose next step Split writes as a preconditioned
+// gradient plus a history term (SGD, AdamW).
+type Splitter[F Float] interface {
+	Split(pre, hist []float64, params, grads []F, lr float64)
+}
+
+// SplitClipped is Split of the step ClipGlobalNorm(g, maxNorm) followed by
+// o.Step(params, g, lr) applies to g = dst (F values given in float64): it
+// sets pre and hist so that the step changes params by Δθ = −pre⊙dst + hist.
+// Clipping scales g to F(c·dst_j); pre_j absorbs it (o's pre_j times
+// clipped_j/dst_j), so the split holds to the rounding of the step itself.
+// buf is scratch of len(params) values.
+func SplitClipped[F Float](o Splitter[F], pre, hist []float64, params []F, dst []float64, maxNorm, lr float64, buf []F) {
+	for j, v := range dst {
+		buf[j] = F(v)
+	}
+	ClipGlobalNorm(buf, maxNorm)
+	o.Split(pre, hist, params, buf, lr)
+	for j, v := range dst {
+		if v != 0 {
+			pre[j] *= float64(buf[j]) / v
+		}
+	}
 }

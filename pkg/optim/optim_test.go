@@ -126,3 +126,54 @@ func TestSchedule(t *testing.T) {
 		t.Errorf("no-warmup LR(0) = %v, want 1", got)
 	}
 }
+
+// TestSplit checks that −pre⊙g + hist is the change Step makes, for AdamW
+// (with weight decay, over three steps so that the momentum carries over) and
+// SGD (plain, with momentum and weight decay) on random parameters in float64,
+// and AdamW's step 2 by hand on the one-parameter case of TestAdamW: after
+// step 1 (m' = 0.05, θ = 0.890000002), with g = −1, v = 0.00124975 and
+// d = 0.19·(√(v/0.001999) + 1e-8), pre = 0.1·0.1/d and
+// hist = −0.1·0.9·0.05/d − 0.1·0.1·θ.
+func TestSplit(t *testing.T) {
+	const n = 50
+	type opt interface {
+		Step(p, g []float64, lr float64)
+		Split(pre, hist []float64, p, g []float64, lr float64)
+	}
+	for name, o := range map[string]opt{
+		"adamw":        NewAdamW[float64](n, 0.1),
+		"sgd":          NewSGD[float64](n, 0, 0),
+		"sgd-momentum": NewSGD[float64](n, 0.9, 0.01),
+	} {
+		p, g := make([]float64, n), make([]float64, n)
+		pre, hist, before := make([]float64, n), make([]float64, n), make([]float64, n)
+		for step := range 3 {
+			for i := range n {
+				p[i] = math.Sin(float64(3*i + step))
+				g[i] = math.Cos(float64(7*i+step)) * float64(i%5)
+			}
+			lr := 0.01 * float64(step+1)
+			o.Split(pre, hist, p, g, lr)
+			copy(before, p)
+			o.Step(p, g, lr)
+			for i := range n {
+				want := p[i] - before[i]
+				if got := -pre[i]*g[i] + hist[i]; math.Abs(got-want) > 1e-15 {
+					t.Fatalf("%s step %d param %d: −pre·g + hist = %.17g, Step changed θ by %.17g", name, step+1, i, got, want)
+				}
+				if name == "sgd" && (pre[i] != lr || hist[i] != 0) {
+					t.Fatalf("plain SGD: pre %v hist %v, want lr %v and 0", pre[i], hist[i], lr)
+				}
+			}
+		}
+	}
+	o := NewAdamW[float64](1, 0.1)
+	p := []float64{1}
+	o.Step(p, []float64{0.5}, 0.1)
+	pre, hist := []float64{0}, []float64{0}
+	o.Split(pre, hist, p, []float64{-1}, 0.1)
+	d := 0.19 * (math.Sqrt(0.00124975/0.001999) + 1e-8)
+	if wp, wh := 0.1*0.1/d, -0.1*0.9*0.05/d-0.1*0.1*0.890000002; math.Abs(pre[0]-wp) > 1e-12 || math.Abs(hist[0]-wh) > 1e-12 {
+		t.Errorf("AdamW step 2: pre %.17g hist %.17g, want %.17g %.17g", pre[0], hist[0], wp, wh)
+	}
+}

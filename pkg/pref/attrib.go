@@ -1,6 +1,10 @@
 package pref
 
-import "entangle/internal/num"
+import (
+	"math"
+
+	"entangle/internal/num"
+)
 
 // SetAttribution makes the following Grad calls compute, for every probe p
 // (gw[p], gl[p]: its sequence gradients g_w^p, g_l^p, normally ProbeGrads
@@ -16,7 +20,7 @@ import "entangle/internal/num"
 // exactly: pair i's share of the probe's chosen change along the descent
 // direction (under SGD Δθ = −η·dst, so Δlog π_w(p) ≈ η Σ_i of it; under
 // AdamW the step is preconditioned and this attributes the raw gradient
-// direction, not Δθ). The dots are computed in the pair's pass while its
+// direction, not Δθ: Step with Dump.Split attributes Δθ itself). The dots are computed in the pair's pass while its
 // gradients are in the lane's buffers, in float64 with the same fixed-order
 // blocked sums for any number of lanes. The slices are kept (not copied):
 // they must not change until SetAttribution(nil, nil), which restores the
@@ -68,7 +72,8 @@ func (s *Stepper[F]) attribRows(batch []Pair) {
 			d := s.adots[4*(i*np+k):]
 			row := &s.rows[i]
 			s.arows = append(s.arows, AttribDots{Probe: k, Pair: row.Pair,
-				WW: d[0], WL: d[1], LW: d[2], LL: d[3], CW: row.CW, CL: row.CL, Batch: B})
+				WW: d[0], WL: d[1], LW: d[2], LL: d[3], CW: row.CW, CL: row.CL, Batch: B,
+				HW: math.NaN(), HL: math.NaN()})
 		}
 	}
 }

@@ -112,6 +112,10 @@ type AttribDots struct {
 	LW, LL float64 // ⟨g_l^p, g_w,i⟩, ⟨g_l^p, g_l,i⟩
 	CW, CL float64 // the step's coefficients of pair i
 	Batch  int     // B
+	// HW, HL are the history term ⟨g_w^p, h⟩, ⟨g_l^p, h⟩ of the applied
+	// update (Dump.Split; the same on every row of a probe), NaN when the
+	// dots are of the raw gradient.
+	HW, HL float64
 }
 
 // VecOf says what a gradient vector of a dump is of.
@@ -155,6 +159,11 @@ type Dump struct {
 	Train      bool                // with Grads: the training pairs' too
 	TokenGrads int                 // with Grads: per-token gradients of the first N probes
 	Sketch     entangle.Projection // project the vectors: Sketch or CountSketch (nil: full)
+	// Split, with Attrib, attributes the applied update instead of the raw
+	// gradient: Split(pre, hist, dst) must set pre and hist so that the
+	// update Step applies to dst (given in float64) changes θ by Δθ = −pre⊙dst + hist (the
+	// optimizer's Split of the clipped gradient; see Stepper.Step).
+	Split func(pre, hist, dst []float64)
 }
 
 // StepResult is what Step returns. Slices are views valid until the next

@@ -110,5 +110,10 @@
 // is (cw_i·ww − cl_i·wl)/B, and these shares add up to it exactly (up to
 // rounding). Under SGD that is the first-order change of log π_w(p) per unit
 // step size; under AdamW it attributes the raw gradient direction, not the
-// preconditioned update.
+// preconditioned update. Step with Dump.Split attributes the update itself:
+// the optimizer's Split writes it as Δθ = −P⊙dst + h (P diagonal: Adam's
+// (1−β1)·lr/((1−β1^t)(√v̂+ε)) with this step's v̂; h the momentum carried
+// over and weight decay), the dots are taken with P⊙g^p in a second pass
+// over the batch, and ⟨g^p, h⟩ is returned as the history term, so that the
+// pairs' shares and the history add up to ⟨g^p, Δθ⟩.
 package pref

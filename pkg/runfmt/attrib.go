@@ -3,6 +3,7 @@ package runfmt
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -24,14 +25,20 @@ type AttribRow struct {
 	WW, WL float64 // ⟨g_w^p, g_w,i⟩, ⟨g_w^p, g_l,i⟩
 	LW, LL float64 // ⟨g_l^p, g_w,i⟩, ⟨g_l^p, g_l,i⟩
 	CW, CL float64 // the step's coefficients of pair i (pairs.arrows cw, cl)
-	Batch  int32   // B, the pairs of the step
+	// HistW, HistL: with train -attrib-update the dots are of the applied
+	// update, ⟨P g^p, g_i⟩ with P the step's diagonal preconditioner (lr
+	// included), and these are the history term ⟨g_w^p, h⟩, ⟨g_l^p, h⟩ of
+	// Δθ = −P⊙dst + h (the same on every row of a step and probe); NaN when
+	// the dots are of the raw gradient (-attrib).
+	HistW, HistL float64
+	Batch        int32 // B, the pairs of the step
 }
 
-func (r *AttribRow) floats() [6]*float64 {
-	return [6]*float64{&r.WW, &r.WL, &r.LW, &r.LL, &r.CW, &r.CL}
+func (r *AttribRow) floats() [8]*float64 {
+	return [8]*float64{&r.WW, &r.WL, &r.LW, &r.LL, &r.CW, &r.CL, &r.HistW, &r.HistL}
 }
 
-var attribFloatCols = []string{"ww", "wl", "lw", "ll", "cw", "cl"}
+var attribFloatCols = []string{"ww", "wl", "lw", "ll", "cw", "cl", "hist_w", "hist_l"}
 
 func attribFields() []arrow.Field {
 	f := []arrow.Field{{Name: "step", Type: i64}, {Name: "probe", Type: i64}, {Name: "pair", Type: i64}}
@@ -61,7 +68,7 @@ func (aw *AttribWriter) Write(rows []AttribRow) error {
 		for j, p := range r.floats() {
 			b.Field(3 + j).(*array.Float64Builder).Append(*p)
 		}
-		b.Field(9).(*array.Int32Builder).Append(r.Batch)
+		b.Field(3 + len(attribFloatCols)).(*array.Int32Builder).Append(r.Batch)
 	}
 	return aw.w.flush()
 }
@@ -113,15 +120,19 @@ func (a *AttribReader) decode(rec arrow.Record) (int64, error) {
 		}
 		ints[j] = v
 	}
-	var fl [6][]float64
+	var fl [8][]float64
 	for j, name := range attribFloatCols {
+		if c[3+j] < 0 { // hist_w, hist_l of a file from before -attrib-update
+			fl[j] = nanColumn(fl[j], int(rec.NumRows()))
+			continue
+		}
 		v, err := colFloat64(rec, c[3+j], name)
 		if err != nil {
 			return 0, err
 		}
 		fl[j] = v
 	}
-	batch, err := colInt32(rec, c[9], "batch")
+	batch, err := colInt32(rec, c[3+len(attribFloatCols)], "batch")
 	if err != nil {
 		return 0, err
 	}
@@ -138,4 +149,13 @@ func (a *AttribReader) decode(rec arrow.Record) (int64, error) {
 		a.rows[i] = r
 	}
 	return lastOf(ints[0]), nil
+}
+
+// nanColumn returns n NaNs (reusing buf).
+func nanColumn(buf []float64, n int) []float64 {
+	buf = buf[:0]
+	for range n {
+		buf = append(buf, math.NaN())
+	}
+	return buf
 }

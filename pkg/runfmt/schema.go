@@ -82,6 +82,11 @@ func fieldsFor(format string, m *Meta) []arrow.Field {
 	panic("runfmt: unknown format " + format)
 }
 
+// addedColumns are columns added to a format after its first files were
+// written, without a new format version: a file without one reads as if the
+// column were all NaN (matchColumns gives its index as −1).
+var addedColumns = map[string]bool{"hist_w": true, "hist_l": true} // entangle.attrib, train -attrib-update
+
 // matchColumns finds each wanted field in s by name and checks its type. It
 // returns the column index of each wanted field. FixedSizeList lengths are
 // checked against the metadata (what names them: G, C or D).
@@ -89,6 +94,10 @@ func matchColumns(s *arrow.Schema, want []arrow.Field) ([]int, error) {
 	idx := make([]int, len(want))
 	for i, w := range want {
 		is := s.FieldIndices(w.Name)
+		if len(is) == 0 && addedColumns[w.Name] {
+			idx[i] = -1 // a file written before the column existed
+			continue
+		}
 		if len(is) == 0 {
 			return nil, fmt.Errorf("missing column %q", w.Name)
 		}

@@ -71,20 +71,21 @@ type Config struct {
 
 // PrefConfig holds the settings of -mode pref.
 type PrefConfig struct {
-	Ref          string      `json:"ref"`              // reference model file ("" = Init)
-	Loss         string      `json:"loss"`             // pkg/loss name
-	Params       loss.Params `json:"params"`           // the loss's hyperparameters
-	NLL          float64     `json:"nll"`              // coefficient of the added chosen NLL (loss.WithNLL)
-	Normalize    bool        `json:"normalize"`        // pairwise normalized update (loss.Normalized)
-	Sparse       string      `json:"sparse"`           // "" | "oracle" | "learned"
-	SparseLambda float64     `json:"sparse_lambda"`    // sparsity weight of -sparse learned
-	Probe        int         `json:"probe"`            // held-out probe pairs (the first N of the test split)
-	DumpEvery    int         `json:"dump_every"`       // probe/gradient dumps every K steps, 0 = never
-	Grads        string      `json:"grads"`            // "" | "full" | "sketch:K" | "countsketch:K"
-	SketchSeed   uint64      `json:"sketch_seed"`      // seed of the JL sketch
-	DumpTrain    bool        `json:"dump_train"`       // also dump the training pairs' gradients
-	TokenGrads   int         `json:"token_grads"`      // per-token gradients of the first N probe pairs
-	Attrib       bool        `json:"attrib,omitempty"` // attrib.arrows: probe × training-pair gradient dots at dump steps
+	Ref          string      `json:"ref"`                     // reference model file ("" = Init)
+	Loss         string      `json:"loss"`                    // pkg/loss name
+	Params       loss.Params `json:"params"`                  // the loss's hyperparameters
+	NLL          float64     `json:"nll"`                     // coefficient of the added chosen NLL (loss.WithNLL)
+	Normalize    bool        `json:"normalize"`               // pairwise normalized update (loss.Normalized)
+	Sparse       string      `json:"sparse"`                  // "" | "oracle" | "learned"
+	SparseLambda float64     `json:"sparse_lambda"`           // sparsity weight of -sparse learned
+	Probe        int         `json:"probe"`                   // held-out probe pairs (the first N of the test split)
+	DumpEvery    int         `json:"dump_every"`              // probe/gradient dumps every K steps, 0 = never
+	Grads        string      `json:"grads"`                   // "" | "full" | "sketch:K" | "countsketch:K"
+	SketchSeed   uint64      `json:"sketch_seed"`             // seed of the JL sketch
+	DumpTrain    bool        `json:"dump_train"`              // also dump the training pairs' gradients
+	TokenGrads   int         `json:"token_grads"`             // per-token gradients of the first N probe pairs
+	Attrib       bool        `json:"attrib,omitempty"`        // attrib.arrows: probe × training-pair gradient dots at dump steps
+	AttribUpdate bool        `json:"attrib_update,omitempty"` // attrib.arrows of the applied update (preconditioned dots, history term)
 }
 
 // DefaultConfig returns the defaults of the train command: SFT of the tiny
@@ -126,6 +127,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-clip must be ≥ 0 (0 = off), got %v", c.Clip)
 	case c.Batch < 1:
 		return fmt.Errorf("-batch must be at least 1, got %d", c.Batch)
+	case c.LoRA != nil && c.Pref != nil && c.Pref.AttribUpdate:
+		return fmt.Errorf("-attrib-update cannot be used with -lora (the adapters' update is not a diagonal step on the model's parameters)")
 	case c.Steps < 0:
 		return fmt.Errorf("-steps must be ≥ 0, got %d", c.Steps)
 	case c.Epochs < 0:
@@ -195,6 +198,10 @@ func (p *PrefConfig) Validate() error {
 	switch {
 	case p.Attrib && (p.Probe == 0 || p.DumpEvery == 0):
 		return fmt.Errorf("-attrib needs -probe N > 0 and -dump-every K > 0")
+	case p.AttribUpdate && !p.Attrib:
+		return fmt.Errorf("-attrib-update needs -attrib")
+	case p.AttribUpdate && p.Sparse == "learned":
+		return fmt.Errorf("-attrib-update cannot be used with -sparse learned (the gate moves during the gradient pass it repeats)")
 	case p.Grads != "" && p.DumpEvery == 0:
 		return fmt.Errorf("-grads needs -dump-every K > 0")
 	}

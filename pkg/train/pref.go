@@ -7,6 +7,7 @@ import (
 
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
+	"entangle/pkg/optim"
 	"entangle/pkg/pref"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
@@ -99,6 +100,7 @@ type prefMode struct {
 	pairRows   []runfmt.PairRow
 	gradRows   []runfmt.GradRow
 	attribRows []runfmt.AttribRow
+	splitBuf   []float32 // -attrib-update: SplitClipped's scratch
 }
 
 // newPrefMode computes the reference log-probs of every pair, makes the
@@ -203,6 +205,14 @@ func (p *prefMode) step(s int) (runfmt.StepRow, string, error) {
 		dump = &p.dump
 	}
 	lr := r.sched.LR(s)
+	if dump != nil && p.pc.AttribUpdate {
+		if p.splitBuf == nil {
+			p.splitBuf = make([]float32, len(r.m.Params))
+		}
+		dump.Split = func(pre, hist, g []float64) {
+			optim.SplitClipped(r.splitter, pre, hist, r.m.Params, g, r.cfg.Clip, lr, p.splitBuf)
+		}
+	}
 	var norm float64
 	res, err := p.st.Step(p.grad, p.batch, dump, func(g []float32) {
 		norm = r.apply(g, lr)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -151,7 +152,13 @@ func TestPrefNormalizedProbes(t *testing.T) {
 }
 
 func TestPrefResumeBitIdentical(t *testing.T) {
-	cfg, _ := prefRun(t, "sigmoid", func(pc *PrefConfig) { pc.Attrib = true })
+	for _, update := range []bool{false, true} {
+		t.Run(fmt.Sprintf("attrib-update=%v", update), func(t *testing.T) { prefResumeBitIdentical(t, update) })
+	}
+}
+
+func prefResumeBitIdentical(t *testing.T, update bool) {
+	cfg, _ := prefRun(t, "sigmoid", func(pc *PrefConfig) { pc.Attrib, pc.AttribUpdate = true, update })
 	d := data1t(t, 128)
 	full := filepath.Join(t.TempDir(), "full")
 	if err := Run(context.Background(), cfg, d, Options{Dir: full, Quiet: true}); err != nil {
@@ -308,5 +315,68 @@ func TestPairsOut(t *testing.T) {
 	}
 	if b := readFile(t, filepath.Join(dir, runfmt.PairsFile)); !bytes.Equal(out.Bytes(), b) {
 		t.Fatalf("-o received %d bytes, pairs.arrows has %d", out.Len(), len(b))
+	}
+}
+
+// TestPrefAttribUpdate: with -attrib-update under AdamW with clipping, every
+// probe's pair shares plus its history term add up to its first-order
+// prediction pred_w = ⟨g_w^p, Δθ⟩ (relative 1e-3: Δθ is a float32 difference
+// of parameters and P⊙g^p is rounded to float32), the history term is
+// present and nonzero after the first step, and pairs.arrows is
+// row by row bit-identical to a run without attribution.
+func TestPrefAttribUpdate(t *testing.T) {
+	cfg, _ := prefRun(t, "sigmoid", func(pc *PrefConfig) { pc.Grads, pc.TokenGrads = "", 0 })
+	cfg.Clip = 0.5
+	d := data1t(t, 128)
+	plain := filepath.Join(t.TempDir(), "plain")
+	if err := Run(context.Background(), cfg, d, Options{Dir: plain, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	pc := *cfg.Pref
+	pc.Attrib, pc.AttribUpdate = true, true
+	cfg.Pref = &pc
+	dir := filepath.Join(t.TempDir(), "attrib")
+	if err := Run(context.Background(), cfg, d, Options{Dir: dir, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	pr, pa := readPairs(t, plain), readPairs(t, dir)
+	if len(pr) != len(pa) {
+		t.Fatalf("%d pair rows without -attrib-update, %d with", len(pr), len(pa))
+	}
+	for i := range pr {
+		a, b := pr[i], pa[i]
+		if a.Step != b.Step || a.Pair != b.Pair || math.Float64bits(a.LogpW) != math.Float64bits(b.LogpW) ||
+			math.Float64bits(a.PredW) != math.Float64bits(b.PredW) || math.Float64bits(a.LogpLAfter) != math.Float64bits(b.LogpLAfter) {
+			t.Fatalf("pair row %d differs with -attrib-update: %+v vs %+v", i, a, b)
+		}
+	}
+	type key struct{ step, probe int64 }
+	sumW, hist := map[key]float64{}, map[key]float64{}
+	for _, r := range readAttrib(t, dir) {
+		k := key{r.Step, r.Probe}
+		sumW[k] += (r.CW*r.WW - r.CL*r.WL) / float64(r.Batch)
+		hist[k] = r.HistW
+	}
+	if len(sumW) == 0 {
+		t.Fatal("no attribution rows")
+	}
+	n := 0
+	for _, p := range readPairs(t, dir) {
+		k := key{p.Step, p.Pair}
+		s, ok := sumW[k]
+		if p.Kind != runfmt.KindProbe || !ok {
+			continue
+		}
+		n++
+		h := hist[k]
+		if math.IsNaN(h) || (p.Step > 1 && h == 0) {
+			t.Fatalf("step %d probe %d: history term %v", p.Step, p.Pair, h)
+		}
+		if got := s + h; math.Abs(got-p.PredW) > 1e-3*math.Abs(p.PredW)+1e-9 {
+			t.Fatalf("step %d probe %d: shares + history = %.8g, pred_w = %.8g", p.Step, p.Pair, got, p.PredW)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no probe rows matched the attribution")
 	}
 }

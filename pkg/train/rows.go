@@ -49,7 +49,7 @@ func appendPairRows(dst []runfmt.PairRow, s int64, kind string, ps []pref.PairSt
 func appendAttribRows(dst []runfmt.AttribRow, s int64, probes []pref.Pair, ds []pref.AttribDots) []runfmt.AttribRow {
 	for _, d := range ds {
 		dst = append(dst, runfmt.AttribRow{Step: s, Probe: probes[d.Probe].Ex.ID, Pair: d.Pair,
-			WW: d.WW, WL: d.WL, LW: d.LW, LL: d.LL, CW: d.CW, CL: d.CL, Batch: int32(d.Batch)})
+			WW: d.WW, WL: d.WL, LW: d.LW, LL: d.LL, CW: d.CW, CL: d.CL, HistW: d.HW, HistL: d.HL, Batch: int32(d.Batch)})
 	}
 	return dst
 }

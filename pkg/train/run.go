@@ -192,6 +192,7 @@ type runner struct {
 	lora        *model.LoRA[float32]                      // -lora: the adapters (lora.go), nil otherwise
 	ag          []float32                                 // -lora: the adapter gradient of a step
 	update      func(params, grads []float32, lr float64) // the optimizer
+	splitter    optim.Splitter[float32]                   // the same optimizer's Split
 	optState    func(c *Checkpoint)
 	sched       optim.Schedule
 	ln          *lanes
@@ -288,7 +289,7 @@ func (r *runner) setup() error {
 				copy(o.M, ck.M)
 			}
 		}
-		r.update = o.Step
+		r.update, r.splitter = o.Step, o
 		r.optState = func(c *Checkpoint) { c.M, c.OptimT = o.M, o.T }
 	default:
 		o := optim.NewAdamW[float32](P, cfg.WeightDecay)
@@ -300,7 +301,7 @@ func (r *runner) setup() error {
 			copy(o.V, ck.V)
 			o.T = ck.OptimT
 		}
-		r.update = o.Step
+		r.update, r.splitter = o.Step, o
 		r.optState = func(c *Checkpoint) { c.M, c.V, c.OptimT = o.M, o.V, o.T }
 	}
 	r.sched = cfg.Schedule(cfg.Steps)
