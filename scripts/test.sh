@@ -37,6 +37,10 @@ if [ -f "$out/report/index.html" ] && [ -f scripts/check_report.sh ]; then
 	bash scripts/check_report.sh "$out/report"
 fi
 
+echo "== the §4.3 GPT-2 pipeline (quick): a tiny random Hugging Face GPT-2 folder with a tokenizer, SFT, DPO, series analysis" >&2
+bash scripts/gpt2_sentiment.sh -quick "$out/gpt2" >/dev/null
+bash scripts/interop.sh "$out/gpt2/series"
+
 echo "== paper reproduction (quick): every experiment small, outputs and guarantees checked" >&2
 bash scripts/reproduce.sh -quick "$out/repro" >/dev/null
 bash scripts/interop.sh "$out/repro/tables"

@@ -21,13 +21,7 @@ func loadModelTokenizer(dir string) (*modelTokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &modelTokenizer{text: t, identity: identityOf(t.Identity()), chat: chatOf(t)}, nil
-}
-
-// identityOf records a tokenizer's identity in the dataset's terms.
-func identityOf(id tokenizer.Identity) prefdata.TokenizerIdentity {
-	return prefdata.TokenizerIdentity{Name: id.Name, Kind: id.Kind, ModelType: id.ModelType, Normalizer: id.Normalizer,
-		Pretokenizer: id.Pretokenizer, VocabSize: id.VocabSize, ChatTemplate: id.ChatTemplate, Files: id.Files}
+	return &modelTokenizer{text: t, identity: prefdata.TokenizerIdentity(t.Identity()), chat: chatOf(t)}, nil
 }
 
 // chatOf returns t's chat template as a prefdata.ChatTemplate, or nil when

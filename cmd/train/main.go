@@ -25,7 +25,7 @@ import (
 func main() { os.Exit(cli.Main("train", run)) }
 
 var help = cli.Help{
-	Synopsis: "train [flags] -out DIR [data.arrow|-]\n       train -resume DIR [-q] [data.arrow|-]",
+	Synopsis: "train [flags] -out DIR [data.arrow|-]\n       train -resume DIR [-q] [data.arrow|-]\n       train -merge RUN ANALYSIS_DIR...",
 	Doc: `Train reads a prefgen dataset (file or stdin) and trains the GPT of pkg/model.
 -mode sft fine-tunes on prompt + chosen (split "sft", else "train") with the
 cross-entropy of the response tokens, and evaluates the "test" split every
@@ -44,7 +44,14 @@ response's token and log-prob in the same context, and the -k most probable
 tokens (where the probability mass went), the entropy, and the largest probability
 and the count above 0.5 % of third tokens (neither response's); -summary LABEL
 prints instead one markdown row of their means at the chosen response's first
-position. -init (and -ref) also take a Hugging
+position. -mode analyze trains nothing either:
+it evaluates the -init checkpoint (a run's checkpoint-N, trained anywhere) on a
+split's pairs with the pref loss flags and writes a run directory whose
+pairs.arrows holds every pair's log-probs, d_w, d_l, ⟨g_w,g_l⟩ and norms as
+probe rows at the checkpoint's step (-step, else from the checkpoint-N name,
+trainer_state.json or the checkpoint); -shard i/n takes every n-th pair, and
+-merge RUN PART... joins the analyses of a series of checkpoints (and shards)
+into one run for gradstat and plot. -init (and -ref) also take a Hugging
 Face model directory (config.json, model.safetensors) of model_type gpt2,
 gpt_neox, llama, mistral or qwen2; -export-hf DIR writes the -init weights as
 one of their family, loadable by transformers, and exits.`,
@@ -52,13 +59,16 @@ one of their family, loadable by transformers, and exits.`,
 prefgen long-suffix -n 64 | train -model S -epochs 1 -lr 3e-4 -out runs/sft-S
 train -resume runs/sft-long long.arrow
 train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t
-train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors`,
+train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors
+train -mode pref -init runs/sft/model.safetensors -steps 10 -save-every 5 -q -out runs/kept long.arrow
+for s in 5 10; do train -mode analyze -init runs/kept/checkpoint-$s/model.safetensors -ref runs/sft/model.safetensors -pairs 16 -grads countsketch:256 -q -out an/$s long.arrow; done
+train -merge runs/series an/5 an/10 && gradstat -summary runs/series`,
 }
 
 func run(ctx context.Context, env *cli.Env) (err error) {
 	cfg := train.DefaultConfig()
 	fs := cli.NewFlagSet("train")
-	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft, pref, or dist (no training: next-token distributions of -init)")
+	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft, pref, dist (no training: next-token distributions of -init) or analyze (no training: per-pair statistics of the -init checkpoint)")
 	preset := fs.String("model", cfg.Preset, "model `preset`: tiny, S or M")
 	var over model.Config
 	fs.IntVar(&over.V, "vocab-size", 0, "override the preset's vocabulary `size` V")
@@ -85,19 +95,21 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "`passes` over the training split when -steps is 0")
 	fs.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "evaluate the test split every `K` steps (and at 0 and the end)")
 	fs.IntVar(&cfg.CkptEvery, "ckpt-every", 0, "write the checkpoint every `K` steps (0: at the end and on interrupt only)")
+	fs.IntVar(&cfg.SaveEvery, "save-every", 0, "keep the weights every `K` steps as DIR/checkpoint-N/model.safetensors (a series for -mode analyze)")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	pf := addPrefFlags(fs)
 	df := addDistFlags(fs)
 	ef := addExportFlags(fs)
+	af := addAnalyzeFlags(fs)
 	lf := addLoRAFlags(fs)
 	if err := cli.Parse(env, fs, help, env.Args); err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
-		return cli.Usagef("train reads one dataset, got %d", fs.NArg())
-	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if fs.NArg() > 1 && !set["merge"] {
+		return cli.Usagef("train reads one dataset, got %d", fs.NArg())
+	}
 	if set["export-hf"] {
 		if fs.NArg() > 0 {
 			return cli.Usagef("-export-hf reads no dataset, got %q", fs.Arg(0))
@@ -106,6 +118,17 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	}
 	if set["export-dtype"] {
 		return cli.Usagef("-export-dtype applies to -export-hf only")
+	}
+	if set["merge"] {
+		return runMerge(env, fs, set, af)
+	}
+	if cfg.Mode == train.ModeAnalyze {
+		return runAnalyze(ctx, env, fs, set, cfg.Init, *out, *force, *quiet, pf, df, af)
+	}
+	for _, name := range []string{"step", "shard"} {
+		if set[name] {
+			return cli.Usagef("-%s applies to -mode analyze only", name)
+		}
 	}
 	if cfg.Mode == train.ModeDist {
 		return runDist(env, fs, set, cfg.Init, df)

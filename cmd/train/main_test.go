@@ -84,7 +84,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-beta", "0"}, "train: sigmoid: "},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-beta", "x"}, "train: invalid value \"x\" for flag -beta"},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-loss", "nope"}, "train: -loss: unknown loss \"nope\""},
-		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-grads", "sketch:0", "-dump-every", "1"}, "train: -grads must be full or sketch:K"},
+		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-grads", "sketch:0", "-dump-every", "1"}, "train: -grads must be full, sketch:K or countsketch:K"},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-token-grads", "2"}, "train: -token-grads 2 exceeds -probe 0"},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-sparse", "all"}, "train: -sparse must be none, oracle or learned, got \"all\""},
 		{[]string{"-out", dir + "/r", "-mode", "pref", "-init", "m", "-attrib", "-dump-every", "2"}, "train: -attrib needs -probe N > 0 and -dump-every K > 0"},

@@ -128,4 +128,12 @@
 // Project uses, per tile of 64 columns, eight 256-entry tables of all signed
 // sums of 8 inputs: one hash and eight look-ups per row and tile
 // (about 40 ms for N = 500k, K = 1024 on one core).
+//
+// CountSketch (Charikar, Chen & Farach-Colton 2002) sends coordinate j to one
+// bucket h(j) with a sign s(j), both from SplitMix64(j ⊕ SplitMix64(seed)):
+// one hash and one addition per coordinate, so its cost is linear in N and
+// independent of K — the sketch for gradients of 10⁸ parameters, where the
+// dense Sketch's O(N·K/8) is seconds per vector. Its inner products have the
+// same expectation and variance as the dense sketch's (SketchVar), so
+// SketchStdErr serves both. Projection is the interface of the two.
 package entangle

@@ -19,7 +19,8 @@ type Run struct {
 	// Groups and Vocab come from the metadata of the run's streams.
 	Groups []runfmt.Group
 	Vocab  []string
-	// Sketch is the grads.arrows sketch metadata ("full", "sketch:K" or "").
+	// Sketch is the grads.arrows sketch metadata ("full", "sketch:K",
+	// "countsketch:K" or "").
 	Sketch string
 }
 

@@ -3,6 +3,7 @@ package gradstat
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"entangle/pkg/entangle"
 	"entangle/pkg/runfmt"
@@ -27,7 +28,7 @@ func (e *Engine) pairStats(d *StepData) {
 		var fo FirstOrderRow
 		if finite(p.PredW) && finite(p.PredL) && finite(p.LogpWAfter) && finite(p.LogpLAfter) {
 			fo = FirstOrderRow{OK: true, FirstOrderCheck: entangle.FirstOrder(p.PredW, p.PredL, p.LogpWAfter-p.LogpW, p.LogpLAfter-p.LogpL)}
-		} else if p.Kind == "probe" {
+		} else if p.Kind == "probe" && e.run.Mode != "analyze" { // an analysis (train -mode analyze) takes no step
 			e.warn(d.Step, where, "probe row without pred/logp_after: no first-order check")
 		}
 		e.fos = append(e.fos, fo)
@@ -82,4 +83,6 @@ func (e *Engine) checkGroups(step int64, where loc, p *runfmt.PairRow) {
 	}
 }
 
-func (e *Engine) sketched() bool { return len(e.run.Sketch) > 6 && e.run.Sketch[:6] == "sketch" }
+func (e *Engine) sketched() bool {
+	return strings.HasPrefix(e.run.Sketch, "sketch:") || strings.HasPrefix(e.run.Sketch, "countsketch:")
+}

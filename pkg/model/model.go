@@ -34,7 +34,20 @@ func New[F Float](cfg Config) *Model[F] {
 	if err := cfg.Validate(); err != nil {
 		panic("model: invalid config")
 	}
-	m := &Model[F]{Cfg: cfg, Params: make([]F, NumParams(cfg)), blk: cfg.Block()}
+	return NewWith(cfg, make([]F, NumParams(cfg)))
+}
+
+// NewWith returns the model of cfg over params, which it adopts (no copy):
+// for weights just read, so that loading a model holds one copy of them. It
+// panics on an invalid config or unless len(params) = NumParams(cfg).
+func NewWith[F Float](cfg Config, params []F) *Model[F] {
+	if err := cfg.Validate(); err != nil {
+		panic("model: invalid config")
+	}
+	if len(params) != NumParams(cfg) {
+		panic("model: NewWith: params of the wrong length")
+	}
+	m := &Model[F]{Cfg: cfg, Params: params, blk: cfg.Block()}
 	if m.blk.Pos == Rotary {
 		m.invFreq = ropeInvFreq(cfg)
 	}

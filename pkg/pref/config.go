@@ -154,11 +154,11 @@ type GradVec struct {
 // to the training pairs and gradient vectors.
 type Dump struct {
 	Probes     []Pair
-	Attrib     bool             // probe × training-pair dots (needs Probes)
-	Grads      bool             // gradient vectors: the probes', the update's
-	Train      bool             // with Grads: the training pairs' too
-	TokenGrads int              // with Grads: per-token gradients of the first N probes
-	Sketch     *entangle.Sketch // project the vectors (nil: full)
+	Attrib     bool                // probe × training-pair dots (needs Probes)
+	Grads      bool                // gradient vectors: the probes', the update's
+	Train      bool                // with Grads: the training pairs' too
+	TokenGrads int                 // with Grads: per-token gradients of the first N probes
+	Sketch     entangle.Projection // project the vectors: Sketch or CountSketch (nil: full)
 	// Split, with Attrib, attributes the applied update instead of the raw
 	// gradient: Split(pre, hist, dst) must set pre and hist so that the
 	// update Step applies to dst (given in float64) changes θ by Δθ = −pre⊙dst + hist (the

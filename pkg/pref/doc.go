@@ -32,7 +32,8 @@
 //
 // with (cw, cl) = (d_w, d_l) unless Normalize. Pairs run concurrently on up
 // to min(GOMAXPROCS, B, 4) lanes (each with its own serial-kernel workspace
-// and g_w, g_l buffers), but each pair is added to dst and to the batch sums
+// and g_w, g_l buffers; fewer when those buffers would exceed 2 GiB: two
+// lanes at GPT-2 small's 124M parameters), but each pair is added to dst and to the batch sums
 // in batch order, in one pass over its gradients that also computes its dots
 // and norms, so results are bit-identical for any GOMAXPROCS and any number
 // of lanes. The rejected side's forward reuses the chosen side's activations
@@ -94,7 +95,8 @@
 // the optimizer step ProbeAfter(Δθ) adds the observed log-probs after the
 // update and the first-order predictions ⟨g_w, Δθ⟩, ⟨g_l, Δθ⟩. Dump returns
 // gradient vectors (sequence gradients, per-token gradients of the first N
-// pairs) full or sketched with entangle.Sketch, UpdateVec the update's.
+// pairs) full or sketched with an entangle.Projection (Sketch or CountSketch),
+// UpdateVec the update's.
 // Step calls them in this order at the dump steps its caller asks for.
 //
 // # Attribution

@@ -64,7 +64,7 @@ func (s *Stepper[F]) ProbeAfter(delta []F) []PairStats {
 
 // vector returns v as float32, projected by sk when sk is not nil. The
 // result is newly allocated (dumps are rare).
-func vector[F interface{ ~float32 | ~float64 }](v []F, sk *entangle.Sketch) []float32 {
+func vector[F interface{ ~float32 | ~float64 }](v []F, sk entangle.Projection) []float32 {
 	f := make([]float32, len(v))
 	for i, x := range v {
 		f[i] = float32(x)
@@ -84,7 +84,7 @@ func vector[F interface{ ~float32 | ~float64 }](v []F, sk *entangle.Sketch) []fl
 // contrastive from the data), each vector followed by its pair's token
 // vectors. Vectors are full (sk nil) or sketched with sk, and newly
 // allocated. Call it before the optimizer step.
-func (s *Stepper[F]) Dump(dst []GradVec, of VecOf, pairs []Pair, tokenGrads int, sk *entangle.Sketch) []GradVec {
+func (s *Stepper[F]) Dump(dst []GradVec, of VecOf, pairs []Pair, tokenGrads int, sk entangle.Projection) []GradVec {
 	ln := s.main
 	for i := range pairs {
 		ex := pairs[i].Ex
@@ -120,6 +120,6 @@ func (s *Stepper[F]) Dump(dst []GradVec, of VecOf, pairs []Pair, tokenGrads int,
 
 // UpdateVec returns the update Δθ as a gradient vector (full, or sketched
 // with sk).
-func UpdateVec[F interface{ ~float32 | ~float64 }](delta []F, sk *entangle.Sketch) GradVec {
+func UpdateVec[F interface{ ~float32 | ~float64 }](delta []F, sk entangle.Projection) GradVec {
 	return GradVec{Of: VecUpdate, Pair: -1, Token: -1, TokenID: -1, Contrastive: -1, Grad: vector(delta, sk)}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
@@ -14,6 +15,18 @@ import (
 // maxLanes bounds the goroutines of Grad (each lane holds a pair's g_w and
 // g_l: 2·NumParams values).
 const maxLanes = 4
+
+// laneBudget bounds the memory of Grad's lanes' gradient buffers: a large
+// model runs on fewer lanes (GPT-2 small, 124M parameters, 950 MiB per lane
+// in float32: 2 lanes), a small one on maxLanes. The results do not depend on
+// the number of lanes.
+const laneBudget = 2 << 30
+
+// lanesFor returns the lanes Grad may use for n parameters of size bytes:
+// as many as fit in laneBudget, at least 1 and at most maxLanes.
+func lanesFor(n, size int) int {
+	return max(1, min(maxLanes, laneBudget/max(1, 2*n*size)))
+}
 
 // lane is one worker of Grad: a workspace, the two sides of its current pair
 // and the pair's gradients. The Stepper's own lane (main) also serves
@@ -134,7 +147,8 @@ func growRows(rows []PairStats, b, g, c int) []PairStats {
 // with (cw, cl) = (d_w, d_l), or loss.Normalized's under Normalize (then dst
 // is the negated normalized ascent direction, not a loss gradient).
 //
-// Pairs run concurrently on up to min(GOMAXPROCS, B, 4) lanes (pair i on
+// Pairs run concurrently on up to min(GOMAXPROCS, B, 4) lanes, fewer for
+// models whose lane buffers would exceed 2 GiB (lanesFor; pair i on
 // lane i mod lanes, serial kernels), but each pair is added to dst and to the
 // batch sums in batch order, in one pass that also computes its dots
 // (pairPass), so the result does not depend on the number of lanes: every
@@ -175,7 +189,7 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]PairStats, BatchStats, error
 	s.gate.clearGrad()
 	s.batchKL(batch)
 
-	nl := min(runtime.GOMAXPROCS(0), B, maxLanes)
+	nl := min(runtime.GOMAXPROCS(0), B, lanesFor(s.n, int(unsafe.Sizeof(F(0)))))
 	if nl == 1 {
 		for i := range batch {
 			s.stepPair(s.main, dst, batch, i, invB, false)

@@ -48,11 +48,13 @@ type Tokenizer struct {
 }
 
 // Identity describes a tokenizer well enough to tell two apart. Its JSON is
-// stable (fixed field order, sorted Files).
+// stable (fixed field order, sorted Files). Its fields are those of
+// prefdata.TokenizerIdentity in the same order, so that one converts to the
+// other (prefdata.TokenizerIdentity(t.Identity())).
 type Identity struct {
 	Name         string            `json:"name"`                 // model directory's base name
-	ModelType    string            `json:"model_type,omitempty"` // config.json's model_type, if present
 	Kind         string            `json:"kind"`                 // always Kind
+	ModelType    string            `json:"model_type,omitempty"` // config.json's model_type, if present
 	Normalizer   string            `json:"normalizer"`           // "none" or "nfc"
 	Pretokenizer string            `json:"pretokenizer"`         // stage names joined by "+", see the package doc
 	VocabSize    int               `json:"vocab_size"`           // len(Vocab())

@@ -329,10 +329,15 @@ func checkSources(cfg *Config, d *prefdata.Dataset) error {
 // directory's tokenizer must be the dataset's. A model whose embedding has
 // padding rows beyond its tokenizer (Pythia's 50304 rows for 50277 tokens)
 // takes a dataset of the tokenizer's size, when the directory's tokenizer
-// files say so (hfmodel.TokenizerSize).
+// files say so (hfmodel.TokenizerSize). A dataset that records its tokenizer
+// (prefgen import) must have been made with the directory's own
+// (checkDirTokenizer).
 func CheckHFVocab(path string, m model.Config, d *prefdata.Dataset) error {
 	if !hfmodel.IsDir(path) {
 		return nil
+	}
+	if err := checkDirTokenizer(path, d); err != nil {
+		return err
 	}
 	v := d.Vocab.Size()
 	if v < m.V && hfmodel.TokenizerSize(path) == v {

@@ -54,6 +54,9 @@ type Config struct {
 	Epochs    int `json:"epochs"`     // passes over the training split when Steps is 0
 	EvalEvery int `json:"eval_every"` // held-out evaluation every K steps (and at 0 and the end); 0 = only at 0 and the end
 	CkptEvery int `json:"ckpt_every"` // checkpoint every K steps (and at the end); 0 = only at the end
+	// SaveEvery keeps the weights every K steps as checkpoint-N/model.safetensors
+	// (a series for -mode analyze); 0 = never.
+	SaveEvery int `json:"save_every,omitempty"`
 
 	// Data is a fingerprint of the dataset (see Fingerprint); -resume refuses
 	// other data.
@@ -77,7 +80,7 @@ type PrefConfig struct {
 	SparseLambda float64     `json:"sparse_lambda"`           // sparsity weight of -sparse learned
 	Probe        int         `json:"probe"`                   // held-out probe pairs (the first N of the test split)
 	DumpEvery    int         `json:"dump_every"`              // probe/gradient dumps every K steps, 0 = never
-	Grads        string      `json:"grads"`                   // "" | "full" | "sketch:K"
+	Grads        string      `json:"grads"`                   // "" | "full" | "sketch:K" | "countsketch:K"
 	SketchSeed   uint64      `json:"sketch_seed"`             // seed of the JL sketch
 	DumpTrain    bool        `json:"dump_train"`              // also dump the training pairs' gradients
 	TokenGrads   int         `json:"token_grads"`             // per-token gradients of the first N probe pairs
@@ -136,6 +139,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-eval-every must be ≥ 0, got %d", c.EvalEvery)
 	case c.CkptEvery < 0:
 		return fmt.Errorf("-ckpt-every must be ≥ 0, got %d", c.CkptEvery)
+	case c.SaveEvery < 0:
+		return fmt.Errorf("-save-every must be ≥ 0, got %d", c.SaveEvery)
 	}
 	if c.Init == "" {
 		if err := c.Model.Validate(); err != nil {
@@ -184,9 +189,10 @@ func (p *PrefConfig) Validate() error {
 		return fmt.Errorf("-token-grads %d exceeds -probe %d (per-token gradients are of probe pairs)", p.TokenGrads, p.Probe)
 	}
 	if p.Grads != "" && p.Grads != "full" {
-		k, err := strconv.Atoi(strings.TrimPrefix(p.Grads, "sketch:"))
-		if !strings.HasPrefix(p.Grads, "sketch:") || err != nil || k < 1 || k > entangle.MaxSketchRows {
-			return fmt.Errorf("-grads must be full or sketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, p.Grads)
+		kind, k, _ := strings.Cut(p.Grads, ":")
+		n, err := strconv.Atoi(k)
+		if (kind != "sketch" && kind != "countsketch") || err != nil || n < 1 || n > entangle.MaxSketchRows {
+			return fmt.Errorf("-grads must be full, sketch:K or countsketch:K with 1 ≤ K ≤ %d, got %q", entangle.MaxSketchRows, p.Grads)
 		}
 	}
 	switch {

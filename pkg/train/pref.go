@@ -3,10 +3,8 @@ package train
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"runtime"
 
-	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
 	"entangle/pkg/optim"
@@ -137,11 +135,13 @@ func newPrefMode(r *runner) (_ *prefMode, err error) {
 	if err := notLoRACheckpoint(refPath, rck); err != nil {
 		return nil, err
 	}
-	ref := model.New[float32](cfg.Model)
-	copy(ref.Params, rck.Params)
+	ref := model.NewWith(cfg.Model, rck.Params) // adopts the weights read: no second copy
+	rck = nil
 	p.pairs = refLogProbs(ref, r.train, scfg.Sparse)
 	p.testPairs = refLogProbs(ref, r.test, scfg.Sparse)
 	ref.Close()
+	ref = nil
+	runtime.GC() // the reference's weights are garbage before the step's buffers are allocated
 	return p.finish(r, scfg)
 }
 
@@ -178,13 +178,8 @@ func (p *prefMode) finish(r *runner, scfg pref.Config) (_ *prefMode, err error) 
 		return nil, err
 	}
 	if pc.Grads != "" {
-		gmeta := r.meta
-		gmeta.Sketch, gmeta.Dim = "full", len(r.m.Params)
-		if k, ok := strings.CutPrefix(pc.Grads, "sketch:"); ok {
-			K, _ := strconv.Atoi(k)
-			p.dump.Sketch = entangle.NewSketch(pc.SketchSeed, K)
-			gmeta.Sketch, gmeta.SketchSeed, gmeta.Dim = pc.Grads, pc.SketchSeed, K
-		}
+		gmeta := gradsMeta(r.meta, pc, len(r.m.Params))
+		p.dump.Sketch = NewProjection(pc.Grads, pc.SketchSeed) // nil for full dumps
 		if p.gradsOut, err = openStream(dir, gradsFormat, gmeta, nil, upTo, dumpStep); err != nil {
 			return nil, err
 		}

@@ -121,12 +121,16 @@ func splits(cfg *Config, d *prefdata.Dataset) (train, test []prefdata.Example, f
 }
 
 // Run trains a new run in opt.Dir with cfg (resolved by Prepare) on d. The
-// outputs of a previous run there (runfmt.Layout) are removed first.
+// outputs of a previous run there (runfmt.Layout, and the weights kept by
+// -save-every) are removed first.
 func Run(ctx context.Context, cfg Config, d *prefdata.Dataset, opt Options) error {
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return err
 	}
 	if err := runfmt.RemoveOutputs(opt.Dir); err != nil {
+		return err
+	}
+	if err := removeSeries(opt.Dir); err != nil {
 		return err
 	}
 	return run(ctx, cfg, d, nil, opt)
@@ -419,6 +423,9 @@ func (r *runner) loop(ctx context.Context, md mode) (err error) {
 			return err
 		}
 		prog.Update(s+1, fmt.Sprintf("%s %.1fms/step", msg, row.Ms))
+		if err := r.keepWeights(md, s+1); err != nil {
+			return err
+		}
 		if cfg.CkptEvery > 0 && (s+1)%cfg.CkptEvery == 0 && s+1 < cfg.Steps {
 			if err := r.checkpoint(md, s+1, false); err != nil {
 				return err
