@@ -31,6 +31,16 @@ type Tensor struct {
 	DType string // "F32", "F16", "BF16", "I64", …: see DTypeSize
 	Shape []int
 	Data  []byte
+
+	f32 []float32 // F32View: encoded while writing, Data nil
+}
+
+// nbytes is the tensor's length in the file.
+func (t *Tensor) nbytes() int {
+	if t.f32 != nil {
+		return 4 * len(t.f32)
+	}
+	return len(t.Data)
 }
 
 // DTypeSize returns the size in bytes of one element of dtype, and false when
@@ -85,6 +95,35 @@ func F32(name string, shape []int, data []float32) Tensor {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 	}
 	return Tensor{Name: name, DType: "F32", Shape: append([]int(nil), shape...), Data: b}
+}
+
+// F32View returns a Tensor of dtype F32 that refers to data instead of
+// copying it: Write encodes it piece by piece, so writing a large model (or
+// its optimizer moments) needs no second copy in memory. The file's bytes are
+// those of F32; Data stays nil, and data must not change until the write is
+// done. It panics if len(data) is not the product of shape.
+func F32View(name string, shape []int, data []float32) Tensor {
+	checkLen(len(data), shape)
+	if data == nil {
+		data = []float32{}
+	}
+	return Tensor{Name: name, DType: "F32", Shape: append([]int(nil), shape...), f32: data}
+}
+
+// writeF32 writes v little-endian through a 64 KiB buffer.
+func writeF32(w io.Writer, v []float32) error {
+	var buf [1 << 16]byte
+	for len(v) > 0 {
+		n := min(len(v), len(buf)/4)
+		for i, x := range v[:n] {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(x))
+		}
+		if _, err := w.Write(buf[:4*n]); err != nil {
+			return err
+		}
+		v = v[n:]
+	}
+	return nil
 }
 
 // F64 returns a Tensor of dtype F64 holding a little-endian copy of data.
@@ -145,9 +184,9 @@ func (t *Tensor) check() error {
 	if !ok || n > math.MaxInt/size {
 		return fmt.Errorf("safetensors: tensor %q: invalid shape %v", t.Name, t.Shape)
 	}
-	if n*size != len(t.Data) {
+	if n*size != t.nbytes() {
 		return fmt.Errorf("safetensors: tensor %q: shape %v × %s size %d = %d bytes, got=%d bytes",
-			t.Name, t.Shape, t.DType, size, n*size, len(t.Data))
+			t.Name, t.Shape, t.DType, size, n*size, t.nbytes())
 	}
 	return nil
 }
@@ -220,7 +259,7 @@ func encodeHeader(tensors []Tensor, meta map[string]string) ([]byte, error) {
 			}
 			h.WriteString(strconv.Itoa(d))
 		}
-		end := off + len(t.Data)
+		end := off + t.nbytes()
 		h.WriteString(`],"data_offsets":[` + strconv.Itoa(off) + `,` + strconv.Itoa(end) + `]}`)
 		off = end
 	}
@@ -249,7 +288,13 @@ func Write(w io.Writer, tensors []Tensor, meta map[string]string) error {
 		return fmt.Errorf("safetensors: %w", err)
 	}
 	for i := range tensors {
-		if _, err := w.Write(tensors[i].Data); err != nil {
+		var err error
+		if t := &tensors[i]; t.f32 != nil {
+			err = writeF32(w, t.f32)
+		} else {
+			_, err = w.Write(t.Data)
+		}
+		if err != nil {
 			return fmt.Errorf("safetensors: %w", err)
 		}
 	}

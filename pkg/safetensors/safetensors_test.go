@@ -3,7 +3,10 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -344,4 +347,52 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("encoding is not a fixed point (err %v)", err)
 		}
 	})
+}
+
+// TestF32ViewBytes: a file written from F32View tensors (lengths around the
+// 64 KiB encoding buffer, an empty one, a scalar) has exactly the bytes of
+// the same file written from F32 copies, and the view keeps no copy.
+func TestF32ViewBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 0))
+	var copies, views []Tensor
+	for i, n := range []int{0, 1, 16383, 16384, 16385, 50000} {
+		v := make([]float32, n)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		name := fmt.Sprintf("t%d", i)
+		copies = append(copies, F32(name, []int{n}, v))
+		views = append(views, F32View(name, []int{n}, v))
+	}
+	s := []float32{3.5}
+	copies = append(copies, F32("scalar", nil, s))
+	views = append(views, F32View("scalar", nil, s))
+	for _, v := range views {
+		if v.Data != nil {
+			t.Fatalf("%s: F32View copied its data", v.Name)
+		}
+	}
+	meta := map[string]string{"k": "v"}
+	var a, b bytes.Buffer
+	if err := Write(&a, copies, meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(&b, views, meta); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatalf("F32View wrote %d bytes that differ from F32's %d", b.Len(), a.Len())
+	}
+	path := filepath.Join(t.TempDir(), "v.safetensors")
+	if err := WriteFile(path, views, meta); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, a.Bytes()) {
+		t.Fatal("WriteFile of views differs from Write of copies")
+	}
+	bad := F32View("short", []int{2}, []float32{1, 2})
+	bad.Shape = []int{3}
+	if err := Write(io.Discard, []Tensor{bad}, nil); err == nil {
+		t.Fatal("a view whose shape does not match its length was written")
+	}
 }

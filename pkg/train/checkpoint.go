@@ -42,7 +42,7 @@ type Checkpoint struct {
 func tensorsOf(cfg model.Config, params []float32) []safetensors.Tensor {
 	var ts []safetensors.Tensor
 	for _, t := range model.Tensors(cfg) {
-		ts = append(ts, safetensors.F32(t.Name, t.Shape, params[t.Offset:t.Offset+t.Size]))
+		ts = append(ts, safetensors.F32View(t.Name, t.Shape, params[t.Offset:t.Offset+t.Size]))
 	}
 	return ts
 }
@@ -67,17 +67,17 @@ func metaOf(format string, c *Checkpoint) map[string]string {
 func WriteCheckpoint(path string, c *Checkpoint) error {
 	ts := tensorsOf(c.Model, c.Params)
 	if c.M != nil {
-		ts = append(ts, safetensors.F32("optim.m", []int{len(c.M)}, c.M))
+		ts = append(ts, safetensors.F32View("optim.m", []int{len(c.M)}, c.M))
 	}
 	if c.V != nil {
-		ts = append(ts, safetensors.F32("optim.v", []int{len(c.V)}, c.V))
+		ts = append(ts, safetensors.F32View("optim.v", []int{len(c.V)}, c.V))
 	}
 	ts = append(ts, safetensors.I64("optim.t", nil, []int64{int64(c.OptimT)}))
 	if c.Gate != nil {
 		ts = append(ts, safetensors.F64("pref.gate", []int{len(c.Gate)}, c.Gate))
 	}
 	if c.LoRA != nil {
-		ts = append(ts, safetensors.F32("lora.params", []int{len(c.LoRA)}, c.LoRA))
+		ts = append(ts, safetensors.F32View("lora.params", []int{len(c.LoRA)}, c.LoRA))
 	}
 	return safetensors.WriteFile(path, ts, metaOf(CheckpointFormat, c))
 }
