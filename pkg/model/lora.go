@@ -37,6 +37,19 @@ import (
 // adapter gradient (the authors' setting). Base parameters are frozen by the
 // caller: only LoRA.Params is given to the optimizer.
 //
+// Adapter-only backward (LoRA.BackwardSet). When only the adapter gradient
+// is wanted, G need not be formed: with X (T, in) a site's input rows and D
+// (T, out) the gradient of its output rows (of the merged projection, which
+// is the adapted one),
+//
+//	∂ℓ/∂B = s·Dᵀ·(X·Aᵀ)   (out, r)
+//	∂ℓ/∂A = s·(D·B)ᵀ·X    (r, in)
+//
+// 2·T·r·(in+out) multiply-adds per site instead of the T·in·out of G, and
+// no weight gradient of any frozen tensor (every base tensor) is formed:
+// the backward computes only the activations' gradients, which it needs
+// anyway, and these products.
+//
 // A site may adapt a row block of a fused tensor: Llama's q_proj is rows
 // 0..H·hs of attn.qkv.w, GPT-2's c_attn (which peft adapts as one matrix)
 // is all of it. Init follows peft: A ~ kaiming_uniform(a=√5), that is
@@ -64,6 +77,7 @@ type LoRA[F Float] struct {
 	m      *Model[F]
 	offs   []int // offset of each site's A in Params (B follows at offs+R·In)
 	wOffs  []int // offset of each site's first adapted weight element in m.Params
+	tOffs  []int // offset of each site's tensor in m.Params
 	base   []F   // W₀ of every site's rows, in site order
 	bOffs  []int // offset of each site's W₀ in base
 	merged bool
@@ -100,6 +114,7 @@ func NewLoRA[F Float](m *Model[F], r int, alpha float64, sites []LoRASite) (*LoR
 		}
 		a.offs = append(a.offs, n)
 		a.wOffs = append(a.wOffs, t.Offset+st.Row0*st.In)
+		a.tOffs = append(a.tOffs, t.Offset)
 		a.bOffs = append(a.bOffs, nb)
 		n += r * (st.In + st.Out)
 		nb += st.Out * st.In
@@ -239,6 +254,61 @@ func (a *LoRA[F]) siteGrad(dst, dW []F, i int) {
 	}
 }
 
+// BackwardSet sets dst (len(Params)) to the adapter gradient of
+// Σ_j dlogp[j]·lp[j] for the lp of ws's last Forward (ws a workspace of
+// the adapted model, the adapters merged), forming no gradient of a base
+// parameter: per site dB = s·Dᵀ(X·Aᵀ), dA = s·(D·B)ᵀX from the site's
+// input rows X and output gradient D, taken while the backward passes the
+// site's projection. The products run on the calling goroutine (the
+// workspace's kernels on its own); each element of dst sums over the
+// sequence's rows in increasing order, so the bits do not depend on
+// GOMAXPROCS. In exact arithmetic dst equals Grad of the full gradient.
+func (a *LoRA[F]) BackwardSet(ws *Workspace[F], dst, dlogp []F) {
+	if len(dst) != len(a.Params) {
+		panic("model: LoRA.BackwardSet: dst length")
+	}
+	if ws.m != a.m {
+		panic("model: LoRA.BackwardSet: the workspace is not the adapted model's")
+	}
+	clear(dst)
+	var buf []F
+	ws.tap = func(w, dout, inp []F, T, C, OC int) {
+		for i, st := range a.Sites {
+			if &a.m.Params[a.tOffs[i]] != &w[0] || st.In != C {
+				continue
+			}
+			if len(buf) < 2*T*a.R {
+				buf = make([]F, 2*T*a.R)
+			}
+			a.siteBackward(dst, dout[st.Row0:], OC, inp, T, i, buf)
+		}
+	}
+	defer func() { ws.tap = nil }()
+	ws.backward(nil, dlogp, false)
+}
+
+// siteBackward adds site i's adapter gradient to dst: D (T, Out) with row
+// stride ldd, X (T, In); buf holds 2·T·R scratch values.
+func (a *LoRA[F]) siteBackward(dst, D []F, ldd int, X []F, T, i int, buf []F) {
+	st, r := a.Sites[i], a.R
+	s := F(a.Scale())
+	A, B := a.AB(a.Params, i)
+	dA, dB := a.AB(dst, i)
+	xa, db := buf[:T*r], buf[T*r:2*T*r]
+	clear(xa)
+	clear(db)
+	mulNTld(xa, r, X, st.In, A, st.In, T, r, st.In)  // X·Aᵀ (T, r)
+	mulNNld(db, r, D, ldd, B, r, T, r, st.Out)       // D·B (T, r)
+	mulTNld(dB, r, D, ldd, xa, r, st.Out, r, T)      // dB += Dᵀ(X·Aᵀ)
+	mulTNld(dA, st.In, db, r, X, st.In, r, st.In, T) // dA += (D·B)ᵀX
+	for j := range dA {
+		dA[j] *= s
+	}
+	for j := range dB {
+		dB[j] *= s
+	}
+}
+
 // forSites runs fn(i) for every site on up to GOMAXPROCS goroutines.
 func (a *LoRA[F]) forSites(fn func(i int)) {
 	n := min(runtime.GOMAXPROCS(0), len(a.Sites))
@@ -266,53 +336,66 @@ func (a *LoRA[F]) forSites(fn func(i int)) {
 	wg.Wait()
 }
 
-// mulNN: c (m,n) += a (m,k) · b (k,n).
-func mulNN[F Float](c, a, b []F, m, n, k int) {
+// mulNN: c (m,n) += a (m,k) · b (k,n), contiguous.
+func mulNN[F Float](c, a, b []F, m, n, k int) { mulNNld(c, n, a, k, b, n, m, n, k) }
+
+// mulTN: c (m,n) += a (k,m)ᵀ · b (k,n), contiguous.
+func mulTN[F Float](c, a, b []F, m, n, k int) { mulTNld(c, n, a, m, b, n, m, n, k) }
+
+// mulNT: c (m,n) += a (m,k) · b (n,k)ᵀ, contiguous.
+func mulNT[F Float](c, a, b []F, m, n, k int) { mulNTld(c, n, a, k, b, k, m, n, k) }
+
+// The products below take row strides (ldc, lda, ldb) as internal/gemm
+// does, which computes them for float32; float64 sums each element's k
+// products in increasing order.
+
+// mulNNld: c (m,n) += a (m,k) · b (k,n).
+func mulNNld[F Float](c []F, ldc int, a []F, lda int, b []F, ldb int, m, n, k int) {
 	if unsafe.Sizeof(F(0)) == 4 {
-		gemm.NN(as32(c), n, as32(a), k, as32(b), n, m, n, k)
+		gemm.NN(as32(c), ldc, as32(a), lda, as32(b), ldb, m, n, k)
 		return
 	}
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			var s F
 			for p := 0; p < k; p++ {
-				s += a[i*k+p] * b[p*n+j]
+				s += a[i*lda+p] * b[p*ldb+j]
 			}
-			c[i*n+j] += s
+			c[i*ldc+j] += s
 		}
 	}
 }
 
-// mulTN: c (m,n) += a (k,m)ᵀ · b (k,n).
-func mulTN[F Float](c, a, b []F, m, n, k int) {
+// mulTNld: c (m,n) += a (k,m)ᵀ · b (k,n).
+func mulTNld[F Float](c []F, ldc int, a []F, lda int, b []F, ldb int, m, n, k int) {
 	if unsafe.Sizeof(F(0)) == 4 {
-		gemm.TN(as32(c), n, as32(a), m, as32(b), n, m, n, k)
+		gemm.TN(as32(c), ldc, as32(a), lda, as32(b), ldb, m, n, k)
 		return
 	}
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			var s F
 			for p := 0; p < k; p++ {
-				s += a[p*m+i] * b[p*n+j]
+				s += a[p*lda+i] * b[p*ldb+j]
 			}
-			c[i*n+j] += s
+			c[i*ldc+j] += s
 		}
 	}
 }
 
-// mulNT: c (m,n) += a (m,k) · b (n,k)ᵀ.
-func mulNT[F Float](c, a, b []F, m, n, k int) {
+// mulNTld: c (m,n) += a (m,k) · b (n,k)ᵀ.
+func mulNTld[F Float](c []F, ldc int, a []F, lda int, b []F, ldb int, m, n, k int) {
 	if unsafe.Sizeof(F(0)) == 4 {
-		gemm.NT(as32(c), n, as32(a), k, as32(b), k, m, n, k)
+		gemm.NT(as32(c), ldc, as32(a), lda, as32(b), ldb, m, n, k)
 		return
 	}
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			var s F
 			for p := 0; p < k; p++ {
-				s += a[i*k+p] * b[j*k+p]
+				s += a[i*lda+p] * b[j*ldb+p]
 			}
-			c[i*n+j] += s
+			c[i*ldc+j] += s
 		}
 	}
 }

@@ -241,3 +241,117 @@ func TestLoRAFloat32(t *testing.T) {
 		t.Error("float32 GradParallel differs from Grad")
 	}
 }
+
+// TestLoRABackward: the adapter-only backward (LoRA.BackwardSet: no base
+// gradient formed) against central differences of Σ_j r_j·lp_j in A and B,
+// float64, every family (GPT-2 with a row block of its fused qkv and the
+// MLP's down projection, whose input is the MLP width); it equals the
+// projection of the full gradient (LoRA.Grad) to rounding, and leaves the
+// workspace doing full backwards afterwards.
+func TestLoRABackward(t *testing.T) {
+	cfgs := familyCfgs()
+	cfgs["gpt2"] = testCfg(false)
+	for name, cfg := range cfgs {
+		t.Run(name, func(t *testing.T) {
+			m := randomModel(cfg, 21)
+			a := randomLoRA(t, m, 3, 5, 22)
+			rng := rand.New(rand.NewPCG(23, 0))
+			s := randSeq(rng, cfg.V, 6, 2)
+			ws := m.NewWorkspace()
+			r := randVec(rng, len(s.Tokens)-s.RespStart, 1)
+			loss := func() float64 { a.Merge(); return dot(r, ws.Forward(s.Tokens, s.RespStart)) }
+			loss()
+			params := slices.Clone(m.Params)
+			ag := make([]float64, len(a.Params))
+			for i := range ag {
+				ag[i] = math.NaN() // BackwardSet sets, not adds
+			}
+			a.BackwardSet(ws, ag, r)
+			if !slices.Equal(m.Params, params) {
+				t.Fatal("BackwardSet changed the model's parameters")
+			}
+			checkGrads(t, loss, []string{"adapters"}, [][]float64{a.Params}, [][]float64{ag})
+			loss()
+			full := make([]float64, len(m.Params))
+			ws.Backward(full, r)
+			want := make([]float64, len(a.Params))
+			a.Grad(want, full)
+			if e := relErr(ag, want); e > 1e-12 {
+				t.Errorf("BackwardSet vs Grad of the full gradient: relErr %.3g", e)
+			}
+			var nz int
+			for _, v := range full {
+				if v != 0 {
+					nz++
+				}
+			}
+			if nz < len(full)/2 {
+				t.Errorf("a Backward after BackwardSet filled only %d of %d gradient values", nz, len(full))
+			}
+		})
+	}
+}
+
+// TestLoRABackwardFloat32: the float32 adapter-only backward agrees with
+// float64 to float32 rounding and is the same bits for any number of
+// kernel goroutines, with packed or unpacked weights.
+func TestLoRABackwardFloat32(t *testing.T) {
+	for name, cfg := range familyCfgs() {
+		t.Run(name, func(t *testing.T) {
+			cfg.T = 40
+			m64 := randomModel(cfg, 31)
+			a64 := randomLoRA(t, m64, 4, 8, 32)
+			m32 := New[float32](cfg)
+			for i, v := range m64.Params {
+				m32.Params[i] = float32(v)
+			}
+			a32, err := NewLoRA(m32, 4, 8, loraTestSites(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range a64.Params {
+				a32.Params[i] = float32(v)
+			}
+			a64.Merge()
+			a32.Merge()
+			rng := rand.New(rand.NewPCG(33, 0))
+			s := randSeq(rng, cfg.V, 37, 20)
+			r := randVec(rng, len(s.Tokens)-s.RespStart, 1)
+			r32 := make([]float32, len(r))
+			for i, v := range r {
+				r32[i] = float32(v)
+			}
+			ws64 := m64.NewWorkspace()
+			ws64.Forward(s.Tokens, s.RespStart)
+			g64 := make([]float64, len(a64.Params))
+			a64.BackwardSet(ws64, g64, r)
+			var ref []float32
+			for _, packed := range []bool{false, true} {
+				if packed {
+					m32.PackWeights()
+				}
+				for _, procs := range []int{1, 2, 3} {
+					ws := m32.newWorkspace(procs)
+					ws.Forward(s.Tokens, s.RespStart)
+					g := make([]float32, len(a32.Params))
+					a32.BackwardSet(ws, g, r32)
+					if ref == nil {
+						ref = g
+						var num, den float64
+						for i := range g64 {
+							d := float64(g[i]) - g64[i]
+							num += d * d
+							den += g64[i] * g64[i]
+						}
+						if e := math.Sqrt(num / den); e > 1e-4 || den == 0 {
+							t.Errorf("float32 vs float64: relative error %.3g (norm² %v)", e, den)
+						}
+					} else if !slices.Equal(g, ref) {
+						t.Errorf("procs %d packed %v: adapter gradient bits differ", procs, packed)
+					}
+				}
+			}
+			m32.UnpackWeights()
+		})
+	}
+}

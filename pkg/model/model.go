@@ -234,6 +234,13 @@ type Workspace[F Float] struct {
 		v    paramViews[F]
 	}
 	nextView int // the gradient slot (1..gradViews) to replace next
+
+	// tap, when set (LoRA.BackwardSet), is called by every projection's
+	// backward with its weight, output gradient (T,OC) and input rows
+	// (T,C); a Backward with an empty dparams forms no parameter gradient
+	// (every base tensor frozen), only the tap's.
+	tap    func(w, dout, inp []F, T, C, OC int)
+	frozen paramViews[F] // nil views of every tensor: the gradient views of a frozen backward
 }
 
 // wsGrain is the step in which a Workspace's capacity grows (tokens).
@@ -466,14 +473,19 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 	if len(dlogp) != R {
 		panic("model: dlogp length does not match the response length")
 	}
-	if len(dparams) != len(ws.m.Params) {
+	if len(dparams) != len(ws.m.Params) && len(dparams) != 0 {
 		panic("model: gradient buffer length does not match the model")
 	}
 	blk := ws.m.blk
 	C, V := cfg.C, cfg.V
 	Q3, FC, FF := cfg.qkvWidth(), cfg.fcWidth(), cfg.MLPWidth()
 	p := ws.views(0, ws.m.Params)
-	g := ws.gradViews(dparams)
+	g := &ws.frozen // nil views: kernels skip the parameter gradients
+	if len(dparams) != 0 {
+		g = ws.gradViews(dparams)
+	} else if len(g.layers) != cfg.L {
+		g.layers = make([]layerParams[F], cfg.L)
+	}
 
 	// we kick off the chain rule with dlogp, the weight of each response
 	// token's log-prob, headChunk response rows at a time: each row's
@@ -550,10 +562,12 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 	if !cfg.Tied { // tied: g.wte is g.head, zeroed above and holding the head's gradient
 		zero(g.wte)
 	}
-	if blk.Pos == Learned {
+	switch {
+	case g.wte == nil: // frozen
+	case blk.Pos == Learned:
 		zero(g.wpe)
 		encoderBackward(g.wte, g.wpe, ws.dres, ws.tokens[:n], n, C)
-	} else {
+	default:
 		embedBackward(g.wte, ws.dres, ws.tokens[:n], n, C)
 	}
 }
@@ -633,21 +647,28 @@ func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
 		} else {
 			matmulBackwardInp(dinp, dout, w, T, C, OC)
 		}
-		matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
-		return
-	}
-	// part k computes rows t of dinp and rows o of dw, db of its share
-	ws.par(ws.procs, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
-			if pk != nil {
-				gemm.MulPacked(as32(dinp)[t0*C:], C, as32(dout)[t0*OC:], OC, &pk.nn, t1-t0)
-			} else {
-				matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
-			}
-			matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs)
+		if dw != nil {
+			matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
 		}
-	})
+	} else {
+		// part k computes rows t of dinp and rows o of dw, db of its share
+		ws.par(ws.procs, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
+				if pk != nil {
+					gemm.MulPacked(as32(dinp)[t0*C:], C, as32(dout)[t0*OC:], OC, &pk.nn, t1-t0)
+				} else {
+					matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
+				}
+				if dw != nil {
+					matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs)
+				}
+			}
+		})
+	}
+	if ws.tap != nil {
+		ws.tap(w, dout, inp, T, C, OC)
+	}
 }
 
 func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, t0 int) {
@@ -697,6 +718,16 @@ func (ws *Workspace[F]) normF(out, mean, rstd, inp, w, b []F, T int) {
 // normB is the backward of normF (db is nil for RMSNorm).
 func (ws *Workspace[F]) normB(dinp, dw, db, dout, inp, w, mean, rstd []F, T int) {
 	C := ws.m.Cfg.C
+	if dw == nil { // frozen
+		ws.par(T, func(lo, hi int) {
+			if ws.m.blk.Norm == LayerNorm {
+				layerNormBackwardInp(dinp[lo*C:], dout[lo*C:], inp[lo*C:], w, mean[lo:], rstd[lo:], hi-lo, C)
+			} else {
+				rmsNormBackwardInp(dinp[lo*C:], dout[lo*C:], inp[lo*C:], w, rstd[lo:], hi-lo, C)
+			}
+		})
+		return
+	}
 	if ws.m.blk.Norm == LayerNorm {
 		ws.layerNormB(dinp, dw, db, dout, inp, w, mean, rstd, T, C)
 		return
