@@ -17,9 +17,22 @@ import (
 // adapter gradient of the batch is P(dst) (P is linear), which the trainer
 // forms for its optimizer.
 
+// Adapter-only mode. With SetLoRAOnly the Stepper works in the adapters'
+// parameter space (the authors' setting, without the all-parameter
+// statistics): every backward is model.LoRA.BackwardSet, which forms no
+// gradient of a base weight, so g_w, g_l, the groups (the adapter tensors),
+// the totals, dst of Grad and Step and the probes' and dumps' vectors are
+// all of length len(a.Params), and Step's update must change a.Params (and
+// merge them). Per pair and step this saves the weight-gradient products of
+// every frozen projection and the LM head (about a third of the step's
+// FLOPs) and the statistics' passes over all parameters.
+
 // SetLoRA makes the Stepper measure the adapters a too (nil: no more). a
-// must adapt the Stepper's model.
+// must adapt the Stepper's model. It ends the adapter-only mode.
 func (s *Stepper[F]) SetLoRA(a *model.LoRA[F]) {
+	if s.only != nil {
+		s.space(nil)
+	}
 	s.lora = a
 	s.loraGroups = nil
 	s.rows, s.probes.rows = nil, nil // the group vectors change length
@@ -55,4 +68,45 @@ func (s *Stepper[F]) loraDots(ln *lane[F]) {
 	s.lora.Grad(ln.aw, ln.gw)
 	s.lora.Grad(ln.al, ln.gl)
 	pairPass(nil, nil, nil, ln.aw, ln.al, 0, 0, s.loraGroups, ln.agd, true, ln.acc)
+}
+
+// SetLoRAOnly makes the Stepper work with respect to the adapters a only
+// (see above); nil returns to all parameters. a must adapt the Stepper's
+// model, with merged weights.
+func (s *Stepper[F]) SetLoRAOnly(a *model.LoRA[F]) {
+	s.SetLoRA(nil)
+	s.space(a)
+}
+
+// space sets the parameter space of the Stepper: the adapters a, or all
+// model parameters (nil), with the buffers of that length.
+func (s *Stepper[F]) space(a *model.LoRA[F]) {
+	s.only = a
+	s.n, s.groups = len(s.m.Params), Groups(s.m.Cfg)
+	if a != nil {
+		s.n, s.groups = len(a.Params), LoRAGroups(a)
+	}
+	s.sw, s.sl = make([]F, s.n), make([]F, s.n)
+	s.main = newLane(s.m, s.main.ws, make([]F, s.n), make([]F, s.n), len(s.groups))
+	s.lanes = nil
+	s.rows, s.probes = nil, probeState[F]{}
+	s.step = stepState[F]{}
+}
+
+// params is the parameter vector of the Stepper's space.
+func (s *Stepper[F]) params() []F {
+	if s.only != nil {
+		return s.only.Params
+	}
+	return s.m.Params
+}
+
+// backwardSet sets g to the gradient of Σ_j d_j·lp_j for lane ln's last
+// forward, with respect to the Stepper's parameters.
+func (s *Stepper[F]) backwardSet(ln *lane[F], g, d []F) {
+	if s.only != nil {
+		s.only.BackwardSet(ln.ws, g, d)
+		return
+	}
+	ln.ws.BackwardSet(g, d)
 }

@@ -106,3 +106,118 @@ func TestLoRAGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestLoRAOnly: under SetLoRAOnly the pairs' totals and groups are the
+// adapter groups of SetLoRA (computed from the full gradients) to rounding,
+// the loss the same bits, dst the adapter projection of the full batch
+// gradient; the same bits for 1 and 2 lanes; Step with probes and dumps
+// works in the adapter space (the first-order prediction of a small SGD
+// step on the adapters matches the change of the probes' log-probs); and
+// SetLoRA(nil) returns to all parameters with the plain Stepper's bits.
+func TestLoRAOnly(t *testing.T) {
+	m := newModel[float64](6)
+	a := tinyLoRA(t, m)
+	batch := makePairs(rand.New(rand.NewPCG(14, 0)), 3, tinyCfg.V)
+	full := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0)})
+	full.SetLoRA(a)
+	dstF := make([]float64, len(m.Params))
+	rowsF, _, err := full.Grad(dstF, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDst := make([]float64, len(a.Params))
+	a.Grad(wantDst, dstF)
+	G := len(Groups(tinyCfg))
+	near := func(x, y, scale float64) bool { return math.Abs(x-y) <= 1e-11*scale }
+	var got [2][]float64
+	for k, procs := range []int{1, 2} {
+		prev := runtime.GOMAXPROCS(procs)
+		s := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0)})
+		s.SetLoRAOnly(a)
+		dst := make([]float64, len(a.Params))
+		rows, _, err := s.Grad(dst, batch)
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[k] = dst
+		if e := relDiff(dst, wantDst); e > 1e-12 {
+			t.Errorf("procs %d: dst vs P(full dst): relErr %.3g", procs, e)
+		}
+		for i, r := range rows {
+			f := rowsF[i]
+			if r.Loss != f.Loss || r.LogpW != f.LogpW || len(r.DotG) != len(LoRAGroups(a)) {
+				t.Fatalf("pair %d: loss, log-prob or group count differ", r.Pair)
+			}
+			var ww, ll float64
+			for g := range r.DotG {
+				ww += f.WWG[G+g]
+				ll += f.LLG[G+g]
+				sc := f.WWG[G+g] + f.LLG[G+g]
+				if !near(r.DotG[g], f.DotG[G+g], sc) || !near(r.WWG[g], f.WWG[G+g], sc) || !near(r.LLG[g], f.LLG[G+g], sc) || sc == 0 {
+					t.Errorf("pair %d group %d: (%v %v %v), want (%v %v %v)", r.Pair, g, r.DotG[g], r.WWG[g], r.LLG[g], f.DotG[G+g], f.WWG[G+g], f.LLG[G+g])
+				}
+			}
+			if !near(r.WW, ww, ww) || !near(r.LL, ll, ll) {
+				t.Errorf("pair %d: totals %v %v, want the adapter groups' %v %v", r.Pair, r.WW, r.LL, ww, ll)
+			}
+		}
+	}
+	if !slices.Equal(got[0], got[1]) {
+		t.Error("lanes change the adapter-only batch gradient")
+	}
+
+	// Step with probes and dumps in the adapter space
+	s := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0)})
+	s.SetLoRAOnly(a)
+	probes := makePairs(rand.New(rand.NewPCG(15, 0)), 2, tinyCfg.V)
+	a0 := slices.Clone(a.Params)
+	dst := make([]float64, len(a.Params))
+	const lr = 1e-5
+	res, err := s.Step(dst, batch, &Dump{Probes: probes, Grads: true}, func(g []float64) {
+		for i := range a.Params {
+			a.Params[i] -= lr * g[i]
+		}
+		a.Merge()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Probes {
+		dw, dl := r.LogpWAfter-r.LogpW, r.LogpLAfter-r.LogpL
+		if math.Abs(dw-r.PredW) > 1e-3*math.Abs(dw) || math.Abs(dl-r.PredL) > 1e-3*math.Abs(dl) || dw == 0 {
+			t.Errorf("probe %d: Δlogp (%g, %g), predicted (%g, %g)", r.Pair, dw, dl, r.PredW, r.PredL)
+		}
+	}
+	for _, v := range res.Grads {
+		if len(v.Grad) != len(a.Params) {
+			t.Fatalf("dumped vector of %d values, want the adapters' %d", len(v.Grad), len(a.Params))
+		}
+	}
+	copy(a.Params, a0)
+	a.Merge()
+
+	// back to all parameters
+	s.SetLoRA(nil)
+	dst2 := make([]float64, len(m.Params))
+	plain := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0)})
+	dst3 := make([]float64, len(m.Params))
+	if _, _, err := s.Grad(dst2, batch); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := plain.Grad(dst3, batch); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dst2, dst3) {
+		t.Error("SetLoRA(nil) after SetLoRAOnly: the batch gradient differs from a plain Stepper's")
+	}
+}
+
+func relDiff(x, y []float64) float64 {
+	var num, den float64
+	for i := range x {
+		num += (x[i] - y[i]) * (x[i] - y[i])
+		den += y[i] * y[i]
+	}
+	return math.Sqrt(num / den)
+}

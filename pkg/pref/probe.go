@@ -105,7 +105,7 @@ func (s *Stepper[F]) Dump(dst []GradVec, of VecOf, pairs []Pair, tokenGrads int,
 				d := ln.dlogp[:len(resp)]
 				clear(d)
 				d[t] = 1
-				ln.ws.Backward(ln.gl, d)
+				s.backwardSet(ln, ln.gl, d)
 				c := int8(0)
 				if flags[t] {
 					c = 1

@@ -64,7 +64,7 @@ func (s *Stepper[F]) backward(ln *lane[F], g []F, sd *side) {
 	for j := range d {
 		d[j] = F(sd.q[j])
 	}
-	ln.ws.BackwardSet(g, d)
+	s.backwardSet(ln, g, d)
 }
 
 // forwardPair runs both sides of p on lane ln (the rejected side reusing

@@ -80,10 +80,10 @@ func (s *Stepper[F]) Step(dst []F, batch []Pair, d *Dump, update func(dst []F)) 
 	if st.before == nil {
 		st.before, st.delta = make([]F, s.n), make([]F, s.n)
 	}
-	copy(st.before, s.m.Params)
+	copy(st.before, s.params())
 	update(dst)
-	for i := range st.delta {
-		st.delta[i] = s.m.Params[i] - st.before[i]
+	for i, v := range s.params() {
+		st.delta[i] = v - st.before[i]
 	}
 	if probing {
 		r.Probes = s.ProbeAfter(st.delta)

@@ -88,6 +88,7 @@ type Stepper[F model.Float] struct {
 	step stepState[F] // Step's buffers
 
 	lora       *model.LoRA[F]   // SetLoRA
+	only       *model.LoRA[F]   // SetLoRAOnly: the parameters are these adapters'
 	loraGroups []entangle.Range // the adapter groups (lora.go)
 }
 
@@ -256,9 +257,9 @@ func (s *Stepper[F]) batchStats(B int) BatchStats {
 // nl), each adding its pairs to the sums in turn.
 func (s *Stepper[F]) runLanes(nl int, dst []F, batch []Pair, invB float64) {
 	for len(s.lanes) < nl {
-		var gw, gl []F
-		if len(s.lanes) == 0 {
-			gw, gl = s.main.gw, s.main.gl
+		gw, gl := s.main.gw, s.main.gl
+		if len(s.lanes) > 0 {
+			gw, gl = make([]F, s.n), make([]F, s.n)
 		}
 		s.lanes = append(s.lanes, newLane(s.m, s.m.NewSerialWorkspace(), gw, gl, len(s.groups)))
 	}
