@@ -5,7 +5,8 @@ package hfmodel
 // scripts/torch/hf_lora.py runs the base computation with peft's adapted
 // layer (base(x) + lora_B(lora_A(x))·α/r, unmerged) and autograd; Go reads
 // the adapters back (LoadLoRA), merges them, and its log-probs, adapter
-// gradients (LoRA.Grad of the full gradient) and full-parameter gradients
+// gradients (LoRA.Grad of the full gradient, and the adapter-only backward
+// LoRA.BackwardSet) and full-parameter gradients
 // must match torch's within the oracle tolerances in float32 and float64.
 // GPT-2's fused c_attn and both c_proj, NeoX's per-head interleaved
 // query_key_value (B's rows reordered), Llama's q/k/v row blocks of the
@@ -127,6 +128,7 @@ func checkLoRA[F model.Float](t *testing.T, family string, m *model.Model[F], a 
 	ws := m.NewWorkspace()
 	grad := make([]F, len(m.Params))
 	ag := make([]F, len(a.Params))
+	only := make([]F, len(a.Params))
 	worst := 0.0
 	check := func(i int, name string, got []F) {
 		e := relErr(got, readAll64(t, r, fmt.Sprintf("grad.%d.%s", i, name)))
@@ -144,17 +146,20 @@ func checkLoRA[F model.Float](t *testing.T, family string, m *model.Model[F], a 
 		for j := range ones {
 			ones[j] = 1
 		}
+		a.BackwardSet(ws, only, ones) // the adapter-only backward
 		ws.BackwardSet(grad, ones)
 		a.Grad(ag, grad)
-		for k, st := range ls {
-			dA, dB := a.AB(ag, k)
-			if st.heads > 0 {
-				hb := make([]F, len(dB))
-				toHeads(hb, dB, st.heads, a.R)
-				dB = hb
+		for _, g := range [][]F{ag, only} {
+			for k, st := range ls {
+				dA, dB := a.AB(g, k)
+				if st.heads > 0 {
+					hb := make([]F, len(dB))
+					toHeads(hb, dB, st.heads, a.R)
+					dB = hb
+				}
+				check(i, peftName(st.site.Name, "lora_A"), dA)
+				check(i, peftName(st.site.Name, "lora_B"), dB)
 			}
-			check(i, peftName(st.site.Name, "lora_A"), dA)
-			check(i, peftName(st.site.Name, "lora_B"), dB)
 		}
 		for _, st := range toStored(families[family], m.Cfg, grad) {
 			check(i, st.name, st.data)
