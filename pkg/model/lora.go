@@ -37,7 +37,7 @@ import (
 // adapter gradient (the authors' setting). Base parameters are frozen by the
 // caller: only LoRA.Params is given to the optimizer.
 //
-// Adapter-only backward (LoRA.BackwardSet). When only the adapter gradient
+// Adapter-only backward (LoRA.Backward). When only the adapter gradient
 // is wanted, G need not be formed: with X (T, in) a site's input rows and D
 // (T, out) the gradient of its output rows (of the merged projection, which
 // is the adapted one),
@@ -254,23 +254,23 @@ func (a *LoRA[F]) siteGrad(dst, dW []F, i int) {
 	}
 }
 
-// BackwardSet sets dst (len(Params)) to the adapter gradient of
+// Backward adds to dst (len(Params)) the adapter gradient of
 // Σ_j dlogp[j]·lp[j] for the lp of ws's last Forward (ws a workspace of
 // the adapted model, the adapters merged), forming no gradient of a base
-// parameter: per site dB = s·Dᵀ(X·Aᵀ), dA = s·(D·B)ᵀX from the site's
+// parameter: per site dB += Dᵀ(s·X·Aᵀ), dA += (s·D·B)ᵀX from the site's
 // input rows X and output gradient D, taken while the backward passes the
 // site's projection. The products run on the calling goroutine (the
 // workspace's kernels on its own); each element of dst sums over the
 // sequence's rows in increasing order, so the bits do not depend on
-// GOMAXPROCS. In exact arithmetic dst equals Grad of the full gradient.
-func (a *LoRA[F]) BackwardSet(ws *Workspace[F], dst, dlogp []F) {
+// GOMAXPROCS. In exact arithmetic the gradient equals Grad of the full
+// gradient.
+func (a *LoRA[F]) Backward(ws *Workspace[F], dst, dlogp []F) {
 	if len(dst) != len(a.Params) {
-		panic("model: LoRA.BackwardSet: dst length")
+		panic("model: LoRA.Backward: dst length")
 	}
 	if ws.m != a.m {
-		panic("model: LoRA.BackwardSet: the workspace is not the adapted model's")
+		panic("model: LoRA.Backward: the workspace is not the adapted model's")
 	}
-	clear(dst)
 	var buf []F
 	ws.tap = func(w, dout, inp []F, T, C, OC int) {
 		for i, st := range a.Sites {
@@ -287,6 +287,12 @@ func (a *LoRA[F]) BackwardSet(ws *Workspace[F], dst, dlogp []F) {
 	ws.backward(nil, dlogp, false)
 }
 
+// BackwardSet is Backward that sets dst instead of adding to it.
+func (a *LoRA[F]) BackwardSet(ws *Workspace[F], dst, dlogp []F) {
+	clear(dst)
+	a.Backward(ws, dst, dlogp)
+}
+
 // siteBackward adds site i's adapter gradient to dst: D (T, Out) with row
 // stride ldd, X (T, In); buf holds 2·T·R scratch values.
 func (a *LoRA[F]) siteBackward(dst, D []F, ldd int, X []F, T, i int, buf []F) {
@@ -297,16 +303,14 @@ func (a *LoRA[F]) siteBackward(dst, D []F, ldd int, X []F, T, i int, buf []F) {
 	xa, db := buf[:T*r], buf[T*r:2*T*r]
 	clear(xa)
 	clear(db)
-	mulNTld(xa, r, X, st.In, A, st.In, T, r, st.In)  // X·Aᵀ (T, r)
-	mulNNld(db, r, D, ldd, B, r, T, r, st.Out)       // D·B (T, r)
-	mulTNld(dB, r, D, ldd, xa, r, st.Out, r, T)      // dB += Dᵀ(X·Aᵀ)
-	mulTNld(dA, st.In, db, r, X, st.In, r, st.In, T) // dA += (D·B)ᵀX
-	for j := range dA {
-		dA[j] *= s
+	mulNTld(xa, r, X, st.In, A, st.In, T, r, st.In) // X·Aᵀ (T, r)
+	mulNNld(db, r, D, ldd, B, r, T, r, st.Out)      // D·B (T, r)
+	for j := range xa {
+		xa[j] *= s
+		db[j] *= s
 	}
-	for j := range dB {
-		dB[j] *= s
-	}
+	mulTNld(dB, r, D, ldd, xa, r, st.Out, r, T)      // dB += Dᵀ(s·X·Aᵀ)
+	mulTNld(dA, st.In, db, r, X, st.In, r, st.In, T) // dA += (s·D·B)ᵀX
 }
 
 // forSites runs fn(i) for every site on up to GOMAXPROCS goroutines.

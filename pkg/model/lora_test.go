@@ -272,6 +272,14 @@ func TestLoRABackward(t *testing.T) {
 			}
 			checkGrads(t, loss, []string{"adapters"}, [][]float64{a.Params}, [][]float64{ag})
 			loss()
+			a.BackwardSet(ws, ag, r)
+			twice := slices.Clone(ag)
+			a.Backward(ws, twice, r) // adds
+			for i := range ag {
+				if twice[i] != 2*ag[i] {
+					t.Fatalf("Backward does not add: %v after %v", twice[i], ag[i])
+				}
+			}
 			full := make([]float64, len(m.Params))
 			ws.Backward(full, r)
 			want := make([]float64, len(a.Params))
