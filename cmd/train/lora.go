@@ -14,6 +14,7 @@ type loraFlags struct {
 	alpha   *float64
 	modules *string
 	init    *string
+	grad    *string
 }
 
 func addLoRAFlags(fs *flag.FlagSet) *loraFlags {
@@ -22,6 +23,7 @@ func addLoRAFlags(fs *flag.FlagSet) *loraFlags {
 		alpha:   fs.Float64("lora-alpha", 0, "LoRA `alpha`: the adapters' scale is alpha/r (default 2·r)"),
 		modules: fs.String("lora-modules", "", "LoRA target `modules`, comma-separated, by the model family's Hugging Face names, as peft's target_modules (gpt2: c_attn, c_proj, c_fc; gpt_neox: query_key_value, dense, dense_h_to_4h, dense_4h_to_h; llama, mistral, qwen2: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)"),
 		init:    fs.String("lora-init", "", "start the adapters from a peft LoRA `directory` (adapter_config.json, adapter_model.safetensors; its r, lora_alpha and target_modules) instead of peft's initialization"),
+		grad:    fs.String("lora-grad", train.LoRAGradAll, "`which` gradients a LoRA step forms: all (the full gradient, projected onto the adapters; -mode pref measures every pair with respect to all parameters and, as extra groups, the adapters) or adapters (no base weight gradient: faster, and -mode pref measures every pair with respect to the adapters only, the LoRA papers' setting)"),
 	}
 }
 
@@ -37,10 +39,11 @@ func (f *loraFlags) resolve(set map[string]bool) (*train.LoRAConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &lc, nil
+		lc.Grad, err = f.gradMode()
+		return &lc, err
 	}
 	if !set["lora-r"] {
-		for _, name := range []string{"lora-alpha", "lora-modules"} {
+		for _, name := range []string{"lora-alpha", "lora-modules", "lora-grad"} {
 			if set[name] {
 				return nil, cli.Usagef("-%s needs -lora-r", name)
 			}
@@ -50,7 +53,11 @@ func (f *loraFlags) resolve(set map[string]bool) (*train.LoRAConfig, error) {
 	if *f.r < 1 {
 		return nil, cli.Usagef("-lora-r must be at least 1, got %d", *f.r)
 	}
-	lc := &train.LoRAConfig{R: *f.r, Alpha: *f.alpha}
+	g, err := f.gradMode()
+	if err != nil {
+		return nil, err
+	}
+	lc := &train.LoRAConfig{R: *f.r, Alpha: *f.alpha, Grad: g}
 	if !set["lora-alpha"] {
 		lc.Alpha = float64(2 * *f.r)
 	}
@@ -63,4 +70,15 @@ func (f *loraFlags) resolve(set map[string]bool) (*train.LoRAConfig, error) {
 		return nil, cli.Usagef("-lora-r needs -lora-modules (e.g. q_proj,k_proj,v_proj for a Llama model, c_attn for GPT-2)")
 	}
 	return lc, nil
+}
+
+// gradMode returns the LoRAConfig.Grad of -lora-grad ("" for the default, all).
+func (f *loraFlags) gradMode() (string, error) {
+	switch *f.grad {
+	case train.LoRAGradAll:
+		return "", nil
+	case train.LoRAGradAdapters:
+		return train.LoRAGradAdapters, nil
+	}
+	return "", cli.Usagef("-lora-grad must be %s or %s, got %q", train.LoRAGradAll, train.LoRAGradAdapters, *f.grad)
 }

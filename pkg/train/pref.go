@@ -111,7 +111,7 @@ func newPrefMode(r *runner) (_ *prefMode, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prefMode{r: r, pc: pc, grad: make([]float32, len(r.m.Params))}
+	p := &prefMode{r: r, pc: pc, grad: make([]float32, r.gradLen())}
 	// The reference policy: -ref, else the -init checkpoint; under -lora
 	// without -ref, the model with its adapters disabled.
 	if r.lora != nil && pc.Ref == "" {
@@ -157,7 +157,10 @@ func (p *prefMode) finish(r *runner, scfg pref.Config) (_ *prefMode, err error) 
 	p.dump = pref.Dump{Probes: probes, Attrib: pc.Attrib, Grads: pc.Grads != "", Train: pc.DumpTrain, TokenGrads: pc.TokenGrads}
 
 	p.st = pref.NewStepper(r.m, scfg)
-	if r.lora != nil {
+	switch {
+	case cfg.LoRA.AdaptersOnly():
+		p.st.SetLoRAOnly(r.lora)
+	case r.lora != nil:
 		p.st.SetLoRA(r.lora)
 	}
 	if r.ck != nil && r.ck.Gate != nil {
@@ -178,7 +181,7 @@ func (p *prefMode) finish(r *runner, scfg pref.Config) (_ *prefMode, err error) 
 		return nil, err
 	}
 	if pc.Grads != "" {
-		gmeta := gradsMeta(r.meta, pc, len(r.m.Params))
+		gmeta := gradsMeta(r.meta, pc, r.gradLen())
 		p.dump.Sketch = NewProjection(pc.Grads, pc.SketchSeed) // nil for full dumps
 		if p.gradsOut, err = openStream(dir, gradsFormat, gmeta, nil, upTo, dumpStep); err != nil {
 			return nil, err

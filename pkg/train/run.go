@@ -309,6 +309,9 @@ func (r *runner) setup() error {
 		return err
 	}
 	r.ln = newLanes(r.m)
+	if cfg.LoRA.AdaptersOnly() {
+		r.ln.lora = r.lora
+	}
 
 	var err error
 	if r.meta, err = streamMeta(cfg, r.d); err != nil {
@@ -459,7 +462,10 @@ func streamMeta(cfg *Config, d *prefdata.Dataset) (runfmt.Meta, error) {
 	for _, t := range model.Tensors(cfg.Model) {
 		gs = append(gs, runfmt.Group{Name: t.Name, Offset: t.Offset, Size: t.Size})
 	}
-	if cfg.Mode == ModePref {
+	switch {
+	case cfg.Mode == ModePref && cfg.LoRA.AdaptersOnly():
+		gs = loraGroups(cfg) // the pairs' totals are the adapters'
+	case cfg.Mode == ModePref:
 		gs = append(gs, loraGroups(cfg)...)
 	}
 	lossName := ""

@@ -21,6 +21,7 @@ type lanes struct {
 	m    *model.Model[float32]
 	ws   [model.Lanes]*model.Workspace[float32]
 	grad [model.Lanes][]float32 // (P) per-lane gradient, nil until a backward is asked
+	lora *model.LoRA[float32]   // -lora-grad adapters: the gradient is these adapters' (not P values)
 }
 
 func newLanes(m *model.Model[float32]) *lanes {
@@ -37,8 +38,8 @@ func (l *lanes) run(n int, backward bool, fn func(k, i int, ws *model.Workspace[
 	var wg sync.WaitGroup
 	for k := range model.Lanes {
 		if backward {
-			if l.grad[k] == nil {
-				l.grad[k] = make([]float32, len(l.m.Params))
+			if n := l.gradLen(); len(l.grad[k]) != n {
+				l.grad[k] = make([]float32, n)
 			}
 			clear(l.grad[k])
 		}
@@ -51,6 +52,14 @@ func (l *lanes) run(n int, backward bool, fn func(k, i int, ws *model.Workspace[
 		}()
 	}
 	wg.Wait()
+}
+
+// gradLen is the length of the lanes' gradients.
+func (l *lanes) gradLen() int {
+	if l.lora != nil {
+		return len(l.lora.Params)
+	}
+	return len(l.m.Params)
 }
 
 // reduceTo sets dst to the sum of the lanes' gradients, added in lane order.
@@ -148,7 +157,11 @@ func (l *lanes) sftGrad(grad []float32, seqs []model.Seq) (loss, tokAcc float64)
 	l.run(len(seqs), true, func(k, i int, ws *model.Workspace[float32], g []float32) {
 		st, lp := forwardStats(ws, l.m, seqs[i], true)
 		stats[i] = st
-		ws.Backward(g, dl[:len(lp)])
+		if l.lora != nil {
+			l.lora.Backward(ws, g, dl[:len(lp)])
+		} else {
+			ws.Backward(g, dl[:len(lp)])
+		}
 	})
 	l.reduceTo(grad)
 	var sum float64
@@ -223,7 +236,7 @@ type sftMode struct {
 }
 
 func newSFTMode(r *runner) *sftMode {
-	return &sftMode{r: r, order: Order{N: len(r.train), Batch: r.cfg.Batch, Seed: r.cfg.Seed}, grad: make([]float32, len(r.m.Params))}
+	return &sftMode{r: r, order: Order{N: len(r.train), Batch: r.cfg.Batch, Seed: r.cfg.Seed}, grad: make([]float32, r.gradLen())}
 }
 
 func (m *sftMode) step(s int) (runfmt.StepRow, string, error) {
