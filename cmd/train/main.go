@@ -31,7 +31,8 @@ var help = cli.Help{
 cross-entropy of the response tokens, and evaluates the "test" split every
 -eval-every steps (loss, token accuracy, and the fraction of pairs whose chosen
 response is more likely than the rejected one). The model is a -model preset
-with optional overrides, or the weights of -init. DIR receives config.json,
+with optional overrides (-arch picks the block family: gpt2, neox or llama,
+with that family's settings), or the weights of -init. DIR receives config.json,
 steps.arrows (one row per step, Arrow IPC stream), checkpoint.safetensors
 (every -ckpt-every steps, at the end and on SIGINT/SIGTERM), model.safetensors
 (final weights) and DONE. -resume DIR continues an interrupted run on the same
@@ -57,6 +58,8 @@ gpt_neox, llama, mistral or qwen2; -export-hf DIR writes the -init weights as
 one of their family, loadable by transformers, and exits.`,
 	Examples: `prefgen 1t -vocab 64 -o 1t.arrow && train -model tiny -steps 300 -out runs/sft-1t 1t.arrow
 prefgen long-suffix -n 64 | train -model S -epochs 1 -lr 3e-4 -out runs/sft-S
+train -model tiny -arch llama -heads 4 -kv-heads 2 -mlp-width 48 -steps 100 -out runs/sft-llama 1t.arrow
+train -model tiny -arch neox -rotary-dims 4 -untied -steps 100 -out runs/sft-neox 1t.arrow
 train -resume runs/sft-long long.arrow
 train -mode dist -init runs/dpo/model.safetensors -k 5 -pairs 8 long.arrow | column -t
 train -export-hf runs/dpo/hf -init runs/dpo/model.safetensors
@@ -69,7 +72,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	cfg := train.DefaultConfig()
 	fs := cli.NewFlagSet("train")
 	fs.StringVar(&cfg.Mode, "mode", cfg.Mode, "`mode`: sft, pref, dist (no training: next-token distributions of -init) or analyze (no training: per-pair statistics of the -init checkpoint)")
-	preset := fs.String("model", cfg.Preset, "model `preset`: tiny, S or M")
+	preset := fs.String("model", cfg.Preset, "model `preset`: tiny, S, M (shapes; the family is -arch's), pythia-160m or smollm2-135m (real shapes, random weights)")
 	var over model.Config
 	fs.IntVar(&over.V, "vocab-size", 0, "override the preset's vocabulary `size` V")
 	fs.IntVar(&over.T, "context", 0, "override the preset's context `length` T")
@@ -77,6 +80,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.IntVar(&over.L, "layers", 0, "override the preset's number of `blocks` L")
 	fs.IntVar(&over.H, "heads", 0, "override the preset's attention `heads` H")
 	untied := fs.Bool("untied", false, "give the model its own LM head (not tied to wte)")
+	arf := addArchFlags(fs)
 	fs.StringVar(&cfg.Init, "init", "", "initial weights from a `checkpoint` (model.safetensors or checkpoint.safetensors) or a Hugging Face model directory (gpt2, gpt_neox, llama, mistral, qwen2); the model config is theirs")
 	out := fs.String("out", "", "run `directory` (created; must be empty unless -force)")
 	resume := fs.String("resume", "", "continue the interrupted run in `DIR`")
@@ -196,7 +200,7 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 		}
 	}
 	if cfg.Init != "" {
-		for _, name := range []string{"model", "vocab-size", "context", "width", "layers", "heads", "untied"} {
+		for _, name := range append([]string{"model", "vocab-size", "context", "width", "layers", "heads", "untied"}, archFlagNames()...) {
 			if set[name] {
 				return cli.Usagef("-%s conflicts with -init (the model config is the checkpoint's)", name)
 			}
@@ -222,7 +226,12 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 		if m.T > prefdata.MaxSeqLen {
 			return cli.Usagef("-context must be at most %d, got %d", prefdata.MaxSeqLen, m.T)
 		}
-		m.Tied = !*untied
+		if set["untied"] {
+			m.Tied = !*untied
+		}
+		if err := arf.apply(&m, set); err != nil {
+			return err
+		}
 		cfg.Model, cfg.Preset = m, *preset
 	}
 	if cfg.LoRA, err = lf.resolve(set); err != nil {

@@ -251,9 +251,16 @@ func (c Config) validateBlock() error {
 
 // Preset returns a named configuration:
 //
-//	tiny  V 64,  T 32,  C 16,  L 2, H 2, tied
-//	S     V 256, T 64,  C 128, L 2, H 4, tied
-//	M     V 512, T 128, C 256, L 4, H 8, tied
+//	tiny          V 64,    T 32,   C 16,  L 2,  H 2, tied
+//	S             V 256,   T 64,   C 128, L 2,  H 4, tied
+//	M             V 512,   T 128,  C 256, L 4,  H 8, tied
+//	pythia-160m   V 50304, T 1024, C 768, L 12, H 12, neox, rotary 16 of 64, untied
+//	smollm2-135m  V 49152, T 1024, C 576, L 30, H 9, KV 3, llama, F 1536, θ 100000, tied
+//
+// The last two are the shapes of EleutherAI/pythia-160m and
+// HuggingFaceTB/SmolLM2-135M (their contexts are 2048 and 8192; a rotary
+// model's parameters do not depend on T, and the datasets' sequences are
+// at most 1024 tokens).
 func Preset(name string) (Config, error) {
 	switch name {
 	case "tiny":
@@ -262,8 +269,12 @@ func Preset(name string) (Config, error) {
 		return Config{V: 256, T: 64, C: 128, L: 2, H: 4, Tied: true}, nil
 	case "M":
 		return Config{V: 512, T: 128, C: 256, L: 4, H: 8, Tied: true}, nil
+	case "pythia-160m":
+		return Config{V: 50304, T: 1024, C: 768, L: 12, H: 12, Arch: ArchNeoX, Rotary: 16}, nil
+	case "smollm2-135m":
+		return Config{V: 49152, T: 1024, C: 576, L: 30, H: 9, Tied: true, Arch: ArchLlama, KV: 3, FF: 1536, RopeTheta: 100000}, nil
 	}
-	return Config{}, errors.New("model: unknown preset " + strconv.Quote(name) + ", want tiny, S or M")
+	return Config{}, errors.New("model: unknown preset " + strconv.Quote(name) + ", want tiny, S, M, pythia-160m or smollm2-135m")
 }
 
 // Tensor names one parameter group: Size elements at Offset in the flat
