@@ -223,10 +223,15 @@ def causal_softmax(s, n):
 
 
 def logits(cfg, P, tokens):
+    """The logits (n, V) of one sequence (a list of token ids)."""
+    return forward(cfg, P, torch.tensor(tokens, dtype=torch.int64)[None])[0]
+
+
+def forward(cfg, P, ids):
+    """The logits (B, n, V) of a batch of equal-length sequences, ids (B, n) int64."""
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     hs = C // H
-    ids = torch.tensor(tokens, dtype=torch.int64)
-    n = len(tokens)
+    B, n = ids.shape
     dt = next(iter(P.values())).dtype
     D = int(hs * cfg["rotary_pct"]) if is_neox(cfg) else hs
     ang = torch.arange(n, dtype=torch.int64).to(dt)[:, None] * inv_freq(cfg, D, dt)[None, :]
@@ -239,12 +244,12 @@ def logits(cfg, P, tokens):
             p = f"gpt_neox.layers.{l}."
             a = F.layer_norm(x, (C,), P[p + "input_layernorm.weight"], P[p + "input_layernorm.bias"], eps=eps)
             qkv = F.linear(a, P[p + "attention.query_key_value.weight"], P[p + "attention.query_key_value.bias"])
-            qkv = qkv.view(n, H, 3 * hs).transpose(0, 1)                 # (H, n, 3hs)
+            qkv = qkv.view(B, n, H, 3 * hs).transpose(1, 2)              # (B, H, n, 3hs)
             q, k, v = qkv.chunk(3, dim=-1)
             q = torch.cat((rope(q[..., :D], cos, sin), q[..., D:]), dim=-1)
             k = torch.cat((rope(k[..., :D], cos, sin), k[..., D:]), dim=-1)
             att = causal_softmax(torch.matmul(q, k.transpose(-1, -2)) * hs ** -0.5, n)
-            y = torch.matmul(att, v).transpose(0, 1).reshape(n, C)
+            y = torch.matmul(att, v).transpose(1, 2).reshape(B, n, C)
             y = F.linear(y, P[p + "attention.dense.weight"], P[p + "attention.dense.bias"])
 
             def mlp(u):
@@ -268,15 +273,15 @@ def logits(cfg, P, tokens):
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         a = rms_norm(x, P[p + "input_layernorm.weight"], eps)
-        q = F.linear(a, P[p + "self_attn.q_proj.weight"], b(p + "self_attn.q_proj.bias")).view(n, H, hs).transpose(0, 1)
-        k = F.linear(a, P[p + "self_attn.k_proj.weight"], b(p + "self_attn.k_proj.bias")).view(n, KV, hs).transpose(0, 1)
-        v = F.linear(a, P[p + "self_attn.v_proj.weight"], b(p + "self_attn.v_proj.bias")).view(n, KV, hs).transpose(0, 1)
+        q = F.linear(a, P[p + "self_attn.q_proj.weight"], b(p + "self_attn.q_proj.bias")).view(B, n, H, hs).transpose(1, 2)
+        k = F.linear(a, P[p + "self_attn.k_proj.weight"], b(p + "self_attn.k_proj.bias")).view(B, n, KV, hs).transpose(1, 2)
+        v = F.linear(a, P[p + "self_attn.v_proj.weight"], b(p + "self_attn.v_proj.bias")).view(B, n, KV, hs).transpose(1, 2)
         q, k = rope(q, cos, sin), rope(k, cos, sin)
         g = H // KV                                                      # repeat_kv: kv head j serves heads j·g..j·g+g-1
-        k = k[:, None].expand(KV, g, n, hs).reshape(H, n, hs)
-        v = v[:, None].expand(KV, g, n, hs).reshape(H, n, hs)
+        k = k[:, :, None].expand(B, KV, g, n, hs).reshape(B, H, n, hs)
+        v = v[:, :, None].expand(B, KV, g, n, hs).reshape(B, H, n, hs)
         att = causal_softmax(torch.matmul(q, k.transpose(-1, -2)) * hs ** -0.5, n)
-        y = torch.matmul(att, v).transpose(0, 1).reshape(n, C)
+        y = torch.matmul(att, v).transpose(1, 2).reshape(B, n, C)
         x = x + F.linear(y, P[p + "self_attn.o_proj.weight"], b(p + "self_attn.o_proj.bias"))
         u = rms_norm(x, P[p + "post_attention_layernorm.weight"], eps)
         gate = F.linear(u, P[p + "mlp.gate_proj.weight"], b(p + "mlp.gate_proj.bias"))
