@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"entangle/internal/gemm"
 )
 
 // Gradient checks of the kernels of the GPT-NeoX and Llama blocks, in the
@@ -110,6 +112,73 @@ func TestSwiGLUGrad(t *testing.T) {
 	swigluForward(out[:1], []float64{1, 2}, 1, 1)
 	if math.Abs(out[0]-1.4621171572600098) > 1e-15 {
 		t.Errorf("silu(1)·2 = %v, want 1.4621171572600098", out[0])
+	}
+}
+
+// TestSwiGLU32: the float32 kernels (swiglu32, swigluGrad32, on gemm's
+// exponential) against the float64 formulas: within a few float32 ulps of
+// the value's scale over gates from -200 to 200 (no NaN where exp
+// overflows), the same bits whatever the rows and chunks (a row at a time,
+// widths across the 256-element chunk), and the model's float32 kernels
+// use them where gemm has SIMD exponentials.
+func TestSwiGLU32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(24, 0))
+	T, F := 3, 300
+	in64 := make([]float64, T*2*F)
+	gates := []float64{-200, -104, -89, -88.7, -50, -17, -1e-3, -1e-30, 0, 1e-30, 1e-3, 0.5, 3, 17, 50, 88.7, 89, 104, 200}
+	for i := range in64 {
+		in64[i] = 4 * rng.NormFloat64()
+		if c := i % (2 * F); c < F && c < len(gates) {
+			in64[i] = gates[c]
+		}
+	}
+	in32 := make([]float32, len(in64))
+	for i, v := range in64 {
+		in32[i] = float32(v)
+		in64[i] = float64(in32[i])
+	}
+	d64, d32 := randVec(rng, T*F, 1), make([]float32, T*F)
+	for i, v := range d64 {
+		d32[i] = float32(v)
+		d64[i] = float64(d32[i])
+	}
+	out64, out32 := make([]float64, T*F), make([]float32, T*F)
+	swigluForward(out64, in64, T, F)
+	swiglu32(out32, in32, T, F)
+	g64, g32 := make([]float64, T*2*F), make([]float32, T*2*F)
+	swigluBackward(g64, in64, d64, T, F)
+	swigluGrad32(g32, in32, d32, T, F)
+	// tolerance: a few float32 ulps of the terms' scale (1 + g·(1-σ) cancels near g = -1.28)
+	near := func(what string, i int, got float32, want, scale float64) {
+		if math.IsNaN(float64(got)) || math.Abs(float64(got)-want) > 6e-7*scale+1e-30 {
+			t.Fatalf("%s[%d] = %v, float64 %v (scale %v)", what, i, got, want, scale)
+		}
+	}
+	for r := 0; r < T; r++ {
+		for i := 0; i < F; i++ {
+			g, u, d := in64[r*2*F+i], in64[r*2*F+F+i], d64[r*F+i]
+			sg := 1 / (1 + math.Exp(-g))
+			near("out", r*F+i, out32[r*F+i], out64[r*F+i], math.Abs(g*sg*u))
+			near("dgate", r*F+i, g32[r*2*F+i], g64[r*2*F+i], math.Abs(d*u*sg)*(1+math.Abs(g)*(1-sg)))
+			near("dup", r*F+i, g32[r*2*F+F+i], g64[r*2*F+F+i], math.Abs(d*g*sg))
+		}
+	}
+	// a row at a time, and the full rows in one call: the same bits
+	for r := 0; r < T; r++ {
+		o := make([]float32, F)
+		swiglu32(o, in32[r*2*F:(r+1)*2*F], 1, F)
+		g := make([]float32, 2*F)
+		swigluGrad32(g, in32[r*2*F:(r+1)*2*F], d32[r*F:(r+1)*F], 1, F)
+		if !slices.Equal(o, out32[r*F:(r+1)*F]) || !slices.Equal(g, g32[r*2*F:(r+1)*2*F]) {
+			t.Fatalf("row %d: bits differ when computed alone", r)
+		}
+	}
+	if gemm.ElementwiseSIMD() {
+		o := make([]float32, T*F)
+		swigluForward(o, in32, T, F)
+		if !slices.Equal(o, out32) {
+			t.Error("swigluForward[float32] does not run swiglu32")
+		}
 	}
 }
 

@@ -1,6 +1,11 @@
 package model
 
-import "math"
+import (
+	"math"
+	"unsafe"
+
+	"entangle/internal/gemm"
+)
 
 // swigluForward is the gated activation of Llama's MLP, on rows whose first
 // F columns are the gate g and the next F the up projection u:
@@ -8,8 +13,14 @@ import "math"
 //	silu(g) = g·σ(g),  σ(g) = 1/(1+exp(-g))
 //	out[t,i] = silu(inp[t,i])·inp[t,F+i]
 //
-// out is (T,F); inp is (T,2F). Each element is evaluated in float64.
+// out is (T,F); inp is (T,2F). float64 evaluates each element in float64;
+// float32 runs swiglu32 where gemm has SIMD kernels for its exponential,
+// else the float64 formula.
 func swigluForward[F Float](out, inp []F, T, FF int) {
+	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
+		swiglu32(as32(out), as32(inp), T, FF)
+		return
+	}
 	for t := 0; t < T; t++ {
 		g, u, o := inp[t*2*FF:t*2*FF+FF], inp[t*2*FF+FF:(t+1)*2*FF], out[t*FF:(t+1)*FF]
 		for i := range o {
@@ -23,7 +34,13 @@ func swigluForward[F Float](out, inp []F, T, FF int) {
 //
 //	dinp[t,i]   += dout[t,i]·u·σ(g)·(1 + g·(1-σ(g)))    (silu'(g) = σ(g)·(1 + g·(1-σ(g))))
 //	dinp[t,F+i] += dout[t,i]·silu(g)
+//
+// float32 as swigluForward (swigluGrad32).
 func swigluBackward[F Float](dinp, inp, dout []F, T, FF int) {
+	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
+		swigluGrad32(as32(dinp), as32(inp), as32(dout), T, FF)
+		return
+	}
 	for t := 0; t < T; t++ {
 		g, u, d := inp[t*2*FF:t*2*FF+FF], inp[t*2*FF+FF:(t+1)*2*FF], dout[t*FF:(t+1)*FF]
 		dg, du := dinp[t*2*FF:t*2*FF+FF], dinp[t*2*FF+FF:(t+1)*2*FF]
@@ -32,6 +49,70 @@ func swigluBackward[F Float](dinp, inp, dout []F, T, FF int) {
 			sg := 1 / (1 + math.Exp(-x))
 			dg[i] += F(gi * y * sg * (1 + x*(1-sg)))
 			du[i] += F(gi * x * sg)
+		}
+	}
+}
+
+// swigluChunk is the number of elements whose exponentials swiglu32 and
+// swigluGrad32 take in one gemm.Exp call (a stack buffer).
+const swigluChunk = 256
+
+// swiglu32 is swigluForward in float32. The float32 definition, per element
+// (every operation rounded to float32, no fused multiply-add):
+//
+//	e = gemm.Exp(-g)   (exp32: the same bits with AVX-512, AVX2 or the scalar reference)
+//	σ = 1/(1+e),  out = (g·σ)·u
+//
+// The exponentials run on gemm's SIMD kernels; the rest is a few float32
+// operations. Each element's bits depend on its inputs only.
+func swiglu32(out, inp []float32, T, FF int) {
+	var neg, e [swigluChunk]float32
+	for t := 0; t < T; t++ {
+		g, u, o := inp[t*2*FF:t*2*FF+FF], inp[t*2*FF+FF:(t+1)*2*FF], out[t*FF:(t+1)*FF]
+		for i0 := 0; i0 < FF; i0 += swigluChunk {
+			n := min(swigluChunk, FF-i0)
+			for k := range n {
+				neg[k] = -g[i0+k]
+			}
+			gemm.Exp(e[:n], neg[:n])
+			for k := range n {
+				s := 1 / (1 + e[k])
+				o[i0+k] = float32(g[i0+k]*s) * u[i0+k]
+			}
+		}
+	}
+}
+
+// swigluGrad32 is swigluBackward in float32, with e and σ as in swiglu32,
+// every operation rounded to float32:
+//
+//	ω = e·σ if e < 1 (σ > 1/2: 1-σ would cancel), else 1-σ
+//	dinp[t,i]   = dinp[t,i] + ((d·u)·σ)·(1 + g·ω)
+//	dinp[t,F+i] = dinp[t,F+i] + d·(g·σ)
+func swigluGrad32(dinp, inp, dout []float32, T, FF int) {
+	var neg, e [swigluChunk]float32
+	for t := 0; t < T; t++ {
+		g, u, d := inp[t*2*FF:t*2*FF+FF], inp[t*2*FF+FF:(t+1)*2*FF], dout[t*FF:(t+1)*FF]
+		dg, du := dinp[t*2*FF:t*2*FF+FF], dinp[t*2*FF+FF:(t+1)*2*FF]
+		for i0 := 0; i0 < FF; i0 += swigluChunk {
+			n := min(swigluChunk, FF-i0)
+			for k := range n {
+				neg[k] = -g[i0+k]
+			}
+			gemm.Exp(e[:n], neg[:n])
+			for k := range n {
+				x, y, gi := g[i0+k], u[i0+k], d[i0+k]
+				s := 1 / (1 + e[k])
+				om := 1 - s // 1-σ: exact enough where σ ≤ 1/2; e·σ where σ is near 1
+				if e[k] < 1 {
+					om = e[k] * s
+				}
+				// explicit conversions round each product: no fused multiply-add
+				a := float32(float32(gi*y) * s)
+				b := 1 + float32(x*om)
+				dg[i0+k] += float32(a * b)
+				du[i0+k] += float32(gi * float32(x*s))
+			}
 		}
 	}
 }
