@@ -119,10 +119,16 @@ func swigluGrad32(dinp, inp, dout []float32, T, FF int) {
 
 // geluErfForward is the exact GELU (PyTorch's default, GPT-NeoX's "gelu"):
 //
-//	out = 0.5·x·(1 + erf(x/√2))
+//	out = 0.5·x·(1 + erf(x/√2)) = x·Φ(x)
 //
-// out, inp are (N); evaluated in float64.
+// out, inp are (N). float64 evaluates it with math.Erf; float32 runs
+// geluErf32 where gemm has SIMD kernels for its exponential, else the
+// float64 formula.
 func geluErfForward[F Float](out, inp []F, N int) {
+	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
+		geluErf32(as32(out)[:N], as32(inp)[:N], nil)
+		return
+	}
 	for i := 0; i < N; i++ {
 		x := float64(inp[i])
 		out[i] = F(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
@@ -131,11 +137,89 @@ func geluErfForward[F Float](out, inp []F, N int) {
 
 // geluErfBackward accumulates dinp += GELU'(inp)·dout with
 //
-//	GELU'(x) = 0.5·(1 + erf(x/√2)) + x·exp(-x²/2)/√(2π)
+//	GELU'(x) = 0.5·(1 + erf(x/√2)) + x·exp(-x²/2)/√(2π) = Φ(x) + x·φ(x)
+//
+// float32 as geluErfForward (geluErf32).
 func geluErfBackward[F Float](dinp, inp, dout []F, N int) {
+	if unsafe.Sizeof(F(0)) == 4 && gemm.ElementwiseSIMD() {
+		geluErf32(as32(dinp)[:N], as32(inp)[:N], as32(dout)[:N])
+		return
+	}
 	for i := 0; i < N; i++ {
 		x := float64(inp[i])
 		d := 0.5*(1+math.Erf(x/math.Sqrt2)) + x*math.Exp(-0.5*x*x)/math.Sqrt(2*math.Pi)
 		dinp[i] += F(d * float64(dout[i]))
+	}
+}
+
+// erfcC are the coefficients c_0..c_9 of the Chebyshev fit of erfc (Press
+// et al., Numerical Recipes, erfcc: fractional error below 1.2e-7):
+//
+//	erfc(z) ≈ t·exp(-z² + c_0 + t·(c_1 + t·(… + t·c_9))),  t = 1/(1 + z/2),  z ≥ 0
+var erfcC = [10]float32{-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+	0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277}
+
+// Constants of geluErf32: 1/√2 and 1/√(2π) rounded to float32.
+var (
+	invSqrt2   = float32(1 / math.Sqrt2)
+	invSqrt2Pi = float32(1 / math.Sqrt(2*math.Pi))
+)
+
+// geluErf32 is the exact GELU in float32 (dout nil: out = GELU(inp)) or its
+// backward (out += GELU'(inp)·dout). The float32 definition, per element,
+// every operation rounded to float32 (no fused multiply-add) and exp32 the
+// exponential of gemm.Exp (the same bits with AVX-512, AVX2 or the scalar
+// reference):
+//
+//	z = |x|·(1/√2),  t = 1/(1 + 0.5·z),  h = 0.5·t·exp32(c(t) - z·z)   (= erfc(z)/2, erfcC)
+//	Φ = 1 - h if x ≥ 0, else h                                           (no cancellation for x < 0)
+//	forward:   out = x·Φ
+//	backward:  out = out + (Φ + x·(exp32(-(x·x)·0.5)·(1/√(2π))))·dout
+//
+// Φ is within 1e-7 of the normal CDF, about a float32 ulp. The
+// exponentials run on gemm's SIMD kernels.
+func geluErf32(out, inp, dout []float32) {
+	const n0 = 256
+	var arg, ex, tt [n0]float32
+	for i0 := 0; i0 < len(inp); i0 += n0 {
+		n := min(n0, len(inp)-i0)
+		x := inp[i0 : i0+n]
+		for k, v := range x {
+			z := float32(max(v, -v) * invSqrt2)
+			t := 1 / (1 + float32(0.5*z))
+			p := erfcC[9]
+			for j := 8; j >= 0; j-- {
+				p = erfcC[j] + float32(t*p)
+			}
+			tt[k] = t
+			arg[k] = p - float32(z*z)
+		}
+		gemm.Exp(ex[:n], arg[:n])
+		if dout == nil {
+			for k, v := range x {
+				h := float32(0.5*tt[k]) * ex[k]
+				phi := h
+				if v >= 0 {
+					phi = 1 - h
+				}
+				out[i0+k] = v * phi
+			}
+			continue
+		}
+		for k, v := range x {
+			h := float32(0.5*tt[k]) * ex[k]
+			phi := h
+			if v >= 0 {
+				phi = 1 - h
+			}
+			tt[k] = phi
+			arg[k] = -float32(float32(v*v) * 0.5)
+		}
+		gemm.Exp(ex[:n], arg[:n])
+		d := dout[i0 : i0+n]
+		for k, v := range x {
+			g := tt[k] + float32(v*float32(ex[k]*invSqrt2Pi))
+			out[i0+k] += float32(g * d[k])
+		}
 	}
 }
