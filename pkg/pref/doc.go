@@ -53,7 +53,10 @@
 // the adapters a (model.LoRA) of a model running with merged weights: the
 // dots and norms of the adapter gradients P(g_w), P(g_l) per adapter
 // tensor, appended to the pair's group vectors after the model's groups.
-// The totals and dst stay those of all parameters.
+// The totals and dst stay those of all parameters. SetLoRAOnly(a) instead
+// moves the Stepper into the adapters' parameter space: every backward is
+// model.LoRA.BackwardSet (no base weight gradient is formed), and the
+// groups, totals, dst, probes and dumps are all the adapters'.
 //
 // # kto_pair's reference point
 //

@@ -30,7 +30,9 @@ const Producer = "train"
 // parameter vector (the model.Tensors table) when Of is "", or of the
 // adapter vector when Of is GroupsLoRA (train -lora: the LoRA adapters'
 // tensors, after the model's groups). The totals dot, ww, ll of a pair are
-// the sums over the groups with Of "".
+// the sums over the groups with Of "" (under train -lora-grad adapters the
+// adapters' tensors, offsets into the adapter vector: the totals are the
+// adapters').
 type Group struct {
 	Name   string `json:"name"`
 	Offset int    `json:"offset"`
