@@ -640,6 +640,9 @@ func (ws *Workspace[F]) matmulF(out, inp, w, b []F, T, C, OC int) {
 }
 
 func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
+	if ws.tap != nil {
+		defer ws.tap(w, dout, inp, T, C, OC)
+	}
 	pk := ws.m.packOf(w)
 	if ws.procs == 1 {
 		if pk != nil {
@@ -647,28 +650,25 @@ func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
 		} else {
 			matmulBackwardInp(dinp, dout, w, T, C, OC)
 		}
-		if dw != nil {
+		if dw != nil { // nil: frozen
 			matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
 		}
-	} else {
-		// part k computes rows t of dinp and rows o of dw, db of its share
-		ws.par(ws.procs, func(lo, hi int) {
-			for k := lo; k < hi; k++ {
-				t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
-				if pk != nil {
-					gemm.MulPacked(as32(dinp)[t0*C:], C, as32(dout)[t0*OC:], OC, &pk.nn, t1-t0)
-				} else {
-					matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
-				}
-				if dw != nil {
-					matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs)
-				}
+		return
+	}
+	// part k computes rows t of dinp and rows o of dw, db of its share
+	ws.par(ws.procs, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
+			if pk != nil {
+				gemm.MulPacked(as32(dinp)[t0*C:], C, as32(dout)[t0*OC:], OC, &pk.nn, t1-t0)
+			} else {
+				matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
 			}
-		})
-	}
-	if ws.tap != nil {
-		ws.tap(w, dout, inp, T, C, OC)
-	}
+			if dw != nil {
+				matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs)
+			}
+		}
+	})
 }
 
 func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, t0 int) {
