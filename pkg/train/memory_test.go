@@ -73,3 +73,31 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryNeedLoRA: under -lora-grad adapters every P-sized gradient
+// buffer (the step's, each lane's, the pairs' and probes') is A-sized;
+// -lora-grad all keeps them and adds the adapters' own.
+func TestMemoryNeedLoRA(t *testing.T) {
+	c := DefaultConfig()
+	c.Model = model.Config{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true} // 8128 parameters
+	c.Init = "x"
+	c.LoRA = &LoRAConfig{R: 2, Alpha: 4, Modules: []string{"c_attn"}}
+	P := 4 * 8128.0
+	A := 4 * 2 * 2 * (16 + 48.0) // 2 layers, r 2, c_attn (16 → 48)
+	W := model.WorkspaceBytes(c.Model, 32, 4)
+	L := float64(model.Lanes)
+	m := MemoryNeed(&c, 32)
+	if m.Grads != P+A || m.Lanes != L*(P+W) {
+		t.Errorf("sft -lora-grad all: %+v", m)
+	}
+	c.LoRA.Grad = LoRAGradAdapters
+	m = MemoryNeed(&c, 32)
+	if m.Grads != A || m.Lanes != L*(A+W) || m.Optim != 2*A {
+		t.Errorf("sft -lora-grad adapters: %+v (A %v)", m, A)
+	}
+	c.Mode, c.Pref = ModePref, &PrefConfig{Probe: 3}
+	m = MemoryNeed(&c, 32)
+	if m.Pref != (4+6+2*L)*A || m.Grads != A {
+		t.Errorf("pref -lora-grad adapters with 3 probes: %+v (A %v)", m, A)
+	}
+}
