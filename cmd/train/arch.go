@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"slices"
+	"strings"
 
 	"entangle/pkg/cli"
 	"entangle/pkg/model"
@@ -95,19 +97,7 @@ func (f *archFlags) apply(m *model.Config, set map[string]bool) error {
 	return nil // the Config is validated with the run's (the family's own rules)
 }
 
-func contains(list, s string) bool {
-	for i := 0; i < len(list); {
-		j := i
-		for j < len(list) && list[j] != ',' {
-			j++
-		}
-		if list[i:j] == s {
-			return true
-		}
-		i = j + 1
-	}
-	return false
-}
+func contains(list, s string) bool { return slices.Contains(strings.Split(list, ","), s) }
 
 // archFlagNames are the flags of archFlags (they conflict with -init).
 func archFlagNames() []string {
