@@ -111,7 +111,35 @@ func shapes() [][3]int {
 		[3]int{95, 20, 10}, [3]int{97, 20, 10}, [3]int{191, 33, 7}, [3]int{193, 35, 9},
 		[3]int{300, 300, 300}, [3]int{5, 1025, 3}, [3]int{37, 1100, 260},
 		[3]int{64, 384, 128}, [3]int{64, 128, 512}, [3]int{128, 128, 64},
+		// panels of unequal height (rowPanels), across blocks of mc rows
+		[3]int{23, 33, 9}, [3]int{35, 40, 7}, [3]int{205, 33, 5}, [3]int{386, 40, 3},
 	)
+}
+
+// TestRowPanels checks rowPanels' split: ⌈m/mr⌉ panels, contiguous, covering
+// the m rows, of heights base or base+1 ≤ mr, the taller ones first.
+func TestRowPanels(t *testing.T) {
+	for _, mr := range []int{6, 12} {
+		for m := 0; m <= 500; m++ {
+			np, base, extra := rowPanels(m, mr)
+			if np != (m+mr-1)/mr {
+				t.Fatalf("m=%d mr=%d: %d panels", m, mr, np)
+			}
+			if got := panelStart(np, base, extra); got != m {
+				t.Fatalf("m=%d mr=%d: panels end at row %d", m, mr, got)
+			}
+			for p := 0; p < np; p++ {
+				h := panelStart(p+1, base, extra) - panelStart(p, base, extra)
+				want := base
+				if p < extra {
+					want++
+				}
+				if h != want || h < 1 || h > mr {
+					t.Fatalf("m=%d mr=%d: panel %d has %d rows (base %d, extra %d)", m, mr, p, h, base, extra)
+				}
+			}
+		}
+	}
 }
 
 // TestKernelsMatchGeneric checks every SIMD implementation against the pure-Go
