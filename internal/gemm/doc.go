@@ -33,19 +33,28 @@
 // Kernel design (GotoBLAS/BLIS-style, Goto & van de Geijn, ACM TOMS 34(3), 2008):
 // op(b) is packed in blocks of blockK×blockN (256×1024) into strips of nr
 // columns; a transposed op(a) (TN) in blocks of mc×blockK rows into panels of
-// mr rows, step-major (mr floats per k step), while a row-major op(a) (NT, NN)
-// is read in place by row kernels that broadcast from mr rows lda apart (the
-// same loads and FMAs; skipping the pack made NT and NN 1-10 % faster at the
-// model's shapes, interleaved best-of-40 timings on a shared machine). A micro-kernel keeps an mr×nr tile of c in vector
-// registers, and per k step loads nr/width vectors of b, broadcasts each of the
-// mr values of a and issues mr·nr/width FMAs. AVX-512: mr=12, nr=32 (24 zmm
-// accumulators, 2 for b, 2 broadcast temporaries of 32 registers). AVX2: mr=6,
-// nr=16 (12 ymm accumulators + 3 of 16). The k loop is unrolled 4 times. There
-// are kernels for every row count 1..mr, so row edges run without copies;
-// column edges run the full-width kernel on a copied tile. Splitting k into
-// blocks stores and reloads c between blocks, which in float32 is exact, so
-// the blocking does not change a bit. The kernels are generated with avo
-// (github.com/mmcloughlin/avo) by _gen/main.go, a module of its own.
+// up to mr rows, step-major (mr floats per k step), while a row-major op(a)
+// (NT, NN) is read in place by row kernels that broadcast from the panel's
+// rows lda apart (the same loads and FMAs; skipping the pack made NT and NN
+// 1-10 % faster at the model's shapes, interleaved best-of-40 timings on a
+// shared machine). A micro-kernel keeps an r×nr tile of c (r ≤ mr) in vector
+// registers, and per k step loads nr/width vectors of b, broadcasts each of
+// the r values of a and issues r·nr/width FMAs. AVX-512: mr=12, nr=32 (24 zmm
+// accumulators, 2 for b, a broadcast temporary, of 32 registers). AVX2: mr=6,
+// nr=16 (12 ymm accumulators + 3 of 16). The k loop is unrolled 4 times.
+// There are kernels for every row count 1..mr; the m rows of a product are
+// split into ⌈m/mr⌉ panels whose heights differ by at most one (64 rows as
+// 11,11,11,11,10,10 rather than five of 12 and one of 4, whose kernel keeps too
+// few accumulators busy), so row edges need neither copies nor short kernels.
+// Column edges run the full-width kernel on a copied tile. The micro-kernel
+// walks c by panels of rows, each from left to right (the panel of a in L1,
+// the strips of b from L2, each row of c in increasing addresses for the
+// hardware prefetcher: with the model's small k, c's traffic limits). Splitting
+// k into blocks stores and reloads c between blocks, which in float32 is exact,
+// so the blocking does not change a bit; neither do the row split and the
+// order of the tiles, each c[i,j] being its own accumulator. The kernels are
+// generated with avo (github.com/mmcloughlin/avo) by _gen/main.go, a module of
+// its own.
 //
 // Packing a row-major operand into step-major panels (B of NT when not packed
 // once with Pack) is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
