@@ -22,12 +22,14 @@
 // AVX2 and FMA, "avx512" AVX-512F as well), and a CPU that runs both uses the
 // faster at the model's shapes: its entry in speedTable (vendor, family,
 // model from CPUID, with the measurement behind it) or, for a CPU not listed, a
-// calibration of about 2 ms (both families timed alternately on three of the
-// model's products, best of 6 rounds; the wider kept unless the other is more
-// than 5 % faster). Speed is all that can differ: every family gives the same
-// bits. AVX-512 is not always faster: AMD Zen 4 executes it in two 256-bit
-// halves. Builds for other architectures, or with the purego tag, have only
-// "generic". scripts/bench/gemm.sh measures both families side by side and
+// calibration of about 20 ms (both families timed alternately on six of the
+// model's products, the forward, input and weight gradients of S's and M's
+// qkv Linear; each product's best of 4 rounds, summed; the wider kept unless
+// the other is more than 5 % faster; under a load of 16 on 2 cores it gave
+// avx512 1234-1285 µs vs avx2 2164-2185 µs here). Speed is all that can
+// differ: every family gives the same bits. AVX-512 is not always faster: AMD
+// Zen 4 executes it in two 256-bit halves. Builds for other architectures, or
+// with the purego tag, have only "generic". scripts/bench/gemm.sh measures both families side by side and
 // prints the table row for the CPU it runs on.
 //
 // Kernel design (GotoBLAS/BLIS-style, Goto & van de Geijn, ACM TOMS 34(3), 2008):

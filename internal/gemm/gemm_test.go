@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ops are the three products under test, by name, with the stored shapes of
@@ -388,13 +389,39 @@ func TestChoose(t *testing.T) {
 		cands = append(cands, byName(name))
 	}
 	if len(cands) > 0 {
+		t0 := time.Now()
 		ks, why := calibrate(cands)
+		took := time.Since(t0)
 		if !slices.Contains(cands, ks) || !strings.Contains(why, ks.name) {
 			t.Errorf("calibrate = %s (%s)", ks.name, why)
 		}
-		t.Logf("calibrate: %s: %s", ks.name, why)
+		t.Logf("calibrate: %s: %s; took %v", ks.name, why, took)
 	}
 	t.Logf("this machine: %v; Impl %s: %s", cpuKey(), Impl(), Selection())
+}
+
+// TestFastestOf checks the calibration's decision rule: the widest (first)
+// unless the fastest beats it by more than 5 %.
+func TestFastestOf(t *testing.T) {
+	us := time.Microsecond
+	for _, tc := range []struct {
+		times []time.Duration
+		want  int
+	}{
+		{[]time.Duration{100 * us}, 0},
+		{[]time.Duration{100 * us, 96 * us}, 0},  // within 5 %: the wider
+		{[]time.Duration{100 * us, 95 * us}, 0},  // exactly 5 %: still the wider
+		{[]time.Duration{100 * us, 94 * us}, 1},  // more than 5 % faster
+		{[]time.Duration{100 * us, 180 * us}, 0}, // the AVX2 half of an AVX-512 machine
+		{[]time.Duration{180 * us, 100 * us}, 1}, // AVX-512 split in halves, AVX2 faster
+		{[]time.Duration{100 * us, 90 * us, 88 * us}, 2},
+		{[]time.Duration{100 * us, 0, 120 * us}, 0},
+		{[]time.Duration{0, 120 * us}, 1},
+	} {
+		if got := fastestOf(tc.times); got != tc.want {
+			t.Errorf("fastestOf(%v) = %d, want %d", tc.times, got, tc.want)
+		}
+	}
 }
 
 // TestPortablePacking runs the SIMD kernels with the pure-Go packing (what a
