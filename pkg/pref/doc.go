@@ -87,11 +87,14 @@
 //	124M B 8,  n 128, R 96, tied          233.2     46.2  (20%)           31.7 GB
 //
 // At S and M the Gram blocks alone cost two thirds of the GEMM they would
-// replace. At 124M the extra unit U (≈ 2.7 CPU-seconds at the packed
-// forward GEMM's rate on the reference machine) is about what the passes
-// cost (≈ 2 CPU-seconds per step for 8 pairs: a wash at responses of 32
-// tokens, a loss at 96), so every route here is the materialized one; the
-// passes are kept to one per pair.
+// replace. At 124M with responses of 32 tokens (a CPU profile of the step on
+// the reference machine, per step): the per-sequence weight-gradient GEMMs
+// take 3.8 CPU-seconds and the passes 2.0; the ghost route's batched GEMMs
+// 2U would take ≈ 5.3 at the rate of the packed forward GEMMs (which do U
+// each for the forward and the input gradients) and its Gram blocks ≈ 0.3
+// more: a wash. With responses of 96 tokens U and the Gram blocks double
+// while the passes stay: a loss. So every route here is the materialized
+// one, and the passes are kept to one per pair.
 //
 // # LoRA adapters
 //
