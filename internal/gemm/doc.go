@@ -82,6 +82,20 @@
 // Over every model shape the serial avx512 kernel ran at 0.94-1.50× torch.mm on
 // one thread and 0.53-1.39× torch.mm on two threads.
 //
+// On a 2-core Xeon reporting family 6 model 207 (2026-12-06, a machine loaded
+// 14-17 by other jobs, so GFLOP/s by the process's CPU time, best of 3
+// interleaved runs): every S and M product of BenchmarkGEMM ran at 138-160
+// GFLOP/s with avx512, i.e. 86-100 % of the best product rate measured (160),
+// and 76-81 with avx2 (1.8-2.0× slower: its FMAs are half as wide, the same
+// fraction of its own peak). GPT-2 small's Linear products (T 64, C 768) ran
+// at 140-160 with the weights packed once (MulPacked), its weight gradients
+// (TN, k = 64) at 136-142. Its LM head (V 50257, 154 MB of weights) is bound
+// by memory, not by the kernel: each product on one sequence's rows streams
+// the whole head, so MulPacked reached 72-75 GFLOP/s on 32 rows, 93-100 on
+// 64 and 112-124 on 128, and the head's weight gradient (TN, k = 32: 154 MB
+// read and written) 60; only more rows per pass over the head (stacked
+// sequences) would raise it.
+//
 // Pack and MulPacked pack a B operand once for many products (the model packs
 // its weights once per training step instead of once per product); same bits.
 // TNSet, MulPackedSet and ColSumSet overwrite instead of accumulating (each
