@@ -88,7 +88,7 @@
 // GFLOP/s with avx512, i.e. 86-100 % of the best product rate measured (160),
 // and 76-81 with avx2 (1.8-2.0× slower: its FMAs are half as wide, the same
 // fraction of its own peak). GPT-2 small's Linear products (T 64, C 768) ran
-// at 140-160 with the weights packed once (MulPacked), its weight gradients
+// at 139-160 with the weights packed once (MulPacked), its weight gradients
 // (TN, k = 64) at 136-142. Its LM head (V 50257, 154 MB of weights) is bound
 // by memory, not by the kernel: each product on one sequence's rows streams
 // the whole head, so MulPacked reached 72-75 GFLOP/s on 32 rows, 93-100 on
