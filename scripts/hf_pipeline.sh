@@ -11,7 +11,9 @@
 # EVERY steps; the series analysis (train -mode analyze) of PAIRS test pairs
 # at the DPO start and at each kept checkpoint, one process per checkpoint and
 # shard (SHARDS), merged into one run per task (OUTDIR/series/task=T); then
-# gradstat's tables and plot's report page. With the defaults this is the
+# gradstat's tables and plot's report page. Both trainings warm up for a tenth
+# of their steps and decay linearly to 0 (the Hugging Face trainer's schedule
+# with warmup_ratio 0.1, as the paper's recipes). With the defaults this is the
 # paper's §4.3 (scripts/gpt2_sentiment.sh runs it on a `gpt2` folder).
 #
 # -tiny FAMILY runs the same pipeline in seconds on a tiny random directory of
@@ -150,13 +152,13 @@ for task in $TASKS; do
 	if [ ! -f "$runs/sft/DONE" ]; then
 		echo "== $task: SFT $SFT_STEPS steps from $name (weights kept at step $SFT_CKPT)" >&2
 		stage "$task-sft" train -mode sft -init "$model" -steps "$SFT_STEPS" -batch "$BATCH" -lr "$SFT_LR" \
-			-save-every "$SFT_CKPT" -eval-every "$SFT_STEPS" -q -force -out "$runs/sft" "$data"
+			-warmup $(((SFT_STEPS + 9) / 10)) -decay linear -min-lr 0 -save-every "$SFT_CKPT" -eval-every "$SFT_STEPS" -q -force -out "$runs/sft" "$data"
 	fi
 	start="$runs/sft/checkpoint-$SFT_CKPT/model.safetensors"
 	if [ ! -f "$runs/dpo/DONE" ]; then
 		echo "== $task: DPO (beta $BETA) $DPO_STEPS steps from SFT step $SFT_CKPT, weights kept every $EVERY steps" >&2
 		stage "$task-dpo" train -mode pref -init "$start" -loss dpo -beta "$BETA" -steps "$DPO_STEPS" -batch "$BATCH" \
-			-lr "$DPO_LR" -save-every "$EVERY" -eval-every "$DPO_STEPS" -q -force -out "$runs/dpo" "$data"
+			-lr "$DPO_LR" -warmup $(((DPO_STEPS + 9) / 10)) -decay linear -min-lr 0 -save-every "$EVERY" -eval-every "$DPO_STEPS" -q -force -out "$runs/dpo" "$data"
 	fi
 	series="$out/series/task=$task"
 	if [ ! -f "$series/DONE" ]; then

@@ -165,7 +165,7 @@ func TestTruncatedStreamWarnsAndPlots(t *testing.T) {
 		want := "run in progress (no DONE): read through step 3"
 		if done {
 			os.WriteFile(filepath.Join(dir, "DONE"), nil, 0o644)
-			want = "pairs.arrows:step 3: truncated stream"
+			want = "pairs.arrows:step 3: truncated Arrow stream: no end-of-stream marker"
 		}
 		out := filepath.Join(filepath.Dir(dir), "e.png")
 		code, _, stderr := runPlot(t, "", "entanglement", dir, "-o", out)
