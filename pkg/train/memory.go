@@ -31,7 +31,10 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //	parameters  P                 (and the reference model's P in -mode pref)
 //	gradients   P
 //	optimizer   2P AdamW, P SGD with momentum, 0 plain SGD
-//	lanes       model.Lanes × (P + W): each lane's gradient and workspace
+//	lanes       n × (P + W): each lane's gradient and workspace; in -mode sft
+//	            n = lanesWithin(P + W) (at most laneBudget), in -mode pref
+//	            model.Lanes (pkg/pref's lanes hold g_w and g_l, 2P each, in
+//	            at most 2 GiB)
 //	pref        4P (snapshot, update, summed g_w, g_l) + 2P per probe pair
 //
 // Under -lora-r (loraMemory) the optimizer's moments are the A adapter
@@ -40,9 +43,17 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //
 // It is computed in float64, so an absurd config gives a huge figure, never
 // an overflow. The dataset, the Arrow writers and the Go runtime come on top.
+// A run uses fewer lanes when this estimate exceeds the memory available
+// (Lanes), and CheckMemory refuses it only when one lane does not fit.
 func MemoryNeed(cfg *Config, maxLen int) Memory {
+	return memoryNeed(cfg, maxLen, 0)
+}
+
+// memoryNeed is MemoryNeed with n SFT lanes (0: lanesWithin's).
+func memoryNeed(cfg *Config, maxLen, n int) Memory {
 	c := cfg.Model
 	P := 4 * numParams(c)
+	lane := P + model.WorkspaceBytes(c, min(maxLen, c.T), 4)
 	m := Memory{Params: P, Grads: P, LaneCount: model.Lanes}
 	switch {
 	case cfg.Optim == "sgd" && cfg.Momentum == 0:
@@ -51,7 +62,13 @@ func MemoryNeed(cfg *Config, maxLen int) Memory {
 	default:
 		m.Optim = 2 * P
 	}
-	m.Lanes = float64(model.Lanes) * (P + model.WorkspaceBytes(c, min(maxLen, c.T), 4))
+	if cfg.Mode != ModePref {
+		m.LaneCount = lanesWithin(lane)
+		if n > 0 {
+			m.LaneCount = n
+		}
+	}
+	m.Lanes = float64(m.LaneCount) * lane
 	if cfg.Mode == ModePref {
 		m.Params += P
 		m.Pref = 4 * P
@@ -63,6 +80,37 @@ func MemoryNeed(cfg *Config, maxLen int) Memory {
 		loraMemory(cfg, &m)
 	}
 	return m
+}
+
+// laneBudget bounds the memory of an SFT run's lanes, each a gradient
+// buffer and a workspace: a large model runs on fewer of them (GPT-2 small
+// on 128-token sequences, 603 MiB a lane: 3), a small one on model.Lanes.
+// pkg/pref bounds its lanes' g_w and g_l by the same 2 GiB. The results do
+// not depend on the number of lanes (lanes.run).
+const laneBudget = 2 << 30
+
+// lanesWithin returns how many lanes of b bytes fit in laneBudget: at least
+// 1, at most model.Lanes.
+func lanesWithin(b float64) int {
+	return max(1, min(model.Lanes, int(laneBudget/max(b, 1))))
+}
+
+// Lanes returns the lanes a run of cfg uses on sequences of at most maxLen
+// tokens: MemoryNeed's count, fewer while the estimate exceeds the memory
+// available (MemoryAvailable; ENTANGLE_MEMORY forces it), at least 1. Only
+// -mode sft's lanes hold gradients; in -mode pref they evaluate.
+func Lanes(cfg *Config, maxLen int) int {
+	m := memoryNeed(cfg, maxLen, 0)
+	avail, _, ok, err := MemoryAvailable()
+	if err != nil || !ok || cfg.Mode == ModePref {
+		return m.LaneCount
+	}
+	n := m.LaneCount
+	for n > 1 && m.Total() > avail {
+		n--
+		m = memoryNeed(cfg, maxLen, n)
+	}
+	return n
 }
 
 // numParams is model.NumParams in float64, without building the table.
@@ -134,14 +182,15 @@ func ParseBytes(s string) (float64, error) {
 	return v * mult, nil
 }
 
-// CheckMemory refuses a run whose estimated peak (MemoryNeed) exceeds the
-// memory available (MemoryAvailable), with both figures on one line.
+// CheckMemory refuses a run whose estimated peak (MemoryNeed, with the
+// lanes of Lanes) exceeds the memory available (MemoryAvailable), with both
+// figures on one line.
 func CheckMemory(cfg *Config, maxLen int) error {
 	avail, source, ok, err := MemoryAvailable()
 	if err != nil {
 		return err
 	}
-	m := MemoryNeed(cfg, maxLen)
+	m := memoryNeed(cfg, maxLen, Lanes(cfg, maxLen))
 	if !ok || m.Total() <= avail {
 		return nil
 	}

@@ -308,7 +308,7 @@ func (r *runner) setup() error {
 	if err := r.sched.Validate(); err != nil {
 		return err
 	}
-	r.ln = newLanes(r.m)
+	r.ln = newLanes(r.m, Lanes(cfg, r.d.MaxLen()))
 
 	var err error
 	if r.meta, err = streamMeta(cfg, r.d); err != nil {
