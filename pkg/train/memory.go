@@ -17,11 +17,12 @@ const MemoryEnv = "ENTANGLE_MEMORY"
 // Memory is an estimate of the bytes a run holds at its peak, by part.
 type Memory struct {
 	Params, Grads, Optim, Lanes, Pref float64
+	Dumps                             float64 // -mode analyze: the gradient vectors kept for grads.arrows
 	LaneCount                         int
 }
 
 // Total returns the sum of the parts.
-func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes + m.Pref }
+func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes + m.Pref + m.Dumps }
 
 // MemoryNeed estimates the peak memory of a run of cfg on sequences of at
 // most maxLen tokens (the dataset's longest; the context T when unknown),
@@ -194,14 +195,62 @@ func CheckMemory(cfg *Config, maxLen int) error {
 	if !ok || m.Total() <= avail {
 		return nil
 	}
-	c := cfg.Model
+	return tooLarge(m, cfg.Model, avail, source)
+}
+
+// tooLarge is the refusal of an estimate m above the avail bytes of source.
+func tooLarge(m Memory, c model.Config, avail float64, source string) error {
 	parts := fmt.Sprintf("parameters %s, gradients %s, optimizer %s, %d lanes %s", human(m.Params), human(m.Grads),
 		human(m.Optim), m.LaneCount, human(m.Lanes))
 	if m.Pref > 0 {
 		parts += ", preference state " + human(m.Pref)
 	}
+	if m.Dumps > 0 {
+		parts += ", gradient dumps " + human(m.Dumps)
+	}
 	return fmt.Errorf("the model (vocab_size %d, context %d, width %d, layers %d, heads %d) needs about %s (%s) but %s is available (%s; set %s=SIZE to override)",
 		c.V, c.T, c.C, c.L, c.H, human(m.Total()), parts, human(avail), source, MemoryEnv)
+}
+
+// AnalyzeMemoryNeed estimates the peak memory of an analysis (-mode
+// analyze) of n pairs whose sequences have at most maxLen tokens and whose
+// responses at most maxResp, float32:
+//
+//	parameters  P          one model at a time (the reference's weights are
+//	                       freed before the checkpoint's are read)
+//	gradients   2P         the current pair's g_w and g_l (one lane)
+//	lanes       W          its workspace
+//	dumps       2 × (2n + 2·t·maxResp) × D with -grads: every vector kept
+//	                       until grads.arrows is written, and its encoding;
+//	                       D = P (full) or K (sketched), t = min(-token-grads, n)
+func AnalyzeMemoryNeed(cfg *AnalyzeConfig, n, maxLen, maxResp int) Memory {
+	c := cfg.Model
+	P := 4 * numParams(c)
+	m := Memory{Params: P, Grads: 2 * P, Lanes: model.WorkspaceBytes(c, min(maxLen, c.T), 4), LaneCount: 1}
+	if g := cfg.Pref.Grads; g != "" {
+		D := P
+		if _, k, ok := strings.Cut(g, ":"); ok {
+			K, _ := strconv.Atoi(k)
+			D = 4 * float64(K)
+		}
+		vecs := 2*float64(n) + 2*float64(min(cfg.Pref.TokenGrads, n))*float64(maxResp)
+		m.Dumps = 2 * vecs * D
+	}
+	return m
+}
+
+// CheckAnalyzeMemory refuses an analysis whose estimate (AnalyzeMemoryNeed)
+// exceeds the memory available, as CheckMemory.
+func CheckAnalyzeMemory(cfg *AnalyzeConfig, n, maxLen, maxResp int) error {
+	avail, source, ok, err := MemoryAvailable()
+	if err != nil {
+		return err
+	}
+	m := AnalyzeMemoryNeed(cfg, n, maxLen, maxResp)
+	if !ok || m.Total() <= avail {
+		return nil
+	}
+	return tooLarge(m, cfg.Model, avail, source)
 }
 
 // human formats a byte count with a binary unit.

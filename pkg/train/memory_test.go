@@ -99,3 +99,37 @@ func TestLanesGPT2Small(t *testing.T) {
 		t.Errorf("pref: %d lanes, want %d", n, model.Lanes)
 	}
 }
+
+// TestAnalyzeMemoryNeed: the analysis holds one model, one pair's g_w and
+// g_l and one workspace, plus, with -grads, every dumped vector twice (the
+// rows and the stream's encoding); GPT-2 small without dumps needs about
+// 1.5 GiB whatever the number of pairs.
+func TestAnalyzeMemoryNeed(t *testing.T) {
+	c := AnalyzeConfig{Model: model.Config{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true}} // 8128 parameters
+	P := 4 * 8128.0
+	W := model.WorkspaceBytes(c.Model, 20, 4)
+	m := AnalyzeMemoryNeed(&c, 10, 20, 6)
+	if m.Params != P || m.Grads != 2*P || m.Lanes != W || m.Optim != 0 || m.Pref != 0 || m.Dumps != 0 || m.LaneCount != 1 {
+		t.Errorf("no dumps: %+v", m)
+	}
+	c.Pref.Grads = "full"
+	if m := AnalyzeMemoryNeed(&c, 10, 20, 6); m.Dumps != 2*20*P {
+		t.Errorf("full: dumps %v, want %v", m.Dumps, 2*20*P)
+	}
+	c.Pref.Grads, c.Pref.TokenGrads = "countsketch:64", 3 // 20 sequence vectors + 2·3·6 token vectors of 64 floats
+	if m := AnalyzeMemoryNeed(&c, 10, 20, 6); m.Dumps != 2*(20+36)*4*64 {
+		t.Errorf("countsketch:64 with 3 token pairs: dumps %v, want %v", m.Dumps, 2*(20+36)*4*64)
+	}
+	t.Setenv(MemoryEnv, "512K")
+	if err := CheckAnalyzeMemory(&c, 10, 20, 6); err != nil {
+		t.Errorf("512K: %v", err)
+	}
+	c.Pref.Grads = "full"
+	if err := CheckAnalyzeMemory(&c, 10, 20, 6); err == nil || !strings.Contains(err.Error(), "gradient dumps 3.5 MiB") { // (20 + 36) vectors of 8128 floats, twice
+		t.Errorf("full dumps in 512K: %v", err)
+	}
+	g := AnalyzeConfig{Model: model.Config{V: 50257, T: 1024, C: 768, L: 12, H: 12, Tied: true}}
+	if a, b := AnalyzeMemoryNeed(&g, 8, 128, 96).Total(), AnalyzeMemoryNeed(&g, 512, 128, 96).Total(); a != b || a/(1<<30) > 1.6 {
+		t.Errorf("GPT-2 small: %.2f GiB for 8 pairs, %.2f for 512", a/(1<<30), b/(1<<30))
+	}
+}
