@@ -97,7 +97,11 @@
 // gradient vectors (sequence gradients, per-token gradients of the first N
 // pairs) full or sketched with an entangle.Projection (Sketch or CountSketch),
 // UpdateVec the update's.
-// Step calls them in this order at the dump steps its caller asks for.
+// Step calls them in this order at the dump steps its caller asks for; when
+// nothing else needs the probes' gradients (no attribution, LoRA or learned
+// gate) it takes the probes after the update instead, with the model put
+// back at θ_before, and dots each probe's g_w, g_l with Δθ at once
+// (probesAround): the same bits without 2·NumParams values kept per probe.
 //
 // # Attribution
 //

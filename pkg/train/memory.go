@@ -36,7 +36,9 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //	            n = lanesWithin(P + W) (at most laneBudget), in -mode pref
 //	            model.Lanes (pkg/pref's lanes hold g_w and g_l, 2P each, in
 //	            at most 2 GiB)
-//	pref        4P (snapshot, update, summed g_w, g_l) + 2P per probe pair
+//	pref        4P (snapshot, update, summed g_w, g_l), + 2P per probe pair
+//	            with -attrib (4P with -attrib-update), the learned gate or
+//	            LoRA (without them the probes keep no gradient: pref.Step)
 //
 // Under -lora-r (loraMemory) the optimizer's moments are the A adapter
 // parameters', there is no reference model unless -ref names one, and the
@@ -73,8 +75,11 @@ func memoryNeed(cfg *Config, maxLen, n int) Memory {
 	if cfg.Mode == ModePref {
 		m.Params += P
 		m.Pref = 4 * P
-		if cfg.Pref != nil {
-			m.Pref += 2 * float64(cfg.Pref.Probe) * P
+		if pc := cfg.Pref; pc != nil && (pc.Attrib || pc.Sparse == "learned" || cfg.LoRA != nil) {
+			m.Pref += 2 * float64(pc.Probe) * P // the probes' g_w, g_l, kept through the step
+			if pc.AttribUpdate {
+				m.Pref += 2 * float64(pc.Probe) * P // and their preconditioned copies
+			}
 		}
 	}
 	if cfg.LoRA != nil {

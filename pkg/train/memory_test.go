@@ -36,9 +36,18 @@ func TestMemoryNeed(t *testing.T) {
 		t.Errorf("plain SGD: optimizer %v", m.Optim)
 	}
 	c.Mode, c.Pref = ModePref, &PrefConfig{Probe: 3}
-	if m := MemoryNeed(&c, 32); m.Params != 2*P || m.Pref != 4*P+6*P {
-		t.Errorf("pref with 3 probes: %+v", m)
+	if m := MemoryNeed(&c, 32); m.Params != 2*P || m.Pref != 4*P {
+		t.Errorf("pref with 3 probes (none kept): %+v", m)
 	}
+	c.Pref.Attrib = true
+	if m := MemoryNeed(&c, 32); m.Params != 2*P || m.Pref != 4*P+6*P {
+		t.Errorf("pref with 3 probes and -attrib: %+v", m)
+	}
+	c.Pref.AttribUpdate = true
+	if m := MemoryNeed(&c, 32); m.Pref != 4*P+12*P {
+		t.Errorf("pref with 3 probes and -attrib-update: %+v", m)
+	}
+	c.Pref.Attrib, c.Pref.AttribUpdate = false, false
 	// Shorter data, smaller workspaces.
 	c2 := c
 	c2.Model.T = 128
