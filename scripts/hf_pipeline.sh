@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/hf_pipeline.sh MODEL_DIR [OUTDIR]
 #        scripts/hf_pipeline.sh -tiny gpt2|neox|llama [OUTDIR]
-#        scripts/hf_pipeline.sh -real gpt2|neox|llama [OUTDIR]
+#        scripts/hf_pipeline.sh -real gpt2|neox|llama|all [OUTDIR]
 #
 # The whole pipeline for any Hugging Face model directory of a family train
 # reads (GPT-2, GPT-NeoX, Llama/Mistral/Qwen2): prefgen's sentiment presets
@@ -31,7 +31,9 @@
 # padding rows the data never uses; every logit over the whole vocabulary is
 # still computed), for a few steps (SFT 2, DPO 2 with a checkpoint every step,
 # 8 pairs analysed at 3 checkpoints in 2 shards each), and times every stage
-# (TIME=1 below). It needs about 1.5 GB of disk per family.
+# (TIME=1 below). It needs about 1.5 GB of disk per family. -real all runs
+# the three one after the other (OUTDIR/gpt2, OUTDIR/neox, OUTDIR/llama) and
+# joins their tables in OUTDIR/stages.md: the one command for the timings.
 #
 # TIME=1 (any mode) runs each stage under /usr/bin/time -v and writes
 # OUTDIR/time/STAGE.txt and a table OUTDIR/time/stages.md: wall and CPU
@@ -52,6 +54,21 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 me=hf_pipeline
 usage() { sed -n '2,4p' "$0" | sed 's/^# //' >&2; exit 2; }
 mode=dir family=
+if [ "${1:-}" = -real ] && [ "${2:-}" = all ]; then
+	out=${3:-hf-pipeline-real}
+	mkdir -p "$out"
+	for f in gpt2 neox llama; do
+		bash "$0" -real "$f" "$out/$f" >/dev/null
+	done
+	for f in gpt2 neox llama; do
+		echo "### $f"
+		echo
+		cat "$out/$f/time/stages.md"
+		echo
+	done >"$out/stages.md"
+	echo "$me: per-stage times of the three families in $out/stages.md" >&2
+	exit 0
+fi
 case "${1:-}" in
 -tiny | -real)
 	mode=${1#-}
