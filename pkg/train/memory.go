@@ -223,7 +223,9 @@ func tooLarge(m Memory, c model.Config, avail float64, source string) error {
 //
 //	parameters  P          one model at a time (the reference's weights are
 //	                       freed before the checkpoint's are read)
-//	gradients   2P         the current pair's g_w and g_l (one lane)
+//	gradients   4P         the current pair's g_w and g_l (one lane), and the
+//	                       Stepper's batch sums Σg_w, Σg_l, which it allocates
+//	                       though an analysis does not use them
 //	lanes       W          its workspace
 //	dumps       2 × (2n + 2·t·maxResp) × D with -grads: every vector kept
 //	                       until grads.arrows is written, and its encoding;
@@ -231,7 +233,7 @@ func tooLarge(m Memory, c model.Config, avail float64, source string) error {
 func AnalyzeMemoryNeed(cfg *AnalyzeConfig, n, maxLen, maxResp int) Memory {
 	c := cfg.Model
 	P := 4 * numParams(c)
-	m := Memory{Params: P, Grads: 2 * P, Lanes: model.WorkspaceBytes(c, min(maxLen, c.T), 4), LaneCount: 1}
+	m := Memory{Params: P, Grads: 4 * P, Lanes: model.WorkspaceBytes(c, min(maxLen, c.T), 4), LaneCount: 1}
 	if g := cfg.Pref.Grads; g != "" {
 		D := P
 		if _, k, ok := strings.Cut(g, ":"); ok {

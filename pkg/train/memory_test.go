@@ -110,15 +110,16 @@ func TestLanesGPT2Small(t *testing.T) {
 }
 
 // TestAnalyzeMemoryNeed: the analysis holds one model, one pair's g_w and
-// g_l and one workspace, plus, with -grads, every dumped vector twice (the
-// rows and the stream's encoding); GPT-2 small without dumps needs about
-// 1.5 GiB whatever the number of pairs.
+// g_l, the Stepper's batch sums and one workspace, plus, with -grads, every
+// dumped vector twice (the rows and the stream's encoding); GPT-2 small
+// without dumps needs about 2.4 GiB whatever the number of pairs (measured:
+// a peak RSS of 2,456 MiB analysing 4 pairs on 128-token sequences).
 func TestAnalyzeMemoryNeed(t *testing.T) {
 	c := AnalyzeConfig{Model: model.Config{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true}} // 8128 parameters
 	P := 4 * 8128.0
 	W := model.WorkspaceBytes(c.Model, 20, 4)
 	m := AnalyzeMemoryNeed(&c, 10, 20, 6)
-	if m.Params != P || m.Grads != 2*P || m.Lanes != W || m.Optim != 0 || m.Pref != 0 || m.Dumps != 0 || m.LaneCount != 1 {
+	if m.Params != P || m.Grads != 4*P || m.Lanes != W || m.Optim != 0 || m.Pref != 0 || m.Dumps != 0 || m.LaneCount != 1 {
 		t.Errorf("no dumps: %+v", m)
 	}
 	c.Pref.Grads = "full"
@@ -138,7 +139,7 @@ func TestAnalyzeMemoryNeed(t *testing.T) {
 		t.Errorf("full dumps in 512K: %v", err)
 	}
 	g := AnalyzeConfig{Model: model.Config{V: 50257, T: 1024, C: 768, L: 12, H: 12, Tied: true}}
-	if a, b := AnalyzeMemoryNeed(&g, 8, 128, 96).Total(), AnalyzeMemoryNeed(&g, 512, 128, 96).Total(); a != b || a/(1<<30) > 1.6 {
+	if a, b := AnalyzeMemoryNeed(&g, 8, 128, 96).Total(), AnalyzeMemoryNeed(&g, 512, 128, 96).Total(); a != b || a/(1<<30) < 2.3 || a/(1<<30) > 2.5 {
 		t.Errorf("GPT-2 small: %.2f GiB for 8 pairs, %.2f for 512", a/(1<<30), b/(1<<30))
 	}
 }
