@@ -18,8 +18,9 @@
 // Every update is element-wise and computed in float64, so results do not
 // depend on GOMAXPROCS; AdamW.Step runs fixed parts of the vector on up to
 // GOMAXPROCS goroutines (each element is computed alone, so the bits are
-// those of the serial loop). ClipGlobalNorm sums squares in index order in
-// float64.
+// those of the serial loop). ClipGlobalNorm sums squares in float64 over
+// the same fixed parts, in index order within each, and adds the parts'
+// sums in order, so its norm does not depend on GOMAXPROCS either.
 //
 //	opt := optim.NewAdamW[float32](len(m.Params), 0.1)
 //	norm := optim.ClipGlobalNorm(grad, 1.0)

@@ -191,21 +191,37 @@ func (o *AdamW[F]) Split(pre, hist []float64, params, grads []F, lr float64) {
 	}
 }
 
-// ClipGlobalNorm returns the L2 norm of grads (summed in float64, in index
-// order) and, if it exceeds maxNorm > 0, scales grads by maxNorm/norm
-// (torch.nn.utils.clip_grad_norm_, without its 1e-6 fudge). maxNorm ≤ 0 only
-// measures.
+// ClipGlobalNorm returns the L2 norm of grads and, if it exceeds maxNorm >
+// 0, scales grads by maxNorm/norm (torch.nn.utils.clip_grad_norm_, without
+// its 1e-6 fudge). maxNorm ≤ 0 only measures. The squares are summed in
+// float64 over the fixed parts of partLen elements (each in index order),
+// and the parts' sums are added in order: the parts run on up to GOMAXPROCS
+// goroutines, and the bits do not depend on how many. (A vector of at most
+// partLen elements is one part: the serial sum.)
 func ClipGlobalNorm[F Float](grads []F, maxNorm float64) (norm float64) {
+	n := len(grads)
+	sums := make([]float64, (n+partLen-1)/partLen)
+	parts(n, func(lo, hi int) {
+		for k := lo; k < hi; k += partLen {
+			var s float64
+			for _, g := range grads[k:min(hi, k+partLen)] {
+				s += float64(g) * float64(g)
+			}
+			sums[k/partLen] = s
+		}
+	})
 	var s float64
-	for _, g := range grads {
-		s += float64(g) * float64(g)
+	for _, x := range sums {
+		s += x
 	}
 	norm = math.Sqrt(s)
 	if maxNorm > 0 && norm > maxNorm {
 		scale := maxNorm / norm
-		for i, g := range grads {
-			grads[i] = F(float64(g) * scale)
-		}
+		parts(n, func(lo, hi int) {
+			for i, g := range grads[lo:hi] {
+				grads[lo+i] = F(float64(g) * scale)
+			}
+		})
 	}
 	return norm
 }

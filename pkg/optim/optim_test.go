@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 )
@@ -229,5 +230,41 @@ func BenchmarkAdamW(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		o.Step(p, g, 1e-3)
+	}
+}
+
+// TestClipGlobalNormParts: over 3.5 parts of random values (of different
+// scales) the norm is the
+// float64 sum of the parts' sums of squares (each in index order, parts
+// added in order), bit for bit, with GOMAXPROCS 1 and 3, and the clipped
+// values are F(g·maxNorm/norm).
+func TestClipGlobalNormParts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 0))
+	g := make([]float32, 3*partLen+partLen/2)
+	for i := range g { // parts of different scales: the order of their sums matters
+		g[i] = float32(rng.NormFloat64() * []float64{1, 1e-2, 3, 1e3}[i/partLen])
+	}
+	var want float64
+	for lo := 0; lo < len(g); lo += partLen {
+		var s float64
+		for _, x := range g[lo:min(len(g), lo+partLen)] {
+			s += float64(x) * float64(x)
+		}
+		want += s
+	}
+	want = math.Sqrt(want)
+	for _, procs := range []int{1, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		c := append([]float32(nil), g...)
+		norm := ClipGlobalNorm(c, 1)
+		runtime.GOMAXPROCS(prev)
+		if math.Float64bits(norm) != math.Float64bits(want) {
+			t.Errorf("GOMAXPROCS %d: norm %.17g, want %.17g", procs, norm, want)
+		}
+		for i := range c {
+			if w := float32(float64(g[i]) * (1 / want)); c[i] != w {
+				t.Fatalf("GOMAXPROCS %d: clipped[%d] = %v, want %v", procs, i, c[i], w)
+			}
+		}
 	}
 }
