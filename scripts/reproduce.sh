@@ -31,8 +31,9 @@
 #                     under SGD and under AdamW
 # then OUTDIR/tables/*.md (gradstat -table runs|attriblabel|mass|tokensum
 # -format md; one gradstat command per table) and OUTDIR/figures/*.png.
-# -quick runs every experiment on tiny models with few steps (CI runs it)
-# and checks that every expected output exists and that the mathematical
+# -quick runs every experiment on tiny models with few steps (CI runs it;
+# at size M one seed and only exp1, exp4, exp5-firstorder and exp6) and
+# checks that every expected output exists and that the mathematical
 # guarantees hold: first-order agreement on probes under SGD at the small
 # step size, and the normalized update's own-pair first-order changes never
 # of the wrong sign. Paper claims are reported (docs/RESULTS.md), never
@@ -48,9 +49,10 @@
 #   S  C 64, L 2, H 4, T 48, V 128 (111 k parameters): every experiment above,
 #      in OUTDIR/<name>/, seeds 1-3
 #   M  C 128, L 4, H 4 (twice as wide and deep, 815,872): seeds 1-3, every
-#      experiment but exp1-untied, on fewer tasks: exp1-overlap and
-#      exp1-optimizer (SGD 0.05 only) on the three sentiment presets, exp3
-#      and exp4 on long-suffix only, in OUTDIR/size=M/<name>/
+#      experiment but exp1-untied and exp7-1t-adamw (β and weight decay), on
+#      fewer tasks: exp1-overlap and exp1-optimizer (SGD 0.05 only) on the
+#      three sentiment presets, exp3 and exp4 on long-suffix only, in
+#      OUTDIR/size=M/<name>/
 #   L  GPT-2 124M's body (C 768, L 12, H 12; 85 M parameters with V 128),
 #      random init: exp1-overlap on long-suffix only, seed 1, SFT 20 and DPO
 #      10 steps of 8 pairs, in OUTDIR/size=L/<name>/
@@ -388,8 +390,9 @@ EOF
 
 # Experiment 7: what in AdamW's DPO makes 1t's chosen fall: the DPO β and
 # AdamW's decoupled weight decay, around exp1-overlap's setting (β 0.1, no
-# decay); then Adam's own β1 (0: no momentum), β2 and ε (train -adam-beta1,
-# -adam-beta2, -adam-eps; the first row is exp1-overlap's setting again).
+# decay); and (exp7-1t-adam) Adam's own β1 (0: no momentum), β2 and ε (train
+# -adam-beta1, -adam-beta2, -adam-eps; the first row is exp1-overlap's
+# setting again).
 exp7_1t_adamw() {
 	spec exp7-1t-adamw <<EOF
 # 1t DPO under AdamW at other beta and weight decay
@@ -401,12 +404,16 @@ cmd train -mode pref -init $init -loss dpo -beta {beta} -wd {wd} -steps $pref ${
 $resume_line
 EOF
 	table exp7-1t-adamw -table runs -by task,beta,wd -cols task,beta,wd,runs,$dyn "$o/exp7-1t-adamw"
+}
+exp7_1t_adam() {
+	local sd=$seeds_sz
+	((quick)) && sd=1 # CI time
 	spec exp7-1t-adam <<EOF
 # 1t DPO under AdamW at other Adam beta1, beta2 and eps
 root $o/exp7-1t-adam
 axis task 1t
 axis beta1,beta2,eps 0.9,0.999,1e-8 0,0.999,1e-8 0.9,0.99,1e-8 0.9,0.9,1e-8 0.9,0.999,1e-6 0.9,0.999,1e-4 0.9,0.999,1e-3
-axis seed $seeds_sz
+axis seed $sd
 cmd train -mode pref -init $init -loss dpo -beta 0.1 -adam-beta1 {beta1} -adam-beta2 {beta2} -adam-eps {eps} -steps $pref \\
     ${cp[*]} -seed {seed} -force -out {dir} $data
 $resume_line
@@ -422,10 +429,12 @@ EOF
 # update, each under AdamW and SGD. Seeds are the slowest axis, so an
 # interrupted grid has whole seeds. docs/RESULTS.md names the matched pairs.
 exp8_matched() {
+	local sd=$seeds_sz
+	((quick)) && sd=1 # CI time
 	spec exp8-matched <<EOF
 # 1t and long-suffix at several step sizes, for comparisons at matched margin gain
 root $o/exp8-matched
-axis seed $seeds_sz
+axis seed $sd
 axis task,method,normalize,optim,lr 1t,dpo,false,adamw,0.0001 1t,dpo,false,sgd,0.005 1t,dpo,false,sgd,0.01 1t,dpo,false,sgd,0.02 long-suffix,dpo,false,adamw,0.00003 long-suffix,dpo,false,adamw,0.0001 long-suffix,normalized,true,adamw,0.0001 long-suffix,normalized,true,adamw,0.0003 long-suffix,dpo,false,sgd,0.01 long-suffix,dpo,false,sgd,0.05 long-suffix,normalized,true,sgd,2 long-suffix,normalized,true,sgd,8 long-suffix,normalized,true,sgd,32
 cmd train -mode pref -init $init -loss dpo -beta 0.1 -normalize={normalize} -optim {optim} -lr {lr} -min-lr 0 -steps $pref \\
     ${pio[*]} -seed {seed} -force -out {dir} $data
@@ -451,6 +460,7 @@ for sz in S M L; do
 		exp5_stepsize
 		exp6_attribution
 		exp7_1t_adamw
+		exp7_1t_adam
 		exp8_matched
 		;;
 	M)
@@ -459,9 +469,11 @@ for sz in S M L; do
 		exp4_mitigations long-suffix
 		exp6_attribution
 		exp5_firstorder
-		exp7_1t_adamw
-		exp8_matched
+		# -quick: these run at size S (the same functions); CI time
+		((quick)) && continue
 		exp2_heatmap
+		exp8_matched
+		exp7_1t_adam
 		exp3_losses long-suffix
 		exp5_stepsize
 		;;
