@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"entangle/internal/atomicfile"
 	"entangle/pkg/model"
 	"entangle/pkg/safetensors"
 )
@@ -213,7 +214,7 @@ func WriteLoRA(dir, modelType string, cfg model.Config, lc LoRAConfig, a *model.
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, AdapterConfigFile), append(b, '\n'))
+	return atomicfile.Write(filepath.Join(dir, AdapterConfigFile), append(b, '\n'))
 }
 
 // IsLoRADir reports whether dir holds an adapter_config.json.

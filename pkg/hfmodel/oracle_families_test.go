@@ -8,7 +8,7 @@ package hfmodel
 // transformers' modeling_gpt_neox.py and modeling_llama.py. The Go side loads
 // it, runs pkg/model in float32 and float64, maps its gradient back to the
 // stored names (toStored), and writes the directory back byte for byte.
-// Tolerances are the GPT-2 oracle's (tol32, tol64): the float32 runs differ
+// Tolerances are the GPT-2 oracle's (torchtest.Tol32, torchtest.Tol64): the float32 runs differ
 // by rounding only (the rotary tables in float32 in torch, float64 rounded
 // once here; fused multiply-adds; summation order), ~1e-6; the float64 runs
 // by ~1e-14. A wrong head order, rotary convention, norm or activation gives
@@ -22,13 +22,14 @@ import (
 	"testing"
 	"time"
 
+	"entangle/internal/torchtest"
 	"entangle/pkg/model"
 )
 
 const familiesScript = "../../scripts/torch/hf_families.py"
 
 func TestTorchOracleFamilies(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	for _, tc := range []struct {
 		name   string
 		args   []string // hf_families.py write flags
@@ -83,12 +84,12 @@ func TestTorchOracleFamilies(t *testing.T) {
 			fam := families[hm.Family]
 			m := model.New[float32](hm.Config)
 			copy(m.Params, hm.Params)
-			t.Run("float32", func(t *testing.T) { checkAgainst(t, fam, m, out32, seqs, tol32) })
+			t.Run("float32", func(t *testing.T) { checkAgainst(t, fam, m, out32, seqs, torchtest.Tol32) })
 			m64 := model.New[float64](hm.Config)
 			for i, p := range hm.Params {
 				m64.Params[i] = float64(p)
 			}
-			t.Run("float64", func(t *testing.T) { checkAgainst(t, fam, m64, out64, seqs, tol64) })
+			t.Run("float64", func(t *testing.T) { checkAgainst(t, fam, m64, out64, seqs, torchtest.Tol64) })
 			// Round trip in the stored dtype: every parameter byte for byte.
 			back := filepath.Join(dir, "back")
 			if err := Write(back, hm.Family, hm.Config, hm.Params, tc.store); err != nil {
@@ -105,7 +106,7 @@ func TestTorchOracleFamilies(t *testing.T) {
 			if tc.export { // torch reads Write's config.json as the Go model means it
 				out := filepath.Join(dir, "back.safetensors")
 				runScript(t, 2*time.Minute, familiesScript, "run", back, "--seqs", seqPath, "--out", out)
-				checkAgainst(t, fam, m, out, seqs, tol32)
+				checkAgainst(t, fam, m, out, seqs, torchtest.Tol32)
 			}
 		})
 	}
@@ -115,7 +116,7 @@ func TestTorchOracleFamilies(t *testing.T) {
 func runScript(t *testing.T, timeout time.Duration, args ...string) string {
 	t.Helper()
 	saved := args[0]
-	return runPyScript(t, timeout, saved, args[1:]...)
+	return torchtest.Run(t, timeout, saved, args[1:]...)
 }
 
 // TestTorchOracleFamiliesReal is the oracle at the real shapes of
@@ -127,7 +128,7 @@ func TestTorchOracleFamiliesReal(t *testing.T) {
 	if os.Getenv("ENTANGLE_ORACLE_FAMILIES") != "1" {
 		t.Skip("set ENTANGLE_ORACLE_FAMILIES=1 to run the oracle at the pythia-160m and SmolLM2-135M shapes")
 	}
-	requireTorch(t)
+	torchtest.Require(t)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -165,7 +166,7 @@ func TestTorchOracleFamiliesReal(t *testing.T) {
 			m := model.New[float32](hm.Config)
 			copy(m.Params, hm.Params)
 			hm.Params = nil
-			checkAgainst(t, families[hm.Family], m, out, seqs, tol32)
+			checkAgainst(t, families[hm.Family], m, out, seqs, torchtest.Tol32)
 		})
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"entangle/internal/torchtest"
 	"entangle/pkg/model"
 	"entangle/pkg/safetensors"
 )
@@ -28,7 +29,7 @@ import (
 const loraScript = "../../scripts/torch/hf_lora.py"
 
 func TestTorchOracleLoRA(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	for _, tc := range []struct {
 		name    string
 		script  string
@@ -50,7 +51,7 @@ func TestTorchOracleLoRA(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			md, ad := filepath.Join(dir, "base"), filepath.Join(dir, "adapter")
-			runPyScript(t, 2*time.Minute, tc.script, append([]string{"write", md, "--seed", "4"}, tc.args...)...)
+			torchtest.Run(t, 2*time.Minute, tc.script, append([]string{"write", md, "--seed", "4"}, tc.args...)...)
 			hm, err := Load(md)
 			if err != nil {
 				t.Fatal(err)
@@ -79,7 +80,7 @@ func TestTorchOracleLoRA(t *testing.T) {
 			seqPath := filepath.Join(dir, "seqs.json")
 			seqs := writeSeqs(t, seqPath, hm.Config.V, hm.Config.T, 9)
 			out32, out64 := filepath.Join(dir, "out32.safetensors"), filepath.Join(dir, "out64.safetensors")
-			runPyScript(t, 2*time.Minute, loraScript, md, ad, "--seqs", seqPath, "--out", out32, "--out64", out64)
+			torchtest.Run(t, 2*time.Minute, loraScript, md, ad, "--seqs", seqPath, "--out", out32, "--out64", out64)
 
 			m2 := model.New[float32](hm.Config)
 			copy(m2.Params, hm.Params)
@@ -92,7 +93,7 @@ func TestTorchOracleLoRA(t *testing.T) {
 			}
 			ls, _ := loraSites(hm.Family, hm.Config, lc)
 			a2.Merge()
-			t.Run("float32", func(t *testing.T) { checkLoRA(t, hm.Family, m2, a2, ls, out32, seqs, tol32) })
+			t.Run("float32", func(t *testing.T) { checkLoRA(t, hm.Family, m2, a2, ls, out32, seqs, torchtest.Tol32) })
 			m64 := model.New[float64](hm.Config)
 			for i, p := range hm.Params {
 				m64.Params[i] = float64(p)
@@ -105,7 +106,7 @@ func TestTorchOracleLoRA(t *testing.T) {
 				a64.Params[i] = float64(p)
 			}
 			a64.Merge()
-			t.Run("float64", func(t *testing.T) { checkLoRA(t, hm.Family, m64, a64, ls, out64, seqs, tol64) })
+			t.Run("float64", func(t *testing.T) { checkLoRA(t, hm.Family, m64, a64, ls, out64, seqs, torchtest.Tol64) })
 			// adapters disabled: the base model again, bit for bit
 			a2.Unmerge()
 			if !slices.Equal(m2.Params, hm.Params) {
@@ -129,7 +130,7 @@ func checkLoRA[F model.Float](t *testing.T, family string, m *model.Model[F], a 
 	ag := make([]F, len(a.Params))
 	worst := 0.0
 	check := func(i int, name string, got []F) {
-		e := relErr(got, readAll64(t, r, fmt.Sprintf("grad.%d.%s", i, name)))
+		e := torchtest.RelErr(got, readAll64(t, r, fmt.Sprintf("grad.%d.%s", i, name)))
 		worst = max(worst, e)
 		if e > tol {
 			t.Errorf("seq %d: grad %s rel err %.3g > %.0e", i, name, e, tol)
@@ -137,7 +138,7 @@ func checkLoRA[F model.Float](t *testing.T, family string, m *model.Model[F], a 
 	}
 	for i, s := range seqs {
 		lp := ws.Forward(s.Tokens, s.RespStart)
-		if e := relErr(lp, readAll64(t, r, fmt.Sprintf("logp.%d", i))); e > tol {
+		if e := torchtest.RelErr(lp, readAll64(t, r, fmt.Sprintf("logp.%d", i))); e > tol {
 			t.Errorf("seq %d: log-probs rel err %.3g > %.0e", i, e, tol)
 		}
 		ones := make([]F, len(lp))

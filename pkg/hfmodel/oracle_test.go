@@ -11,67 +11,27 @@ package hfmodel
 // transpose, head order, scale or GELU gives relative errors of order one.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"entangle/internal/torchtest"
 	"entangle/pkg/model"
 	"entangle/pkg/safetensors"
 )
 
-const (
-	python   = "/usr/bin/python3"
-	hfScript = "../../scripts/torch/hf_gpt2.py"
-
-	// Tolerances on ‖go − torch‖/‖torch‖ per tensor, as in pkg/model's
-	// oracle test (torch_oracle_test.go): float32 rounding of a few ulps
-	// amplified by depth and reductions gives ~1e-6, so 1e-4 leaves room
-	// for summation order; float64 gives ~1e-15, bounded at 1e-9. Any
-	// layout or semantics error is ≥ 1e-2 in both.
-	tol32 = 1e-4
-	tol64 = 1e-9
-)
-
-func requireTorch(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(python, "-c", "import torch, numpy").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("%s cannot import torch (%v: %s); run .ci/setup-torch.sh", python, err, strings.TrimSpace(string(out)))
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+const hfScript = "../../scripts/torch/hf_gpt2.py"
 
 // runPy runs hf_gpt2.py with args and returns its standard output.
 func runPy(t *testing.T, timeout time.Duration, args ...string) string {
 	t.Helper()
-	return runPyScript(t, timeout, hfScript, args...)
-}
-
-// runPyScript runs the python script with args and returns its standard output.
-func runPyScript(t *testing.T, timeout time.Duration, script string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, python, append([]string{script}, args...)...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(script), strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
+	return torchtest.Run(t, timeout, hfScript, args...)
 }
 
 type seq struct {
@@ -96,22 +56,6 @@ func writeSeqs(t *testing.T, path string, V, n int, seed uint64) []seq {
 		t.Fatal(err)
 	}
 	return seqs
-}
-
-func relErr[F model.Float](a []F, b []float64) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d, n float64
-	for i := range a {
-		e := float64(a[i]) - b[i]
-		d += e * e
-		n += b[i] * b[i]
-	}
-	if n == 0 {
-		return math.Sqrt(d)
-	}
-	return math.Sqrt(d / n)
 }
 
 // readAll64 reads a float tensor of r as float64.
@@ -156,7 +100,7 @@ func checkAgainst[F model.Float](t *testing.T, fam *Family, m *model.Model[F], o
 	worst := 0.0
 	for i, s := range seqs {
 		lp := ws.Forward(s.Tokens, s.RespStart)
-		if e := relErr(lp, readAll64(t, r, fmt.Sprintf("logp.%d", i))); e > tol {
+		if e := torchtest.RelErr(lp, readAll64(t, r, fmt.Sprintf("logp.%d", i))); e > tol {
 			t.Errorf("seq %d: log-probs rel err %.3g > %.0e", i, e, tol)
 		}
 		ones := make([]F, len(lp))
@@ -165,7 +109,7 @@ func checkAgainst[F model.Float](t *testing.T, fam *Family, m *model.Model[F], o
 		}
 		ws.BackwardSet(grad, ones)
 		for _, st := range toStored(fam, m.Cfg, grad) {
-			e := relErr(st.data, readAll64(t, r, fmt.Sprintf("grad.%d.%s", i, st.name)))
+			e := torchtest.RelErr(st.data, readAll64(t, r, fmt.Sprintf("grad.%d.%s", i, st.name)))
 			worst = max(worst, e)
 			if e > tol {
 				t.Errorf("seq %d (n=%d, respStart=%d): grad %s rel err %.3g > %.0e", i, len(s.Tokens), s.RespStart, st.name, e, tol)
@@ -176,7 +120,7 @@ func checkAgainst[F model.Float](t *testing.T, fam *Family, m *model.Model[F], o
 }
 
 func TestTorchOracleHF(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	for _, tc := range []struct {
 		name   string
 		store  string
@@ -219,13 +163,13 @@ func TestTorchOracleHF(t *testing.T) {
 			}
 			m := model.New[float32](hm.Config)
 			copy(m.Params, hm.Params)
-			t.Run("float32", func(t *testing.T) { checkAgainst(t, gpt2Family, m, out32, seqs, tol32) })
+			t.Run("float32", func(t *testing.T) { checkAgainst(t, gpt2Family, m, out32, seqs, torchtest.Tol32) })
 			if tc.f64 {
 				m64 := model.New[float64](hm.Config)
 				for i, p := range hm.Params {
 					m64.Params[i] = float64(p)
 				}
-				t.Run("float64", func(t *testing.T) { checkAgainst(t, gpt2Family, m64, out64, seqs, tol64) })
+				t.Run("float64", func(t *testing.T) { checkAgainst(t, gpt2Family, m64, out64, seqs, torchtest.Tol64) })
 				// Greedy decoding, the path of the opt-in real-weights test.
 				got := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(greedy(m, []int32{3, 1}, 12))), ","), "[]")
 				if want := strings.TrimSpace(stdout); got != want {
@@ -247,7 +191,7 @@ func TestTorchOracleHF(t *testing.T) {
 // from Go models (tied and untied, F32 and BF16): the PyTorch GPT-2 reads
 // Write's config.json and tensors and computes what the Go model computes.
 func TestTorchOracleHFExported(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	for _, tc := range []struct {
 		cfg   model.Config
 		dtype string
@@ -276,7 +220,7 @@ func TestTorchOracleHFExported(t *testing.T) {
 			seqs := writeSeqs(t, seqPath, tc.cfg.V, tc.cfg.T, 2)
 			out := filepath.Join(dir, "out.safetensors")
 			runPy(t, 2*time.Minute, "run", md, "--seqs", seqPath, "--out", out)
-			checkAgainst(t, gpt2Family, m, out, seqs, tol32)
+			checkAgainst(t, gpt2Family, m, out, seqs, torchtest.Tol32)
 		})
 	}
 }
@@ -329,7 +273,7 @@ func TestTorchOracleHF124M(t *testing.T) {
 	if os.Getenv("ENTANGLE_ORACLE_124M") != "1" {
 		t.Skip("set ENTANGLE_ORACLE_124M=1 to run the oracle at the full 124M shape")
 	}
-	requireTorch(t)
+	torchtest.Require(t)
 	dir := t.TempDir()
 	md := filepath.Join(dir, "gpt2")
 	runPy(t, 20*time.Minute, "write", md, "--vocab", "50257", "--positions", "1024", "--width", "768", "--layers", "12",
@@ -357,7 +301,7 @@ func TestTorchOracleHF124M(t *testing.T) {
 	m := model.New[float32](hm.Config)
 	copy(m.Params, hm.Params)
 	hm.Params = nil
-	checkAgainst(t, gpt2Family, m, out, seqs, tol32)
+	checkAgainst(t, gpt2Family, m, out, seqs, torchtest.Tol32)
 }
 
 // TestGreedyGPT2 decodes greedily with the real gpt2 weights when

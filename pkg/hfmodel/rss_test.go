@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"entangle/internal/torchtest"
 	"entangle/pkg/model"
 )
 
@@ -34,7 +35,7 @@ func TestPeakRSS124M(t *testing.T) {
 		if os.Getenv("ENTANGLE_ORACLE_124M") != "1" {
 			t.Skip("set ENTANGLE_GPT2_DIR or ENTANGLE_ORACLE_124M=1 to measure the peak memory at 124M")
 		}
-		requireTorch(t)
+		torchtest.Require(t)
 		dir = filepath.Join(t.TempDir(), "gpt2")
 		runPy(t, 20*time.Minute, "write", dir, "--vocab", "50257", "--positions", "1024", "--width", "768", "--layers", "12",
 			"--heads", "12", "--seed", "3", "--scale", "0.02")

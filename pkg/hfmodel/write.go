@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"entangle/internal/atomicfile"
 	"entangle/pkg/model"
 	"entangle/pkg/safetensors"
 )
@@ -51,33 +52,7 @@ func Write(dir, modelType string, cfg model.Config, params []float32, dtype stri
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, ConfigFile), append(b, '\n'))
-}
-
-// writeAtomic writes b to path through a temporary file and a rename.
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.Write(filepath.Join(dir, ConfigFile), append(b, '\n'))
 }
 
 // stored is one tensor in a family's stored layout.
@@ -133,7 +108,7 @@ func CopyTokenizer(src, dst string) ([]string, error) {
 		if err != nil {
 			return done, err
 		}
-		if err := writeAtomic(filepath.Join(dst, name), b); err != nil {
+		if err := atomicfile.Write(filepath.Join(dst, name), b); err != nil {
 			return done, err
 		}
 		done = append(done, name)

@@ -6,72 +6,25 @@ package model
 // torch (.ci/setup-torch.sh); skipped without it, except in CI.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"entangle/internal/torchtest"
 	"entangle/pkg/safetensors"
 )
 
-const (
-	oraclePython = "/usr/bin/python3"
-	oracleScript = "../../scripts/torch/oracle.py"
-
-	// oracleTol32 bounds ‖go − torch‖/‖torch‖ per tensor when both sides run in
-	// float32. Each side has rounding error of a few float32 ulps (6e-8)
-	// amplified by the depth and the reductions of a tiny model; observed
-	// differences are ~1e-6, so 1e-4 leaves room for BLAS summation order.
-	// Structural mismatches tried on the PyTorch side (exact instead of tanh
-	// GELU, attention scale 1/sqrt(C) instead of 1/sqrt(hs)) gave 1e-4..1e-2
-	// in float32 and ≥ 1e-8 in float64, hence the float64 runs too.
-	oracleTol32 = 1e-4
-	// oracleTol64 is the same bound when both sides run in float64: rounding
-	// is ~1e-16 per operation, so 1e-9 still leaves six orders of magnitude
-	// for summation-order differences and conditioning.
-	oracleTol64 = 1e-9
-)
-
-// requireTorch skips the test (or fails it in CI) when /usr/bin/python3
-// cannot import torch.
-func requireTorch(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(oraclePython, "-c", "import torch, numpy").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("%s cannot import torch (%v: %s); run .ci/setup-torch.sh to install python3-torch",
-		oraclePython, err, strings.TrimSpace(lastLine(string(out))))
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
+const oracleScript = "../../scripts/torch/oracle.py"
 
 // runOracle runs scripts/torch/oracle.py with args and reads its output file.
 func runOracle(t *testing.T, out string, args ...string) *safetensors.File {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, oraclePython, append([]string{oracleScript}, args...)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("oracle.py %s: %v\n%s", strings.Join(args, " "), err, b)
-	}
+	torchtest.Run(t, 2*time.Minute, oracleScript, args...)
 	f, err := safetensors.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -94,24 +47,6 @@ func saveCheckpoint(t *testing.T, path string, cfg Config, params []float32) {
 	if err := safetensors.WriteFile(path, ts, map[string]string{"config": string(c)}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// oracleRelErr returns ‖a − b‖/‖b‖ (Euclidean norms, accumulated in float64), or
-// ‖a − b‖ when b is zero.
-func oracleRelErr[F Float](a []F, b []float64) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d, n float64
-	for i := range a {
-		e := float64(a[i]) - b[i]
-		d += e * e
-		n += b[i] * b[i]
-	}
-	if n == 0 {
-		return math.Sqrt(d)
-	}
-	return math.Sqrt(d / n)
 }
 
 // oracleFloats reads tensor name of f as float64 whatever its dtype.
@@ -184,7 +119,7 @@ func checkSeqsAgainstTorch[F Float](t *testing.T, m *Model[F], f *safetensors.Fi
 	worst := 0.0
 	for i, s := range seqs {
 		lp := ws.Forward(s.Tokens, s.RespStart)
-		if e := oracleRelErr(lp, oracleFloats(t, f, fmt.Sprintf("logp.%d", i))); e > tol {
+		if e := torchtest.RelErr(lp, oracleFloats(t, f, fmt.Sprintf("logp.%d", i))); e > tol {
 			t.Errorf("seq %d: log-probs rel err %.3g > %.0e\n go    %v\n torch %v", i, e, tol, lp,
 				oracleFloats(t, f, fmt.Sprintf("logp.%d", i)))
 		}
@@ -196,7 +131,7 @@ func checkSeqsAgainstTorch[F Float](t *testing.T, m *Model[F], f *safetensors.Fi
 		ws.Backward(grad, ones)
 		for _, x := range Tensors(m.Cfg) {
 			want := oracleFloats(t, f, fmt.Sprintf("grad.%d.%s", i, x.Name))
-			e := oracleRelErr(ViewOf(grad, m.Cfg, x.Name), want)
+			e := torchtest.RelErr(ViewOf(grad, m.Cfg, x.Name), want)
 			worst = max(worst, e)
 			if e > tol {
 				t.Errorf("seq %d (n=%d, respStart=%d): grad %s rel err %.3g > %.0e",
@@ -208,7 +143,7 @@ func checkSeqsAgainstTorch[F Float](t *testing.T, m *Model[F], f *safetensors.Fi
 }
 
 func TestTorchOracle(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	tiny, err := Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +180,7 @@ func TestTorchOracle(t *testing.T) {
 				f := runOracle(t, out, ckpt, seqPath, out)
 				m := New[float32](tc.cfg)
 				copy(m.Params, params)
-				checkSeqsAgainstTorch(t, m, f, seqs, oracleTol32)
+				checkSeqsAgainstTorch(t, m, f, seqs, torchtest.Tol32)
 			})
 			t.Run("float64", func(t *testing.T) {
 				out := filepath.Join(dir, "out64.safetensors")
@@ -254,7 +189,7 @@ func TestTorchOracle(t *testing.T) {
 				for i, p := range params {
 					m.Params[i] = float64(p)
 				}
-				checkSeqsAgainstTorch(t, m, f, seqs, oracleTol64)
+				checkSeqsAgainstTorch(t, m, f, seqs, torchtest.Tol64)
 			})
 		})
 	}
@@ -268,7 +203,7 @@ func TestTorchOracle(t *testing.T) {
 //
 // assembled from Backward with dlogp = ∓βσ(−u_i)/P, in float64.
 func TestTorchOracleDPO(t *testing.T) {
-	requireTorch(t)
+	torchtest.Require(t)
 	cfg, err := Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
@@ -342,12 +277,12 @@ func TestTorchOracleDPO(t *testing.T) {
 		ws.Forward(rejected, k)
 		ws.Backward(grad, fill(len(p.Rejected), s))
 	}
-	if want := oracleFloats(t, f, "loss"); math.Abs(loss-want[0]) > oracleTol64*math.Abs(want[0]) {
+	if want := oracleFloats(t, f, "loss"); math.Abs(loss-want[0]) > torchtest.Tol64*math.Abs(want[0]) {
 		t.Errorf("DPO loss = %.15g, torch %.15g", loss, want[0])
 	}
 	for _, x := range Tensors(cfg) {
-		if e := oracleRelErr(ViewOf(grad, cfg, x.Name), oracleFloats(t, f, "grad."+x.Name)); e > oracleTol64 {
-			t.Errorf("DPO grad %s rel err %.3g > %.0e", x.Name, e, oracleTol64)
+		if e := torchtest.RelErr(ViewOf(grad, cfg, x.Name), oracleFloats(t, f, "grad."+x.Name)); e > torchtest.Tol64 {
+			t.Errorf("DPO grad %s rel err %.3g > %.0e", x.Name, e, torchtest.Tol64)
 		}
 	}
 }

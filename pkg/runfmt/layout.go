@@ -1,6 +1,7 @@
 package runfmt
 
 import (
+	"entangle/internal/atomicfile"
 	"errors"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ var Layout = []RunFile{
 //	.NAME.tmp*    an atomic write in progress (safetensors, config.json, DONE)
 //	.NAME.resume  a resumed run's copy of the stream's rows, renamed over NAME when complete
 //	.NAME.old     a stream moved aside by an earlier version's resume (read once, then removed)
-func TempPattern(name string) string { return "." + name + ".tmp*" }
+func TempPattern(name string) string { return atomicfile.TempPattern(name) }
 
 // ResumeCopy is the temporary file a resume copies the stream name into.
 func ResumeCopy(name string) string { return "." + name + ".resume" }
@@ -117,30 +118,7 @@ func removeIfExists(path string) error {
 	return nil
 }
 
-// WriteFileAtomic writes data to dir/name through a temporary file
+// WriteFileAtomic writes data to path through a temporary file
 // (TempPattern(name)), fsync and rename: a reader sees the old file or the
-// new one, never a part.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), TempPattern(filepath.Base(path)))
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
+// new one, never a part (internal/atomicfile).
+func WriteFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -232,17 +233,19 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 		return err
 	}
 	if err := write(runfmt.StepsFile, func(b *bytes.Buffer) error {
-		return writeSteps(b, meta, [][]runfmt.StepRow{{analysisEvalRow(cfg.Step, rows, beta)}})
+		return writeBatches(b, meta, runfmt.NewStepWriter, [][]runfmt.StepRow{{analysisEvalRow(cfg.Step, rows, beta)}})
 	}); err != nil {
 		return err
 	}
-	if err := write(runfmt.PairsFile, func(b *bytes.Buffer) error { return writePairs(b, meta, [][]runfmt.PairRow{rows}) }); err != nil {
+	if err := write(runfmt.PairsFile, func(b *bytes.Buffer) error {
+		return writeBatches(b, meta, runfmt.NewPairWriter, [][]runfmt.PairRow{rows})
+	}); err != nil {
 		return err
 	}
 	if pc.Grads != "" {
 		gmeta := gradsMeta(meta, pc, len(m.Params))
 		if err := write(runfmt.GradsFile, func(b *bytes.Buffer) error {
-			return writeGrads(b, gmeta, [][]runfmt.GradRow{append(seqRows, tokRows...)})
+			return writeBatches(b, gmeta, runfmt.NewGradWriter, [][]runfmt.GradRow{append(seqRows, tokRows...)})
 		}); err != nil {
 			return err
 		}
@@ -330,34 +333,13 @@ func gradsMeta(meta runfmt.Meta, pc *PrefConfig, n int) runfmt.Meta {
 	return g
 }
 
-func writeSteps(b *bytes.Buffer, meta runfmt.Meta, batches [][]runfmt.StepRow) error {
-	w, err := runfmt.NewStepWriter(b, meta)
-	if err != nil {
-		return err
-	}
-	for _, rows := range batches {
-		if err := w.Write(rows); err != nil {
-			return err
-		}
-	}
-	return w.Close()
-}
-
-func writePairs(b *bytes.Buffer, meta runfmt.Meta, batches [][]runfmt.PairRow) error {
-	w, err := runfmt.NewPairWriter(b, meta)
-	if err != nil {
-		return err
-	}
-	for _, rows := range batches {
-		if err := w.Write(rows); err != nil {
-			return err
-		}
-	}
-	return w.Close()
-}
-
-func writeGrads(b *bytes.Buffer, meta runfmt.Meta, batches [][]runfmt.GradRow) error {
-	w, err := runfmt.NewGradWriter(b, meta)
+// writeBatches writes batches of rows to b through the stream writer that
+// open makes (runfmt.NewStepWriter, NewPairWriter or NewGradWriter).
+func writeBatches[R any, W interface {
+	Write([]R) error
+	Close() error
+}](b *bytes.Buffer, meta runfmt.Meta, open func(io.Writer, runfmt.Meta, ...runfmt.Option) (W, error), batches [][]R) error {
+	w, err := open(b, meta)
 	if err != nil {
 		return err
 	}

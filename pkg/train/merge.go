@@ -118,16 +118,16 @@ func MergeAnalyses(out string, parts []string) error {
 	if err := cli.WriteFileAtomic(filepath.Join(out, runfmt.ConfigFile), []byte(merged.json()+"\n")); err != nil {
 		return err
 	}
-	if err := write(runfmt.StepsFile, func(b *bytes.Buffer) error { return writeSteps(b, meta, stepBatches) }); err != nil {
+	if err := write(runfmt.StepsFile, func(b *bytes.Buffer) error { return writeBatches(b, meta, runfmt.NewStepWriter, stepBatches) }); err != nil {
 		return err
 	}
-	if err := write(runfmt.PairsFile, func(b *bytes.Buffer) error { return writePairs(b, meta, pairBatches) }); err != nil {
+	if err := write(runfmt.PairsFile, func(b *bytes.Buffer) error { return writeBatches(b, meta, runfmt.NewPairWriter, pairBatches) }); err != nil {
 		return err
 	}
 	if g := ps[0].gmeta; g != nil {
 		gm := *g
 		gm.Config = meta.Config
-		if err := write(runfmt.GradsFile, func(b *bytes.Buffer) error { return writeGrads(b, gm, gradBatches) }); err != nil {
+		if err := write(runfmt.GradsFile, func(b *bytes.Buffer) error { return writeBatches(b, gm, runfmt.NewGradWriter, gradBatches) }); err != nil {
 			return err
 		}
 	}
