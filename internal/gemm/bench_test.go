@@ -9,7 +9,9 @@ import (
 // benchShapes are the products the model runs per sequence (T rows) at sizes
 // S (T=64, C=128, LM head V=256) and M (T=128, C=256, V=512), named op_m_n_k
 // (Linears qkv, attn proj, fc, fc proj, head), plus stacked sequences (m=1024)
-// and a square 1024 reference.
+// and a square 1024 reference, then GPT-2 small's (124M: C=768, T=64 = a
+// 32-token prompt and a 32-token response, the tied head V=50257 on the 32
+// response rows; BenchmarkGEMM skips the head's three products with -short).
 func benchShapes() []struct {
 	op      string
 	m, n, k int
@@ -33,6 +35,11 @@ func benchShapes() []struct {
 		}
 	}
 	s = append(s, sh{"NT", 1024, 768, 256}, sh{"NN", 1024, 256, 1024}, sh{"TN", 1024, 256, 1024}, sh{"NT", 1024, 1024, 1024})
+	const T, C, V, R = 64, 768, 50257, 32 // 124M: tokens, width, vocabulary, response rows
+	for _, l := range [][2]int{{3 * C, C}, {C, C}, {4 * C, C}, {C, 4 * C}} {
+		s = append(s, sh{"NT", T, l[0], l[1]}, sh{"NN", T, l[1], l[0]}, sh{"TN", l[0], l[1], T})
+	}
+	s = append(s, sh{"NT", R, V, C}, sh{"NN", R, C, V}, sh{"TN", V, C, R})
 	return s
 }
 
@@ -51,6 +58,9 @@ func BenchmarkGEMM(b *testing.B) {
 					p := newProblem(rand.New(rand.NewPCG(1, 2)), sh.m, sh.n, sh.k, transA, transB)
 					if ks.kern == nil && sh.m*sh.n*sh.k > 1<<26 {
 						b.Skip("generic: too slow for this shape")
+					}
+					if testing.Short() && sh.m*sh.n*sh.k > 1<<30 {
+						b.Skip("-short: GPT-2 small's head")
 					}
 					b.ResetTimer()
 					for range b.N {

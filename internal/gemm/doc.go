@@ -22,30 +22,41 @@
 // AVX2 and FMA, "avx512" AVX-512F as well), and a CPU that runs both uses the
 // faster at the model's shapes: its entry in speedTable (vendor, family,
 // model from CPUID, with the measurement behind it) or, for a CPU not listed, a
-// calibration of about 2 ms (both families timed alternately on three of the
-// model's products, best of 6 rounds; the wider kept unless the other is more
-// than 5 % faster). Speed is all that can differ: every family gives the same
-// bits. AVX-512 is not always faster: AMD Zen 4 executes it in two 256-bit
-// halves. Builds for other architectures, or with the purego tag, have only
-// "generic". scripts/bench/gemm.sh measures both families side by side and
+// calibration of about 20 ms (both families timed alternately on six of the
+// model's products, the forward, input and weight gradients of S's and M's
+// qkv Linear; each product's best of 4 rounds, summed; the wider kept unless
+// the other is more than 5 % faster; under a load of 16 on 2 cores it gave
+// avx512 1234-1285 µs vs avx2 2164-2185 µs here). Speed is all that can
+// differ: every family gives the same bits. AVX-512 is not always faster: AMD
+// Zen 4 executes it in two 256-bit halves. Builds for other architectures, or
+// with the purego tag, have only "generic". scripts/bench/gemm.sh measures both families side by side and
 // prints the table row for the CPU it runs on.
 //
 // Kernel design (GotoBLAS/BLIS-style, Goto & van de Geijn, ACM TOMS 34(3), 2008):
 // op(b) is packed in blocks of blockK×blockN (256×1024) into strips of nr
 // columns; a transposed op(a) (TN) in blocks of mc×blockK rows into panels of
-// mr rows, step-major (mr floats per k step), while a row-major op(a) (NT, NN)
-// is read in place by row kernels that broadcast from mr rows lda apart (the
-// same loads and FMAs; skipping the pack made NT and NN 1-10 % faster at the
-// model's shapes, interleaved best-of-40 timings on a shared machine). A micro-kernel keeps an mr×nr tile of c in vector
-// registers, and per k step loads nr/width vectors of b, broadcasts each of the
-// mr values of a and issues mr·nr/width FMAs. AVX-512: mr=12, nr=32 (24 zmm
-// accumulators, 2 for b, 2 broadcast temporaries of 32 registers). AVX2: mr=6,
-// nr=16 (12 ymm accumulators + 3 of 16). The k loop is unrolled 4 times. There
-// are kernels for every row count 1..mr, so row edges run without copies;
-// column edges run the full-width kernel on a copied tile. Splitting k into
-// blocks stores and reloads c between blocks, which in float32 is exact, so
-// the blocking does not change a bit. The kernels are generated with avo
-// (github.com/mmcloughlin/avo) by _gen/main.go, a module of its own.
+// up to mr rows, step-major (mr floats per k step), while a row-major op(a)
+// (NT, NN) is read in place by row kernels that broadcast from the panel's
+// rows lda apart (the same loads and FMAs; skipping the pack made NT and NN
+// 1-10 % faster at the model's shapes, interleaved best-of-40 timings on a
+// shared machine). A micro-kernel keeps an r×nr tile of c (r ≤ mr) in vector
+// registers, and per k step loads nr/width vectors of b, broadcasts each of
+// the r values of a and issues r·nr/width FMAs. AVX-512: mr=12, nr=32 (24 zmm
+// accumulators, 2 for b, a broadcast temporary, of 32 registers). AVX2: mr=6,
+// nr=16 (12 ymm accumulators + 3 of 16). The k loop is unrolled 4 times.
+// There are kernels for every row count 1..mr; the m rows of a product are
+// split into ⌈m/mr⌉ panels whose heights differ by at most one (64 rows as
+// 11,11,11,11,10,10 rather than five of 12 and one of 4, whose kernel keeps too
+// few accumulators busy), so row edges need neither copies nor short kernels.
+// Column edges run the full-width kernel on a copied tile. The micro-kernel
+// walks c by panels of rows, each from left to right (the panel of a in L1,
+// the strips of b from L2, each row of c in increasing addresses for the
+// hardware prefetcher: with the model's small k, c's traffic limits). Splitting
+// k into blocks stores and reloads c between blocks, which in float32 is exact,
+// so the blocking does not change a bit; neither do the row split and the
+// order of the tiles, each c[i,j] being its own accumulator. The kernels are
+// generated with avo (github.com/mmcloughlin/avo) by _gen/main.go, a module of
+// its own.
 //
 // Packing a row-major operand into step-major panels (B of NT when not packed
 // once with Pack) is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
@@ -70,6 +81,20 @@
 //
 // Over every model shape the serial avx512 kernel ran at 0.94-1.50× torch.mm on
 // one thread and 0.53-1.39× torch.mm on two threads.
+//
+// On a 2-core Xeon reporting family 6 model 207 (2026-12-06, a machine loaded
+// 14-17 by other jobs, so GFLOP/s by the process's CPU time, best of 3
+// interleaved runs): every S and M product of BenchmarkGEMM ran at 138-160
+// GFLOP/s with avx512, i.e. 86-100 % of the best product rate measured (160),
+// and 76-81 with avx2 (1.8-2.0× slower: its FMAs are half as wide, the same
+// fraction of its own peak). GPT-2 small's Linear products (T 64, C 768) ran
+// at 139-160 with the weights packed once (MulPacked), its weight gradients
+// (TN, k = 64) at 136-142. Its LM head (V 50257, 154 MB of weights) is bound
+// by memory, not by the kernel: each product on one sequence's rows streams
+// the whole head, so MulPacked reached 72-75 GFLOP/s on 32 rows, 93-100 on
+// 64 and 112-124 on 128, and the head's weight gradient (TN, k = 32: 154 MB
+// read and written) 60; only more rows per pass over the head (stacked
+// sequences) would raise it.
 //
 // Pack and MulPacked pack a B operand once for many products (the model packs
 // its weights once per training step instead of once per product); same bits.

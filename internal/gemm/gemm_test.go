@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ops are the three products under test, by name, with the stored shapes of
@@ -111,7 +112,35 @@ func shapes() [][3]int {
 		[3]int{95, 20, 10}, [3]int{97, 20, 10}, [3]int{191, 33, 7}, [3]int{193, 35, 9},
 		[3]int{300, 300, 300}, [3]int{5, 1025, 3}, [3]int{37, 1100, 260},
 		[3]int{64, 384, 128}, [3]int{64, 128, 512}, [3]int{128, 128, 64},
+		// panels of unequal height (rowPanels), across blocks of mc rows
+		[3]int{23, 33, 9}, [3]int{35, 40, 7}, [3]int{205, 33, 5}, [3]int{386, 40, 3},
 	)
+}
+
+// TestRowPanels checks rowPanels' split: ⌈m/mr⌉ panels, contiguous, covering
+// the m rows, of heights base or base+1 ≤ mr, the taller ones first.
+func TestRowPanels(t *testing.T) {
+	for _, mr := range []int{6, 12} {
+		for m := 0; m <= 500; m++ {
+			np, base, extra := rowPanels(m, mr)
+			if np != (m+mr-1)/mr {
+				t.Fatalf("m=%d mr=%d: %d panels", m, mr, np)
+			}
+			if got := panelStart(np, base, extra); got != m {
+				t.Fatalf("m=%d mr=%d: panels end at row %d", m, mr, got)
+			}
+			for p := 0; p < np; p++ {
+				h := panelStart(p+1, base, extra) - panelStart(p, base, extra)
+				want := base
+				if p < extra {
+					want++
+				}
+				if h != want || h < 1 || h > mr {
+					t.Fatalf("m=%d mr=%d: panel %d has %d rows (base %d, extra %d)", m, mr, p, h, base, extra)
+				}
+			}
+		}
+	}
 }
 
 // TestKernelsMatchGeneric checks every SIMD implementation against the pure-Go
@@ -360,13 +389,39 @@ func TestChoose(t *testing.T) {
 		cands = append(cands, byName(name))
 	}
 	if len(cands) > 0 {
+		t0 := time.Now()
 		ks, why := calibrate(cands)
+		took := time.Since(t0)
 		if !slices.Contains(cands, ks) || !strings.Contains(why, ks.name) {
 			t.Errorf("calibrate = %s (%s)", ks.name, why)
 		}
-		t.Logf("calibrate: %s: %s", ks.name, why)
+		t.Logf("calibrate: %s: %s; took %v", ks.name, why, took)
 	}
 	t.Logf("this machine: %v; Impl %s: %s", cpuKey(), Impl(), Selection())
+}
+
+// TestFastestOf checks the calibration's decision rule: the widest (first)
+// unless the fastest beats it by more than 5 %.
+func TestFastestOf(t *testing.T) {
+	us := time.Microsecond
+	for _, tc := range []struct {
+		times []time.Duration
+		want  int
+	}{
+		{[]time.Duration{100 * us}, 0},
+		{[]time.Duration{100 * us, 96 * us}, 0},  // within 5 %: the wider
+		{[]time.Duration{100 * us, 95 * us}, 0},  // exactly 5 %: still the wider
+		{[]time.Duration{100 * us, 94 * us}, 1},  // more than 5 % faster
+		{[]time.Duration{100 * us, 180 * us}, 0}, // the AVX2 half of an AVX-512 machine
+		{[]time.Duration{180 * us, 100 * us}, 1}, // AVX-512 split in halves, AVX2 faster
+		{[]time.Duration{100 * us, 90 * us, 88 * us}, 2},
+		{[]time.Duration{100 * us, 0, 120 * us}, 0},
+		{[]time.Duration{0, 120 * us}, 1},
+	} {
+		if got := fastestOf(tc.times); got != tc.want {
+			t.Errorf("fastestOf(%v) = %d, want %d", tc.times, got, tc.want)
+		}
+	}
 }
 
 // TestPortablePacking runs the SIMD kernels with the pure-Go packing (what a

@@ -179,7 +179,7 @@ const attBlock = 32
 // products on gemm's kernels, per head h and row block [r0, r1) with key
 // columns [0, kc), kc the block's end:
 //
-//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row (gemm.Exp where it has SIMD kernels, else math.Exp)
+//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row (softmaxRow)
 //	out[r0:r1, head h] = att[h, r0:r1, 0:kc]·v[0:kc] (NN; att is 0 past the diagonal)
 //
 // Each product element is one fused multiply-add chain in increasing k (gemm's
@@ -204,31 +204,7 @@ func attentionForwardGemm(out, att, qkv []float32, T, H, KV, hs, t0, h0, h1 int)
 			gemm.NT(ah[r0*T:], T, qkv[r0*C3+h*hs:], C3, qkv[ko:], C3, r1-r0, kc, hs)
 			for t := r0; t < r1; t++ {
 				a := ah[t*T : (t+1)*T]
-				maxv := float32(math.Inf(-1))
-				for s := 0; s <= t; s++ {
-					a[s] *= scale
-					maxv = max(maxv, a[s])
-				}
-				var sum float32
-				if simdExp {
-					for s := 0; s <= t; s++ {
-						a[s] -= maxv
-					}
-					gemm.Exp(a[:t+1], a[:t+1])
-					for _, e := range a[:t+1] {
-						sum += e
-					}
-				} else {
-					for s := 0; s <= t; s++ {
-						e := float32(math.Exp(float64(a[s] - maxv)))
-						a[s] = e
-						sum += e
-					}
-				}
-				inv := 1 / sum
-				for s := 0; s <= t; s++ {
-					a[s] *= inv
-				}
+				softmaxRow(a[:t+1], scale, simdExp)
 				clear(a[t+1:])
 				clear(out[t*C+h*hs : t*C+(h+1)*hs])
 			}
@@ -242,7 +218,7 @@ func attentionForwardGemm(out, att, qkv []float32, T, H, KV, hs, t0, h0, h1 int)
 // (T×T, zero past the diagonal), g = dout's head columns:
 //
 //	D[t,s]  = g_t·v_s                           (NT, row blocks as in the forward)
-//	D[t,s] ← P[t,s]·(D[t,s] - Σ_r P[t,r]·D[t,r])·scale   (softmax backward, row-wise)
+//	D[t,s] ← P[t,s]·(D[t,s] - Σ_r P[t,r]·D[t,r])·scale   (softmax backward, row-wise; the sum as dot4)
 //	dq += D·k (NN),  dv += Pᵀ·g (TN),  dk += Dᵀ·q (TN)
 //
 // For the TN products the key block [b0, b1) sums over queries t ≥ b0 only
@@ -263,10 +239,7 @@ func attentionBackwardGemm(dqkv, datt, dout, qkv, att []float32, T, H, KV, hs, h
 			gemm.NT(D[b0*T:], T, g[b0*C:], C, v, C3, b1-b0, b1, hs)
 			for t := b0; t < b1; t++ {
 				p, d := P[t*T:t*T+t+1], D[t*T:t*T+t+1]
-				var dot float32
-				for s, ps := range p {
-					dot += ps * d[s]
-				}
+				dot := dot4(p, d)
 				for s, ps := range p {
 					d[s] = ps * (d[s] - dot) * scale
 				}
@@ -280,4 +253,104 @@ func attentionBackwardGemm(dqkv, datt, dout, qkv, att []float32, T, H, KV, hs, h
 			gemm.TN(dk[b0*C3:], C3, D[b0*T+b0:], T, q[b0*C3:], C3, b1-b0, hs, T-b0)
 		}
 	}
+}
+
+// softmaxRow sets a row of attention scores x (the causal row, s ≤ t) to
+// softmax(scale·x) in float32:
+//
+//	y[s] = scale·x[s],  m = max_s y[s],  e[s] = exp(y[s] - m),  x[s] = e[s]·(1/Σ_s e[s])
+//
+// exp is gemm.Exp where it runs on SIMD kernels, else float64 math.Exp
+// rounded (gemm's scalar Exp is slower). The maximum is taken in four
+// interleaved lanes (max is exact, so the lanes change nothing) and the sum
+// as sum4, whose fixed order does not depend on where the row came from (a
+// row's bits are the same from ForwardReuse's t0 and for any split).
+func softmaxRow(x []float32, scale float32, simdExp bool) {
+	n := len(x)
+	ninf := float32(math.Inf(-1))
+	m0, m1, m2, m3 := ninf, ninf, ninf, ninf
+	s := 0
+	for ; s+4 <= n; s += 4 {
+		v := x[s : s+4 : s+4]
+		v[0] *= scale
+		v[1] *= scale
+		v[2] *= scale
+		v[3] *= scale
+		m0, m1, m2, m3 = max(m0, v[0]), max(m1, v[1]), max(m2, v[2]), max(m3, v[3])
+	}
+	for ; s < n; s++ {
+		x[s] *= scale
+		m0 = max(m0, x[s])
+	}
+	m := max(max(m0, m1), max(m2, m3))
+	if simdExp {
+		for s := range x {
+			x[s] -= m
+		}
+		gemm.Exp(x, x)
+	} else {
+		for s, v := range x {
+			x[s] = float32(math.Exp(float64(v - m)))
+		}
+	}
+	inv := 1 / sum4(x)
+	for s := range x {
+		x[s] *= inv
+	}
+}
+
+// sum4 returns Σ x[s] in float32 over four interleaved lanes: lane j adds
+// the x[s] with s ≡ j (mod 4) in increasing s, and the lanes are combined as
+// (l0 + l1) + (l2 + l3).
+// Four independent chains hide the latency of the additions that one chain
+// pays per element; the order is fixed, so the bits are the same everywhere.
+func sum4(x []float32) float32 {
+	var l0, l1, l2, l3 float32
+	s := 0
+	for ; s+4 <= len(x); s += 4 {
+		v := x[s : s+4 : s+4]
+		l0 += v[0]
+		l1 += v[1]
+		l2 += v[2]
+		l3 += v[3]
+	}
+	t := x[s:]
+	if len(t) > 0 {
+		l0 += t[0]
+	}
+	if len(t) > 1 {
+		l1 += t[1]
+	}
+	if len(t) > 2 {
+		l2 += t[2]
+	}
+	return (l0 + l1) + (l2 + l3)
+}
+
+// dot4 returns Σ p[s]·d[s] in float32 in sum4's four lanes and order, each
+// product rounded to float32 before its addition (the explicit conversions
+// forbid the compiler to fuse them into FMAs, so the bits do not depend on the
+// architecture or GOAMD64).
+func dot4(p, d []float32) float32 {
+	d = d[:len(p)]
+	var l0, l1, l2, l3 float32
+	s := 0
+	for ; s+4 <= len(p); s += 4 {
+		u, v := p[s:s+4:s+4], d[s:s+4:s+4]
+		l0 += float32(u[0] * v[0])
+		l1 += float32(u[1] * v[1])
+		l2 += float32(u[2] * v[2])
+		l3 += float32(u[3] * v[3])
+	}
+	for j := s; j < len(p); j++ {
+		switch j - s {
+		case 0:
+			l0 += float32(p[j] * d[j])
+		case 1:
+			l1 += float32(p[j] * d[j])
+		case 2:
+			l2 += float32(p[j] * d[j])
+		}
+	}
+	return (l0 + l1) + (l2 + l3)
 }

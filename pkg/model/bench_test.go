@@ -72,7 +72,7 @@ func BenchmarkLayerNorm(b *testing.B) {
 func BenchmarkAttention(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 0))
 	qkv, out, att := randF32(rng, bT*3*bC), make([]float32, bT*bC), make([]float32, bH*bT*bT)
-	dqkv, datt, dout := make([]float32, bT*3*bC), make([]float32, bH*bT), randF32(rng, bT*bC)
+	dqkv, datt, dout := make([]float32, bT*3*bC), make([]float32, bH*bT*bT), randF32(rng, bT*bC)
 	b.Run("Forward", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -282,3 +282,26 @@ func TestAttentionGemm32(t *testing.T) {
 		}
 	}
 }
+
+// TestSum4Dot4: sum4 and dot4 add in the documented order (lane s mod 4 in
+// increasing s, then (l0+l1)+(l2+l3)), bit for bit, for every length 0..40.
+func TestSum4Dot4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for n := 0; n <= 40; n++ {
+		x, y := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		var ls, ld [4]float32
+		for s := range x {
+			ls[s%4] += x[s]
+			ld[s%4] += float32(x[s] * y[s])
+		}
+		if got, want := sum4(x), (ls[0]+ls[1])+(ls[2]+ls[3]); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("n=%d: sum4 = %v, want %v", n, got, want)
+		}
+		if got, want := dot4(x, y), (ld[0]+ld[1])+(ld[2]+ld[3]); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("n=%d: dot4 = %v, want %v", n, got, want)
+		}
+	}
+}

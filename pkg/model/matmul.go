@@ -107,11 +107,18 @@ func matmulBackwardInp[F Float](dinp, dout, w []F, T, C, OC int) {
 }
 
 // matmulBackwardParams accumulates dw[o,c] += Σ_t dout[t,o]·inp[t,c] and
-// db[o] += Σ_t dout[t,o] for the output rows o0..o1-1. db may be nil.
-func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int) {
+// db[o] += Σ_t dout[t,o] for the output rows o0..o1-1. db may be nil. With
+// set it overwrites those rows instead (dw[o,c] = Σ_t …, db[o] = Σ_t …):
+// the bits of clearing them and accumulating, without reading them (gemm's
+// TNSet and ColSumSet).
+func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int, set bool) {
 	if db != nil && unsafe.Sizeof(F(0)) == 4 {
 		// db[o] += Σ_t dout[t,o], as below (SIMD, the same bits)
-		gemm.ColSum(as32(db)[o0:o1], as32(dout)[o0:], OC, T, o1-o0)
+		if set {
+			gemm.ColSumSet(as32(db)[o0:o1], as32(dout)[o0:], OC, T, o1-o0)
+		} else {
+			gemm.ColSum(as32(db)[o0:o1], as32(dout)[o0:], OC, T, o1-o0)
+		}
 	} else if db != nil {
 		// db[o] += Σ_t dout[t,o], each sum in increasing t in its own
 		// accumulator, 64 outputs at a time so that dout is read by rows
@@ -125,12 +132,18 @@ func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int) 
 					acc[j] += v
 				}
 			}
+			if set {
+				clear(db[c0 : c0+len(acc)])
+			}
 			for j, v := range acc {
 				db[c0+j] += v
 			}
 		}
 	}
 	if unsafe.Sizeof(F(0)) != 4 {
+		if set {
+			clear(dw[o0*C : o1*C])
+		}
 		for o := o0; o < o1; o++ {
 			dwr := dw[o*C : (o+1)*C]
 			for t := 0; t < T; t++ {
@@ -144,6 +157,10 @@ func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int) 
 		return
 	}
 	// dw[o0:o1] (o1-o0,C) += dout[:,o0:o1]ᵀ (o1-o0,T) · inp (T,C)
+	if set {
+		gemm.TNSet(as32(dw)[o0*C:], C, as32(dout)[o0:], OC, as32(inp), C, o1-o0, C, T)
+		return
+	}
 	gemmTiled(blas.Trans, blas.NoTrans, o1-o0, C, T, as32(dout)[o0:], OC, as32(inp), C, as32(dw)[o0*C:], C)
 }
 
@@ -151,7 +168,7 @@ func matmulBackwardParams[F Float](dw, db, dout, inp []F, T, C, OC, o0, o1 int) 
 // matmulBackwardNaive for the formulas), serially.
 func matmulBackward[F Float](dinp, dw, db, dout, inp, w []F, T, C, OC int) {
 	matmulBackwardInp(dinp, dout, w, T, C, OC)
-	matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
+	matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC, false)
 }
 
 // gemmTiled computes c (m,n) += op(a) (m,k) · op(b) (k,n) in float32 with the

@@ -441,10 +441,12 @@ func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
 }
 
 // BackwardSet is Backward that sets dparams to the gradient instead of adding
-// to it (dparams need not be cleared first: each tensor's gradient is zeroed
-// just before its kernel adds to it, while the tensor is in cache, which
-// saves a pass over the whole buffer). The bits equal clear(dparams) followed
-// by Backward.
+// to it (dparams need not be cleared first): the weight gradients of the
+// linear layers and the head are written by gemm's Set kernels, which
+// accumulate each element from +0 without reading the old value, and the
+// small tensors (norms, positions, an untied wte) are cleared just before
+// their kernel adds to them. This saves a pass over the whole buffer. The
+// bits equal clear(dparams) followed by Backward.
 func (ws *Workspace[F]) BackwardSet(dparams []F, dlogp []F) {
 	ws.backward(dparams, dlogp, true)
 }
@@ -481,8 +483,7 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 	// (the same bits), and the head's weight gradient takes the chunks' rows
 	// in increasing order, which is the order of one product over all R rows
 	// (gemm's contract: each element accumulates its k products in order).
-	clear(ws.dlnf[:n*C])
-	zero(g.head)
+	clear(ws.dlnf[:n*C]) // the rows outside the chunks stay 0
 	var lp1 [1]F
 	for j0 := 0; j0 < R; j0 += headChunk {
 		k := min(headChunk, R-j0)
@@ -493,7 +494,7 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 			logProbForward(lp1[:], ws.prow, ws.logits[j*V:(j+1)*V], tgt, 1, V)
 			logProbBackward(d[(j-j0)*V:(j-j0+1)*V], dlogp[j:j+1], ws.prow, tgt, 1, V)
 		}
-		ws.matmulB(ws.dlnf[(rs-1+j0)*C:], g.head, nil, d, ws.lnf[(rs-1+j0)*C:], p.head, k, C, V)
+		ws.matmulB(ws.dlnf[(rs-1+j0)*C:], g.head, nil, d, ws.lnf[(rs-1+j0)*C:], p.head, k, C, V, set && j0 == 0)
 	}
 	clear(ws.dres[:n*C])
 	last := ws.enc
@@ -516,14 +517,10 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 			x = ws.layers[l-1].res3
 		}
 		// res3 = res2 + fcproj(act(fc(ln2(res2 or x))))
-		clear(ws.dfchg[:n*FF])
-		zero(d.fcprojw, d.fcprojb)
-		ws.matmulB(ws.dfchg, d.fcprojw, d.fcprojb, ws.dres, a.fchg, w.fcprojw, n, FF, C)
+		ws.matmulB(ws.dfchg, d.fcprojw, d.fcprojb, ws.dres, a.fchg, w.fcprojw, n, FF, C, set)
 		clear(ws.dfch[:n*FC])
 		ws.actB(ws.dfch, a.fch, ws.dfchg, n)
-		clear(ws.dln[:n*C])
-		zero(d.fcw, d.fcb)
-		ws.matmulB(ws.dln, d.fcw, d.fcb, ws.dfch, a.ln2, w.fcw, n, C, FC)
+		ws.matmulB(ws.dln, d.fcw, d.fcb, ws.dfch, a.ln2, w.fcw, n, C, FC, set)
 		zero(d.ln2w, d.ln2b)
 		if blk.Parallel {
 			clear(ws.dpar[:n*C])
@@ -532,22 +529,18 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 			ws.normB(ws.dres, d.ln2w, d.ln2b, ws.dln, a.res2, w.ln2w, a.ln2m, a.ln2r, n) // ws.dres = d res2
 		}
 		// res2 = x + attproj(attention(rope(qkv(ln1(x)))))
-		clear(ws.datty[:n*C])
-		zero(d.attprojw, d.attprojb)
-		ws.matmulB(ws.datty, d.attprojw, d.attprojb, ws.dres, a.atty, w.attprojw, n, C, C)
+		ws.matmulB(ws.datty, d.attprojw, d.attprojb, ws.dres, a.atty, w.attprojw, n, C, C, set)
 		clear(ws.dqkv[:n*Q3])
 		ws.attentionB(ws.dqkv, ws.datt, ws.datty, a.qkv, a.att, n)
 		ws.ropeB(ws.dqkv, n)
-		clear(ws.dln[:n*C])
-		zero(d.qkvw, d.qkvb)
-		ws.matmulB(ws.dln, d.qkvw, d.qkvb, ws.dqkv, a.ln1, w.qkvw, n, C, Q3)
+		ws.matmulB(ws.dln, d.qkvw, d.qkvb, ws.dqkv, a.ln1, w.qkvw, n, C, Q3, set)
 		zero(d.ln1w, d.ln1b)
 		ws.normB(ws.dres, d.ln1w, d.ln1b, ws.dln, x, w.ln1w, a.ln1m, a.ln1r, n) // ws.dres = d x
 		if blk.Parallel {
 			residualForward(ws.dres[:n*C], ws.dres[:n*C], ws.dpar[:n*C], n*C)
 		}
 	}
-	if !cfg.Tied { // tied: g.wte is g.head, zeroed above and holding the head's gradient
+	if !cfg.Tied { // tied: g.wte is g.head, set above to the head's gradient
 		zero(g.wte)
 	}
 	if blk.Pos == Learned {
@@ -625,29 +618,34 @@ func (ws *Workspace[F]) matmulF(out, inp, w, b []F, T, C, OC int) {
 	})
 }
 
-func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int) {
+// matmulB is the backward of matmulF: it SETS dinp (T rows) to dout·w and
+// adds doutᵀ·inp, Σ_t dout to dw, db, or sets them with setW (the bits of
+// clearing them first; gemm's Set kernels do not read the old values).
+func (ws *Workspace[F]) matmulB(dinp, dw, db, dout, inp, w []F, T, C, OC int, setW bool) {
 	pk := ws.m.packOf(w)
 	if ws.procs == 1 {
-		if pk != nil {
-			gemm.MulPacked(as32(dinp), C, as32(dout), OC, &pk.nn, T)
-		} else {
-			matmulBackwardInp(dinp, dout, w, T, C, OC)
-		}
-		matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC)
+		matmulBackwardInpSet(dinp, dout, w, pk, 0, T, C, OC)
+		matmulBackwardParams(dw, db, dout, inp, T, C, OC, 0, OC, setW)
 		return
 	}
 	// part k computes rows t of dinp and rows o of dw, db of its share
 	ws.par(ws.procs, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			t0, t1 := k*T/ws.procs, (k+1)*T/ws.procs
-			if pk != nil {
-				gemm.MulPacked(as32(dinp)[t0*C:], C, as32(dout)[t0*OC:], OC, &pk.nn, t1-t0)
-			} else {
-				matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
-			}
-			matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs)
+			matmulBackwardInpSet(dinp, dout, w, pk, k*T/ws.procs, (k+1)*T/ws.procs, C, OC)
+			matmulBackwardParams(dw, db, dout, inp, T, C, OC, k*OC/ws.procs, (k+1)*OC/ws.procs, setW)
 		}
 	})
+}
+
+// matmulBackwardInpSet sets rows t0..t1-1 of dinp to dout·w, with the
+// packed w when pk is not nil.
+func matmulBackwardInpSet[F Float](dinp, dout, w []F, pk *weightPack, t0, t1, C, OC int) {
+	if pk != nil {
+		gemm.MulPackedSet(as32(dinp)[t0*C:], C, as32(dout)[t0*OC:], OC, &pk.nn, t1-t0)
+		return
+	}
+	clear(dinp[t0*C : t1*C])
+	matmulBackwardInp(dinp[t0*C:], dout[t0*OC:], w, t1-t0, C, OC)
 }
 
 func (ws *Workspace[F]) attentionF(out, att, qkv []F, T, t0 int) {

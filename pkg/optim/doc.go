@@ -16,7 +16,10 @@
 //     the step, shaped like nanoGPT's get_lr.
 //
 // Every update is element-wise and computed in float64, so results do not
-// depend on GOMAXPROCS; ClipGlobalNorm sums squares in index order in float64.
+// depend on GOMAXPROCS; AdamW.Step runs fixed parts of the vector on up to
+// GOMAXPROCS goroutines (each element is computed alone, so the bits are
+// those of the serial loop). ClipGlobalNorm sums squares in index order in
+// float64.
 //
 //	opt := optim.NewAdamW[float32](len(m.Params), 0.1)
 //	norm := optim.ClipGlobalNorm(grad, 1.0)

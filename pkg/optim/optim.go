@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 )
 
 // Float is the element type of parameter, gradient and state buffers.
@@ -167,15 +170,52 @@ func (o *AdamW[F]) Step(params, grads []F, lr float64) {
 	bc1 := 1 - math.Pow(b1, t)
 	bc2 := 1 - math.Pow(b2, t)
 	decay := 1 - lr*o.WeightDecay
-	for i := range params {
-		g := float64(grads[i])
-		m := b1*float64(o.M[i]) + c1*g
-		v := b2*float64(o.V[i]) + c2*g*g
-		o.M[i], o.V[i] = F(m), F(v)
-		p := float64(params[i]) * decay
-		params[i] = F(p - lr*(m/bc1)/(math.Sqrt(v/bc2)+eps))
-	}
+	parts(len(params), func(lo, hi int) {
+		ps, gs, ms, vs := params[lo:hi], grads[lo:hi], o.M[lo:hi], o.V[lo:hi]
+		for i := range ps {
+			g := float64(gs[i])
+			m := b1*float64(ms[i]) + c1*g
+			v := b2*float64(vs[i]) + c2*g*g
+			ms[i], vs[i] = F(m), F(v)
+			p := float64(ps[i]) * decay
+			ps[i] = F(p - lr*(m/bc1)/(math.Sqrt(v/bc2)+eps))
+		}
+	})
 	o.T++
+}
+
+// partLen is the length of the fixed parts of the parameter vector over which
+// parts splits an element-wise update: every element's new value depends on
+// that element alone, so the split (and GOMAXPROCS) cannot change a bit.
+const partLen = 1 << 16
+
+// parts calls fn(lo, hi) for the consecutive parts [lo, hi) of length
+// partLen (the last one shorter) covering [0, n), on up to GOMAXPROCS
+// goroutines (the caller's included) taking the parts in turn. Short vectors
+// run on the calling goroutine.
+func parts(n int, fn func(lo, hi int)) {
+	np := (n + partLen - 1) / partLen
+	w := min(runtime.GOMAXPROCS(0), np)
+	if w <= 1 {
+		fn(0, n)
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			k := int(next.Add(1)) - 1
+			if k >= np {
+				return
+			}
+			fn(k*partLen, min(n, (k+1)*partLen))
+		}
+	}
+	var wg sync.WaitGroup
+	for range w - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
 }
 
 // Split sets pre and hist so that Step(params, grads, lr), taken from the

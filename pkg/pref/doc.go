@@ -35,7 +35,9 @@
 // and g_w, g_l buffers; fewer when those buffers would exceed 2 GiB: two
 // lanes at GPT-2 small's 124M parameters), but each pair is added to dst and to the batch sums
 // in batch order, in one pass over its gradients that also computes its dots
-// and norms, so results are bit-identical for any GOMAXPROCS and any number
+// and norms (the first pair's pass also clears dst and the sums block by
+// block, the last one's takes the batch sums' dots: no other pass over them),
+// so results are bit-identical for any GOMAXPROCS and any number
 // of lanes. The rejected side's forward reuses the chosen side's activations
 // over their shared prefix (model.Workspace.ForwardReuse; exact). Grad packs
 // the weights once for the step (model.Model.PackWeights), and the per-pair
@@ -46,6 +48,53 @@
 //
 // A NaN or Inf in a pair's log-probs, loss, weights or gradient norms is an
 // error naming the pair id.
+//
+// # Cost of the exact statistics, and the route not taken
+//
+// Every pair's g_w and g_l are materialized (each sequence's backward writes
+// its full gradient with model.Workspace.BackwardSet, the weight gradients
+// by per-sequence GEMMs with K = n, the sequence's tokens), then read once
+// by the pair's pass: 32 bytes per float32 parameter per pair (read g_w,
+// g_l, dst, Σg_w, Σg_l; write the last three).
+//
+// The other exact route is the "ghost" one of per-example gradient norms in
+// differentially private training (Goodfellow 2015; Li et al. 2022, ghost
+// clipping; Bu et al.), extended to the inner product: a linear layer's
+// sequence gradient is G = XᵀD (X its n×in inputs, D its n×out output
+// gradients), and
+//
+//	⟨G_w, G_l⟩ = Σ_{t,s} (X_w X_lᵀ)[t,s]·(D_w D_lᵀ)[t,s]
+//
+// costs n_w·n_l·(in+out) multiply-adds instead of in·out per sequence
+// (cheaper per pair when n < in·out/(in+out): 96, 64, 102 and 102 for
+// GPT-2's qkv, attn.proj, mlp.fc and mlp.proj at C 128; 576, 384, 614, 614
+// at C 768). The per-pair statistics would then need no gradient vector,
+// and dst one GEMM over the batch (K = Σn) as a plain DPO step does. But
+// the batch statistics (BatchDot, BatchWW, BatchLL, steps.arrows) need Σg_w
+// and Σg_l: two more half-batch weight-gradient GEMMs (the ghost form of
+// ⟨Σg_w, Σg_l⟩ costs (Σn_w)(Σn_l)(in+out), more than the GEMMs at these
+// shapes). With U the multiply-adds of one weight-gradient GEMM over the
+// batch (2B sequences; U also equals the forward's GEMMs), the two routes
+// cost, per step:
+//
+//	materialized:  U  (per-sequence GEMMs, K = n)  + 32·N bytes per pair of passes
+//	ghost:         2U (batched GEMMs, K = Σn)      + Gram blocks X·Xᵀ, D·Dᵀ (w·l, w·w, l·l per pair)
+//
+//	workload (scripts/bench)           U (GMAC)   Gram (GMAC, % of U)   pass traffic
+//	S    B 16, n 64,  R 48, untied          0.86     0.57 (66%)            0.24 GB
+//	M    B 16, n 128, R 112, untied        13.35     8.90 (67%)            1.77 GB
+//	124M B 8,  n 64,  R 32, tied          106.7     10.5  (10%)           31.7 GB
+//	124M B 8,  n 128, R 96, tied          233.2     46.2  (20%)           31.7 GB
+//
+// At S and M the Gram blocks alone cost two thirds of the GEMM they would
+// replace. At 124M with responses of 32 tokens (a CPU profile of the step on
+// the reference machine, per step): the per-sequence weight-gradient GEMMs
+// take 3.8 CPU-seconds and the passes 2.0; the ghost route's batched GEMMs
+// 2U would take ≈ 5.3 at the rate of the packed forward GEMMs (which do U
+// each for the forward and the input gradients) and its Gram blocks ≈ 0.3
+// more: a wash. With responses of 96 tokens U and the Gram blocks double
+// while the passes stay: a loss. So every route here is the materialized
+// one, and the passes are kept to one per pair.
 //
 // # LoRA adapters
 //

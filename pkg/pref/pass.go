@@ -27,10 +27,35 @@ const passBlock = 1024
 // same element formula, the dots in 16 float64 lanes reduced by
 // gemm.SumLanes); float64 runs the loops below.
 func pairPass[F model.Float](dst, sw, sl, gw, gl []F, a, c float64, ranges []entangle.Range, gd []entangle.GroupDot, dots bool, acc *[48]float64) {
+	pairPassFold(dst, sw, sl, gw, gl, a, c, ranges, gd, dots, acc, nil)
+}
+
+// batchFold makes pairPassFold do the batch's first and last pair's extra
+// work inside its pass (dst != nil), block by block while the block is in
+// cache, instead of in passes of their own over the whole vectors:
+//
+//   - First: dst, sw and sl are cleared block by block just before the pair
+//     is added (the bits of clearing them beforehand);
+//   - Last: after the pair is added, the block's ⟨sw,sl⟩, ‖sw‖², ‖sl‖² are
+//     taken like the pair's dots (float64, 16 lanes per block, blocks added
+//     with Neumaier's compensation in index order) into D, WW, LL: the
+//     batch sums' statistics (BatchStats.BatchDot etc. before the 1/B²).
+type batchFold struct {
+	First, Last bool
+	D, WW, LL   float64
+}
+
+// pairPassFold is pairPass with the batch's first or last pair's work
+// (fold, which may be nil).
+func pairPassFold[F model.Float](dst, sw, sl, gw, gl []F, a, c float64, ranges []entangle.Range, gd []entangle.GroupDot, dots bool, acc *[48]float64, fold *batchFold) {
+	if dst == nil || (fold != nil && !fold.First && !fold.Last) {
+		fold = nil
+	}
 	if unsafe.Sizeof(F(0)) == 4 {
-		pairPass32(num.As32(dst), num.As32(sw), num.As32(sl), num.As32(gw), num.As32(gl), a, c, ranges, gd, dots, acc)
+		pairPass32(num.As32(dst), num.As32(sw), num.As32(sl), num.As32(gw), num.As32(gl), a, c, ranges, gd, dots, acc, fold)
 		return
 	}
+	var bs [6]float64 // the batch sums' dots and their compensations
 	for g, r := range ranges {
 		var sd, cd, sa, ca, sb, cb float64
 		for off := r.Off; off < r.Off+r.Len; off += passBlock {
@@ -40,64 +65,28 @@ func pairPass[F model.Float](dst, sw, sl, gw, gl []F, a, c float64, ranges []ent
 			if dst != nil {
 				d, u, v := dst[off:end], sw[off:end], sl[off:end]
 				d, u, v = d[:len(x)], u[:len(x)], v[:len(x)]
+				if fold != nil && fold.First {
+					clear(d)
+					clear(u)
+					clear(v)
+				}
 				for k, xk := range x {
 					yk := y[k]
 					d[k] += F(float64(a*float64(xk)) + float64(c*float64(yk)))
 					u[k] += xk
 					v[k] += yk
 				}
+				if fold != nil && fold.Last {
+					bd, ba, bb := blockDots(u, v)
+					bs[0], bs[1] = num.Neumaier(bs[0], bs[1], bd)
+					bs[2], bs[3] = num.Neumaier(bs[2], bs[3], ba)
+					bs[4], bs[5] = num.Neumaier(bs[4], bs[5], bb)
+				}
 			}
 			if !dots {
 				continue
 			}
-			var d0, d1, a0, a1, b0, b1 float64
-			k := 0
-			for ; k+1 < len(x); k += 2 {
-				x0, x1, y0, y1 := float64(x[k]), float64(x[k+1]), float64(y[k]), float64(y[k+1])
-				d0 += x0 * y0
-				d1 += x1 * y1
-				a0 += x0 * x0
-				a1 += x1 * x1
-				b0 += y0 * y0
-				b1 += y1 * y1
-			}
-			if k < len(x) {
-				x0, y0 := float64(x[k]), float64(y[k])
-				d0 += x0 * y0
-				a0 += x0 * x0
-				b0 += y0 * y0
-			}
-			sd, cd = num.Neumaier(sd, cd, d0+d1)
-			sa, ca = num.Neumaier(sa, ca, a0+a1)
-			sb, cb = num.Neumaier(sb, cb, b0+b1)
-		}
-		if dots {
-			gd[g] = entangle.GroupDot{Name: r.Name, Dot: sd + cd, AA: sa + ca, BB: sb + cb}
-		}
-	}
-}
-
-// pairPass32 is pairPass for float32 gradients.
-// acc is scratch.
-func pairPass32(dst, sw, sl, gw, gl []float32, a, c float64, ranges []entangle.Range, gd []entangle.GroupDot, dots bool, acc *[48]float64) {
-	pacc := acc
-	if !dots {
-		pacc = nil
-	}
-	for g, r := range ranges {
-		var sd, cd, sa, ca, sb, cb float64
-		for off := r.Off; off < r.Off+r.Len; off += passBlock {
-			end := min(off+passBlock, r.Off+r.Len)
-			var d, u, v []float32
-			if dst != nil {
-				d, u, v = dst[off:end], sw[off:end], sl[off:end]
-			}
-			*acc = [48]float64{}
-			gemm.PairBlock(d, u, v, gw[off:end], gl[off:end], a, c, pacc)
-			if !dots {
-				continue
-			}
-			bd, ba, bb := gemm.SumLanes(acc)
+			bd, ba, bb := blockDots(x, y)
 			sd, cd = num.Neumaier(sd, cd, bd)
 			sa, ca = num.Neumaier(sa, ca, ba)
 			sb, cb = num.Neumaier(sb, cb, bb)
@@ -105,5 +94,79 @@ func pairPass32(dst, sw, sl, gw, gl []float32, a, c float64, ranges []entangle.R
 		if dots {
 			gd[g] = entangle.GroupDot{Name: r.Name, Dot: sd + cd, AA: sa + ca, BB: sb + cb}
 		}
+	}
+	if fold != nil && fold.Last {
+		fold.D, fold.WW, fold.LL = bs[0]+bs[1], bs[2]+bs[3], bs[4]+bs[5]
+	}
+}
+
+// blockDots returns ⟨x,y⟩, ‖x‖², ‖y‖² of one block in float64 (two
+// accumulators each, even and odd elements).
+func blockDots[F model.Float](x, y []F) (dot, xx, yy float64) {
+	y = y[:len(x)]
+	var d0, d1, a0, a1, b0, b1 float64
+	k := 0
+	for ; k+1 < len(x); k += 2 {
+		x0, x1, y0, y1 := float64(x[k]), float64(x[k+1]), float64(y[k]), float64(y[k+1])
+		d0 += x0 * y0
+		d1 += x1 * y1
+		a0 += x0 * x0
+		a1 += x1 * x1
+		b0 += y0 * y0
+		b1 += y1 * y1
+	}
+	if k < len(x) {
+		x0, y0 := float64(x[k]), float64(y[k])
+		d0 += x0 * y0
+		a0 += x0 * x0
+		b0 += y0 * y0
+	}
+	return d0 + d1, a0 + a1, b0 + b1
+}
+
+// pairPass32 is pairPass for float32 gradients.
+// acc is scratch.
+func pairPass32(dst, sw, sl, gw, gl []float32, a, c float64, ranges []entangle.Range, gd []entangle.GroupDot, dots bool, acc *[48]float64, fold *batchFold) {
+	pacc := acc
+	if !dots {
+		pacc = nil
+	}
+	var bs [6]float64 // the batch sums' dots and their compensations
+	for g, r := range ranges {
+		var sd, cd, sa, ca, sb, cb float64
+		for off := r.Off; off < r.Off+r.Len; off += passBlock {
+			end := min(off+passBlock, r.Off+r.Len)
+			var d, u, v []float32
+			if dst != nil {
+				d, u, v = dst[off:end], sw[off:end], sl[off:end]
+				if fold != nil && fold.First {
+					clear(d)
+					clear(u)
+					clear(v)
+				}
+			}
+			*acc = [48]float64{}
+			gemm.PairBlock(d, u, v, gw[off:end], gl[off:end], a, c, pacc)
+			if dots {
+				bd, ba, bb := gemm.SumLanes(acc)
+				sd, cd = num.Neumaier(sd, cd, bd)
+				sa, ca = num.Neumaier(sa, ca, ba)
+				sb, cb = num.Neumaier(sb, cb, bb)
+			}
+			if fold != nil && fold.Last {
+				*acc = [48]float64{}
+				gemm.PairBlock(nil, nil, nil, u, v, 0, 0, acc)
+				bd, ba, bb := gemm.SumLanes(acc)
+				bs[0], bs[1] = num.Neumaier(bs[0], bs[1], bd)
+				bs[2], bs[3] = num.Neumaier(bs[2], bs[3], ba)
+				bs[4], bs[5] = num.Neumaier(bs[4], bs[5], bb)
+			}
+		}
+		if dots {
+			gd[g] = entangle.GroupDot{Name: r.Name, Dot: sd + cd, AA: sa + ca, BB: sb + cb}
+		}
+	}
+	if fold != nil && fold.Last {
+		fold.D, fold.WW, fold.LL = bs[0]+bs[1], bs[2]+bs[3], bs[4]+bs[5]
 	}
 }

@@ -72,6 +72,7 @@ type Stepper[F model.Float] struct {
 	main   *lane[F]   // MeanLoss, probes, dumps, and Grad on one lane
 	lanes  []*lane[F] // Grad's lanes (serial kernels); lanes[0] shares main's gradient buffers
 	sw, sl []F        // Σ over pairs of g_w, g_l
+	fold   batchFold  // the first and last pair's extra work in their pass (pairPassFold)
 	rows   []PairStats
 	res    []loss.Result   // per pair, of the last Grad
 	errs   []error         // per pair, of the last Grad
@@ -183,9 +184,8 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]PairStats, BatchStats, error
 		}
 		s.adots = s.adots[:4*np*B]
 	}
-	clear(dst)
-	clear(s.sw)
-	clear(s.sl)
+	// dst, sw and sl are cleared block by block in the first pair's pass
+	s.fold = batchFold{First: true}
 	s.gate.clearGrad()
 	s.batchKL(batch)
 
@@ -212,7 +212,9 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]PairStats, BatchStats, error
 
 // batchStats returns the statistics of the B pairs of the last Grad: means
 // over the pairs (summed in batch order) and the inner products of the
-// batch-mean gradients ḡ_w = (1/B)Σ g_w,i, ḡ_l (summed in index order).
+// batch-mean gradients ḡ_w = (1/B)Σ g_w,i, ḡ_l, which the last pair's pass
+// took from the sums sw, sl (batchFold: float64 block sums added in index
+// order with Neumaier's compensation).
 func (s *Stepper[F]) batchStats(B int) BatchStats {
 	invB := 1 / float64(B)
 	beta := s.cfg.Beta
@@ -241,13 +243,8 @@ func (s *Stepper[F]) batchStats(B int) BatchStats {
 		&st.LogpLTok, &st.RewardsW, &st.RewardsL, &st.RewardsMargins, &st.RewardsAccuracies, &st.CosMean} {
 		*p *= invB
 	}
-	var d, ww, ll float64
-	for k := range s.sw {
-		a, b := float64(s.sw[k]), float64(s.sl[k])
-		d += a * b
-		ww += a * a
-		ll += b * b
-	}
+	// the last pair's pass took the dots of the sums (s.fold)
+	d, ww, ll := s.fold.D, s.fold.WW, s.fold.LL
 	st.BatchDot, st.BatchWW, st.BatchLL = d*invB*invB, ww*invB*invB, ll*invB*invB
 	return st
 }
@@ -295,12 +292,16 @@ func (s *Stepper[F]) stepPair(ln *lane[F], dst []F, batch []Pair, i int, invB fl
 		<-s.turn[i]
 	}
 	if err == nil {
+		// pairs pass in batch order (their turn): the first to pass clears
+		// the sums, the last takes their statistics
+		s.fold.Last = i == len(batch)-1
 		if fused {
-			pairPass(dst, s.sw, s.sl, ln.gw, ln.gl, -r.DW*invB, r.DL*invB, s.groups, ln.gd, true, ln.acc)
+			pairPassFold(dst, s.sw, s.sl, ln.gw, ln.gl, -r.DW*invB, r.DL*invB, s.groups, ln.gd, true, ln.acc, &s.fold)
 			err = s.finishRow(ln, p, row, r)
 		} else {
-			pairPass(dst, s.sw, s.sl, ln.gw, ln.gl, -row.CW*invB, row.CL*invB, s.groups, nil, false, ln.acc)
+			pairPassFold(dst, s.sw, s.sl, ln.gw, ln.gl, -row.CW*invB, row.CL*invB, s.groups, nil, false, ln.acc, &s.fold)
 		}
+		s.fold.First = false
 		if err == nil && s.cfg.Sparse == SparseLearned {
 			s.gate.addGrad(&ln.w, &ln.l, r, s.cfg.SparseLambda, invB, s.m.Cfg.C)
 		}
