@@ -293,6 +293,7 @@ func (r *runner) setup() error {
 		r.optState = func(c *Checkpoint) { c.M, c.OptimT = o.M, o.T }
 	default:
 		o := optim.NewAdamW[float32](P, cfg.WeightDecay)
+		o.Adam = cfg.AdamParams()
 		if ck != nil {
 			if ck.M == nil || ck.V == nil {
 				return fmt.Errorf("checkpoint: AdamW moments optim.m/optim.v are missing")
