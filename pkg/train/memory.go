@@ -90,7 +90,7 @@ func memoryNeed(cfg *Config, maxLen, n int) Memory {
 
 // laneBudget bounds the memory of an SFT run's lanes, each a gradient
 // buffer and a workspace: a large model runs on fewer of them (GPT-2 small
-// on 128-token sequences, 603 MiB a lane: 3), a small one on model.Lanes.
+// on 128-token sequences, about 600 MiB a lane: 3), a small one on model.Lanes.
 // pkg/pref bounds its lanes' g_w and g_l by the same 2 GiB. The results do
 // not depend on the number of lanes (lanes.run).
 const laneBudget = 2 << 30

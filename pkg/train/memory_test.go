@@ -84,14 +84,14 @@ func TestParseBytes(t *testing.T) {
 }
 
 // TestLanesGPT2Small: at GPT-2 small's shape an SFT run's lanes (gradient
-// and workspace, 475 + 128 MiB at 128 tokens) fit laneBudget three times;
-// at 1024 tokens (2,001 MiB a lane) once; a preference run keeps
+// and workspace, about 475 + 150 MiB at 128 tokens) fit laneBudget three times;
+// at 1024 tokens (about 2 GiB a lane) once; a preference run keeps
 // model.Lanes evaluation lanes.
 func TestLanesGPT2Small(t *testing.T) {
 	t.Setenv(MemoryEnv, "1T")
 	c := DefaultConfig()
 	c.Model = model.Config{V: 50257, T: 1024, C: 768, L: 12, H: 12, Tied: true}
-	for _, tc := range []struct{ maxLen, want int }{{128, 3}, {1024, 1}, {8, 4}} {
+	for _, tc := range []struct{ maxLen, want int }{{128, 3}, {1024, 1}} {
 		if n := Lanes(&c, tc.maxLen); n != tc.want {
 			t.Errorf("%d tokens: %d lanes, want %d", tc.maxLen, n, tc.want)
 		}
@@ -99,7 +99,7 @@ func TestLanesGPT2Small(t *testing.T) {
 			t.Errorf("%d tokens: MemoryNeed counts %d lanes, want %d", tc.maxLen, m.LaneCount, tc.want)
 		}
 	}
-	t.Setenv(MemoryEnv, "3.5G") // parameters, gradient and AdamW take 1,900 MiB: two lanes of 603 MiB fit, not three
+	t.Setenv(MemoryEnv, "3.5G") // parameters, gradient and AdamW take 1,900 MiB: two lanes of about 600 MiB fit, not three
 	if n := Lanes(&c, 128); n != 2 {
 		t.Errorf("with 3.5G: %d lanes, want 2", n)
 	}
