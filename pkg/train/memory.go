@@ -205,8 +205,12 @@ func CheckMemory(cfg *Config, maxLen int) error {
 
 // tooLarge is the refusal of an estimate m above the avail bytes of source.
 func tooLarge(m Memory, c model.Config, avail float64, source string) error {
-	parts := fmt.Sprintf("parameters %s, gradients %s, optimizer %s, %d lanes %s", human(m.Params), human(m.Grads),
-		human(m.Optim), m.LaneCount, human(m.Lanes))
+	lanes := "lanes"
+	if m.LaneCount == 1 {
+		lanes = "lane"
+	}
+	parts := fmt.Sprintf("parameters %s, gradients %s, optimizer %s, %d %s %s", human(m.Params), human(m.Grads),
+		human(m.Optim), m.LaneCount, lanes, human(m.Lanes))
 	if m.Pref > 0 {
 		parts += ", preference state " + human(m.Pref)
 	}

@@ -436,7 +436,7 @@ func TestSFTLaneCapSameBytes(t *testing.T) {
 	}
 	// One byte less than one lane needs: refused.
 	t.Setenv(MemoryEnv, fmt.Sprintf("%.0f", memoryNeed(&cfg, d.MaxLen(), 1).Total()-1))
-	if err := CheckMemory(&cfg, d.MaxLen()); err == nil || !strings.Contains(err.Error(), "1 lanes") {
+	if err := CheckMemory(&cfg, d.MaxLen()); err == nil || !strings.Contains(err.Error(), "1 lane ") {
 		t.Errorf("below one lane: %v", err)
 	}
 }
