@@ -9,7 +9,8 @@
 #     rejected, in every exp5 SGD run);
 #   - normalized updates: every pair's own first-order change under the
 #     update applied has the chosen up and the rejected down (loss-aware case
-#     1 for every train and probe pair-step of every -normalize run).
+#     1 for every train and probe pair-step of every -normalize run of
+#     exp4-mitigations and exp8-matched, at every size).
 # Paper claims are not checked here: docs/RESULTS.md reports them.
 # Prints one line per failed check on stderr and exits 1 if any failed.
 set -euo pipefail
@@ -41,11 +42,42 @@ done
 # runs_tsv DIR COLS: gradstat's runs table as TSV (header first).
 runs_tsv() { gradstat -q -table runs -cols "$2" -format tsv "$1"; }
 
+# firstorder_check SIZE DIR: in DIR/exp5-firstorder, every SGD run at the
+# smallest step size has first-order correlations ≥ 0.99 (chosen and
+# rejected).
+firstorder_check() {
+	local small optim lr seed n cw cl
+	small=$(runs_tsv "$2/exp5-firstorder" optim,lr | awk -F'\t' '$1 == "sgd" { print $2 }' | sort -g | head -1)
+	[ -n "$small" ] || { bad "${1:+size $1 }exp5: no SGD runs"; return; }
+	while IFS=$'\t' read -r optim lr seed n cw cl; do
+		[ "$optim" = optim ] && continue
+		[ "$optim" = sgd ] && [ "$lr" = "$small" ] || continue
+		awk -v n="$n" -v a="$cw" -v b="$cl" 'BEGIN { exit !(n > 0 && a >= 0.99 && b >= 0.99) }' ||
+			bad "${1:+size $1 }exp5 sgd lr $lr seed $seed: first-order correlation chosen $cw, rejected $cl over $n probe pair-steps (want ≥ 0.99)"
+	done < <(runs_tsv "$2/exp5-firstorder" optim,lr,seed,fo_n,fo_corr_w,fo_corr_l)
+}
+
+# normalized_check SIZE DIR: every -normalize run of DIR/exp4-mitigations
+# and DIR/exp8-matched has the chosen up and the rejected down to first
+# order for every train and probe pair-step (loss-aware case 1).
+normalized_check() {
+	local e task method seed tc pc
+	for e in exp4-mitigations exp8-matched; do
+		[ -d "$2/$e" ] || continue
+		while IFS=$'\t' read -r task method seed tc pc; do
+			[ "$task" = task ] && continue
+			[ "$method" = normalized ] || continue
+			awk -v a="$tc" -v b="$pc" 'BEGIN { exit !(a == 1 && b == 1) }' ||
+				bad "${1:+size $1 }$e $task normalized seed $seed: loss-aware case-1 fraction train $tc, probe $pc (want 1: chosen up, rejected down to first order)"
+		done < <(runs_tsv "$2/$e" task,method,seed,train_loss_case1,probe_loss_case1)
+	done
+}
+
 # Size S's checks need its runs (reproduce.sh -sizes without S skips them).
 if [ -f "$out/specs/exp1-overlap.sweep" ]; then
 [ -s "$out/exp2-heatmap/task=long-suffix/seed=1/grads.arrows" ] || bad "exp2: no grads.arrows"
 # Tables: a header, a rule and at least one row each.
-for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize exp7-1t-adamw; do
+for t in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize exp7-1t-adamw exp7-1t-adam exp8-matched; do
 	f="$out/tables/$t.md"
 	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
 	[ -s "$out/tables/$t-runs.arrow" ] || bad "table $out/tables/$t-runs.arrow is missing"
@@ -74,43 +106,32 @@ done
 
 # First order under SGD at the smaller step size (the larger one shows the
 # second-order error; it is reported, not checked).
-small=$(runs_tsv "$out/exp5-firstorder" optim,lr | awk -F'\t' '$1 == "sgd" { print $2 }' | sort -g | head -1)
-while IFS=$'\t' read -r optim lr seed n cw cl; do
-	[ "$optim" = optim ] && continue
-	[ "$optim" = sgd ] && [ "$lr" = "$small" ] || continue
-	awk -v n="$n" -v a="$cw" -v b="$cl" 'BEGIN { exit !(n > 0 && a >= 0.99 && b >= 0.99) }' ||
-		bad "exp5 sgd lr $lr seed $seed: first-order correlation chosen $cw, rejected $cl over $n probe pair-steps (want ≥ 0.99)"
-done < <(runs_tsv "$out/exp5-firstorder" optim,lr,seed,fo_n,fo_corr_w,fo_corr_l)
-[ -n "$small" ] || bad "exp5: no SGD runs"
+firstorder_check "" "$out"
 
 # Normalized updates: own-pair first-order changes of the right sign.
-while IFS=$'\t' read -r task method seed tc pc; do
-	[ "$task" = task ] && continue
-	[ "$method" = normalized ] || continue
-	awk -v a="$tc" -v b="$pc" 'BEGIN { exit !(a == 1 && b == 1) }' ||
-		bad "exp4 $task normalized seed $seed: loss-aware case-1 fraction train $tc, probe $pc (want 1: chosen up, rejected down to first order)"
-done < <(runs_tsv "$out/exp4-mitigations" task,method,seed,train_loss_case1,probe_loss_case1)
+normalized_check "" "$out"
 
 fi # size S
 
-# Sizes M and L: their tables have rows; normalized updates keep their
-# guarantee at size M too.
+# Sizes M and L: their tables have rows (the attribution tables their 2 and 3
+# groups); first order and normalized updates as at size S.
 for spec in "$out"/specs/size=*-exp*.sweep; do
 	[ -f "$spec" ] || continue
 	t=$(basename "$spec" .sweep)
 	f="$out/tables/$t.md"
 	[ -f "$f" ] && [ "$(grep -c '^|' "$f")" -ge 3 ] || bad "table $f is missing or has no rows"
-	case $t in
-	*-exp4-mitigations)
-		sz=${t#size=}; sz=${sz%%-*}
-		while IFS=$'\t' read -r task method seed tc pc; do
-			[ "$task" = task ] && continue
-			[ "$method" = normalized ] || continue
-			awk -v a="$tc" -v b="$pc" 'BEGIN { exit !(a == 1 && b == 1) }' ||
-				bad "size $sz exp4 $task normalized seed $seed: loss-aware case-1 fraction train $tc, probe $pc (want 1)"
-		done < <(runs_tsv "$out/size=$sz/exp4-mitigations" task,method,seed,train_loss_case1,probe_loss_case1)
-		;;
-	esac
+done
+for d in "$out"/size=*/; do
+	[ -d "$d" ] || continue
+	sz=${d%/}; sz=${sz##*/size=}
+	normalized_check "$sz" "${d%/}"
+	[ -d "$d/exp5-firstorder" ] && firstorder_check "$sz" "${d%/}"
+	for f in "$out/tables/size=$sz-exp6-attribution.md" "$out/tables/size=$sz-exp6-attribution-adamw.md"; do
+		[ -f "$f" ] || continue
+		n=2
+		[[ $f == *adamw.md ]] && n=3
+		[ "$(grep -c '^| \(same label\|opposite label\|history\) ' "$f")" = $n ] || bad "table $f does not have its $n rows"
+	done
 done
 
 if ((fail)); then

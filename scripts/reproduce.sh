@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/reproduce.sh [-quick] [-j N] [-sizes "S M"] [OUTDIR]
+# Usage: scripts/reproduce.sh [-quick] [-j N] [-sizes "S M L"] [OUTDIR]
 #
 # Reproduces the gradient-entanglement paper's experiments on the synthetic
 # analogues (docs/RESULTS.md reports what they show), composing only the
@@ -17,45 +17,51 @@
 #   exp2-heatmap      long-suffix DPO with per-token gradients at 4 steps       (Fig. 4b)
 #   exp3-losses       10 losses on disjoint and long-suffix, default params    (Fig. 1, §3.2)
 #   exp4-mitigations  normalized, sparse oracle, sparse learned vs DPO          (§5)
-#   exp6-attribution  which training pairs move each held-out pair (SGD, -attrib)
-#   exp6-attribution-adamw  the same under AdamW, of the applied update
-#                     (-attrib -attrib-update)
-#   exp7-1t-adamw     1t DPO under AdamW at other β and weight decay
 #   exp5-firstorder   predicted vs observed probe log-prob changes, SGD and    (Eqs. 4-5)
 #                     AdamW, each at two step sizes
 #   exp5-stepsize     the same per-pair agreement under SGD at six step sizes
 #                     (median and 90th-percentile relative error, residual)
-# then OUTDIR/tables/*.md (gradstat -table runs -by ... -format md) and
-# OUTDIR/figures/*.png. -quick runs every experiment on a tiny model with
-# few steps (CI runs it) and checks that every expected output exists and that
-# the mathematical guarantees hold: first-order agreement on probes under SGD
-# at the small step size,
-# and the normalized update's own-pair first-order changes never of the wrong
-# sign. Paper claims are reported (docs/RESULTS.md), never asserted.
+#   exp6-attribution  which training pairs move each held-out pair (SGD, -attrib)
+#   exp6-attribution-adamw  the same under AdamW, of the applied update
+#                     (-attrib -attrib-update)
+#   exp7-1t-adamw     1t DPO under AdamW at other β and weight decay
+#   exp7-1t-adam      1t DPO under AdamW at other Adam β1, β2 and ε
+#   exp8-matched      step-size grids for comparisons at matched margin gain:
+#                     SGD vs AdamW on 1t, normalized vs DPO on long-suffix
+#                     under SGD and under AdamW
+# then OUTDIR/tables/*.md (gradstat -table runs|attriblabel|mass|tokensum
+# -format md; one gradstat command per table) and OUTDIR/figures/*.png.
+# -quick runs every experiment on tiny models with few steps (CI runs it;
+# at size M one seed and only exp1, exp4, exp5-firstorder and exp6) and
+# checks that every expected output exists and that the mathematical
+# guarantees hold: first-order agreement on probes under SGD at the small
+# step size, and the normalized update's own-pair first-order changes never
+# of the wrong sign. Paper claims are reported (docs/RESULTS.md), never
+# asserted.
 #
 # -j N: runs at once (default 2; each run is pinned to GOMAXPROCS=1, so N
 # should not exceed the cores).
 #
-# Sizes (-sizes, default "S M"; the data are made whatever the sizes). Every
-# size has its own SFT per task and seed (three seeds) and the same
-# preference hyperparameters; only the model and, for L, the step counts and
-# experiments differ:
+# Sizes (-sizes, default "S M L"; the data are made whatever the sizes).
+# Every size has its own SFT per task and seed and the same preference
+# hyperparameters; only the model and, for L, the seeds, step counts, batch
+# and experiments differ:
 #   S  C 64, L 2, H 4, T 48, V 128 (111 k parameters): every experiment above,
-#      in OUTDIR/<name>/
-#   M  C 128, L 4, H 4 (twice as wide and deep, 815,872): exp1-overlap,
-#      exp1-optimizer (SGD 0.05 on all three presets) and exp4-mitigations
-#      (long-suffix only), in OUTDIR/size=M/<name>/
+#      in OUTDIR/<name>/, seeds 1-3
+#   M  C 128, L 4, H 4 (twice as wide and deep, 815,872): seeds 1-3, every
+#      experiment but exp1-untied and exp7-1t-adamw (β and weight decay), on
+#      fewer tasks: exp1-overlap and exp1-optimizer (SGD 0.05 only) on the
+#      three sentiment presets, exp3 and exp4 on long-suffix only, in
+#      OUTDIR/size=M/<name>/
 #   L  GPT-2 124M's body (C 768, L 12, H 12; 85 M parameters with V 128),
-#      random init: exp1-overlap on long-suffix only, SFT 20 and DPO 20 steps,
-#      in OUTDIR/size=L/<name>/. Not in the default: by an operation count
-#      (not a measurement) an L run does about 760 times the work per token
-#      of an S run, so each costs more than all 157 runs of size S, and
-#      -sizes "S M L" exceeds 30 minutes on two cores.
-# Tables of every size: OUTDIR/tables/size=M-*.md, size=L-*.md.
+#      random init: exp1-overlap on long-suffix only, seed 1, SFT 20 and DPO
+#      10 steps of 8 pairs, in OUTDIR/size=L/<name>/
+# Tables of every size: OUTDIR/tables/NAME.md for S, size=M-NAME.md,
+# size=L-NAME.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-quick=0 jobs=2 out= sizes="S M"
+quick=0 jobs=2 out= sizes="S M L"
 while (($#)); do
 	case $1 in
 	-quick | --quick) quick=1 ;;
@@ -136,209 +142,350 @@ mass_table() { gradstat -q -table mass -format md "$@"; }
 # has SIZE: whether -sizes names SIZE.
 has() { [[ " $sizes " == *" $1 "* ]]; }
 
-if has S; then
-# 2. SFT on prompt + chosen, per task and seed.
-cat >"$specs/sft.sweep" <<EOF
-# supervised fine-tuning, the start (and reference) of every preference run
-root $out/sft
-axis task $tasks
-axis seed $seeds
-cmd train -mode sft ${model[*]} -steps $sft_steps -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} \\
-    $out/data/task={task}/seed={seed}/data.arrow
-resume checkpoint.safetensors train -resume {dir} -q $out/data/task={task}/seed={seed}/data.arrow
-EOF
-sweep_run sft
+# Every experiment is a function that writes its sweep spec, runs it and
+# computes its tables, for the size set by use_size: the spec and its tables
+# are named ${pfx}NAME (pfx "" for size S, "size=M-" for M, ...), its runs go
+# to $o/NAME ($o = OUTDIR for S, OUTDIR/size=M for M), they start from the
+# size's own SFT model $init, and a preference run takes $pref steps with the
+# I/O flags pio (batch, probes, dumps) and cp (the same with lr 1e-4).
+use_size() { # SIZE
+	sz=$1
+	case $sz in
+	S)
+		o=$out pfx= m=("${model[@]}") tasks_sz=$tasks seeds_sz=$seeds
+		sft=$sft_steps pref=$pref_steps sftb=() pio=("${pref_io[@]}") ;;
+	M)
+		o=$out/size=M pfx=size=M- seeds_sz=$seeds
+		m=(-model S -width 128 -layers 4 -heads 4 -vocab-size 128 -context 48)
+		# -quick: one seed (CI time)
+		((quick)) && m=(-model tiny -width 32 -layers 3 -vocab-size 64 -context 48) seeds_sz=1
+		tasks_sz="1t short-suffix long-suffix" sft=$sft_steps pref=$pref_steps sftb=() pio=("${pref_io[@]}") ;;
+	L)
+		# GPT-2 124M's body: one seed, long-suffix, 20 SFT and 10 DPO steps of
+		# 8 pairs (the 30-minute budget; README's 124M step times).
+		o=$out/size=L pfx=size=L- seeds_sz=1
+		m=(-model S -width 768 -layers 12 -heads 12 -vocab-size 128 -context 48)
+		((quick)) && m=(-model tiny -width 48 -layers 4 -heads 4 -vocab-size 64 -context 48)
+		tasks_sz=long-suffix sft=20 pref=10 sftb=(-batch 8)
+		pio=(-batch 8 -probe 8 -eval-every 5 -dump-every 5 -q)
+		if ((quick)); then
+			sft=10 pref=6 sftb=(-batch 4)
+			pio=(-batch 4 -probe 4 -eval-every 3 -dump-every 3 -q)
+		fi ;;
+	*) echo "reproduce.sh: unknown size $1 (want S, M or L)" >&2; exit 2 ;;
+	esac
+	cp=(-lr 1e-4 "${pio[@]}")
+	init="$o/sft/task={task}/seed={seed}/model.safetensors"
+	mkdir -p "$o"
+}
+# spec NAME: writes $specs/${pfx}NAME.sweep from stdin, then runs it.
+spec() {
+	cat >"$specs/$pfx$1.sweep"
+	sweep_run "$pfx$1"
+}
+resume_line="resume checkpoint.safetensors train -resume {dir} -q $data"
+# table NAME ARGS...: gradstat ARGS -format md > OUTDIR/tables/${pfx}NAME.md
+table() {
+	local name=$1
+	shift
+	gradstat -q "$@" -format md >"$out/tables/$pfx$name.md"
+}
 
-init="$out/sft/task={task}/seed={seed}/model.safetensors"
-
-# Experiment 1: overlap drives entanglement.
-cat >"$specs/exp1-overlap.sweep" <<EOF
-# DPO (beta 0.1, as the authors ran) on the three sentiment presets
-root $out/exp1-overlap
-axis task 1t short-suffix long-suffix
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+# SFT on prompt + chosen, per task and seed.
+run_sft() {
+	local comment="supervised fine-tuning, the start (and reference) of every preference run"
+	[ "$sz" = S ] || comment="supervised fine-tuning at size $sz"
+	spec sft <<EOF
+# $comment
+root $o/sft
+axis task $tasks_sz
+axis seed $seeds_sz
+cmd train -mode sft ${m[*]} -steps $sft ${sftb[*]} -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp1-overlap
+}
+
+# Experiment 1: overlap drives entanglement; on 1t, where the probability
+# mass of the one-token responses goes (mass_table).
+exp1_overlap() { # TASKS
+	spec exp1-overlap <<EOF
+# DPO (beta 0.1, as the authors ran) on the sentiment presets
+root $o/exp1-overlap
+axis task $1
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref ${cp[*]} -seed {seed} -force -out {dir} $data
+$resume_line
+EOF
+	table exp1-overlap -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 "$o/exp1-overlap"
+	if [[ " $1 " == *" 1t "* ]]; then
+		mass_table "$o/exp1-overlap/task=1t" >"$out/tables/${pfx}exp1-mass-1t.md"
+	fi
+}
 
 # Experiment 1b: the same under other optimizers and step sizes (the 1t
 # result depends on them; docs/RESULTS.md).
-cat >"$specs/exp1-optimizer.sweep" <<EOF
-# DPO on 1t and long-suffix under AdamW at a ten times smaller step and under plain SGD
-root $out/exp1-optimizer
-axis task 1t long-suffix
-axis optim,lr adamw,0.00001 sgd,0.05 sgd,0.5
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -steps $pref_steps \\
-    ${pref_io[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+exp1_optimizer() { # TASKS OPTIM,LR...
+	spec exp1-optimizer <<EOF
+# DPO under AdamW at a ten times smaller step and under plain SGD
+root $o/exp1-optimizer
+axis task $1
+axis optim,lr $2
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -steps $pref \\
+    ${pio[*]} -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp1-optimizer
+	table exp1-optimizer -table runs -by task,optim,lr -cols task,optim,lr,runs,$dyn "$o/exp1-optimizer"
+}
 
 # Experiment 1c: 1t with an untied LM head (its own SFT), to see whether the
 # tied embeddings cause the 1t result.
-cat >"$specs/sft-untied.sweep" <<EOF
+exp1_untied() {
+	spec sft-untied <<EOF
 # supervised fine-tuning of the untied model on 1t
-root $out/sft-untied
+root $o/sft-untied
 axis task 1t
-axis seed $seeds
-cmd train -mode sft ${model[*]} -untied -steps $sft_steps -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode sft ${m[*]} -untied -steps $sft -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} $data
+$resume_line
 EOF
-sweep_run sft-untied
-cat >"$specs/exp1-untied.sweep" <<EOF
+	spec exp1-untied <<EOF
 # DPO on 1t from the untied SFT model
-root $out/exp1-untied
+root $o/exp1-untied
 axis task 1t
-axis seed $seeds
-cmd train -mode pref -init $out/sft-untied/task={task}/seed={seed}/model.safetensors -loss dpo -beta 0.1 \\
-    -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $o/sft-untied/task={task}/seed={seed}/model.safetensors -loss dpo -beta 0.1 \\
+    -steps $pref ${cp[*]} -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp1-untied
+	table exp1-untied -table runs -by task -cols task,runs,$dyn "$o/exp1-untied"
+}
 
 # Experiment 2: token heatmaps, long-suffix, exact per-token gradients of two
-# probe pairs at the start, a third, two thirds and the end of DPO.
-cat >"$specs/exp2-heatmap.sweep" <<EOF
+# probe pairs at the start, a third, two thirds and the end of DPO. Table:
+# per dump step and probe pair, the contrastive pair's cosine, the mean over
+# aligned shared tokens and over all other token pairs (gradstat -table
+# tokensum: the tokens table's summary rows).
+exp2_heatmap() {
+	spec exp2-heatmap <<EOF
 # per-token gradient cosines of long-suffix DPO
-root $out/exp2-heatmap
+root $o/exp2-heatmap
 axis task long-suffix
 axis seed 1
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref_steps -lr 1e-4 -batch $batch -probe $probe \\
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref -lr 1e-4 -batch $batch -probe $probe \\
     -eval-every $every -dump-every $heat_every -grads full -token-grads 2 -q -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+$resume_line
 EOF
-sweep_run exp2-heatmap
+	table exp2-heatmap -table tokensum "$o/exp2-heatmap"
+}
 
 # Experiment 3: the losses, each with its documented default hyperparameters
 # (pkg/loss: TRL's defaults, the authors' repository where TRL lacks the loss).
-cat >"$specs/exp3-losses.sweep" <<EOF
+exp3_losses() { # TASKS
+	spec exp3-losses <<EOF
 # ten margin-based losses on a low-overlap and a high-overlap task
-root $out/exp3-losses
-axis task disjoint long-suffix
+root $o/exp3-losses
+axis task $1
 axis loss $losses
-axis seed $seeds
-cmd train -mode pref -init $init -loss {loss} -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss {loss} -steps $pref ${cp[*]} -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp3-losses
+	table exp3-losses -table runs -by task,loss \
+		-cols task,loss,runs,$dyn,train_loss_case1,train_loss_case2,train_loss_case3,train_loss_case4,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree \
+		"$o/exp3-losses"
+}
 
 # Experiment 4: the mitigations against DPO.
-cat >"$specs/exp4-mitigations.sweep" <<EOF
+exp4_mitigations() { # TASKS
+	spec exp4-mitigations <<EOF
 # pairwise-normalized updates and sparse (masked) log-probs against plain DPO
-root $out/exp4-mitigations
-axis task disjoint long-suffix
+root $o/exp4-mitigations
+axis task $1
 axis method,normalize,sparse dpo,false,none normalized,true,none sparse-oracle,false,oracle sparse-learned,false,learned
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -normalize={normalize} -sparse {sparse} -steps $pref_steps \\
-    ${common_pref[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -normalize={normalize} -sparse {sparse} -steps $pref \\
+    ${cp[*]} -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp4-mitigations
+	table exp4-mitigations -table runs -by task,method \
+		-cols task,method,runs,$dyn,train_loss_case1,probe_loss_case1,probe_chosen_fell,fo_wrong_way \
+		"$o/exp4-mitigations"
+}
 
 # Experiment 5: the first-order theory, probes at every step, SGD and AdamW,
 # each at a small and a ten times larger step size (the error is second order).
-cat >"$specs/exp5-firstorder.sweep" <<EOF
+fo_flags="-min-lr 0 -warmup 0 -decay constant -clip 0 -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1"
+exp5_firstorder() {
+	spec exp5-firstorder <<EOF
 # predicted <g, dtheta> vs observed change of the probe log-probs
-root $out/exp5-firstorder
+root $o/exp5-firstorder
 axis task long-suffix
 axis optim,lr sgd,0.005 sgd,0.05 adamw,0.00001 adamw,0.0001
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -warmup 0 -decay constant -clip 0 \\
-    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -q -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} $fo_flags -q -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp5-firstorder
+	table exp5-firstorder -table runs -by optim,lr \
+		-cols optim,lr,runs,fo_n,fo_corr_w,fo_corr_l,fo_relerr_w_mean,fo_relerr_l_mean,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree,fo_wrong_way \
+		"$o/exp5-firstorder"
+}
 
 # Experiment 5b: how small the step must be for the first-order prediction
 # to hold per pair, and how the residual scales with it: SGD at six step
-# sizes (otherwise as exp5).
-cat >"$specs/exp5-stepsize.sweep" <<EOF
+# sizes (otherwise as exp5); the second table is the exponent k of
+# |residual| ∝ lr^k (2 if the residual is second order).
+exp5_stepsize() {
+	spec exp5-stepsize <<EOF
 # first-order residual of the probes' log-prob changes against the SGD step size
-root $out/exp5-stepsize
+root $o/exp5-stepsize
 axis task long-suffix
 axis optim,lr sgd,0.0005 sgd,0.001 sgd,0.002 sgd,0.005 sgd,0.01 sgd,0.02
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -warmup 0 -decay constant -clip 0 \\
-    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -q -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} $fo_flags -q -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp5-stepsize
+	table exp5-stepsize -table runs -by optim,lr \
+		-cols optim,lr,runs,fo_n,fo_relerr_w_median,fo_relerr_w_p90,fo_relerr_l_median,fo_relerr_l_p90,fo_resid_w_median,fo_resid_l_median,fo_corr_w \
+		"$o/exp5-stepsize"
+	table exp5-stepsize-slope -table runs -by optim -slope lr \
+		-cols optim,runs,x_n,fo_resid_w_median_slope,fo_resid_l_median_slope,fo_relerr_w_median_slope,fo_relerr_l_median_slope \
+		"$o/exp5-stepsize"
+}
 
 # Experiment 6: which training pairs move a held-out pair (SGD, small step,
-# -attrib: the probe's first-order change split over the batch's pairs).
-cat >"$specs/exp6-attribution.sweep" <<EOF
+# -attrib: the probe's first-order change split over the batch's pairs), and
+# the same under AdamW (lr 1e-4, constant, no clipping, as exp5's AdamW runs)
+# of the update the optimizer applied (-attrib-update: the dots with Adam's
+# preconditioned probe gradients, and the momentum carried over from earlier
+# steps as its own history term). Tables: a training pair whose chosen label
+# is the probe's ("same label") or the other one ("opposite label"), and
+# under -attrib-update the "history" term (one row per probe pair-step): mean
+# contribution to the probe's chosen and rejected change, how often it is
+# negative, and in how many probe pair-steps each group pushes the probe's
+# chosen down (gradstat -table attriblabel; an example's label is the first
+# token of its chosen response in the run's dataset).
+exp6_attribution() {
+	spec exp6-attribution <<EOF
 # per-training-pair attribution of the probes' log-prob changes
-root $out/exp6-attribution
+root $o/exp6-attribution
 axis task long-suffix
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim sgd -lr 0.005 -min-lr 0 -warmup 0 -decay constant -clip 0 \\
-    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -attrib -q -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim sgd -lr 0.005 $fo_flags -attrib -q -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp6-attribution
-
-# Experiment 6b: the same attribution under AdamW (lr 1e-4, constant, no
-# clipping, as exp5's AdamW runs), of the update the optimizer applied
-# (-attrib-update: the dots with Adam's preconditioned probe gradients, and
-# the momentum carried over from earlier steps as its own history term).
-cat >"$specs/exp6-attribution-adamw.sweep" <<EOF
+	spec exp6-attribution-adamw <<EOF
 # per-training-pair attribution of the probes' log-prob changes under AdamW's applied update
-root $out/exp6-attribution-adamw
+root $o/exp6-attribution-adamw
 axis task long-suffix
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim adamw -lr 0.0001 -min-lr 0 -warmup 0 -decay constant -clip 0 \\
-    -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1 -attrib -attrib-update -q -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim adamw -lr 0.0001 $fo_flags -attrib -attrib-update -q -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp6-attribution-adamw
+	local e
+	for e in exp6-attribution exp6-attribution-adamw; do
+		table $e -table attriblabel -data "$out/data/task={task}/seed={seed}/data.arrow" "$o/$e"
+	done
+}
 
 # Experiment 7: what in AdamW's DPO makes 1t's chosen fall: the DPO β and
 # AdamW's decoupled weight decay, around exp1-overlap's setting (β 0.1, no
-# decay). Adam's ε and β2 are fixed in pkg/optim and not swept.
-cat >"$specs/exp7-1t-adamw.sweep" <<EOF
+# decay); and (exp7-1t-adam) Adam's own β1 (0: no momentum), β2 and ε (train
+# -adam-beta1, -adam-beta2, -adam-eps; the first row is exp1-overlap's
+# setting again).
+exp7_1t_adamw() {
+	spec exp7-1t-adamw <<EOF
 # 1t DPO under AdamW at other beta and weight decay
-root $out/exp7-1t-adamw
+root $o/exp7-1t-adamw
 axis task 1t
 axis beta,wd 0.03,0 0.1,0 0.3,0 0.1,1 0.1,10
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta {beta} -wd {wd} -steps $pref_steps ${common_pref[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta {beta} -wd {wd} -steps $pref ${cp[*]} -seed {seed} -force -out {dir} $data
+$resume_line
 EOF
-sweep_run exp7-1t-adamw
+	table exp7-1t-adamw -table runs -by task,beta,wd -cols task,beta,wd,runs,$dyn "$o/exp7-1t-adamw"
+}
+exp7_1t_adam() {
+	local sd=$seeds_sz
+	((quick)) && sd=1 # CI time
+	spec exp7-1t-adam <<EOF
+# 1t DPO under AdamW at other Adam beta1, beta2 and eps
+root $o/exp7-1t-adam
+axis task 1t
+axis beta1,beta2,eps 0.9,0.999,1e-8 0,0.999,1e-8 0.9,0.99,1e-8 0.9,0.9,1e-8 0.9,0.999,1e-6 0.9,0.999,1e-4 0.9,0.999,1e-3
+axis seed $sd
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -adam-beta1 {beta1} -adam-beta2 {beta2} -adam-eps {eps} -steps $pref \\
+    ${cp[*]} -seed {seed} -force -out {dir} $data
+$resume_line
+EOF
+	table exp7-1t-adam -table runs -by task,beta1,beta2,eps -cols task,beta1,beta2,eps,runs,$dyn "$o/exp7-1t-adam"
+}
 
-# Tables: one row per configuration, mean ± sd over seeds.
-echo "== gradstat tables" >&2
-gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
-	"$out/exp1-overlap" >"$out/tables/exp1-overlap.md"
-gradstat -q -table runs -by task -cols task,runs,$dyn -format md "$out/exp1-untied" >"$out/tables/exp1-untied.md"
-gradstat -q -table runs -by task,optim,lr -cols task,optim,lr,runs,$dyn -format md \
-	"$out/exp1-optimizer" >"$out/tables/exp1-optimizer.md"
-gradstat -q -table runs -by task,loss -format md \
-	-cols task,loss,runs,$dyn,train_loss_case1,train_loss_case2,train_loss_case3,train_loss_case4,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree \
-	"$out/exp3-losses" >"$out/tables/exp3-losses.md"
-gradstat -q -table runs -by task,method -format md \
-	-cols task,method,runs,$dyn,train_loss_case1,probe_loss_case1,probe_chosen_fell,fo_wrong_way \
-	"$out/exp4-mitigations" >"$out/tables/exp4-mitigations.md"
-gradstat -q -table runs -by optim,lr -format md \
-	-cols optim,lr,runs,fo_n,fo_corr_w,fo_corr_l,fo_relerr_w_mean,fo_relerr_l_mean,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree,fo_wrong_way \
-	"$out/exp5-firstorder" >"$out/tables/exp5-firstorder.md"
-gradstat -q -table runs -by optim,lr -format md \
-	-cols optim,lr,runs,fo_n,fo_relerr_w_median,fo_relerr_w_p90,fo_relerr_l_median,fo_relerr_l_p90,fo_resid_w_median,fo_resid_l_median,fo_corr_w \
-	"$out/exp5-stepsize" >"$out/tables/exp5-stepsize.md"
-# the exponent k of |residual| ∝ lr^k (2 if the residual is second order)
-gradstat -q -table runs -by optim -slope lr -format md \
-	-cols optim,runs,x_n,fo_resid_w_median_slope,fo_resid_l_median_slope,fo_relerr_w_median_slope,fo_relerr_l_median_slope \
-	"$out/exp5-stepsize" >"$out/tables/exp5-stepsize-slope.md"
-gradstat -q -table runs -by task,beta,wd -cols task,beta,wd,runs,$dyn -format md \
-	"$out/exp7-1t-adamw" >"$out/tables/exp7-1t-adamw.md"
-# Token cosines of the heatmap run: per dump step and probe pair, the
-# contrastive pair's cosine, the mean over aligned shared tokens and over
-# all other token pairs (gradstat -table tokensum: the tokens table's summary rows).
-gradstat -q -table tokensum -format md "$out/exp2-heatmap" >"$out/tables/exp2-heatmap.md"
+# Experiment 8: comparisons at matched margin gain. Another optimizer or
+# update moves a run farther or less far, so "the chosen falls less" means
+# something only between runs whose margins rose by about as much. Step-size
+# grids (warmup 10, cosine decay to 0, as exp1-optimizer): on 1t, SGD around
+# AdamW 1e-4's margin gain; on long-suffix, DPO and the pairwise-normalized
+# update, each under AdamW and SGD. Seeds are the slowest axis, so an
+# interrupted grid has whole seeds. docs/RESULTS.md names the matched pairs.
+exp8_matched() {
+	local sd=$seeds_sz
+	((quick)) && sd=1 # CI time
+	spec exp8-matched <<EOF
+# 1t and long-suffix at several step sizes, for comparisons at matched margin gain
+root $o/exp8-matched
+axis seed $sd
+axis task,method,normalize,optim,lr 1t,dpo,false,adamw,0.0001 1t,dpo,false,sgd,0.005 1t,dpo,false,sgd,0.01 1t,dpo,false,sgd,0.02 long-suffix,dpo,false,adamw,0.00003 long-suffix,dpo,false,adamw,0.0001 long-suffix,normalized,true,adamw,0.0001 long-suffix,normalized,true,adamw,0.0003 long-suffix,dpo,false,sgd,0.01 long-suffix,dpo,false,sgd,0.05 long-suffix,normalized,true,sgd,2 long-suffix,normalized,true,sgd,8 long-suffix,normalized,true,sgd,32
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -normalize={normalize} -optim {optim} -lr {lr} -min-lr 0 -steps $pref \\
+    ${pio[*]} -seed {seed} -force -out {dir} $data
+$resume_line
+EOF
+	table exp8-matched -table runs -by task,method,optim,lr -cols task,method,optim,lr,runs,$dyn,probe_chosen_fell "$o/exp8-matched"
+}
 
-mass_table "$out/exp1-overlap/task=1t" >"$out/tables/exp1-mass-1t.md"
+for sz in S M L; do
+	has $sz || continue
+	use_size $sz
+	echo "== size $sz" >&2
+	run_sft
+	case $sz in
+	S)
+		exp1_overlap "1t short-suffix long-suffix"
+		exp1_optimizer "1t long-suffix" "adamw,0.00001 sgd,0.05 sgd,0.5"
+		exp1_untied
+		exp2_heatmap
+		exp3_losses "disjoint long-suffix"
+		exp4_mitigations "disjoint long-suffix"
+		exp5_firstorder
+		exp5_stepsize
+		exp6_attribution
+		exp7_1t_adamw
+		exp7_1t_adam
+		exp8_matched
+		;;
+	M)
+		exp1_overlap "$tasks_sz"
+		exp1_optimizer "$tasks_sz" "sgd,0.05"
+		exp4_mitigations long-suffix
+		exp6_attribution
+		exp5_firstorder
+		# -quick: these run at size S (the same functions); CI time
+		((quick)) && continue
+		exp2_heatmap
+		exp8_matched
+		exp7_1t_adam
+		exp3_losses long-suffix
+		exp5_stepsize
+		;;
+	L)
+		exp1_overlap long-suffix
+		;;
+	esac
+done
+
+if has S; then
+# Size S's further tables: where the mass of the one-token responses goes,
+# and the runs tables as Arrow.
 mass_table "$out/exp1-untied/task=1t" >"$out/tables/exp1-mass-1t-untied.md"
 for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do
 	mass_table "$out/exp1-optimizer/task=1t/optim=$o" >"$out/tables/exp1-mass-1t-${o/\/lr=/-}.md"
@@ -365,44 +512,7 @@ dist_rows "SFT" "$out/sft/task=1t/seed=1/model.safetensors" \
 	"SFT, untied head" "$out/sft-untied/task=1t/seed=1/model.safetensors" \
 	"DPO, AdamW 1e-4, untied head" "$out/exp1-untied/task=1t/seed=1/model.safetensors" >"$out/tables/exp1-dist-1t.md"
 
-# Attribution by label: a training pair whose chosen label is the probe's
-# chosen label ("same") or the other one ("opposite"): mean contribution to
-# the probe's chosen and rejected change (per unit step size), how often it is
-# negative, and in how many probe pair-steps each group's sum pushes the
-# probe's chosen down (gradstat -table attriblabel; an example's label is the
-# first token of its chosen response in the run's dataset).
-gradstat -q -table attriblabel -data "$out/data/task={task}/seed={seed}/data.arrow" -format md \
-	"$out/exp6-attribution" >"$out/tables/exp6-attribution.md"
-# Under -attrib-update the same split in log-prob units of the applied update,
-# with a third row, "history" (Adam's momentum carried over: one term per probe
-# pair-step); 4 significant digits. Labels come from prefgen export (the first
-# word of the chosen response). (Still awk: gradstat -table attriblabel has no
-# history row yet.)
-attrib_by_label() { # RUNS (a directory holding seed=N run directories)
-	echo "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |"
-	echo "|---|---|---|---|---|---|"
-	for seed in $seeds; do
-		prefgen export "$out/data/task=long-suffix/seed=$seed/data.arrow" |
-			sed -E 's/^\{"id":([0-9]+),.*"chosen":"([^ "]+).*/\1\t\2/'
-		echo "--"
-		gradstat -q -table attrib -format tsv "$1/seed=$seed"
-		echo "=="
-	done | awk -F'\t' '
-		$0 == "--" { mode = 1; hdr = 1; next }
-		$0 == "==" { mode = 0; delete lab; next }
-		mode == 0 { lab[$1] = $2; next }
-		hdr { for (i = 1; i <= NF; i++) c[$i] = i; hdr = 0; next }
-		{ g = lab[$c["probe"]] == lab[$c["pair"]] ? "same label" : "opposite label"
-		  n[g]++; w[g] += $c["contrib_w"]; l[g] += $c["contrib_l"]; if ($c["contrib_w"] < 0) neg[g]++
-		  k = $c["run"] " " $c["step"] " " $c["probe"]; sum[k, g] += $c["contrib_w"]; keys[k] = 1
-		  if ($c["hist_w"] != "" && !(k in hist)) { hist[k] = 1; g = "history"
-			n[g]++; w[g] += $c["hist_w"]; l[g] += $c["hist_l"]; if ($c["hist_w"] < 0) neg[g]++; sum[k, g] = $c["hist_w"] } }
-		END { for (k in keys) { m++; for (g in n) if (sum[k, g] < 0) down[g]++ }
-			for (g in n) printf "| %s | %d | %.4g | %.0f %% | %.4g | %d of %d |\n", g, n[g], w[g] / n[g], 100 * neg[g] / n[g], l[g] / n[g], down[g], m }' | sort
-}
-attrib_by_label "$out/exp6-attribution-adamw/task=long-suffix" >"$out/tables/exp6-attribution-adamw.md"
-
-for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize exp7-1t-adamw; do
+for e in exp1-overlap exp1-optimizer exp1-untied exp3-losses exp4-mitigations exp5-firstorder exp5-stepsize exp7-1t-adamw exp7-1t-adam exp8-matched; do
 	gradstat -q -table runs "$out/$e" -o "$out/tables/$e-runs.arrow"
 done
 gradstat -q -table runs -by task,loss "$out/exp3-losses" -o "$out/tables/exp3-losses-by.arrow"
@@ -434,78 +544,6 @@ for o in sgd/lr=0.005 sgd/lr=0.05 adamw/lr=0.00001 adamw/lr=0.0001; do
 done
 
 fi # size S
-
-# Sizes M and L (see the usage above): their own SFT per task and seed, then
-# the same commands as size S's experiments of the same name.
-size_run() { # SIZE
-	local sz=$1 o="$out/size=$1" tasks m sft pref steps
-	case $sz in
-	M)
-		m=(-model S -width 128 -layers 4 -heads 4 -vocab-size 128 -context 48)
-		((quick)) && m=(-model tiny -width 32 -layers 3 -vocab-size 64 -context 48)
-		tasks="1t short-suffix long-suffix" sft=$sft_steps pref=$pref_steps ;;
-	L)
-		m=(-model S -width 768 -layers 12 -heads 12 -vocab-size 128 -context 48)
-		((quick)) && m=(-model tiny -width 48 -layers 4 -heads 4 -vocab-size 64 -context 48)
-		tasks="long-suffix" sft=20 pref=20
-		((quick)) && sft=10 pref=6 ;;
-	*) echo "reproduce.sh: unknown size $sz (want S, M or L)" >&2; exit 2 ;;
-	esac
-	local init="$o/sft/task={task}/seed={seed}/model.safetensors"
-	mkdir -p "$o"
-	cat >"$specs/size=$sz-sft.sweep" <<EOF2
-# supervised fine-tuning at size $sz
-root $o/sft
-axis task $tasks
-axis seed $seeds
-cmd train -mode sft ${m[*]} -steps $sft -lr 1e-3 -eval-every 50 -seed {seed} -q -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
-EOF2
-	sweep_run "size=$sz-sft"
-	cat >"$specs/size=$sz-exp1-overlap.sweep" <<EOF2
-# DPO (beta 0.1) on the sentiment presets at size $sz
-root $o/exp1-overlap
-axis task $tasks
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref ${common_pref[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
-EOF2
-	sweep_run "size=$sz-exp1-overlap"
-	gradstat -q -table runs -by task -cols task,runs,$dyn,train_case1,train_case2,train_case3 -format md \
-		"$o/exp1-overlap" >"$out/tables/size=$sz-exp1-overlap.md"
-	[ "$sz" = M ] || return 0
-	cat >"$specs/size=$sz-exp1-optimizer.sweep" <<EOF2
-# DPO under plain SGD at size $sz
-root $o/exp1-optimizer
-axis task $tasks
-axis optim,lr sgd,0.05
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim {optim} -lr {lr} -min-lr 0 -steps $pref \\
-    ${pref_io[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
-EOF2
-	sweep_run "size=$sz-exp1-optimizer"
-	gradstat -q -table runs -by task,optim,lr -cols task,optim,lr,runs,$dyn -format md \
-		"$o/exp1-optimizer" >"$out/tables/size=$sz-exp1-optimizer.md"
-	mass_table "$o/exp1-overlap/task=1t" >"$out/tables/size=$sz-exp1-mass-1t.md"
-	cat >"$specs/size=$sz-exp4-mitigations.sweep" <<EOF2
-# pairwise-normalized updates and sparse log-probs against DPO at size $sz
-root $o/exp4-mitigations
-axis task long-suffix
-axis method,normalize,sparse dpo,false,none normalized,true,none sparse-oracle,false,oracle sparse-learned,false,learned
-axis seed $seeds
-cmd train -mode pref -init $init -loss dpo -beta 0.1 -normalize={normalize} -sparse {sparse} -steps $pref \\
-    ${common_pref[*]} -seed {seed} -force -out {dir} $data
-resume checkpoint.safetensors train -resume {dir} -q $data
-EOF2
-	sweep_run "size=$sz-exp4-mitigations"
-	gradstat -q -table runs -by task,method -format md \
-		-cols task,method,runs,$dyn,train_loss_case1,probe_loss_case1,probe_chosen_fell,fo_wrong_way \
-		"$o/exp4-mitigations" >"$out/tables/size=$sz-exp4-mitigations.md"
-}
-for sz in M L; do
-	has $sz && size_run $sz
-done
 
 # Checks of what mathematics guarantees (not of the paper's claims).
 echo "== checks" >&2

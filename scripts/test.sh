@@ -4,7 +4,8 @@
 # The project's whole test suite, as CI runs it: installs what the tests need
 # (scripts/setup.sh), checks formatting and vet, runs every Go test (including
 # the PyTorch oracle, which fails loudly in CI if torch is missing), runs the
-# demo pipeline on small sizes and checks that every Arrow output opens in
+# demo pipeline and the Hugging Face pipeline of each model family
+# (scripts/hf_pipeline.sh -tiny) on small sizes, checks that every Arrow output opens in
 # independent readers (nodejs-polars, apache-arrow JS) and that the report page
 # loads in headless Chromium, and runs the paper reproduction in its quick
 # mode (scripts/reproduce.sh -quick, which checks its outputs and the
@@ -37,9 +38,11 @@ if [ -f "$out/report/index.html" ] && [ -f scripts/check_report.sh ]; then
 	bash scripts/check_report.sh "$out/report"
 fi
 
-echo "== the §4.3 GPT-2 pipeline (quick): a tiny random Hugging Face GPT-2 folder with a tokenizer, SFT, DPO, series analysis" >&2
-bash scripts/gpt2_sentiment.sh -quick "$out/gpt2" >/dev/null
-bash scripts/interop.sh "$out/gpt2/series"
+echo "== the Hugging Face pipeline per family (tiny): random GPT-2, GPT-NeoX and Llama folders with a tokenizer, SFT, DPO, sharded series analysis" >&2
+for family in gpt2 neox llama; do
+	bash scripts/hf_pipeline.sh -tiny "$family" "$out/hf-$family" >/dev/null
+	bash scripts/interop.sh "$out/hf-$family/series"
+done
 
 echo "== paper reproduction (quick): every experiment small, outputs and guarantees checked" >&2
 bash scripts/reproduce.sh -quick "$out/repro" >/dev/null

@@ -129,13 +129,21 @@ func run(ctx context.Context, env *cli.Env) error {
 	for _, in := range inputs {
 		files = append(files, in.Files...)
 	}
+	if err := cli.CheckOutput(env, *out, files...); err != nil {
+		return err
+	}
+	// Every input's header is read before the output is created: a bad input
+	// leaves nothing on stdout (an Arrow schema or a text header) and no file.
+	open := func(path string) (io.ReadCloser, error) { return cli.OpenInput(env, path) }
+	runs, open, err := gradstat.RunsMetadata(inputs, open)
+	if err != nil {
+		return err
+	}
 	o, err := cli.CreateOutput(env, *out, binary, files...)
 	if err != nil {
 		return err
 	}
 	defer o.Abort()
-	open := func(path string) (io.ReadCloser, error) { return cli.OpenInput(env, path) }
-	runs, open := gradstat.RunsMetadata(inputs, open)
 	opt := gradstat.Options{Table: gradstat.BaseTable(*table), MaxWarnings: *maxWarn}
 	if !*quiet {
 		opt.Warn = func(msg string) { cli.Warnf(env.Stderr, env.Name, "%s", msg) }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -468,12 +469,15 @@ func TestBadInputs(t *testing.T) {
 		{"other arrow", arrowStream(t, map[string]string{"producer": "x"}), `no "format" metadata`, -1},
 		{"unknown version", arrowStream(t, map[string]string{"format": "entangle.steps", "format_version": "2"}), `format_version "2" is not supported`, -1},
 		{"missing columns", arrowStream(t, map[string]string{"format": "entangle.steps", "format_version": "1"}), `missing column "kind"`, -1},
-		{"truncated", cut, "gradstat: <stdin>:step 0: truncated stream", 1},
+		{"truncated", cut, fmt.Sprintf("gradstat: <stdin>:step 0: truncated Arrow stream: the input ends inside a message body at byte %d (", len(cut)), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, stderr, code := runCmd(t, tc.stdin, "-format", "tsv")
 			if code != 1 || !strings.HasPrefix(stderr, tc.stderr) && !strings.Contains(stderr, tc.stderr) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("exit %d, stderr %q; want 1 and one line with %q", code, stderr, tc.stderr)
+			}
+			if tc.rows < 0 && out != "" {
+				t.Errorf("stdout has %d bytes, want none: a bad input is found before anything is written", len(out))
 			}
 			if tc.rows >= 0 && strings.Count(out, "\n") != tc.rows+1 {
 				t.Errorf("stdout has %d lines, want header + %d rows:\n%s", strings.Count(out, "\n"), tc.rows, out)
@@ -490,9 +494,50 @@ func TestBadInputs(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "run in progress (no DONE): read through step 0") || len(parseTSV(t, out)) != 1 {
 		t.Errorf("live run: exit %d stderr %q\n%s", code, stderr, out)
 	}
+	// A finished run's stream cut inside a record batch is reported as
+	// truncated, with the file, the byte where it ends and the last step.
 	writeRunDir(t, dir, live, true)
-	if _, stderr, code := runCmd(t, nil, "-format", "tsv", dir); code != 1 || !strings.Contains(stderr, "pairs.arrows:step 0: truncated") {
-		t.Errorf("finished run: exit %d stderr %q", code, stderr)
+	want := fmt.Sprintf("pairs.arrows:step 0: truncated Arrow stream: the input ends inside a message body at byte %d (", len(cut))
+	if _, stderr, code := runCmd(t, nil, "-format", "tsv", dir); code != 1 || !strings.Contains(stderr, want) ||
+		!strings.Contains(stderr, "though the run has DONE") || strings.Contains(stderr, "corrupt") {
+		t.Errorf("finished run: exit %d stderr %q, want %q", code, stderr, want)
+	}
+}
+
+// TestBadInputWritesNothing: every input's header is read before the output
+// is created, so a bad input among good ones leaves no Arrow schema or text
+// header on stdout and no -o file, in every output format.
+func TestBadInputWritesNothing(t *testing.T) {
+	fx := makeRun(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "run")
+	writeRunDir(t, good, fx, true)
+	bad := filepath.Join(dir, "bad.arrows")
+	if err := os.WriteFile(bad, []byte("not arrow\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{good, bad},
+		{bad, good},
+		{"-format", "tsv", good, bad},
+		{"-format", "md", "-table", "pairs", good, bad},
+		{"-summary", good, bad},
+		{"-table", "runs", good, bad},
+	} {
+		out, stderr, code := runCmd(t, nil, args...)
+		if code != 1 || out != "" || !strings.Contains(stderr, "bad.arrows: not an Arrow IPC stream") {
+			t.Errorf("%q: exit %d, %d bytes on stdout, stderr %q; want 1, none, the bad file named", args, code, len(out), stderr)
+		}
+	}
+	o := filepath.Join(dir, "out.arrow")
+	if _, _, code := runCmd(t, nil, "-o", o, good, bad); code != 1 {
+		t.Errorf("-o: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(o); !os.IsNotExist(err) {
+		t.Errorf("-o %s exists after a bad input (%v)", o, err)
+	}
+	if out, _, code := runCmd(t, nil, good); code != 0 || len(out) == 0 {
+		t.Errorf("the good run alone: exit %d, %d bytes", code, len(out))
 	}
 }
 

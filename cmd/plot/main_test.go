@@ -165,7 +165,7 @@ func TestTruncatedStreamWarnsAndPlots(t *testing.T) {
 		want := "run in progress (no DONE): read through step 3"
 		if done {
 			os.WriteFile(filepath.Join(dir, "DONE"), nil, 0o644)
-			want = "pairs.arrows:step 3: truncated stream"
+			want = "pairs.arrows:step 3: truncated Arrow stream: no end-of-stream marker"
 		}
 		out := filepath.Join(filepath.Dir(dir), "e.png")
 		code, _, stderr := runPlot(t, "", "entanglement", dir, "-o", out)
@@ -254,5 +254,38 @@ func TestReportFailureLeavesNothing(t *testing.T) {
 	}
 	if n := dirFiles(t, tmp); len(n) != 3 {
 		t.Errorf("files beside the report: %v (a temporary left?)", n)
+	}
+}
+
+// TestReportRefusesARunDirectory: -o naming a run directory (the input or
+// another run) or an input sweep directory is a usage error (exit 2) that
+// writes nothing into it; a fresh directory beside them works.
+func TestReportRefusesARunDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "sweep", "task=1t")
+	writeRun(t, run, fixtureOptions{})
+	other := filepath.Join(tmp, "other")
+	writeRun(t, other, fixtureOptions{})
+	sweep := filepath.Join(tmp, "sweep")
+	for _, tc := range []struct{ out, in, want string }{
+		{run, run, "is a run directory"},
+		{run + "/", run, "is a run directory"},
+		{other, run, "is a run directory"},
+		{sweep, sweep, "is the input " + sweep},
+	} {
+		before := dirFiles(t, tc.out)
+		code, stdout, stderr := runPlot(t, "", "report", "-o", tc.out, tc.in)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("-o %s %s: exit %d, stdout %q, stderr %q; want 2 and one line %q", tc.out, tc.in, code, stdout, stderr, tc.want)
+		}
+		if after := dirFiles(t, tc.out); len(after) != len(before) {
+			t.Errorf("-o %s: files %v, were %v", tc.out, after, before)
+		}
+	}
+	if n := dirFiles(t, tmp); len(n) != 2 {
+		t.Errorf("files beside the runs: %v (a temporary left?)", n)
+	}
+	if code, _, stderr := runPlot(t, "", "report", "-o", run+"-report", run); code != 0 {
+		t.Errorf("-o beside the run: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"entangle/pkg/cli"
 	"entangle/pkg/gradstat"
 	"entangle/pkg/plotting"
+	"entangle/pkg/runfmt"
 )
 
 var reportHelp = cli.Help{
@@ -22,8 +23,11 @@ training pairs), a table of each run's headline figures: gradstat's, under
 the names of its runs table (gradstat -table runs) and as gradstat -summary
 prints them. Figures that the inputs cannot support are listed with the
 reason. The page is built in a temporary directory beside DIR and moved
-into place only when it is complete. The path of the page is printed on
-standard output.`,
+into place only when it is complete; other files of an existing DIR are
+left alone. DIR may not be a run directory nor one of the inputs (a sweep
+directory): the report's files would mix with the run's; write it beside
+them (plot report -o runs/dpo-report runs/dpo). The path of the page is
+printed on standard output.`,
 	Examples: `plot report -o report runs/dpo-1t runs/dpo-long
 plot report -o sweep-report sweeps/losses && chromium sweep-report/index.html`,
 }
@@ -47,6 +51,9 @@ func runReport(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	if f.out == "" || f.out == "-" {
 		return cli.Usagef("-o DIR is required")
+	}
+	if err := checkReportDir(f.out, cli.Inputs(fs)); err != nil {
+		return err
 	}
 	if st, err := os.Stat(f.out); err == nil && !st.IsDir() {
 		return cli.Dataf(f.out, "", "cannot create the report directory: not a directory")
@@ -132,6 +139,26 @@ func moveInto(tmp, dir string, secs []section) error {
 	for _, f := range append(files, "index.html") {
 		if err := os.Rename(filepath.Join(tmp, f), filepath.Join(dir, f)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkReportDir refuses a report directory that is a run directory or one
+// of the inputs (a sweep directory), before anything is read or written.
+func checkReportDir(dir string, inputs []string) error {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return nil // created, or refused as not a directory, later
+	}
+	if runfmt.IsRunDir(dir) {
+		return cli.Usagef("-o %s is a run directory: the report's files would mix with the run's; write it beside the run (-o %s-report)",
+			dir, filepath.Clean(dir))
+	}
+	for _, in := range inputs {
+		if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
+			return cli.Usagef("-o %s is the input %s: the report's files would mix with the runs'; write it beside them (-o %s-report)",
+				dir, in, filepath.Clean(in))
 		}
 	}
 	return nil

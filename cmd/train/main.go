@@ -18,6 +18,7 @@ import (
 
 	"entangle/pkg/cli"
 	"entangle/pkg/model"
+	"entangle/pkg/optim"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/train"
 )
@@ -90,6 +91,10 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning `rate`")
 	fs.Float64Var(&cfg.WeightDecay, "wd", cfg.WeightDecay, "weight `decay` (decoupled for adamw, L2 for sgd)")
 	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "sgd `momentum`")
+	adam := optim.DefaultAdam()
+	fs.Float64Var(&adam.Beta1, "adam-beta1", adam.Beta1, "adamw's `β1` (first-moment decay)")
+	fs.Float64Var(&adam.Beta2, "adam-beta2", adam.Beta2, "adamw's `β2` (second-moment decay)")
+	fs.Float64Var(&adam.Eps, "adam-eps", adam.Eps, "adamw's `ε` (added to the root of the second moment)")
 	fs.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "linear warmup `steps`")
 	fs.StringVar(&cfg.Decay, "decay", cfg.Decay, "learning-rate `decay` after warmup: cosine, linear or constant")
 	fs.Float64Var(&cfg.MinLR, "min-lr", cfg.MinLR, "learning `rate` at the end of the decay")
@@ -240,6 +245,12 @@ func run(ctx context.Context, env *cli.Env) (err error) {
 	if set["steps"] && !set["epochs"] {
 		cfg.Epochs = 0
 	}
+	for _, name := range []string{"adam-beta1", "adam-beta2", "adam-eps"} {
+		if set[name] && cfg.Optim != train.OptimAdamW {
+			return cli.Usagef("-%s applies to -optim adamw only", name)
+		}
+	}
+	cfg.SetAdam(adam)
 	if err := cfg.Validate(); err != nil {
 		return cli.Usagef("%v", err)
 	}

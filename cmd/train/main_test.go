@@ -3,14 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"entangle/pkg/runfmt"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"entangle/pkg/cli"
+	"entangle/pkg/optim"
 	"entangle/pkg/prefdata"
+	"entangle/pkg/runfmt"
 	"entangle/pkg/safetensors"
 	"entangle/pkg/train"
 )
@@ -69,6 +71,10 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"-out", dir + "/r", "-steps", "-2"}, "train: -steps must be ≥ 0"},
 		{[]string{"-out", dir + "/r", "-momentum", "0.9"}, "train: -momentum applies to -optim sgd only"},
 		{[]string{"-out", dir + "/r", "-optim", "sgd", "-momentum", "1"}, "train: -momentum must be in [0, 1)"},
+		{[]string{"-out", dir + "/r", "-optim", "sgd", "-adam-eps", "1e-6"}, "train: -adam-eps applies to -optim adamw only"},
+		{[]string{"-out", dir + "/r", "-adam-beta1", "1"}, "train: -adam-beta1/-adam-beta2/-adam-eps: adam β1 must be in [0, 1), got 1"},
+		{[]string{"-out", dir + "/r", "-adam-beta2", "-0.5"}, "train: -adam-beta1/-adam-beta2/-adam-eps: adam β2 must be in [0, 1), got -0.5"},
+		{[]string{"-out", dir + "/r", "-adam-eps", "0"}, "train: -adam-beta1/-adam-beta2/-adam-eps: adam ε must be > 0 and finite, got 0"},
 		{[]string{"-out", dir + "/r", "-decay", "exp"}, "train: -decay must be cosine, linear or constant"},
 		{[]string{"-out", dir + "/r", "-min-lr", "1"}, "train: -min-lr must be in [0, lr=0.001]"},
 		{[]string{"-out", dir + "/r", "-clip", "-1"}, "train: -clip must be ≥ 0"},
@@ -223,6 +229,58 @@ func TestRunInterruptResume(t *testing.T) {
 	_, stderr, code = trainCmd(t, context.Background(), data, "-resume", part, "-q")
 	if code != 1 || !strings.Contains(stderr, "is complete") {
 		t.Errorf("resume of a finished run: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestAdamFlags: -adam-beta1/-adam-beta2/-adam-eps at PyTorch's defaults give
+// the bytes of a run without them (config.json has no "adam" key); other
+// values are recorded in config.json and change the weights, and an
+// interrupted run resumes with them (the same weights as uninterrupted).
+func TestAdamFlags(t *testing.T) {
+	dir := t.TempDir()
+	data := mustRead(t, dataset(t, dir, "1t", 64))
+	args := []string{"-q", "-steps", "6", "-eval-every", "3", "-batch", "8", "-lr", "1e-2", "-ckpt-every", "3"}
+	runs := map[string][]string{
+		"plain":    nil,
+		"explicit": {"-adam-beta1", "0.9", "-adam-beta2", "0.999", "-adam-eps", "1e-8"},
+		"other":    {"-adam-beta2", "0.99", "-adam-eps", "1e-4"},
+	}
+	for name, extra := range runs {
+		if _, stderr, code := trainCmd(t, context.Background(), data, append(append(args, extra...), "-out", filepath.Join(dir, name), "-")...); code != 0 {
+			t.Fatalf("%s: exit %d, %s", name, code, stderr)
+		}
+	}
+	file := func(run, f string) []byte { return mustRead(t, filepath.Join(dir, run, f)) }
+	for _, f := range []string{runfmt.ConfigFile, runfmt.ModelFile, runfmt.CheckpointFile} {
+		if !bytes.Equal(file("plain", f), file("explicit", f)) {
+			t.Errorf("%s: the explicit defaults differ from no flags", f)
+		}
+	}
+	if c := string(file("plain", runfmt.ConfigFile)); strings.Contains(c, `"adam":`) {
+		t.Errorf("default config.json mentions adam:\n%s", c)
+	}
+	var cfg train.Config
+	if err := json.Unmarshal(file("other", runfmt.ConfigFile), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Adam == nil || *cfg.Adam != (optim.Adam{Beta1: 0.9, Beta2: 0.99, Eps: 1e-4}) {
+		t.Errorf("config.json adam = %+v, want β1 0.9 β2 0.99 ε 1e-4", cfg.Adam)
+	}
+	if bytes.Equal(file("plain", runfmt.ModelFile), file("other", runfmt.ModelFile)) {
+		t.Error("-adam-beta2 0.99 -adam-eps 1e-4 gave the default run's weights")
+	}
+	// Interrupted at once, then resumed from the checkpoint's configuration.
+	part := filepath.Join(dir, "part")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, code := trainCmd(t, ctx, data, append(append(args, runs["other"]...), "-out", part, "-")...); code != 1 {
+		t.Fatalf("interrupted run: exit %d, want 1", code)
+	}
+	if _, stderr, code := trainCmd(t, context.Background(), data, "-resume", part, "-q", "-"); code != 0 {
+		t.Fatalf("resume: exit %d, %s", code, stderr)
+	}
+	if !bytes.Equal(file("other", runfmt.ModelFile), mustRead(t, filepath.Join(part, runfmt.ModelFile))) {
+		t.Error("the resumed run's weights differ from the uninterrupted run's")
 	}
 }
 

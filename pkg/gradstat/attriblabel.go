@@ -3,6 +3,7 @@ package gradstat
 import (
 	"math"
 	"sort"
+	"strconv"
 )
 
 // TableAttribLabel is the attribution-by-label table: the attrib table's
@@ -11,13 +12,16 @@ import (
 // Per group: the rows, the mean contrib_w and contrib_l, the percentage of
 // rows with contrib_w < 0, and the (run, step, probe) triples whose
 // contrib_w summed over the group's rows is negative: the probe pair-steps
-// whose chosen log-prob the group pushes down. Written once, after all runs,
-// groups in name order.
+// whose chosen log-prob the group pushes down. Runs of train -attrib-update
+// add the group "history": one row per (run, step, probe) triple holding
+// hist_w and hist_l (the momentum carried over and weight decay, the same on
+// every attrib row of the triple), so that the three groups' sums are the
+// probe's ⟨g^p, Δθ⟩. Written once, after all runs, groups in name order.
 const TableAttribLabel = "attriblabel"
 
 // AttribLabelColumns are the columns of the attriblabel table.
 var AttribLabelColumns = []Column{
-	{"group", String, "same label (the training pair's label is the probe's) or opposite label"},
+	{"group", String, "same label (the training pair's label is the probe's), opposite label, or history (train -attrib-update: hist_w, hist_l, one row per probe pair-step)"},
 	{"rows", Int, "attrib rows in the group"},
 	{"contrib_w_mean", Float, "mean contrib_w"},
 	{"contrib_w_neg_pct", Float, "100 × the fraction of the rows with contrib_w < 0"},
@@ -26,14 +30,26 @@ var AttribLabelColumns = []Column{
 	{"probe_steps", Int, "(run, step, probe) triples in the table"},
 }
 
-// attribLabelLayout is the attriblabel table's -format md layout.
+// attribLabelLayout is the attriblabel table's -format md layout; the means
+// are written by meanDigits.
 var attribLabelLayout = []MDCell{
-	{"training pairs", "%s", []string{"group"}},
-	{"rows", "%d", []string{"rows"}},
-	{"mean contrib_w", "%.3f", []string{"contrib_w_mean"}},
-	{"contrib_w < 0", "%.0f %%", []string{"contrib_w_neg_pct"}},
-	{"mean contrib_l", "%.3f", []string{"contrib_l_mean"}},
-	{"probe pair-steps whose chosen this group pushes down", "%d of %d", []string{"pushes_down", "probe_steps"}},
+	{"training pairs", "%s", []string{"group"}, nil},
+	{"rows", "%d", []string{"rows"}, nil},
+	{"mean contrib_w", "%s", []string{"contrib_w_mean"}, meanDigits},
+	{"contrib_w < 0", "%.0f %%", []string{"contrib_w_neg_pct"}, nil},
+	{"mean contrib_l", "%s", []string{"contrib_l_mean"}, meanDigits},
+	{"probe pair-steps whose chosen this group pushes down", "%d of %d", []string{"pushes_down", "probe_steps"}, nil},
+}
+
+// meanDigits writes a mean with 3 decimals (−1.270) when |x| ≥ 0.1, else
+// with 4 significant digits (−0.004116): the contributions of -attrib are
+// per unit step size and of order 1, those of -attrib-update in log-prob
+// units of the step taken and of order 10⁻³-10⁻², and both keep their digits.
+func meanDigits(x float64) string {
+	if math.Abs(x) >= 0.1 {
+		return strconv.FormatFloat(x, 'f', 3, 64)
+	}
+	return strconv.FormatFloat(x, 'g', 4, 64)
 }
 
 // LabelFunc returns the label of example id of the run labelled run (for
@@ -43,6 +59,7 @@ type LabelFunc func(run string, id int64) (int32, error)
 const (
 	groupSame     = "same label"
 	groupOpposite = "opposite label"
+	groupHistory  = "history"
 )
 
 type attribGroup struct {
@@ -73,6 +90,7 @@ func NewAttribLabelSink(out Sink, label LabelFunc) Sink {
 func (s *attribLabelSink) Write(b *Batch) error {
 	run, step, probe, pair := b.index["run"], b.index["step"], b.index["probe"], b.index["pair"]
 	cw, cl := b.index["contrib_w"], b.index["contrib_l"]
+	hw, hl := b.index["hist_w"], b.index["hist_l"]
 	for r := 0; r < b.N; r++ {
 		lp, err := s.label(b.Strs[run][r], b.Ints[probe][r])
 		if err != nil {
@@ -86,11 +104,6 @@ func (s *attribLabelSink) Write(b *Batch) error {
 		if lp == li {
 			g = groupSame
 		}
-		a := s.groups[g]
-		if a == nil {
-			a = &attribGroup{}
-			s.groups[g] = a
-		}
 		w, l := math.NaN(), math.NaN()
 		if b.Valid[cw][r] {
 			w = b.Fls[cw][r]
@@ -98,22 +111,45 @@ func (s *attribLabelSink) Write(b *Batch) error {
 		if b.Valid[cl][r] {
 			l = b.Fls[cl][r]
 		}
-		a.rows++
-		a.w += w
-		a.l += l
-		if w < 0 {
-			a.neg++
-		}
+		s.group(g).add(w, l)
 		k := probeStep{b.Strs[run][r], b.Ints[step][r], b.Ints[probe][r]}
 		m := s.sums[k]
 		if m == nil {
 			m = map[string]float64{}
 			s.sums[k] = m
 			s.keys = append(s.keys, k)
+			if b.Valid[hw][r] {
+				// the history term, once per probe pair-step
+				h := s.group(groupHistory)
+				w, l := b.Fls[hw][r], math.NaN()
+				if b.Valid[hl][r] {
+					l = b.Fls[hl][r]
+				}
+				h.add(w, l)
+				m[groupHistory] = w
+			}
 		}
 		m[g] += w
 	}
 	return nil
+}
+
+func (s *attribLabelSink) group(name string) *attribGroup {
+	a := s.groups[name]
+	if a == nil {
+		a = &attribGroup{}
+		s.groups[name] = a
+	}
+	return a
+}
+
+func (a *attribGroup) add(w, l float64) {
+	a.rows++
+	a.w += w
+	a.l += l
+	if w < 0 {
+		a.neg++
+	}
 }
 
 func (s *attribLabelSink) Close() error {

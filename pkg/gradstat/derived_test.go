@@ -102,34 +102,58 @@ func TestTokenSumHandWorked(t *testing.T) {
 // contrib_w −1.5, both negative (100 %), mean contrib_l 2, and its sums are
 // −2 (probe 1) and −1 (probe 2): 2 of 2 pushed down. Opposite: mean −1.5,
 // 1 of 2 negative (50 %), mean contrib_l −0.5, sums +1 and −4: 1 of 2.
+//
+// With -attrib-update's history columns (repeated on every row of a probe
+// pair-step): probe 1 hist_w −0.05, hist_l 0.25; probe 2 hist_w 0.01,
+// hist_l −1. History: 2 rows (one per probe pair-step, not per attrib row),
+// mean hist_w −0.02 (4 significant digits: below 0.1), 1 of 2 negative
+// (50 %), mean hist_l −0.375, and it pushes probe 1's chosen down: 1 of 2;
+// the label groups are as without it.
 func TestAttribLabelHandWorked(t *testing.T) {
 	labels := map[int64]int32{1: 0, 2: 1, 3: 0}
 	label := func(run string, id int64) (int32, error) { return labels[id], nil }
-	b := NewBatch(AttribColumns)
-	for _, r := range [][4]float64{{1, 3, -2, 1}, {1, 2, 1, -1}, {2, 3, -4, 0}, {2, 2, -1, 3}} {
-		b.Row()
-		b.Str("run", "r")
-		b.Int("step", 5)
-		b.Str("kind", "probe")
-		b.Int("probe", int64(r[0]))
-		b.Int("pair", int64(r[1]))
-		b.Float("contrib_w", r[2])
-		b.Float("contrib_l", r[3])
-		b.End()
-	}
-	var buf bytes.Buffer
-	s := DerivedSink(TableAttribLabel, NewMarkdownSink(&buf, AttribLabelColumns, MarkdownLayout(TableAttribLabel)), label)
-	if err := s.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |\n" +
-		"|---|---|---|---|---|---|\n" +
-		"| opposite label | 2 | -1.500 | 50 % | -0.500 | 1 of 2 |\n" +
+	hist := map[int64][2]float64{1: {-0.05, 0.25}, 2: {0.01, -1}}
+	head := "| training pairs | rows | mean contrib_w | contrib_w < 0 | mean contrib_l | probe pair-steps whose chosen this group pushes down |\n" +
+		"|---|---|---|---|---|---|\n"
+	labelRows := "| opposite label | 2 | -1.500 | 50 % | -0.500 | 1 of 2 |\n" +
 		"| same label | 2 | -1.500 | 100 % | 2.000 | 2 of 2 |\n"
-	if buf.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	for _, withHist := range []bool{false, true} {
+		b := NewBatch(AttribColumns)
+		for _, r := range [][4]float64{{1, 3, -2, 1}, {1, 2, 1, -1}, {2, 3, -4, 0}, {2, 2, -1, 3}} {
+			b.Row()
+			b.Str("run", "r")
+			b.Int("step", 5)
+			b.Str("kind", "probe")
+			b.Int("probe", int64(r[0]))
+			b.Int("pair", int64(r[1]))
+			b.Float("contrib_w", r[2])
+			b.Float("contrib_l", r[3])
+			if withHist {
+				b.Float("hist_w", hist[int64(r[0])][0])
+				b.Float("hist_l", hist[int64(r[0])][1])
+			}
+			b.End()
+		}
+		var buf bytes.Buffer
+		s := DerivedSink(TableAttribLabel, NewMarkdownSink(&buf, AttribLabelColumns, MarkdownLayout(TableAttribLabel)), label)
+		if err := s.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := head + labelRows
+		if withHist {
+			want = head + "| history | 2 | -0.02 | 50 % | -0.375 | 1 of 2 |\n" + labelRows
+		}
+		if buf.String() != want {
+			t.Errorf("history %v: got\n%s\nwant\n%s", withHist, buf.String(), want)
+		}
+	}
+	// the published means keep their digits
+	for x, want := range map[float64]string{-1.27: "-1.270", 0.632: "0.632", -0.05243: "-0.05243", 0.00938: "0.00938", -0.004116: "-0.004116", 0.1: "0.100"} {
+		if got := meanDigits(x); got != want {
+			t.Errorf("meanDigits(%v) = %q, want %q", x, got, want)
+		}
 	}
 }

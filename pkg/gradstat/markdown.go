@@ -24,8 +24,10 @@ func WriteMarkdown(w io.Writer) error {
 		"Inputs: pairs/grads/steps streams (files or stdin), a run directory (its streams are read in lockstep by step),\n" +
 		"or a sweep directory (every run directory below it, at any depth; `run` is the `key=value` parts of its path).\n" +
 		"A run directory without `DONE` is a run in progress: a stream cut mid-message is read up to its last complete\n" +
-		"step with a warning. Otherwise a truncated stream stops gradstat with `file:step N: truncated stream …` (N the\n" +
-		"last complete step) and exit 1, after writing the statistics up to step N. Steps must increase within a stream,\n" +
+		"step with a warning. Otherwise a truncated stream stops gradstat with `file:step N: truncated Arrow stream: …` (N\n" +
+		"the last complete step; the rest says where the input ends: inside a message body at byte B, or at a message\n" +
+		"boundary without the end-of-stream marker) and exit 1, after writing the statistics up to step N. Every input's\n" +
+		"header is read before anything is written: an input that is not a run stream writes nothing. Steps must increase within a stream,\n" +
 		"each step once: a stream that goes back or repeats a step (two runs' streams concatenated) stops gradstat the\n" +
 		"same way with `file:step N: the next rows are of step M: steps must increase …`. `-o FILE` may not be one of the\n" +
 		"inputs (exit 2).\n\n")

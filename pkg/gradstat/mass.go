@@ -27,11 +27,11 @@ var MassColumns = []Column{
 
 // massLayout is the mass table's -format md layout.
 var massLayout = []MDCell{
-	{"step", "%d", []string{"step"}},
-	{"p_w", "%.4f", []string{"p_w"}},
-	{"p_l", "%.5f", []string{"p_l"}},
-	{"p_w + p_l", "%.4f", []string{"p_wl"}},
-	{"cos(g_w, g_l)", "%.3f", []string{"cos"}},
+	{"step", "%d", []string{"step"}, nil},
+	{"p_w", "%.4f", []string{"p_w"}, nil},
+	{"p_l", "%.5f", []string{"p_l"}, nil},
+	{"p_w + p_l", "%.4f", []string{"p_wl"}, nil},
+	{"cos(g_w, g_l)", "%.3f", []string{"cos"}, nil},
 }
 
 // massSink reduces the pairs table's rows to the mass table.

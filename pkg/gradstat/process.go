@@ -133,12 +133,20 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 					continue
 				}
 				if truncated {
-					err = truncatedError("truncated stream (no end-of-stream marker): this is the last complete step; the statistics up to it were written")
+					// A finished run's stream (or a loose one) is cut: say
+					// where, from the reader's own account of the cut.
+					done := ""
+					if in.Dir != "" {
+						done = ", though the run has DONE (the file was cut after the run ended)"
+					}
 					if f.complete < 0 {
-						stepErr = &InputError{File: f.name, Step: -1, Err: truncatedError("truncated stream: no complete step")}
+						stepErr = &InputError{File: f.name, Step: -1, Err: truncatedError(
+							fmt.Sprintf("%s%s; no complete step", cutDetail(err), done))}
 						break
 					}
-					stepErr = &InputError{File: f.name, Step: f.complete, Err: err}
+					stepErr = &InputError{File: f.name, Step: f.complete, Err: truncatedError(
+						fmt.Sprintf("%s%s; this is the last complete step, the statistics up to it were written",
+							cutDetail(err), done))}
 					break
 				}
 				stepErr = err // runfmt names the file and the last complete step
@@ -150,6 +158,20 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 		stepErr = err
 	}
 	return stepErr
+}
+
+// cutDetail returns what a reader said of a stream's truncation without the
+// file name and step it prefixes: the innermost error that wraps
+// runfmt.ErrTruncated, e.g. "truncated Arrow stream: the input ends inside a
+// message body at byte 68716 (100 bytes missing)".
+func cutDetail(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil || next == runfmt.ErrTruncated {
+			return err.Error()
+		}
+		err = next
+	}
 }
 
 // truncatedError is a truncation error: its message, and errors.Is

@@ -20,20 +20,30 @@ type RunInfo struct {
 	Config json.RawMessage `json:"config,omitempty"`
 }
 
-// RunsMetadata reads the schema of the first readable stream of each input
-// and returns the JSON list of RunInfo written as the "runs" metadata of the
-// output (so a table row's run label leads to the run's train config), and
-// an Opener to use from then on: it replays the bytes consumed from standard
-// input. Unreadable inputs are skipped here; Process reports them.
-func RunsMetadata(inputs []Input, open Opener) (string, Opener) {
+// RunsMetadata reads the schema of every stream of each input and returns
+// the JSON list of RunInfo (one per input, from its first stream) written as
+// the "runs" metadata of the output (so a table row's run label leads to the
+// run's train config), and an Opener to use from then on: it replays the
+// bytes consumed from standard input. The first input that cannot be opened
+// or does not start as one of the run formats is the error (Process would
+// stop there too), so that a command can refuse its inputs before it writes
+// a byte.
+func RunsMetadata(inputs []Input, open Opener) (string, Opener, error) {
 	var stdin []byte
 	var stdinRC io.ReadCloser
-	var infos []RunInfo
+	replay := func(p string) (io.ReadCloser, error) {
+		if p == "-" && stdinRC != nil {
+			return readCloser{io.MultiReader(bytes.NewReader(stdin), stdinRC), stdinRC}, nil
+		}
+		return open(p)
+	}
+	infos := []RunInfo{}
 	for _, in := range inputs {
+		seen := false
 		for _, p := range in.Files {
 			rc, err := open(p)
 			if err != nil {
-				continue
+				return "", replay, &InputError{File: displayName(p), Step: -1, Err: err}
 			}
 			var buf bytes.Buffer
 			r := io.Reader(rc)
@@ -47,10 +57,14 @@ func RunsMetadata(inputs []Input, open Opener) (string, Opener) {
 				rc.Close()
 			}
 			if err != nil {
-				continue
+				return "", replay, err // runfmt's message names the input
 			}
 			m := a.Meta
 			a.Release()
+			if seen {
+				continue
+			}
+			seen = true
 			ri := RunInfo{Run: in.Label, RunID: m.RunID, Loss: m.Loss, Mode: m.Mode, Source: in.Dir}
 			if ri.Source == "" {
 				ri.Source = displayName(p)
@@ -59,20 +73,10 @@ func RunsMetadata(inputs []Input, open Opener) (string, Opener) {
 				ri.Config = json.RawMessage(m.Config)
 			}
 			infos = append(infos, ri)
-			break
 		}
-	}
-	if infos == nil {
-		infos = []RunInfo{}
 	}
 	js, _ := json.Marshal(infos)
-	replay := func(p string) (io.ReadCloser, error) {
-		if p == "-" && stdinRC != nil {
-			return readCloser{io.MultiReader(bytes.NewReader(stdin), stdinRC), stdinRC}, nil
-		}
-		return open(p)
-	}
-	return string(js), replay
+	return string(js), replay, nil
 }
 
 type readCloser struct {

@@ -43,6 +43,7 @@ func kindRunCols(k string) []Column {
 		{k + "_case1", Float, "fraction of " + k + " pair-steps in paper case 1 (ideal), pooled over all steps"},
 		{k + "_case2", Float, "fraction in case 2 (both fall)"},
 		{k + "_case3", Float, "fraction in case 3 (both rise)"},
+		{k + "_norm_l_larger", Float, "fraction of " + k + " pair-steps with ‖g_l‖ > ‖g_w‖ (the rejected gradient the longer; pair-steps without both norms skipped)"},
 		{k + "_loss_case1", Float, "fraction in loss-aware case 1 (the update's own d_w, d_l; normalized under -normalize)"},
 		{k + "_loss_case2", Float, "fraction in loss-aware case 2"},
 		{k + "_loss_case3", Float, "fraction in loss-aware case 3"},
@@ -126,6 +127,7 @@ type KindStats struct {
 	Cases, LossCases       [entangle.NumCases]int
 	FellObs, Fell, FellPrd int // pair-steps with an observed change, where it fell, predicted to fall
 	AgreeN, Agree          int // pair-steps with an observed change and a loss case; where the two agree on "chosen falls"
+	NormN, NormLLarger     int // pair-steps with both norms; where ‖g_l‖ > ‖g_w‖
 }
 
 // CosMean returns the mean over steps of the per-step mean cos.
@@ -218,6 +220,12 @@ func (rc *RunCollector) Step(v *StepView) {
 		k := r.Kinds[p.Kind]
 		k.N++
 		k.Cases[ps.Case]++
+		if finite(p.WW) && finite(p.LL) {
+			k.NormN++
+			if p.LL > p.WW {
+				k.NormLLarger++
+			}
+		}
 		if finite(ps.DW) && finite(ps.DL) {
 			k.LossCases[ps.LossCase]++
 		}
@@ -347,6 +355,7 @@ func (rc *RunCollector) Table() *Batch {
 			for c := 1; c <= 3; c++ {
 				b.Float(fmt.Sprintf("%s_case%d", kind, c), float64(k.Cases[c])/n)
 			}
+			b.Float(kind+"_norm_l_larger", float64(k.NormLLarger)/float64(k.NormN))
 			b.Float(kind+"_chosen_fell", float64(k.Fell)/float64(k.FellObs))
 			b.Float(kind+"_chosen_fell_pred", float64(k.FellPrd)/n)
 			b.Float(kind+"_fell_agree", float64(k.Agree)/float64(k.AgreeN))

@@ -99,6 +99,8 @@ func TestRunsHandWorked(t *testing.T) {
 	wantF(t, r, "train_case1", 0.5)
 	wantF(t, r, "train_case2", 0.25)
 	wantF(t, r, "train_case3", 0.25)
+	// ‖g_l‖² > ‖g_w‖² only for p3 (1 < 4; p1 ties at 4, p2 and p4 do not).
+	wantF(t, r, "train_norm_l_larger", 0.25)
 	wantF(t, r, "train_loss_case1", 0.25) // p1
 	wantF(t, r, "train_loss_case2", 0.5)  // p3, p4
 	wantF(t, r, "train_loss_case3", 0.25) // p2

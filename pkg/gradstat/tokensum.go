@@ -19,11 +19,11 @@ var TokenSumColumns = cols(runCols, []Column{
 
 // tokenSumLayout is the tokensum table's -format md layout.
 var tokenSumLayout = []MDCell{
-	{"step", "%d", []string{"step"}},
-	{"pair", "%d", []string{"pair"}},
-	{"cos contrastive", "%.3f", []string{"contrastive_mean"}},
-	{"mean cos aligned shared (n)", "%.3f (%d)", []string{"aligned_shared_mean", "aligned_shared_n"}},
-	{"mean cos other (n)", "%.3f (%d)", []string{"other_mean", "other_n"}},
+	{"step", "%d", []string{"step"}, nil},
+	{"pair", "%d", []string{"pair"}, nil},
+	{"cos contrastive", "%.3f", []string{"contrastive_mean"}, nil},
+	{"mean cos aligned shared (n)", "%.3f (%d)", []string{"aligned_shared_mean", "aligned_shared_n"}, nil},
+	{"mean cos other (n)", "%.3f (%d)", []string{"other_mean", "other_n"}, nil},
 }
 
 // tokenSumSink keeps the summary rows of the tokens table.

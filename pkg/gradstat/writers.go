@@ -282,11 +282,13 @@ func NewMarkdownSink(w io.Writer, cols []Column, layout []MDCell) Sink {
 // MDCell is one cell of a table's markdown layout: the header Title and
 // the fmt Format of the values of the columns Cols, in order (an Int
 // column's value is an int64, a Float's a float64, a String's a string, a
-// Bool's a bool). The cell is empty when any of the values is null.
+// Bool's a bool; a Float's the string Float returns when Float is set). The
+// cell is empty when any of the values is null.
 type MDCell struct {
 	Title  string
 	Format string
 	Cols   []string
+	Float  func(float64) string // nil: the float64 itself
 }
 
 // writeLayout writes the rows of b by s.layout.
@@ -314,7 +316,11 @@ func (s *mdSink) writeLayout(b *Batch) {
 				case Int:
 					args = append(args, b.Ints[c][r])
 				case Float:
-					args = append(args, b.Fls[c][r])
+					if cell.Float != nil {
+						args = append(args, cell.Float(b.Fls[c][r]))
+					} else {
+						args = append(args, b.Fls[c][r])
+					}
 				case String:
 					args = append(args, b.Strs[c][r])
 				default:

@@ -73,8 +73,8 @@
 // ∇θ Σ_j dlogp[j]·lp[j] to a gradient buffer, so dlogp = 1 gives ∇θ log π(y|x),
 // a one-hot dlogp a per-token gradient and dlogp = -1/N the SFT cross-entropy
 // gradient. The LM head runs only at positions respStart-1..n-2: a workspace
-// keeps the R response rows of logits, recomputes each row's softmax in
-// Backward, and holds the logits' gradient for 32 rows at a time. Its
+// keeps the R response rows of logits and of their softmax (for Backward),
+// and holds the logits' gradient for 32 rows at a time. Its
 // buffers grow with the longest sequence it has seen (WorkspaceBytes), so a
 // model of context 1024 run on 128-token sequences holds 128-token buffers.
 //

@@ -213,7 +213,7 @@ type Workspace[F Float] struct {
 	lnf        []F // (T,C) final LayerNorm output
 	lnfm, lnfr []F // (T)
 	logits     []F // (R,V): the LM head runs at response positions only
-	prow       []F // (V) one row's probabilities
+	probs      []F // (R,V) softmax of each logits row, kept for the backward
 	lp         []F // (T)
 
 	// gradient scratch, shared by all layers
@@ -306,7 +306,7 @@ func (ws *Workspace[F]) reserve(n, R int) {
 	if R > ws.capR {
 		Rc := wsCap(R, cfg.T)
 		ws.capR, ws.n = Rc, 0
-		ws.logits, ws.prow, ws.dlogits = mk(Rc*V), mk(V), mk(min(Rc, headChunk)*V)
+		ws.logits, ws.probs, ws.dlogits = mk(Rc*V), mk(Rc*V), mk(min(Rc, headChunk)*V)
 	}
 }
 
@@ -317,8 +317,8 @@ func (ws *Workspace[F]) reserve(n, R int) {
 // (7C + Q3 + G·F + F)·N + 4·N + H·N² floats of activations, then
 // (6C + Q3 + G·F + F)·N + 3·N + H·N² of final activations and gradient
 // scratch (plus N·C for a parallel residual and N·D for rotary tables), N·V
-// logits (R ≤ N response rows), min(N, 32)·V logit gradients and V
-// probabilities, and N int32 tokens. For GPT-2 (Q3 = 3C, F = 4C) the
+// logits and N·V probabilities (R ≤ N response rows), min(N, 32)·V logit
+// gradients, and N int32 tokens. For GPT-2 (Q3 = 3C, F = 4C) the
 // per-block term is 18·N·C and the other 17·N·C. It is a float64 so that an
 // absurd config gives a huge number, not an overflow.
 func WorkspaceBytes(cfg Config, n, elem int) float64 {
@@ -329,7 +329,7 @@ func WorkspaceBytes(cfg Config, n, elem int) float64 {
 	if cfg.Block().Parallel {
 		extra += N * C
 	}
-	floats := L*((7*C+Q3+FC+FF)*N+4*N+H*N*N) + (6*C+Q3+FC+FF)*N + 3*N + H*N*N + extra + (N+min(N, float64(headChunk))+1)*V
+	floats := L*((7*C+Q3+FC+FF)*N+4*N+H*N*N) + (6*C+Q3+FC+FF)*N + 3*N + H*N*N + extra + (2*N+min(N, float64(headChunk)))*V
 	return floats*float64(elem) + 4*N
 }
 
@@ -419,14 +419,14 @@ func (ws *Workspace[F]) forwardFrom(tokens []int32, respStart, p int) []F {
 	ws.normF(ws.lnf[p*C:], ws.lnfm[p:], ws.lnfr[p:], x[p*C:], w0.lnfw, w0.lnfb, m)
 	// logits (R,V) = lnf[respStart-1 : n-1] · headᵀ, no bias; head row j is
 	// position respStart-1+j and its target is tokens[respStart+j]. Rows at
-	// positions < p keep their logits; their log-probs are recomputed from the
-	// row whose target is at position p.
+	// positions < p keep their logits and probabilities; their log-probs are
+	// recomputed from the row whose target is at position p.
 	jl := min(R, max(0, p-respStart+1)) // first row whose logits change
 	jt := min(R, max(0, p-respStart))   // first row whose target may change
 	ws.matmulF(ws.logits[jl*V:], ws.lnf[(respStart-1+jl)*C:], w0.head, nil, R-jl, C, V)
-	for j := jt; j < R; j++ { // row by row: the probabilities are not kept (Backward recomputes them)
-		logProbForward(ws.lp[j:j+1], ws.prow, ws.logits[j*V:(j+1)*V], ws.tokens[respStart+j:respStart+j+1], 1, V)
-	}
+	// The probabilities are kept for Backward (row jt's are rewritten with
+	// the same bits).
+	logProbForward(ws.lp[jt:R], ws.probs[jt*V:R*V], ws.logits[jt*V:R*V], ws.tokens[respStart+jt:respStart+R], R-jt, V)
 	return ws.lp[:R:R]
 }
 
@@ -490,22 +490,18 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 	}
 
 	// we kick off the chain rule with dlogp, the weight of each response
-	// token's log-prob, headChunk response rows at a time: each row's
-	// probabilities are recomputed from its logits by the forward's own code
-	// (the same bits), and the head's weight gradient takes the chunks' rows
-	// in increasing order, which is the order of one product over all R rows
-	// (gemm's contract: each element accumulates its k products in order).
+	// token's log-prob, headChunk response rows at a time, from the
+	// probabilities the forward kept (not recomputed: that cost one more
+	// softmax per row), and the head's weight gradient takes the chunks'
+	// rows in increasing order, which is the order of one product over all
+	// R rows (gemm's contract: each element accumulates its k products in
+	// order).
 	clear(ws.dlnf[:n*C]) // the rows outside the chunks stay 0
-	var lp1 [1]F
 	for j0 := 0; j0 < R; j0 += headChunk {
 		k := min(headChunk, R-j0)
 		d := ws.dlogits[:k*V]
 		clear(d)
-		for j := j0; j < j0+k; j++ {
-			tgt := ws.tokens[rs+j : rs+j+1]
-			logProbForward(lp1[:], ws.prow, ws.logits[j*V:(j+1)*V], tgt, 1, V)
-			logProbBackward(d[(j-j0)*V:(j-j0+1)*V], dlogp[j:j+1], ws.prow, tgt, 1, V)
-		}
+		logProbBackward(d, dlogp[j0:j0+k], ws.probs[j0*V:(j0+k)*V], ws.tokens[rs+j0:rs+j0+k], k, V)
 		ws.matmulB(ws.dlnf[(rs-1+j0)*C:], g.head, nil, d, ws.lnf[(rs-1+j0)*C:], p.head, k, C, V, set && j0 == 0)
 	}
 	clear(ws.dres[:n*C])

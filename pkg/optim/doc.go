@@ -10,7 +10,8 @@
 //
 //   - SGD: PyTorch's torch.optim.SGD (momentum, L2 weight decay added to the gradient).
 //   - AdamW: PyTorch's torch.optim.AdamW (Loshchilov & Hutter 2019, "Decoupled
-//     Weight Decay Regularization"), β1 0.9, β2 0.999, ε 1e-8.
+//     Weight Decay Regularization"); its Adam holds β1, β2, ε (PyTorch's defaults 0.9,
+//     0.999, 1e-8 from NewAdamW; train -adam-beta1, -adam-beta2, -adam-eps).
 //   - ClipGlobalNorm: scale the gradient so that its L2 norm is at most maxNorm.
 //   - Schedule: warmup then cosine, linear or constant decay, a pure function of
 //     the step, shaped like nanoGPT's get_lr.
@@ -18,8 +19,9 @@
 // Every update is element-wise and computed in float64, so results do not
 // depend on GOMAXPROCS; AdamW.Step runs fixed parts of the vector on up to
 // GOMAXPROCS goroutines (each element is computed alone, so the bits are
-// those of the serial loop). ClipGlobalNorm sums squares in index order in
-// float64.
+// those of the serial loop). ClipGlobalNorm sums squares in float64 over
+// the same fixed parts, in index order within each, and adds the parts'
+// sums in order, so its norm does not depend on GOMAXPROCS either.
 //
 //	opt := optim.NewAdamW[float32](len(m.Params), 0.1)
 //	norm := optim.ClipGlobalNorm(grad, 1.0)

@@ -3,7 +3,9 @@ package optim
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -79,16 +81,35 @@ func (o *SGD[F]) Split(pre, hist []float64, params, grads []F, lr float64) {
 }
 
 // AdamW is torch.optim.AdamW (Loshchilov & Hutter 2019; Kingma & Ba 2015) with
-// β1 = 0.9, β2 = 0.999, ε = 1e-8. At step t = T+1:
+// the hyperparameters Adam (β1, β2, ε; PyTorch's defaults 0.9, 0.999, 1e-8 from
+// NewAdamW). At step t = T+1:
 //
 //	θ = θ·(1 - lr·WeightDecay)                 (decoupled weight decay)
 //	m = β1·m + (1-β1)·g
 //	v = β2·v + (1-β2)·g²
 //	θ = θ - lr · (m/(1-β1^t)) / (sqrt(v/(1-β2^t)) + ε)
+//
+// 1−β1 and 1−β2 are those of β's shortest decimal (Adam.complements): for
+// β2 = 0.999 the factor is the double nearest 0.001, where PyTorch's 1 − 0.999
+// in double arithmetic is one ulp away.
 type AdamW[F Float] struct {
+	Adam
 	WeightDecay float64
 	M, V        []F // (N) first and second moments
 	T           int // number of steps taken (Adam's t after the step); saved in checkpoints
+}
+
+// Adam holds Adam's hyperparameters.
+//
+//	| field | symbol | PyTorch name | default | domain  |
+//	|-------|--------|--------------|---------|---------|
+//	| Beta1 | β1     | betas[0]     | 0.9     | [0, 1)  |
+//	| Beta2 | β2     | betas[1]     | 0.999   | [0, 1)  |
+//	| Eps   | ε      | eps          | 1e-8    | (0, ∞)  |
+type Adam struct {
+	Beta1 float64 `json:"beta1"`
+	Beta2 float64 `json:"beta2"`
+	Eps   float64 `json:"eps"`
 }
 
 // AdamW hyperparameters (PyTorch's defaults).
@@ -98,9 +119,43 @@ const (
 	Eps   = 1e-8
 )
 
-// NewAdamW returns AdamW over n parameters with zero moments.
+// DefaultAdam returns PyTorch's defaults: β1 0.9, β2 0.999, ε 1e-8.
+func DefaultAdam() Adam { return Adam{Beta1: Beta1, Beta2: Beta2, Eps: Eps} }
+
+// Validate reports the first hyperparameter outside its domain (see Adam).
+func (a Adam) Validate() error {
+	switch {
+	case !(a.Beta1 >= 0 && a.Beta1 < 1):
+		return fmt.Errorf("adam β1 must be in [0, 1), got %v", a.Beta1)
+	case !(a.Beta2 >= 0 && a.Beta2 < 1):
+		return fmt.Errorf("adam β2 must be in [0, 1), got %v", a.Beta2)
+	case !(a.Eps > 0) || math.IsInf(a.Eps, 1):
+		return fmt.Errorf("adam ε must be > 0 and finite, got %v", a.Eps)
+	}
+	return nil
+}
+
+// complements returns 1−β1 and 1−β2 rounded once from β's shortest decimal
+// representation (strconv's 'g', -1), so that 0.9 and 0.999 give the doubles
+// nearest 0.1 and 0.001, as the constant expressions 1−Beta1 and 1−Beta2 do.
+func (a Adam) complements() (c1, c2 float64) {
+	return complement(a.Beta1), complement(a.Beta2)
+}
+
+func complement(b float64) float64 {
+	d := strconv.FormatFloat(b, 'g', -1, 64)
+	x, _, err := big.ParseFloat(d, 10, 256, big.ToNearestEven)
+	if err != nil {
+		return 1 - b // unreachable: FormatFloat's output parses
+	}
+	c, _ := new(big.Float).SetPrec(256).Sub(big.NewFloat(1), x).Float64()
+	return c
+}
+
+// NewAdamW returns AdamW over n parameters with zero moments and PyTorch's
+// default β1, β2, ε (set Adam to change them before the first step).
 func NewAdamW[F Float](n int, weightDecay float64) *AdamW[F] {
-	return &AdamW[F]{WeightDecay: weightDecay, M: make([]F, n), V: make([]F, n)}
+	return &AdamW[F]{Adam: DefaultAdam(), WeightDecay: weightDecay, M: make([]F, n), V: make([]F, n)}
 }
 
 // Step applies one AdamW step with learning rate lr to params.
@@ -109,19 +164,21 @@ func (o *AdamW[F]) Step(params, grads []F, lr float64) {
 	if len(params) != len(grads) || len(o.M) != len(params) || len(o.V) != len(params) {
 		panic("optim: slice lengths do not match")
 	}
+	b1, b2, eps := o.Beta1, o.Beta2, o.Eps
+	c1, c2 := o.complements()
 	t := float64(o.T + 1)
-	bc1 := 1 - math.Pow(Beta1, t)
-	bc2 := 1 - math.Pow(Beta2, t)
+	bc1 := 1 - math.Pow(b1, t)
+	bc2 := 1 - math.Pow(b2, t)
 	decay := 1 - lr*o.WeightDecay
 	parts(len(params), func(lo, hi int) {
 		ps, gs, ms, vs := params[lo:hi], grads[lo:hi], o.M[lo:hi], o.V[lo:hi]
 		for i := range ps {
 			g := float64(gs[i])
-			m := Beta1*float64(ms[i]) + (1-Beta1)*g
-			v := Beta2*float64(vs[i]) + (1-Beta2)*g*g
+			m := b1*float64(ms[i]) + c1*g
+			v := b2*float64(vs[i]) + c2*g*g
 			ms[i], vs[i] = F(m), F(v)
 			p := float64(ps[i]) * decay
-			ps[i] = F(p - lr*(m/bc1)/(math.Sqrt(v/bc2)+Eps))
+			ps[i] = F(p - lr*(m/bc1)/(math.Sqrt(v/bc2)+eps))
 		}
 	})
 	o.T++
@@ -179,33 +236,51 @@ func (o *AdamW[F]) Split(pre, hist []float64, params, grads []F, lr float64) {
 	if len(params) != len(grads) || len(o.M) != len(params) || len(pre) != len(params) || len(hist) != len(params) {
 		panic("optim: slice lengths do not match")
 	}
+	b1, b2, eps := o.Beta1, o.Beta2, o.Eps
+	c1, c2 := o.complements()
 	t := float64(o.T + 1)
-	bc1 := 1 - math.Pow(Beta1, t)
-	bc2 := 1 - math.Pow(Beta2, t)
+	bc1 := 1 - math.Pow(b1, t)
+	bc2 := 1 - math.Pow(b2, t)
 	for i := range params {
 		g := float64(grads[i])
-		v := Beta2*float64(o.V[i]) + (1-Beta2)*g*g
-		d := bc1 * (math.Sqrt(v/bc2) + Eps)
-		pre[i] = lr * (1 - Beta1) / d
-		hist[i] = -lr*Beta1*float64(o.M[i])/d - lr*o.WeightDecay*float64(params[i])
+		v := b2*float64(o.V[i]) + c2*g*g
+		d := bc1 * (math.Sqrt(v/bc2) + eps)
+		pre[i] = lr * c1 / d
+		hist[i] = -lr*b1*float64(o.M[i])/d - lr*o.WeightDecay*float64(params[i])
 	}
 }
 
-// ClipGlobalNorm returns the L2 norm of grads (summed in float64, in index
-// order) and, if it exceeds maxNorm > 0, scales grads by maxNorm/norm
-// (torch.nn.utils.clip_grad_norm_, without its 1e-6 fudge). maxNorm ≤ 0 only
-// measures.
+// ClipGlobalNorm returns the L2 norm of grads and, if it exceeds maxNorm >
+// 0, scales grads by maxNorm/norm (torch.nn.utils.clip_grad_norm_, without
+// its 1e-6 fudge). maxNorm ≤ 0 only measures. The squares are summed in
+// float64 over the fixed parts of partLen elements (each in index order),
+// and the parts' sums are added in order: the parts run on up to GOMAXPROCS
+// goroutines, and the bits do not depend on how many. (A vector of at most
+// partLen elements is one part: the serial sum.)
 func ClipGlobalNorm[F Float](grads []F, maxNorm float64) (norm float64) {
+	n := len(grads)
+	sums := make([]float64, (n+partLen-1)/partLen)
+	parts(n, func(lo, hi int) {
+		for k := lo; k < hi; k += partLen {
+			var s float64
+			for _, g := range grads[k:min(hi, k+partLen)] {
+				s += float64(g) * float64(g)
+			}
+			sums[k/partLen] = s
+		}
+	})
 	var s float64
-	for _, g := range grads {
-		s += float64(g) * float64(g)
+	for _, x := range sums {
+		s += x
 	}
 	norm = math.Sqrt(s)
 	if maxNorm > 0 && norm > maxNorm {
 		scale := maxNorm / norm
-		for i, g := range grads {
-			grads[i] = F(float64(g) * scale)
-		}
+		parts(n, func(lo, hi int) {
+			for i, g := range grads[lo:hi] {
+				grads[lo+i] = F(float64(g) * scale)
+			}
+		})
 	}
 	return norm
 }

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 )
@@ -179,6 +180,73 @@ func TestSplit(t *testing.T) {
 	}
 }
 
+// TestAdamParams: two steps with β1 0.5, β2 0.75, ε 0.1, no decay, lr 0.1,
+// θ0 = 1, g = 2 then −2, by hand (every quantity exact in binary):
+//
+//	step 1: m = 0.5·2 = 1;  v = 0.25·4 = 1;  m̂ = 1/0.5 = 2;  v̂ = 1/0.25 = 4
+//	        θ = 1 − 0.1·2/(2 + 0.1) = 1 − 0.2/2.1
+//	step 2: m = 0.5·1 − 1 = −0.5;  v = 0.75·1 + 1 = 1.75
+//	        m̂ = −0.5/0.75;  v̂ = 1.75/0.4375 = 4
+//	        θ = θ1 + 0.1·(0.5/0.75)/(2 + 0.1)
+//
+// The defaults are PyTorch's, their complements the constants' (so every run
+// without the flags is unchanged), and Split still matches Step.
+func TestAdamParams(t *testing.T) {
+	o := NewAdamW[float64](1, 0)
+	o.Adam = Adam{Beta1: 0.5, Beta2: 0.75, Eps: 0.1}
+	p := []float64{1}
+	o.Step(p, []float64{2}, 0.1)
+	want := 1 - 0.2/2.1
+	if math.Abs(p[0]-want) > 1e-15 || o.M[0] != 1 || o.V[0] != 1 {
+		t.Errorf("step 1: θ %.17g m %v v %v, want %.17g 1 1", p[0], o.M[0], o.V[0], want)
+	}
+	o.Step(p, []float64{-2}, 0.1)
+	want += 0.1 * (0.5 / 0.75) / 2.1
+	if math.Abs(p[0]-want) > 1e-15 || o.M[0] != -0.5 || o.V[0] != 1.75 {
+		t.Errorf("step 2: θ %.17g m %v v %v, want %.17g -0.5 1.75", p[0], o.M[0], o.V[0], want)
+	}
+
+	if d := NewAdamW[float32](1, 0).Adam; d != (Adam{0.9, 0.999, 1e-8}) || d != DefaultAdam() {
+		t.Errorf("NewAdamW's defaults %+v, want PyTorch's 0.9 0.999 1e-8", d)
+	}
+	if c1, c2 := DefaultAdam().complements(); c1 != 1-Beta1 || c2 != 1-Beta2 {
+		t.Errorf("default complements %.17g %.17g, want the constants' %.17g %.17g", c1, c2, 1-Beta1, 1-Beta2)
+	}
+	for _, tc := range []struct{ b, want float64 }{{0, 1}, {0.5, 0.5}, {0.95, 0.05}, {0.99, 0.01}, {0.9999, 0.0001}} {
+		if got := complement(tc.b); got != tc.want {
+			t.Errorf("complement(%v) = %.17g, want %.17g", tc.b, got, tc.want)
+		}
+	}
+
+	const n = 20
+	a := NewAdamW[float64](n, 0.05)
+	a.Adam = Adam{Beta1: 0.8, Beta2: 0.95, Eps: 1e-3}
+	p, g := make([]float64, n), make([]float64, n)
+	pre, hist, before := make([]float64, n), make([]float64, n), make([]float64, n)
+	for step := range 3 {
+		for i := range n {
+			p[i], g[i] = math.Sin(float64(5*i+step)), math.Cos(float64(3*i+step))
+		}
+		a.Split(pre, hist, p, g, 0.01)
+		copy(before, p)
+		a.Step(p, g, 0.01)
+		for i := range n {
+			if got, want := -pre[i]*g[i]+hist[i], p[i]-before[i]; math.Abs(got-want) > 1e-15 {
+				t.Fatalf("step %d param %d: −pre·g + hist = %.17g, Step changed θ by %.17g", step+1, i, got, want)
+			}
+		}
+	}
+
+	for _, bad := range []Adam{{1, 0.999, 1e-8}, {0.9, -0.1, 1e-8}, {0.9, 0.999, 0}, {0.9, 0.999, math.Inf(1)}, {math.NaN(), 0.999, 1e-8}} {
+		if bad.Validate() == nil {
+			t.Errorf("Validate accepted %+v", bad)
+		}
+	}
+	if err := DefaultAdam().Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestAdamWParts checks that AdamW.Step over a vector of several parts
 // (partLen) gives, for GOMAXPROCS 1, 2 and 4, the bits of the element-wise
 // formula computed serially here.
@@ -229,5 +297,41 @@ func BenchmarkAdamW(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		o.Step(p, g, 1e-3)
+	}
+}
+
+// TestClipGlobalNormParts: over 3.5 parts of random values (of different
+// scales) the norm is the
+// float64 sum of the parts' sums of squares (each in index order, parts
+// added in order), bit for bit, with GOMAXPROCS 1 and 3, and the clipped
+// values are F(g·maxNorm/norm).
+func TestClipGlobalNormParts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 0))
+	g := make([]float32, 3*partLen+partLen/2)
+	for i := range g { // parts of different scales: the order of their sums matters
+		g[i] = float32(rng.NormFloat64() * []float64{1, 1e-2, 3, 1e3}[i/partLen])
+	}
+	var want float64
+	for lo := 0; lo < len(g); lo += partLen {
+		var s float64
+		for _, x := range g[lo:min(len(g), lo+partLen)] {
+			s += float64(x) * float64(x)
+		}
+		want += s
+	}
+	want = math.Sqrt(want)
+	for _, procs := range []int{1, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		c := append([]float32(nil), g...)
+		norm := ClipGlobalNorm(c, 1)
+		runtime.GOMAXPROCS(prev)
+		if math.Float64bits(norm) != math.Float64bits(want) {
+			t.Errorf("GOMAXPROCS %d: norm %.17g, want %.17g", procs, norm, want)
+		}
+		for i := range c {
+			if w := float32(float64(g[i]) * (1 / want)); c[i] != w {
+				t.Fatalf("GOMAXPROCS %d: clipped[%d] = %v, want %v", procs, i, c[i], w)
+			}
+		}
 	}
 }

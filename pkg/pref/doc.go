@@ -38,7 +38,10 @@
 // and norms (the first pair's pass also clears dst and the sums block by
 // block, the last one's takes the batch sums' dots: no other pass over them),
 // so results are bit-identical for any GOMAXPROCS and any number
-// of lanes. The rejected side's forward reuses the chosen side's activations
+// of lanes. On two lanes (runCouples) pairs 2k and 2k+1 share one pass: each
+// block gets pair 2k and then pair 2k+1 while it is in cache, both lanes
+// take half of the blocks, and the blocks' dot sums are added in index order
+// afterwards (the same bits as two passes). The rejected side's forward reuses the chosen side's activations
 // over their shared prefix (model.Workspace.ForwardReuse; exact). Grad packs
 // the weights once for the step (model.Model.PackWeights), and the per-pair
 // pass runs on gemm.PairBlock's SIMD kernel (dots in 16 float64 lanes). With
@@ -55,7 +58,8 @@
 // its full gradient with model.Workspace.BackwardSet, the weight gradients
 // by per-sequence GEMMs with K = n, the sequence's tokens), then read once
 // by the pair's pass: 32 bytes per float32 parameter per pair (read g_w,
-// g_l, dst, Σg_w, Σg_l; write the last three).
+// g_l, dst, Σg_w, Σg_l; write the last three), 20 when two lanes add two
+// pairs per pass (dst and the sums read and written once for both).
 //
 // The other exact route is the "ghost" one of per-example gradient norms in
 // differentially private training (Goodfellow 2015; Li et al. 2022, ghost
@@ -149,7 +153,11 @@
 // gradient vectors (sequence gradients, per-token gradients of the first N
 // pairs) full or sketched with an entangle.Projection (Sketch or CountSketch),
 // UpdateVec the update's.
-// Step calls them in this order at the dump steps its caller asks for.
+// Step calls them in this order at the dump steps its caller asks for; when
+// nothing else needs the probes' gradients (no attribution, LoRA or learned
+// gate) it takes the probes after the update instead, with the model put
+// back at θ_before, and dots each probe's g_w, g_l with Δθ at once
+// (probesAround): the same bits without 2·NumParams values kept per probe.
 //
 // # Attribution
 //

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"entangle/pkg/model"
 )
 
 // TestFoldMatchesPasses: Grad's folded first and last pair passes (dst, sw,
@@ -19,12 +21,13 @@ import (
 //     the rounding of ~10⁵ additions, ≲ 10⁵·2⁻⁵³ ≈ 1e-11 worst case, far
 //     less in practice);
 //
-// for batches of 1 (first = last) and 5 pairs, the fused (dpo) and the
-// two-pass (Normalize) paths, and GOMAXPROCS 1 and 3.
+// for batches of 1 (first = last), 4 and 5 pairs, the fused (dpo) and the
+// two-pass (Normalize) paths, and GOMAXPROCS 1, 2 (two lanes: couple passes,
+// runCouples) and 3.
 func TestFoldMatchesPasses(t *testing.T) {
-	for _, B := range []int{1, 5} {
+	for _, B := range []int{1, 4, 5} {
 		for _, normalize := range []bool{false, true} {
-			for _, procs := range []int{1, 3} {
+			for _, procs := range []int{1, 2, 3} {
 				prev := runtime.GOMAXPROCS(procs)
 				checkFold(t, B, normalize)
 				runtime.GOMAXPROCS(prev)
@@ -82,6 +85,66 @@ func checkFold(t *testing.T, B int, normalize bool) {
 		want := v[1] * invB * invB
 		if math.Abs(v[0]-want) > 1e-12*math.Abs(want) {
 			t.Errorf("B %d normalize %v: batch statistic %v = %.17g, serial sums give %.17g", B, normalize, v[2], v[0], want)
+		}
+	}
+}
+
+// TestCouplesMatchSerial: with two lanes (GOMAXPROCS 2: runCouples, two
+// pairs per pass, each lane over half of the blocks) Grad's dst, every row's
+// dots and norms per group and the batch statistics are bit-identical to
+// one lane's (GOMAXPROCS 1: one pair per pass), in float32 and float64, for
+// batches of 2, 3 and 6 pairs, fused and Normalize, on a model whose larger
+// tensors span several blocks.
+func TestCouplesMatchSerial(t *testing.T) {
+	checkCouples[float32](t)
+	checkCouples[float64](t)
+}
+
+func checkCouples[F model.Float](t *testing.T) {
+	t.Helper()
+	run := func(procs, B int, normalize bool) ([]F, []float64) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		// wider than tinyCfg: the larger tensors span several blocks
+		// (passBlock), so that the block sums are combined across the split
+		cfg := model.Config{V: 64, T: 16, C: 32, L: 1, H: 2, Tied: true}
+		m := model.New[F](cfg)
+		m.Init(13)
+		for i := range m.Params {
+			m.Params[i] *= 3
+		}
+		s := NewStepper(m, Config{Loss: mustLoss(t, "dpo", 0), Normalize: normalize, Beta: 0.1})
+		batch := makePairs(rand.New(rand.NewPCG(19, 0)), B, cfg.V)
+		dst := make([]F, len(m.Params))
+		var stats []float64
+		for range 2 {
+			rows, st, err := s.Grad(dst, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				stats = append(stats, r.Dot, r.WW, r.LL, r.CW, r.CL)
+				stats = append(stats, r.DotG...)
+				stats = append(stats, r.WWG...)
+				stats = append(stats, r.LLG...)
+			}
+			stats = append(stats, st.BatchDot, st.BatchWW, st.BatchLL, st.Loss)
+		}
+		return dst, stats
+	}
+	for _, B := range []int{2, 3, 6} {
+		for _, normalize := range []bool{false, true} {
+			d1, s1 := run(1, B, normalize)
+			d2, s2 := run(2, B, normalize)
+			for i := range d1 {
+				if math.Float64bits(float64(d1[i])) != math.Float64bits(float64(d2[i])) {
+					t.Fatalf("%T B %d normalize %v: dst[%d] = %v with two lanes, %v with one", d1[0], B, normalize, i, d2[i], d1[i])
+				}
+			}
+			for i := range s1 {
+				if math.Float64bits(s1[i]) != math.Float64bits(s2[i]) {
+					t.Fatalf("%T B %d normalize %v: statistic %d = %v with two lanes, %v with one", d1[0], B, normalize, i, s2[i], s1[i])
+				}
+			}
 		}
 	}
 }

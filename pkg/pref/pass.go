@@ -170,3 +170,133 @@ func pairPass32(dst, sw, sl, gw, gl []float32, a, c float64, ranges []entangle.R
 		fold.D, fold.WW, fold.LL = bs[0]+bs[1], bs[2]+bs[3], bs[4]+bs[5]
 	}
 }
+
+// couplePair is one pair of a couple pass: its gradients, its coefficients
+// (dst += a·g_w + c·g_l), whether it is added at all (on: false for a pair
+// whose gradients failed) and whether its dots are taken.
+type couplePair[F model.Float] struct {
+	gw, gl   []F
+	a, c     float64
+	on, dots bool
+	gd       []entangle.GroupDot
+}
+
+// passBlocks returns the number of blocks of passBlock elements over the
+// ranges (each range in blocks of its own).
+func passBlocks(ranges []entangle.Range) int {
+	nb := 0
+	for _, r := range ranges {
+		nb += (r.Len + passBlock - 1) / passBlock
+	}
+	return nb
+}
+
+// coupleHalf is the pass of two consecutive pairs of the batch (ps[0], then
+// ps[1]) over the blocks lo..hi-1 of the ranges (numbered in index order):
+// each block gets pairPassFold's work for ps[0] and then for ps[1] while it
+// is in cache, so that dst, sw and sl are read and written once for two
+// pairs; every element's additions are those of the two pairs' passes in
+// batch order (the same bits). With first, dst, sw and sl are cleared block
+// by block before ps[0] is added; with last, the block's dots of sw, sl are
+// taken after ps[1]. The block sums that pairPassFold adds with Neumaier's
+// compensation are written to out (9 per block: ps[0]'s ⟨g_w,g_l⟩, ‖g_w‖²,
+// ‖g_l‖², ps[1]'s, the sums'), for coupleCombine to add in index order once
+// every block is done: two goroutines can run halves of the blocks, and the
+// results do not depend on how the blocks were split.
+func coupleHalf[F model.Float](dst, sw, sl []F, ps *[2]couplePair[F], ranges []entangle.Range, first, last bool, lo, hi int, out []float64, acc *[48]float64) {
+	b := 0
+	for _, r := range ranges {
+		nb := (r.Len + passBlock - 1) / passBlock
+		for k := max(0, lo-b); k < min(nb, hi-b); k++ {
+			off := r.Off + k*passBlock
+			end := min(off+passBlock, r.Off+r.Len)
+			d, u, v := dst[off:end], sw[off:end], sl[off:end]
+			if first {
+				clear(d)
+				clear(u)
+				clear(v)
+			}
+			o := out[9*(b+k) : 9*(b+k)+9]
+			for q := range ps {
+				if p := &ps[q]; p.on {
+					o[3*q], o[3*q+1], o[3*q+2] = blockAdd(d, u, v, p.gw[off:end], p.gl[off:end], p.a, p.c, p.dots, acc)
+				}
+			}
+			if last {
+				o[6], o[7], o[8] = blockAdd(nil, nil, nil, u, v, 0, 0, true, acc)
+			}
+		}
+		b += nb
+	}
+}
+
+// blockAdd is one block of pairPassFold's pass: with d != nil, d += F(a·x +
+// c·y), u += x, v += y; with dots, it returns ⟨x,y⟩, ‖x‖², ‖y‖² in float64
+// (pairPass32's and pairPassFold's code for one block: the same bits).
+func blockAdd[F model.Float](d, u, v, x, y []F, a, c float64, dots bool, acc *[48]float64) (dot, xx, yy float64) {
+	if unsafe.Sizeof(F(0)) == 4 {
+		*acc = [48]float64{}
+		pacc := acc
+		if !dots {
+			pacc = nil
+		}
+		gemm.PairBlock(num.As32(d), num.As32(u), num.As32(v), num.As32(x), num.As32(y), a, c, pacc)
+		if !dots {
+			return 0, 0, 0
+		}
+		return gemm.SumLanes(acc)
+	}
+	if d != nil {
+		y = y[:len(x)]
+		d, u, v = d[:len(x)], u[:len(x)], v[:len(x)]
+		for k, xk := range x {
+			yk := y[k]
+			d[k] += F(float64(a*float64(xk)) + float64(c*float64(yk)))
+			u[k] += xk
+			v[k] += yk
+		}
+	}
+	if !dots {
+		return 0, 0, 0
+	}
+	return blockDots(x, y)
+}
+
+// coupleCombine adds coupleHalf's block sums (out, every block done) in
+// index order with Neumaier's compensation, as pairPassFold does: each
+// pair's dots per range into its gd (pairs with dots), and with last the
+// sums' dots into fold.D, WW, LL.
+func coupleCombine[F model.Float](ps *[2]couplePair[F], ranges []entangle.Range, last bool, out []float64, fold *batchFold) {
+	var bs [6]float64
+	b := 0
+	for g, r := range ranges {
+		nb := (r.Len + passBlock - 1) / passBlock
+		var s [2][6]float64
+		for k := b; k < b+nb; k++ {
+			o := out[9*k : 9*k+9]
+			for q := range ps {
+				if ps[q].on && ps[q].dots {
+					t := &s[q]
+					t[0], t[1] = num.Neumaier(t[0], t[1], o[3*q])
+					t[2], t[3] = num.Neumaier(t[2], t[3], o[3*q+1])
+					t[4], t[5] = num.Neumaier(t[4], t[5], o[3*q+2])
+				}
+			}
+			if last {
+				bs[0], bs[1] = num.Neumaier(bs[0], bs[1], o[6])
+				bs[2], bs[3] = num.Neumaier(bs[2], bs[3], o[7])
+				bs[4], bs[5] = num.Neumaier(bs[4], bs[5], o[8])
+			}
+		}
+		for q := range ps {
+			if ps[q].on && ps[q].dots {
+				t := &s[q]
+				ps[q].gd[g] = entangle.GroupDot{Name: r.Name, Dot: t[0] + t[1], AA: t[2] + t[3], BB: t[4] + t[5]}
+			}
+		}
+		b += nb
+	}
+	if last {
+		fold.D, fold.WW, fold.LL = bs[0]+bs[1], bs[2]+bs[3], bs[4]+bs[5]
+	}
+}

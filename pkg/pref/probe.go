@@ -51,15 +51,58 @@ func (s *Stepper[F]) ProbeAfter(delta []F) []PairStats {
 		s.forwardPair(ln, &ps.pairs[i])
 		r := &ps.rows[i]
 		r.LogpWAfter, r.LogpLAfter = ln.w.z, ln.l.z
-		var pw, pl float64
-		gw, gl := ps.gw[i], ps.gl[i]
-		for k, d := range delta {
-			pw += float64(gw[k]) * float64(d)
-			pl += float64(gl[k]) * float64(d)
-		}
-		r.PredW, r.PredL = pw, pl
+		r.PredW, r.PredL = dotDelta(ps.gw[i], delta), dotDelta(ps.gl[i], delta)
 	}
 	return ps.rows
+}
+
+// probesAround is ProbeBefore then ProbeAfter(delta) for a model already at
+// θ_after = θ_before + delta, with before holding θ_before (Step's lean
+// probes): the model is put back at θ_before (swapping values with before,
+// which then holds θ_after), each probe's statistics and gradients are
+// computed there and its PredW, PredL taken at once from the lane's g_w,
+// g_l, then θ_after is restored for the log-probs after. No gradient is
+// kept (ProbeGrads is then empty). On an error the model stays at θ_before.
+func (s *Stepper[F]) probesAround(probes []Pair, before, delta []F) ([]PairStats, error) {
+	ps := &s.probes
+	ps.pairs = append(ps.pairs[:0], probes...)
+	ps.gw, ps.gl = nil, nil // none kept
+	ps.rows = growRows(ps.rows, len(probes), s.numGroups(), s.m.Cfg.C)
+	swapValues(s.m.Params, before)
+	s.batchKL(probes)
+	ln := s.main
+	for i := range probes {
+		if _, err := s.pairGrads(ln, &probes[i], &ps.rows[i], true); err != nil {
+			return nil, err
+		}
+		r := &ps.rows[i]
+		r.PredW, r.PredL = dotDelta(ln.gw, delta), dotDelta(ln.gl, delta)
+	}
+	swapValues(s.m.Params, before)
+	for i := range ps.pairs {
+		s.forwardPair(ln, &ps.pairs[i])
+		r := &ps.rows[i]
+		r.LogpWAfter, r.LogpLAfter = ln.w.z, ln.l.z
+	}
+	return ps.rows, nil
+}
+
+// dotDelta returns ⟨g, delta⟩ accumulated in float64 in index order (as
+// ProbeAfter).
+func dotDelta[F interface{ ~float32 | ~float64 }](g, delta []F) float64 {
+	var p float64
+	for k, d := range delta {
+		p += float64(g[k]) * float64(d)
+	}
+	return p
+}
+
+// swapValues exchanges the values of a and b (the model's views of its
+// parameters stay valid).
+func swapValues[F any](a, b []F) {
+	for i := range a {
+		a[i], b[i] = b[i], a[i]
+	}
 }
 
 // vector returns v as float32, projected by sk when sk is not nil. The

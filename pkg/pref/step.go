@@ -33,9 +33,17 @@ type stepState[F model.Float] struct {
 //  5. at dump steps: Δθ = θ_after − θ_before, the probes after it
 //     (ProbeAfter) and the update vector (UpdateVec).
 //
+// Probes without attribution, LoRA or the learned gate (the common case)
+// keep no gradient vector: step 3's probe statistics are taken after the
+// update instead (probesAround), with the model put back at θ_before for
+// them, and each probe's g_w, g_l is dotted with Δθ while it is in the
+// lane's buffers. The same computations on the same values: the same bits
+// as ProbeBefore then ProbeAfter, without their 2·NumParams values per probe.
+//
 // d is nil on steps without a dump. The result's slices are views valid
 // until the next Step. An error (a non-finite pair) leaves the parameters
-// unchanged when it comes before the update.
+// unchanged when it comes before the update; a non-finite probe in
+// probesAround leaves them at θ_before (the optimizer's state has moved).
 func (s *Stepper[F]) Step(dst []F, batch []Pair, d *Dump, update func(dst []F)) (*StepResult, error) {
 	r := &s.step.res
 	*r = StepResult{Grads: r.Grads[:0]}
@@ -59,8 +67,9 @@ func (s *Stepper[F]) Step(dst []F, batch []Pair, d *Dump, update func(dst []F)) 
 	if err != nil {
 		return nil, err
 	}
+	lean := probing && !attrib && s.lora == nil && s.cfg.Sparse != SparseLearned
 	if probing {
-		if !attrib || s.cfg.Sparse == SparseLearned {
+		if !lean && (!attrib || s.cfg.Sparse == SparseLearned) {
 			if r.Probes, err = s.ProbeBefore(d.Probes); err != nil {
 				return nil, fmt.Errorf("probe: %w", err)
 			}
@@ -85,7 +94,12 @@ func (s *Stepper[F]) Step(dst []F, batch []Pair, d *Dump, update func(dst []F)) 
 	for i, v := range s.params() {
 		st.delta[i] = v - st.before[i]
 	}
-	if probing {
+	switch {
+	case lean:
+		if r.Probes, err = s.probesAround(d.Probes, st.before, st.delta); err != nil {
+			return nil, fmt.Errorf("probe: %w", err)
+		}
+	case probing:
 		r.Probes = s.ProbeAfter(st.delta)
 	}
 	if d.Grads {

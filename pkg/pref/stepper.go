@@ -74,9 +74,12 @@ type Stepper[F model.Float] struct {
 	sw, sl []F        // Σ over pairs of g_w, g_l
 	fold   batchFold  // the first and last pair's extra work in their pass (pairPassFold)
 	rows   []PairStats
-	res    []loss.Result   // per pair, of the last Grad
-	errs   []error         // per pair, of the last Grad
-	turn   []chan struct{} // turn[i]: pair i may be added to the sums
+	res    []loss.Result    // per pair, of the last Grad
+	errs   []error          // per pair, of the last Grad
+	turn   []chan struct{}  // turn[i]: pair i may be added to the sums
+	bar    [2]chan struct{} // the two lanes' barrier of runCouples
+	cpl    [2]couplePair[F] // the couple of runCouples
+	blk    []float64        // coupleHalf's block sums
 	kl     float64
 	probes probeState[F]
 
@@ -260,6 +263,10 @@ func (s *Stepper[F]) runLanes(nl int, dst []F, batch []Pair, invB float64) {
 		}
 		s.lanes = append(s.lanes, newLane(s.m, s.m.NewSerialWorkspace(), gw, gl, len(s.groups)))
 	}
+	if nl == 2 {
+		s.runCouples(dst, batch, invB)
+		return
+	}
 	B := len(batch)
 	s.turn[0] <- struct{}{}
 	var wg sync.WaitGroup
@@ -282,13 +289,7 @@ func (s *Stepper[F]) runLanes(nl int, dst []F, batch []Pair, invB float64) {
 func (s *Stepper[F]) stepPair(ln *lane[F], dst []F, batch []Pair, i int, invB float64, ordered bool) {
 	p, row := &batch[i], &s.rows[i]
 	fused := !s.cfg.Normalize // (cw, cl) are known before the dots: one pass
-	r, err := s.pairGrads(ln, p, row, !fused)
-	if err == nil && len(s.agw) > 0 {
-		np := len(s.agw)
-		for k := range np {
-			attribDots(s.adots[4*(i*np+k):4*(i*np+k+1)], s.agw[k], s.agl[k], ln.gw, ln.gl)
-		}
-	}
+	r, err := s.pairGradsAttrib(ln, batch, i)
 	if ordered {
 		<-s.turn[i]
 	}
@@ -315,3 +316,108 @@ func (s *Stepper[F]) stepPair(ln *lane[F], dst []F, batch []Pair, i int, invB fl
 
 // Config returns the Stepper's configuration.
 func (s *Stepper[F]) Config() Config { return s.cfg }
+
+// pairGradsAttrib computes pair i's gradients on lane ln (pairGrads, with
+// the dots when the pass will not take them) and its attribution dots.
+func (s *Stepper[F]) pairGradsAttrib(ln *lane[F], batch []Pair, i int) (loss.Result, error) {
+	r, err := s.pairGrads(ln, &batch[i], &s.rows[i], s.cfg.Normalize)
+	if err == nil && len(s.agw) > 0 {
+		np := len(s.agw)
+		for k := range np {
+			attribDots(s.adots[4*(i*np+k):4*(i*np+k+1)], s.agw[k], s.agl[k], ln.gw, ln.gl)
+		}
+	}
+	return r, err
+}
+
+// runCouples is runLanes on two lanes: lane h computes pair i0+h of every
+// couple i0, i0+1 (i0 even), and once both pairs' gradients are ready the
+// two lanes add them to dst and the batch sums in one couple pass
+// (coupleHalf: dst, sw and sl are read and written once per two pairs),
+// each lane over half of the blocks; then lane 0 adds the block sums in
+// index order (coupleCombine) and finishes both rows in batch order. An
+// odd batch's last pair passes alone. The bits equal stepPair's one pair
+// after the other (the same block values, added in the same order).
+func (s *Stepper[F]) runCouples(dst []F, batch []Pair, invB float64) {
+	B := len(batch)
+	if s.bar[0] == nil {
+		s.bar = [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
+	}
+	nb := passBlocks(s.groups)
+	if len(s.blk) < 9*nb {
+		s.blk = make([]float64, 9*nb)
+	}
+	wait := func(h int) { // both lanes reach this point before either goes on
+		s.bar[1-h] <- struct{}{}
+		<-s.bar[h]
+	}
+	var wg sync.WaitGroup
+	for h := range 2 {
+		ln := s.lanes[h]
+		wg.Go(func() {
+			for i0 := 0; i0 < B; i0 += 2 {
+				if i0+1 == B {
+					if h == 0 {
+						s.stepPair(ln, dst, batch, i0, invB, false)
+					}
+					return
+				}
+				i := i0 + h
+				s.res[i], s.errs[i] = s.pairGradsAttrib(ln, batch, i)
+				wait(h)
+				if h == 0 {
+					s.setCouple(i0, invB)
+				}
+				wait(h)
+				c := &s.cpl
+				if c[0].on || c[1].on {
+					last := i0+1 == B-1
+					coupleHalf(dst, s.sw, s.sl, c, s.groups, s.fold.First, last, h*nb/2, (h+1)*nb/2, s.blk, ln.acc)
+				}
+				wait(h)
+				if h == 0 {
+					s.finishCouple(batch, i0, invB)
+				}
+				wait(h)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// setCouple fills s.cpl with pairs i0 and i0+1 (lanes 0 and 1).
+func (s *Stepper[F]) setCouple(i0 int, invB float64) {
+	fused := !s.cfg.Normalize
+	for q := range 2 {
+		i, ln := i0+q, s.lanes[q]
+		r, row := s.res[i], &s.rows[i]
+		a, c := -r.DW*invB, r.DL*invB
+		if !fused {
+			a, c = -row.CW*invB, row.CL*invB
+		}
+		s.cpl[q] = couplePair[F]{gw: ln.gw, gl: ln.gl, a: a, c: c, on: s.errs[i] == nil, dots: fused, gd: ln.gd}
+	}
+}
+
+// finishCouple completes pairs i0 and i0+1 after their couple pass: the
+// dots, the rows (fused) and the gate gradient, in batch order.
+func (s *Stepper[F]) finishCouple(batch []Pair, i0 int, invB float64) {
+	c := &s.cpl
+	if !c[0].on && !c[1].on {
+		return
+	}
+	coupleCombine(c, s.groups, i0+1 == len(batch)-1, s.blk, &s.fold)
+	s.fold.First = false
+	for q := range 2 {
+		i, ln := i0+q, s.lanes[q]
+		if s.errs[i] != nil {
+			continue
+		}
+		if !s.cfg.Normalize {
+			s.errs[i] = s.finishRow(ln, &batch[i], &s.rows[i], s.res[i])
+		}
+		if s.errs[i] == nil && s.cfg.Sparse == SparseLearned {
+			s.gate.addGrad(&ln.w, &ln.l, s.res[i], s.cfg.SparseLambda, invB, s.m.Cfg.C)
+		}
+	}
+}

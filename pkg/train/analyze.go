@@ -132,18 +132,9 @@ func Analyze(ctx context.Context, cfg AnalyzeConfig, d *prefdata.Dataset, opt Op
 	if err != nil {
 		return err
 	}
-	exs := d.Select(cfg.Split)
-	if cfg.Pairs > 0 && cfg.Pairs < len(exs) {
-		exs = exs[:cfg.Pairs]
-	}
-	var mine []prefdata.Example
-	for i := range exs {
-		if i%cfg.Shards == cfg.Shard {
-			mine = append(mine, exs[i])
-		}
-	}
-	if len(mine) == 0 {
-		return fmt.Errorf("the %s split has no pairs for shard %d/%d (%d pairs)", cfg.Split, cfg.Shard, cfg.Shards, len(exs))
+	mine, err := shardPairs(&cfg, d)
+	if err != nil {
+		return err
 	}
 	refPath := pc.Ref
 	if refPath == "" {
@@ -351,6 +342,25 @@ func writeBatches[R any, W interface {
 	return w.Close()
 }
 
+// shardPairs returns the pairs of cfg's shard: those of the first Pairs of
+// the split whose position is Shard modulo Shards.
+func shardPairs(cfg *AnalyzeConfig, d *prefdata.Dataset) ([]prefdata.Example, error) {
+	exs := d.Select(cfg.Split)
+	if cfg.Pairs > 0 && cfg.Pairs < len(exs) {
+		exs = exs[:cfg.Pairs]
+	}
+	var mine []prefdata.Example
+	for i := range exs {
+		if i%max(cfg.Shards, 1) == cfg.Shard {
+			mine = append(mine, exs[i])
+		}
+	}
+	if len(mine) == 0 {
+		return nil, fmt.Errorf("the %s split has no pairs for shard %d/%d (%d pairs)", cfg.Split, cfg.Shard, cfg.Shards, len(exs))
+	}
+	return mine, nil
+}
+
 // PrepareAnalyze resolves the model config of cfg.Init (headers only) and
 // checks the checkpoint and the reference against the dataset and the
 // memory available, before anything is allocated.
@@ -363,5 +373,14 @@ func PrepareAnalyze(cfg *AnalyzeConfig, d *prefdata.Dataset) error {
 	if err := CheckFits(cfg.Model, d); err != nil {
 		return err
 	}
-	return nil
+	mine, err := shardPairs(cfg, d)
+	if err != nil {
+		return err
+	}
+	maxLen, maxResp := 0, 0
+	for _, e := range mine {
+		maxLen = max(maxLen, len(e.Prompt)+max(len(e.Chosen), len(e.Rejected)))
+		maxResp = max(maxResp, len(e.Chosen), len(e.Rejected))
+	}
+	return CheckAnalyzeMemory(cfg, len(mine), maxLen, maxResp)
 }

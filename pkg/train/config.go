@@ -48,6 +48,9 @@ type Config struct {
 	Decay       string  `json:"decay"`        // "cosine" | "linear" | "constant"
 	MinLR       float64 `json:"min_lr"`       // learning rate at the end of the decay
 	Clip        float64 `json:"clip"`         // global-norm clipping threshold, 0 = off
+	// Adam holds AdamW's β1, β2 and ε when they differ from PyTorch's
+	// defaults (optim.DefaultAdam); nil, and absent from the JSON, otherwise.
+	Adam *optim.Adam `json:"adam,omitempty"`
 
 	Batch     int `json:"batch"`      // examples (sft) or pairs (pref) per step
 	Steps     int `json:"steps"`      // optimizer steps; resolved from Epochs when 0
@@ -101,6 +104,25 @@ func DefaultConfig() Config {
 	}
 }
 
+// AdamParams returns AdamW's β1, β2 and ε: Adam, or PyTorch's defaults when
+// it is nil.
+func (c *Config) AdamParams() optim.Adam {
+	if c.Adam != nil {
+		return *c.Adam
+	}
+	return optim.DefaultAdam()
+}
+
+// SetAdam records a as Adam, or nil when a is PyTorch's default (so that a
+// run without the flags writes the same configuration as before they
+// existed).
+func (c *Config) SetAdam(a optim.Adam) {
+	c.Adam = nil
+	if a != optim.DefaultAdam() {
+		c.Adam = &a
+	}
+}
+
 // Validate reports the first hyperparameter outside its domain, naming the
 // flag that sets it. Steps or Epochs must be positive.
 func (c *Config) Validate() error {
@@ -116,7 +138,9 @@ func (c *Config) Validate() error {
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("-momentum must be in [0, 1), got %v", c.Momentum)
 	case c.Momentum != 0 && c.Optim != OptimSGD:
-		return fmt.Errorf("-momentum applies to -optim sgd only (AdamW's β1 is fixed at %v)", optim.Beta1)
+		return fmt.Errorf("-momentum applies to -optim sgd only (AdamW's is -adam-beta1)")
+	case c.Adam != nil && c.Optim != OptimAdamW:
+		return fmt.Errorf("-adam-beta1, -adam-beta2 and -adam-eps apply to -optim adamw only")
 	case c.Warmup < 0:
 		return fmt.Errorf("-warmup must be ≥ 0, got %d", c.Warmup)
 	case c.Decay != "cosine" && c.Decay != "linear" && c.Decay != "constant":
@@ -141,6 +165,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("-ckpt-every must be ≥ 0, got %d", c.CkptEvery)
 	case c.SaveEvery < 0:
 		return fmt.Errorf("-save-every must be ≥ 0, got %d", c.SaveEvery)
+	}
+	if c.Adam != nil {
+		a := *c.Adam
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("-adam-beta1/-adam-beta2/-adam-eps: %w", err)
+		}
 	}
 	if c.Init == "" {
 		if err := c.Model.Validate(); err != nil {

@@ -17,11 +17,12 @@ const MemoryEnv = "ENTANGLE_MEMORY"
 // Memory is an estimate of the bytes a run holds at its peak, by part.
 type Memory struct {
 	Params, Grads, Optim, Lanes, Pref float64
+	Dumps                             float64 // -mode analyze: the gradient vectors kept for grads.arrows
 	LaneCount                         int
 }
 
 // Total returns the sum of the parts.
-func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes + m.Pref }
+func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes + m.Pref + m.Dumps }
 
 // MemoryNeed estimates the peak memory of a run of cfg on sequences of at
 // most maxLen tokens (the dataset's longest; the context T when unknown),
@@ -31,8 +32,13 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //	parameters  P                 (and the reference model's P in -mode pref)
 //	gradients   P
 //	optimizer   2P AdamW, P SGD with momentum, 0 plain SGD
-//	lanes       model.Lanes × (P + W): each lane's gradient and workspace
-//	pref        4P (snapshot, update, summed g_w, g_l) + 2P per probe pair
+//	lanes       n × (P + W): each lane's gradient and workspace; in -mode sft
+//	            n = lanesWithin(P + W) (at most laneBudget), in -mode pref
+//	            model.Lanes (pkg/pref's lanes hold g_w and g_l, 2P each, in
+//	            at most 2 GiB)
+//	pref        4P (snapshot, update, summed g_w, g_l), + 2P per probe pair
+//	            with -attrib (4P with -attrib-update), the learned gate or
+//	            LoRA (without them the probes keep no gradient: pref.Step)
 //
 // Under -lora-r (loraMemory) the optimizer's moments are the A adapter
 // parameters', there is no reference model unless -ref names one, and the
@@ -40,9 +46,17 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //
 // It is computed in float64, so an absurd config gives a huge figure, never
 // an overflow. The dataset, the Arrow writers and the Go runtime come on top.
+// A run uses fewer lanes when this estimate exceeds the memory available
+// (Lanes), and CheckMemory refuses it only when one lane does not fit.
 func MemoryNeed(cfg *Config, maxLen int) Memory {
+	return memoryNeed(cfg, maxLen, 0)
+}
+
+// memoryNeed is MemoryNeed with n SFT lanes (0: lanesWithin's).
+func memoryNeed(cfg *Config, maxLen, n int) Memory {
 	c := cfg.Model
 	P := 4 * numParams(c)
+	lane := P + model.WorkspaceBytes(c, min(maxLen, c.T), 4)
 	m := Memory{Params: P, Grads: P, LaneCount: model.Lanes}
 	switch {
 	case cfg.Optim == "sgd" && cfg.Momentum == 0:
@@ -51,18 +65,58 @@ func MemoryNeed(cfg *Config, maxLen int) Memory {
 	default:
 		m.Optim = 2 * P
 	}
-	m.Lanes = float64(model.Lanes) * (P + model.WorkspaceBytes(c, min(maxLen, c.T), 4))
+	if cfg.Mode != ModePref {
+		m.LaneCount = lanesWithin(lane)
+		if n > 0 {
+			m.LaneCount = n
+		}
+	}
+	m.Lanes = float64(m.LaneCount) * lane
 	if cfg.Mode == ModePref {
 		m.Params += P
 		m.Pref = 4 * P
-		if cfg.Pref != nil {
-			m.Pref += 2 * float64(cfg.Pref.Probe) * P
+		if pc := cfg.Pref; pc != nil && (pc.Attrib || pc.Sparse == "learned" || cfg.LoRA != nil) {
+			m.Pref += 2 * float64(pc.Probe) * P // the probes' g_w, g_l, kept through the step
+			if pc.AttribUpdate {
+				m.Pref += 2 * float64(pc.Probe) * P // and their preconditioned copies
+			}
 		}
 	}
 	if cfg.LoRA != nil {
 		loraMemory(cfg, &m)
 	}
 	return m
+}
+
+// laneBudget bounds the memory of an SFT run's lanes, each a gradient
+// buffer and a workspace: a large model runs on fewer of them (GPT-2 small
+// on 128-token sequences, about 600 MiB a lane: 3), a small one on model.Lanes.
+// pkg/pref bounds its lanes' g_w and g_l by the same 2 GiB. The results do
+// not depend on the number of lanes (lanes.run).
+const laneBudget = 2 << 30
+
+// lanesWithin returns how many lanes of b bytes fit in laneBudget: at least
+// 1, at most model.Lanes.
+func lanesWithin(b float64) int {
+	return max(1, min(model.Lanes, int(laneBudget/max(b, 1))))
+}
+
+// Lanes returns the lanes a run of cfg uses on sequences of at most maxLen
+// tokens: MemoryNeed's count, fewer while the estimate exceeds the memory
+// available (MemoryAvailable; ENTANGLE_MEMORY forces it), at least 1. Only
+// -mode sft's lanes hold gradients; in -mode pref they evaluate.
+func Lanes(cfg *Config, maxLen int) int {
+	m := memoryNeed(cfg, maxLen, 0)
+	avail, _, ok, err := MemoryAvailable()
+	if err != nil || !ok || cfg.Mode == ModePref {
+		return m.LaneCount
+	}
+	n := m.LaneCount
+	for n > 1 && m.Total() > avail {
+		n--
+		m = memoryNeed(cfg, maxLen, n)
+	}
+	return n
 }
 
 // numParams is model.NumParams in float64, without building the table.
@@ -134,25 +188,80 @@ func ParseBytes(s string) (float64, error) {
 	return v * mult, nil
 }
 
-// CheckMemory refuses a run whose estimated peak (MemoryNeed) exceeds the
-// memory available (MemoryAvailable), with both figures on one line.
+// CheckMemory refuses a run whose estimated peak (MemoryNeed, with the
+// lanes of Lanes) exceeds the memory available (MemoryAvailable), with both
+// figures on one line.
 func CheckMemory(cfg *Config, maxLen int) error {
 	avail, source, ok, err := MemoryAvailable()
 	if err != nil {
 		return err
 	}
-	m := MemoryNeed(cfg, maxLen)
+	m := memoryNeed(cfg, maxLen, Lanes(cfg, maxLen))
 	if !ok || m.Total() <= avail {
 		return nil
 	}
-	c := cfg.Model
-	parts := fmt.Sprintf("parameters %s, gradients %s, optimizer %s, %d lanes %s", human(m.Params), human(m.Grads),
-		human(m.Optim), m.LaneCount, human(m.Lanes))
+	return tooLarge(m, cfg.Model, avail, source)
+}
+
+// tooLarge is the refusal of an estimate m above the avail bytes of source.
+func tooLarge(m Memory, c model.Config, avail float64, source string) error {
+	lanes := "lanes"
+	if m.LaneCount == 1 {
+		lanes = "lane"
+	}
+	parts := fmt.Sprintf("parameters %s, gradients %s, optimizer %s, %d %s %s", human(m.Params), human(m.Grads),
+		human(m.Optim), m.LaneCount, lanes, human(m.Lanes))
 	if m.Pref > 0 {
 		parts += ", preference state " + human(m.Pref)
 	}
+	if m.Dumps > 0 {
+		parts += ", gradient dumps " + human(m.Dumps)
+	}
 	return fmt.Errorf("the model (vocab_size %d, context %d, width %d, layers %d, heads %d) needs about %s (%s) but %s is available (%s; set %s=SIZE to override)",
 		c.V, c.T, c.C, c.L, c.H, human(m.Total()), parts, human(avail), source, MemoryEnv)
+}
+
+// AnalyzeMemoryNeed estimates the peak memory of an analysis (-mode
+// analyze) of n pairs whose sequences have at most maxLen tokens and whose
+// responses at most maxResp, float32:
+//
+//	parameters  P          one model at a time (the reference's weights are
+//	                       freed before the checkpoint's are read)
+//	gradients   4P         the current pair's g_w and g_l (one lane), and the
+//	                       Stepper's batch sums Σg_w, Σg_l, which it allocates
+//	                       though an analysis does not use them
+//	lanes       W          its workspace
+//	dumps       2 × (2n + 2·t·maxResp) × D with -grads: every vector kept
+//	                       until grads.arrows is written, and its encoding;
+//	                       D = P (full) or K (sketched), t = min(-token-grads, n)
+func AnalyzeMemoryNeed(cfg *AnalyzeConfig, n, maxLen, maxResp int) Memory {
+	c := cfg.Model
+	P := 4 * numParams(c)
+	m := Memory{Params: P, Grads: 4 * P, Lanes: model.WorkspaceBytes(c, min(maxLen, c.T), 4), LaneCount: 1}
+	if g := cfg.Pref.Grads; g != "" {
+		D := P
+		if _, k, ok := strings.Cut(g, ":"); ok {
+			K, _ := strconv.Atoi(k)
+			D = 4 * float64(K)
+		}
+		vecs := 2*float64(n) + 2*float64(min(cfg.Pref.TokenGrads, n))*float64(maxResp)
+		m.Dumps = 2 * vecs * D
+	}
+	return m
+}
+
+// CheckAnalyzeMemory refuses an analysis whose estimate (AnalyzeMemoryNeed)
+// exceeds the memory available, as CheckMemory.
+func CheckAnalyzeMemory(cfg *AnalyzeConfig, n, maxLen, maxResp int) error {
+	avail, source, ok, err := MemoryAvailable()
+	if err != nil {
+		return err
+	}
+	m := AnalyzeMemoryNeed(cfg, n, maxLen, maxResp)
+	if !ok || m.Total() <= avail {
+		return nil
+	}
+	return tooLarge(m, cfg.Model, avail, source)
 }
 
 // human formats a byte count with a binary unit.

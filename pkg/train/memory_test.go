@@ -36,9 +36,18 @@ func TestMemoryNeed(t *testing.T) {
 		t.Errorf("plain SGD: optimizer %v", m.Optim)
 	}
 	c.Mode, c.Pref = ModePref, &PrefConfig{Probe: 3}
-	if m := MemoryNeed(&c, 32); m.Params != 2*P || m.Pref != 4*P+6*P {
-		t.Errorf("pref with 3 probes: %+v", m)
+	if m := MemoryNeed(&c, 32); m.Params != 2*P || m.Pref != 4*P {
+		t.Errorf("pref with 3 probes (none kept): %+v", m)
 	}
+	c.Pref.Attrib = true
+	if m := MemoryNeed(&c, 32); m.Params != 2*P || m.Pref != 4*P+6*P {
+		t.Errorf("pref with 3 probes and -attrib: %+v", m)
+	}
+	c.Pref.AttribUpdate = true
+	if m := MemoryNeed(&c, 32); m.Pref != 4*P+12*P {
+		t.Errorf("pref with 3 probes and -attrib-update: %+v", m)
+	}
+	c.Pref.Attrib, c.Pref.AttribUpdate = false, false
 	// Shorter data, smaller workspaces.
 	c2 := c
 	c2.Model.T = 128
@@ -99,5 +108,66 @@ func TestMemoryNeedLoRA(t *testing.T) {
 	m = MemoryNeed(&c, 32)
 	if m.Pref != (4+6+2*L)*A || m.Grads != A {
 		t.Errorf("pref -lora-grad adapters with 3 probes: %+v (A %v)", m, A)
+	}
+}
+
+// TestLanesGPT2Small: at GPT-2 small's shape an SFT run's lanes (gradient
+// and workspace, about 475 + 150 MiB at 128 tokens) fit laneBudget three times;
+// at 1024 tokens (about 2 GiB a lane) once; a preference run keeps
+// model.Lanes evaluation lanes.
+func TestLanesGPT2Small(t *testing.T) {
+	t.Setenv(MemoryEnv, "1T")
+	c := DefaultConfig()
+	c.Model = model.Config{V: 50257, T: 1024, C: 768, L: 12, H: 12, Tied: true}
+	for _, tc := range []struct{ maxLen, want int }{{128, 3}, {1024, 1}} {
+		if n := Lanes(&c, tc.maxLen); n != tc.want {
+			t.Errorf("%d tokens: %d lanes, want %d", tc.maxLen, n, tc.want)
+		}
+		if m := MemoryNeed(&c, tc.maxLen); m.LaneCount != tc.want {
+			t.Errorf("%d tokens: MemoryNeed counts %d lanes, want %d", tc.maxLen, m.LaneCount, tc.want)
+		}
+	}
+	t.Setenv(MemoryEnv, "3.5G") // parameters, gradient and AdamW take 1,900 MiB: two lanes of about 600 MiB fit, not three
+	if n := Lanes(&c, 128); n != 2 {
+		t.Errorf("with 3.5G: %d lanes, want 2", n)
+	}
+	c.Mode, c.Pref = ModePref, &PrefConfig{}
+	if n := Lanes(&c, 128); n != model.Lanes {
+		t.Errorf("pref: %d lanes, want %d", n, model.Lanes)
+	}
+}
+
+// TestAnalyzeMemoryNeed: the analysis holds one model, one pair's g_w and
+// g_l, the Stepper's batch sums and one workspace, plus, with -grads, every
+// dumped vector twice (the rows and the stream's encoding); GPT-2 small
+// without dumps needs about 2.4 GiB whatever the number of pairs (measured:
+// a peak RSS of 2,456 MiB analysing 4 pairs on 128-token sequences).
+func TestAnalyzeMemoryNeed(t *testing.T) {
+	c := AnalyzeConfig{Model: model.Config{V: 64, T: 32, C: 16, L: 2, H: 2, Tied: true}} // 8128 parameters
+	P := 4 * 8128.0
+	W := model.WorkspaceBytes(c.Model, 20, 4)
+	m := AnalyzeMemoryNeed(&c, 10, 20, 6)
+	if m.Params != P || m.Grads != 4*P || m.Lanes != W || m.Optim != 0 || m.Pref != 0 || m.Dumps != 0 || m.LaneCount != 1 {
+		t.Errorf("no dumps: %+v", m)
+	}
+	c.Pref.Grads = "full"
+	if m := AnalyzeMemoryNeed(&c, 10, 20, 6); m.Dumps != 2*20*P {
+		t.Errorf("full: dumps %v, want %v", m.Dumps, 2*20*P)
+	}
+	c.Pref.Grads, c.Pref.TokenGrads = "countsketch:64", 3 // 20 sequence vectors + 2·3·6 token vectors of 64 floats
+	if m := AnalyzeMemoryNeed(&c, 10, 20, 6); m.Dumps != 2*(20+36)*4*64 {
+		t.Errorf("countsketch:64 with 3 token pairs: dumps %v, want %v", m.Dumps, 2*(20+36)*4*64)
+	}
+	t.Setenv(MemoryEnv, "512K")
+	if err := CheckAnalyzeMemory(&c, 10, 20, 6); err != nil {
+		t.Errorf("512K: %v", err)
+	}
+	c.Pref.Grads = "full"
+	if err := CheckAnalyzeMemory(&c, 10, 20, 6); err == nil || !strings.Contains(err.Error(), "gradient dumps 3.5 MiB") { // (20 + 36) vectors of 8128 floats, twice
+		t.Errorf("full dumps in 512K: %v", err)
+	}
+	g := AnalyzeConfig{Model: model.Config{V: 50257, T: 1024, C: 768, L: 12, H: 12, Tied: true}}
+	if a, b := AnalyzeMemoryNeed(&g, 8, 128, 96).Total(), AnalyzeMemoryNeed(&g, 512, 128, 96).Total(); a != b || a/(1<<30) < 2.3 || a/(1<<30) > 2.5 {
+		t.Errorf("GPT-2 small: %.2f GiB for 8 pairs, %.2f for 512", a/(1<<30), b/(1<<30))
 	}
 }

@@ -293,6 +293,7 @@ func (r *runner) setup() error {
 		r.optState = func(c *Checkpoint) { c.M, c.OptimT = o.M, o.T }
 	default:
 		o := optim.NewAdamW[float32](P, cfg.WeightDecay)
+		o.Adam = cfg.AdamParams()
 		if ck != nil {
 			if ck.M == nil || ck.V == nil {
 				return fmt.Errorf("checkpoint: AdamW moments optim.m/optim.v are missing")
@@ -308,7 +309,7 @@ func (r *runner) setup() error {
 	if err := r.sched.Validate(); err != nil {
 		return err
 	}
-	r.ln = newLanes(r.m)
+	r.ln = newLanes(r.m, Lanes(cfg, r.d.MaxLen()))
 	if cfg.LoRA.AdaptersOnly() {
 		r.ln.lora = r.lora
 	}

@@ -10,48 +10,76 @@ import (
 	"entangle/pkg/runfmt"
 )
 
-// lanes runs per-sequence work on model.Lanes goroutines, each with its own
-// workspace and gradient buffer: sequence i always goes to lane i mod Lanes,
-// each lane handles its sequences in order, and reduce adds the lanes'
-// buffers in lane order. Per-sequence statistics are stored by index and
-// summed in index order by the caller, so nothing depends on GOMAXPROCS.
-// (model.AccumulateGrads does the same, but does not return the log-probs and
-// hidden states the SFT metrics need.)
+// lanes runs per-sequence work on model.Lanes logical lanes: sequence i
+// always goes to lane i mod Lanes and each lane handles its sequences in
+// order. The lanes run n at a time (n ≤ Lanes workers, each with its own
+// workspace and gradient buffer: Lanes(cfg) caps n by the memory estimate),
+// and a backward pass adds each lane's gradient into the destination in lane
+// order, the sum reduceTo once took over Lanes buffers, so neither n nor
+// GOMAXPROCS changes a bit. Per-sequence statistics are stored by index and
+// summed in index order by the caller. (model.AccumulateGrads does the same
+// on Lanes buffers, but does not return the log-probs and hidden states the
+// SFT metrics need.)
 type lanes struct {
 	m    *model.Model[float32]
-	ws   [model.Lanes]*model.Workspace[float32]
-	grad [model.Lanes][]float32 // (P) per-lane gradient, nil until a backward is asked
-	lora *model.LoRA[float32]   // -lora-grad adapters: the gradient is these adapters' (not P values)
+	ws   []*model.Workspace[float32] // (n) per-worker workspace
+	grad [][]float32                 // (n) per-worker gradient, nil until a backward is asked
+	lora *model.LoRA[float32]        // -lora-grad adapters: the gradients are these adapters' (not P values)
 }
 
-func newLanes(m *model.Model[float32]) *lanes {
-	l := &lanes{m: m}
-	for k := range model.Lanes {
+// newLanes returns n workers (1 ≤ n ≤ model.Lanes).
+func newLanes(m *model.Model[float32], n int) *lanes {
+	n = max(1, min(n, model.Lanes))
+	l := &lanes{m: m, ws: make([]*model.Workspace[float32], n), grad: make([][]float32, n)}
+	for k := range n {
 		l.ws[k] = m.NewWorkspace()
 	}
 	return l
 }
 
-// run calls fn(k, i, ws, grad) for i = 0..n-1 on lane k = i mod Lanes. With
-// backward set, every lane's gradient buffer is zeroed first.
-func (l *lanes) run(n int, backward bool, fn func(k, i int, ws *model.Workspace[float32], grad []float32)) {
-	var wg sync.WaitGroup
-	for k := range model.Lanes {
-		if backward {
-			if n := l.gradLen(); len(l.grad[k]) != n {
-				l.grad[k] = make([]float32, n)
-			}
-			clear(l.grad[k])
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := k; i < n; i += model.Lanes {
-				fn(k, i, l.ws[k], l.grad[k])
-			}
-		}()
+// run calls fn(i, ws, grad) for i = 0..count-1 on lane i mod Lanes, the
+// lanes len(l.ws) at a time (lane k on worker k mod len(l.ws)). With dst not
+// nil it is a backward pass: every lane's gradient buffer starts at zero and
+// is added into dst, lane after lane,
+//
+//	dst[j] = ((0 + g_0[j]) + g_1[j]) + … + g_{Lanes−1}[j]   (float32, lane order)
+//
+// Lanes without sequences are skipped: adding their zero changes nothing (a
+// round-to-nearest sum that starts at +0 is never −0).
+func (l *lanes) run(count int, dst []float32, fn func(i int, ws *model.Workspace[float32], grad []float32)) {
+	if dst != nil {
+		clear(dst)
 	}
-	wg.Wait()
+	n := len(l.ws)
+	used := min(count, model.Lanes)
+	for first := 0; first < used; first += n {
+		var wg sync.WaitGroup
+		for k := first; k < min(first+n, used); k++ {
+			w := k - first
+			if dst != nil {
+				if len(l.grad[w]) != l.gradLen() {
+					l.grad[w] = make([]float32, l.gradLen())
+				}
+				clear(l.grad[w])
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := k; i < count; i += model.Lanes {
+					fn(i, l.ws[w], l.grad[w])
+				}
+			}()
+		}
+		wg.Wait()
+		if dst != nil {
+			for k := first; k < min(first+n, used); k++ {
+				g := l.grad[k-first]
+				for j := range dst {
+					dst[j] += g[j]
+				}
+			}
+		}
+	}
 }
 
 // gradLen is the length of the lanes' gradients.
@@ -60,17 +88,6 @@ func (l *lanes) gradLen() int {
 		return len(l.lora.Params)
 	}
 	return len(l.m.Params)
-}
-
-// reduceTo sets dst to the sum of the lanes' gradients, added in lane order.
-func (l *lanes) reduceTo(dst []float32) {
-	for j := range dst {
-		var s float32
-		for k := range model.Lanes {
-			s += l.grad[k][j]
-		}
-		dst[j] = s
-	}
 }
 
 // seqStats is what one sequence's forward pass yields.
@@ -154,7 +171,7 @@ func (l *lanes) sftGrad(grad []float32, seqs []model.Seq) (loss, tokAcc float64)
 		dl[j] = float32(-1 / float64(N)) // the chain rule starts here: dL/dlp = −1/N
 	}
 	stats := make([]seqStats, len(seqs))
-	l.run(len(seqs), true, func(k, i int, ws *model.Workspace[float32], g []float32) {
+	l.run(len(seqs), grad, func(i int, ws *model.Workspace[float32], g []float32) {
 		st, lp := forwardStats(ws, l.m, seqs[i], true)
 		stats[i] = st
 		if l.lora != nil {
@@ -163,7 +180,6 @@ func (l *lanes) sftGrad(grad []float32, seqs []model.Seq) (loss, tokAcc float64)
 			ws.Backward(g, dl[:len(lp)])
 		}
 	})
-	l.reduceTo(grad)
 	var sum float64
 	hits := 0
 	for _, st := range stats {
@@ -189,7 +205,7 @@ type evalResult struct {
 func (l *lanes) evaluate(test []prefdata.Example) evalResult {
 	n := len(test)
 	stats := make([]seqStats, 2*n) // chosen of pair p at 2p, rejected at 2p+1
-	l.run(2*n, false, func(k, i int, ws *model.Workspace[float32], _ []float32) {
+	l.run(2*n, nil, func(i int, ws *model.Workspace[float32], _ []float32) {
 		e := &test[i/2]
 		if i%2 == 0 {
 			stats[i], _ = forwardStats(ws, l.m, seqOf(e.Prompt, e.Chosen), true)

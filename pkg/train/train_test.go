@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -152,7 +153,7 @@ func TestSFTGradMatchesModel(t *testing.T) {
 		N += len(s.Tokens) - s.RespStart
 	}
 	grad := make([]float32, len(m.Params))
-	loss, _ := newLanes(m).sftGrad(grad, seqs)
+	loss, _ := newLanes(m, model.Lanes).sftGrad(grad, seqs)
 
 	var want float64
 	dls := make([][]float32, len(seqs))
@@ -175,6 +176,29 @@ func TestSFTGradMatchesModel(t *testing.T) {
 	for j := range ref {
 		if ref[j] != grad[j] {
 			t.Fatalf("grad[%d] = %v, model.AccumulateGrads gives %v", j, grad[j], ref[j])
+		}
+	}
+	// Fewer workers (the memory cap), and batches with lanes left empty, give
+	// the same bits: the lanes are added in lane order whatever runs them.
+	for _, count := range []int{1, 3, len(seqs)} {
+		ref := make([]float32, len(m.Params))
+		newLanes(m, model.Lanes).sftGrad(ref, seqs[:count])
+		for n := 1; n < model.Lanes; n++ {
+			got := make([]float32, len(m.Params))
+			got[0] = 42 // the destination is overwritten, not added to
+			l := newLanes(m, n)
+			if len(l.ws) != n {
+				t.Fatalf("newLanes(%d): %d workers", n, len(l.ws))
+			}
+			lossN, _ := l.sftGrad(got, seqs[:count])
+			if count == len(seqs) && lossN != loss {
+				t.Errorf("%d workers: loss %v, %d workers %v", n, lossN, model.Lanes, loss)
+			}
+			for j := range ref {
+				if math.Float32bits(ref[j]) != math.Float32bits(got[j]) {
+					t.Fatalf("%d sequences on %d workers: grad[%d] = %v, on %d workers %v", count, n, j, got[j], model.Lanes, ref[j])
+				}
+			}
 		}
 	}
 }
@@ -374,6 +398,47 @@ func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 		}
 	}
 	sameRows(t, readSteps(t, dirs[0]), readSteps(t, dirs[1]))
+}
+
+// TestSFTLaneCapSameBytes: an SFT run capped to fewer lanes by the memory
+// available (ENTANGLE_MEMORY just above the estimate with 1 or 2 lanes)
+// writes the same checkpoint and metrics as one on all model.Lanes lanes.
+func TestSFTLaneCapSameBytes(t *testing.T) {
+	d := data1t(t, 64)
+	cfg := testConfig(t, d, 12)
+	if n := Lanes(&cfg, d.MaxLen()); n != model.Lanes {
+		t.Fatalf("tiny model: %d lanes, want %d", n, model.Lanes)
+	}
+	var dirs []string
+	for _, lanes := range []int{model.Lanes, 2, 1} {
+		if lanes < model.Lanes {
+			t.Setenv(MemoryEnv, fmt.Sprintf("%.0f", memoryNeed(&cfg, d.MaxLen(), lanes).Total()+1))
+		}
+		if n := Lanes(&cfg, d.MaxLen()); n != lanes {
+			t.Fatalf("%s=%s: %d lanes, want %d", MemoryEnv, os.Getenv(MemoryEnv), n, lanes)
+		}
+		if err := CheckMemory(&cfg, d.MaxLen()); err != nil {
+			t.Fatalf("%d lanes fit, but: %v", lanes, err)
+		}
+		dir := t.TempDir()
+		if err := Run(context.Background(), cfg, d, Options{Dir: dir, Quiet: true}); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	for _, dir := range dirs[1:] {
+		for _, f := range []string{runfmt.CheckpointFile, runfmt.ModelFile} {
+			if !bytes.Equal(readFile(t, filepath.Join(dirs[0], f)), readFile(t, filepath.Join(dir, f))) {
+				t.Errorf("%s differs with fewer lanes", f)
+			}
+		}
+		sameRows(t, readSteps(t, dirs[0]), readSteps(t, dir))
+	}
+	// One byte less than one lane needs: refused.
+	t.Setenv(MemoryEnv, fmt.Sprintf("%.0f", memoryNeed(&cfg, d.MaxLen(), 1).Total()-1))
+	if err := CheckMemory(&cfg, d.MaxLen()); err == nil || !strings.Contains(err.Error(), "1 lane ") {
+		t.Errorf("below one lane: %v", err)
+	}
 }
 
 // TestSFTLearnsSentiment1t: on the 1t task the response is the label alone,
