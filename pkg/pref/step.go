@@ -67,7 +67,7 @@ func (s *Stepper[F]) Step(dst []F, batch []Pair, d *Dump, update func(dst []F)) 
 	if err != nil {
 		return nil, err
 	}
-	lean := probing && !attrib && s.lora == nil && s.cfg.Sparse != SparseLearned
+	lean := probing && !attrib && s.lora == nil && s.only == nil && s.cfg.Sparse != SparseLearned
 	if probing {
 		if !lean && (!attrib || s.cfg.Sparse == SparseLearned) {
 			if r.Probes, err = s.ProbeBefore(d.Probes); err != nil {
