@@ -32,8 +32,8 @@
 //
 // with (cw, cl) = (d_w, d_l) unless Normalize. Pairs run concurrently on up
 // to min(GOMAXPROCS, B, 4) lanes (each with its own serial-kernel workspace
-// and g_w, g_l buffers; fewer when those buffers would exceed 2 GiB: two
-// lanes at GPT-2 small's 124M parameters), but each pair is added to dst and to the batch sums
+// and g_w, g_l buffers; fewer when those buffers would exceed 3 GiB: three
+// lanes at GPT-2 small's 124M parameters, two at pythia-160m's 162M), but each pair is added to dst and to the batch sums
 // in batch order, in one pass over its gradients that also computes its dots
 // and norms (the first pair's pass also clears dst and the sums block by
 // block, the last one's takes the batch sums' dots: no other pass over them),

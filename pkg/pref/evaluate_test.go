@@ -64,11 +64,13 @@ func rowsEqual(a, b *PairStats) bool {
 		reflect.DeepEqual(a.HidW, b.HidW) && reflect.DeepEqual(a.HidL, b.HidL)
 }
 
-// TestLanesFor: four lanes for the presets, two at GPT-2 small in float32
-// (950 MiB of g_w, g_l per lane), one in float64, never zero.
+// TestLanesFor: four lanes for the presets, three at GPT-2 small in float32
+// (950 MiB of g_w, g_l per lane), two at pythia-160m and SmolLM2-135M, one
+// in float64, never zero.
 func TestLanesFor(t *testing.T) {
 	n := 124439808
-	for _, c := range []struct{ n, size, want int }{{100_000, 4, 4}, {n, 4, 2}, {n, 8, 1}, {10 * n, 4, 1}, {0, 4, 4}} {
+	for _, c := range []struct{ n, size, want int }{{100_000, 4, 4}, {n, 4, 3}, {162322944, 4, 2}, {134515008, 4, 2},
+		{n, 8, 1}, {10 * n, 4, 1}, {0, 4, 4}} {
 		if got := lanesFor(c.n, c.size); got != c.want {
 			t.Errorf("lanesFor(%d, %d) = %d, want %d", c.n, c.size, got, c.want)
 		}

@@ -35,7 +35,7 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //	lanes       n × (P + W): each lane's gradient and workspace; in -mode sft
 //	            n = lanesWithin(P + W) (at most laneBudget), in -mode pref
 //	            model.Lanes (pkg/pref's lanes hold g_w and g_l, 2P each, in
-//	            at most 2 GiB)
+//	            at most 3 GiB)
 //	pref        4P (snapshot, update, summed g_w, g_l), + 2P per probe pair
 //	            with -attrib (4P with -attrib-update), the learned gate or
 //	            LoRA (without them the probes keep no gradient: pref.Step)
@@ -91,7 +91,8 @@ func memoryNeed(cfg *Config, maxLen, n int) Memory {
 // laneBudget bounds the memory of an SFT run's lanes, each a gradient
 // buffer and a workspace: a large model runs on fewer of them (GPT-2 small
 // on 128-token sequences, about 600 MiB a lane: 3), a small one on model.Lanes.
-// pkg/pref bounds its lanes' g_w and g_l by the same 2 GiB. The results do
+// (pkg/pref bounds its lanes' g_w and g_l by 3 GiB: a preference step on one
+// lane loses the two-pair pass and runs smaller products.) The results do
 // not depend on the number of lanes (lanes.run).
 const laneBudget = 2 << 30
 
