@@ -494,6 +494,18 @@ func TestBadInputs(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "run in progress (no DONE): read through step 0") || len(parseTSV(t, out)) != 1 {
 		t.Errorf("live run: exit %d stderr %q\n%s", code, stderr, out)
 	}
+	// A run without DONE whose streams end at a message boundary is read
+	// whole, with a warning that it is still in progress; with DONE, silently.
+	whole := filepath.Join(t.TempDir(), "whole")
+	writeRunDir(t, whole, fx, false)
+	if _, stderr, code := runCmd(t, nil, "-format", "tsv", whole); code != 0 ||
+		!strings.Contains(stderr, "run in progress (no DONE): statistics of the steps written so far") {
+		t.Errorf("unfinished run: exit %d stderr %q, want the in-progress warning", code, stderr)
+	}
+	writeRunDir(t, whole, fx, true)
+	if _, stderr, code := runCmd(t, nil, "-format", "tsv", whole); code != 0 || stderr != "" {
+		t.Errorf("finished run: exit %d stderr %q, want none", code, stderr)
+	}
 	// A finished run's stream cut inside a record batch is reported as
 	// truncated, with the file, the byte where it ends and the last step.
 	writeRunDir(t, dir, live, true)

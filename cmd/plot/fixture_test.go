@@ -165,4 +165,7 @@ func writeRun(t *testing.T, dir string, o fixtureOptions) {
 		check(gw.Close())
 		done(f, w)
 	}
+	if !o.truncatePairs { // a finished run; a cut stream is a run still being written
+		check(os.WriteFile(filepath.Join(dir, runfmt.DoneFile), []byte("1\n"), 0o644))
+	}
 }

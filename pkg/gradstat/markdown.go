@@ -23,8 +23,8 @@ func WriteMarkdown(w io.Writer) error {
 		"`step`, `kind`, so several runs (a sweep) go in one table.\n\n" +
 		"Inputs: pairs/grads/steps streams (files or stdin), a run directory (its streams are read in lockstep by step),\n" +
 		"or a sweep directory (every run directory below it, at any depth; `run` is the `key=value` parts of its path).\n" +
-		"A run directory without `DONE` is a run in progress: a stream cut mid-message is read up to its last complete\n" +
-		"step with a warning. Otherwise a truncated stream stops gradstat with `file:step N: truncated Arrow stream: …` (N\n" +
+		"A run directory without `DONE` is a run in progress: it is read with a warning on stderr (its statistics are\n" +
+		"those of the steps written so far), and a stream cut mid-message is read up to its last complete step. Otherwise a truncated stream stops gradstat with `file:step N: truncated Arrow stream: …` (N\n" +
 		"the last complete step; the rest says where the input ends: inside a message body at byte B, or at a message\n" +
 		"boundary without the end-of-stream marker) and exit 1, after writing the statistics up to step N. Every input's\n" +
 		"header is read before anything is written: an input that is not a run stream writes nothing. Steps must increase within a stream,\n" +

@@ -123,6 +123,7 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 		}
 	}
 	if stepErr == nil {
+		warned := false
 		for _, f := range feeds {
 			if err := f.err(); err != nil {
 				truncated := errors.Is(err, runfmt.ErrTruncated)
@@ -130,6 +131,7 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 					if warn != nil {
 						warn(fmt.Sprintf("%s: %s: run in progress (no DONE): read through step %d", in.Label, f.name, f.complete))
 					}
+					warned = true
 					continue
 				}
 				if truncated {
@@ -152,6 +154,11 @@ func Process(ctx context.Context, e *Engine, in Input, open Opener, warn func(st
 				stepErr = err // runfmt names the file and the last complete step
 				break
 			}
+		}
+		if stepErr == nil && in.InProgress && !warned && warn != nil {
+			// every stream ended at a message boundary, but the run is not
+			// finished: its statistics are those of the steps written so far
+			warn(fmt.Sprintf("%s: run in progress (no DONE): statistics of the steps written so far", in.Label))
 		}
 	}
 	if err := e.EndRun(); err != nil && stepErr == nil {
