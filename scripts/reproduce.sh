@@ -39,25 +39,31 @@
 # of the wrong sign. Paper claims are reported (docs/RESULTS.md), never
 # asserted.
 #
-# -j N: runs at once (default 2; each run is pinned to GOMAXPROCS=1, so N
-# should not exceed the cores).
+# -j N: runs at once (default 2; each run of sizes S and M is pinned to
+# GOMAXPROCS=1, so N should not exceed the cores; size L runs one run at a
+# time with GOMAXPROCS=2).
 #
 # Sizes (-sizes, default "S M L"; the data are made whatever the sizes).
-# Every size has its own SFT per task and seed and the same preference
-# hyperparameters; only the model and, for L, the seeds, step counts, batch
-# and experiments differ:
+# Every size has its own SFT per task and seed (100 steps; L 20) and the same
+# preference hyperparameters; only the model, the step counts and, for L, the
+# seeds, batch and experiments differ:
 #   S  C 64, L 2, H 4, T 48, V 128 (111 k parameters): every experiment above,
-#      in OUTDIR/<name>/, seeds 1-3
-#   M  C 128, L 4, H 4 (twice as wide and deep, 815,872): seeds 1-3, every
-#      experiment but exp1-untied and exp7-1t-adamw (β and weight decay), on
-#      fewer tasks: exp1-overlap and exp1-optimizer (SGD 0.05 only) on the
-#      three sentiment presets, exp3 and exp4 on long-suffix only, in
-#      OUTDIR/size=M/<name>/
+#      in OUTDIR/<name>/, seeds 1-3; preference runs 100 steps (probes every
+#      10), first-order runs (exp5, exp5b, exp6) 40 steps
+#   M  C 128, L 4, H 4 (twice as wide and deep, 815,872 parameters): every
+#      experiment and grid point of S, seeds 1-3, with half the steps
+#      (preference runs 50, probes every 5; first-order runs 20; heatmaps at
+#      steps 1, 17, 33, 49) and fewer tasks: exp1-overlap and
+#      exp1-optimizer (SGD 0.05 only) on the three sentiment presets, exp3
+#      and exp4 on long-suffix only, in OUTDIR/size=M/<name>/
 #   L  GPT-2 124M's body (C 768, L 12, H 12; 85 M parameters with V 128),
-#      random init: exp1-overlap on long-suffix only, seed 1, SFT 20 and DPO
-#      10 steps of 8 pairs, in OUTDIR/size=L/<name>/
+#      random init: exp1-overlap on long-suffix only, seed 1, SFT 20 steps of
+#      8 sequences, DPO 8 steps of 8 pairs with 8 probes at every step, in
+#      OUTDIR/size=L/<name>/
 # Tables of every size: OUTDIR/tables/NAME.md for S, size=M-NAME.md,
-# size=L-NAME.md.
+# size=L-NAME.md. On a quiet 2-core machine at -j 2 the whole default
+# reproduction takes about 30 minutes (docs/RESULTS.md, "Sizes M and L":
+# CPU time per size).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -116,7 +122,7 @@ mkdir -p "$specs" "$out/tables" "$out/figures"
 # sweep_run NAME: runs the spec $specs/NAME.sweep (resuming).
 sweep_run() {
 	echo "== sweep $1 ($(sweep list "$specs/$1.sweep" | tail -n +2 | wc -l) runs)" >&2
-	sweep run -j "$jobs" "$specs/$1.sweep"
+	GOMAXPROCS=${procs:-1} sweep run -j "${jobs_sz:-$jobs}" "$specs/$1.sweep"
 }
 
 # 1. Data: one dataset per task and seed (the seed also drives the init and
@@ -131,7 +137,7 @@ cmd prefgen {task} -n $n -n-sft $nsft -n-test $ntest -vocab $vocab -seed {seed} 
 EOF
 sweep_run data
 
-data="$out/data/task={task}/seed={seed}/data.arrow"
+data_all="$out/data/task={task}/seed={seed}/data.arrow"
 dyn=probe_logp_w_first,probe_logp_w_delta,probe_logp_l_delta,probe_margin_delta,probe_cos_first,probe_cos_last,probe_cos_mean
 # Where the probability mass of the one-token responses goes (1t, and the
 # oracle-masked long-suffix, whose masked log-prob is the label token's):
@@ -149,32 +155,61 @@ has() { [[ " $sizes " == *" $1 "* ]]; }
 # size's own SFT model $init, and a preference run takes $pref steps with the
 # I/O flags pio (batch, probes, dumps) and cp (the same with lr 1e-4).
 use_size() { # SIZE
-	sz=$1
+	sz=$1 procs=1 jobs_sz=$jobs heat=$heat_every fo=$fo_steps
 	case $sz in
 	S)
 		o=$out pfx= m=("${model[@]}") tasks_sz=$tasks seeds_sz=$seeds
 		sft=$sft_steps pref=$pref_steps sftb=() pio=("${pref_io[@]}") ;;
 	M)
+		# Half of S's preference and first-order steps (the 30-minute budget):
+		# 50 steps, probes every 5, first-order runs 20 steps.
 		o=$out/size=M pfx=size=M- seeds_sz=$seeds
 		m=(-model S -width 128 -layers 4 -heads 4 -vocab-size 128 -context 48)
+		tasks_sz="1t short-suffix long-suffix" sft=$sft_steps pref=$((pref_steps / 2)) sftb=()
+		pio=(-batch "$batch" -probe "$probe" -eval-every "$every" -dump-every $((every / 2)) -q)
+		heat=$((heat_every / 2)) fo=$((fo_steps / 2))
 		# -quick: one seed (CI time)
-		((quick)) && m=(-model tiny -width 32 -layers 3 -vocab-size 64 -context 48) seeds_sz=1
-		tasks_sz="1t short-suffix long-suffix" sft=$sft_steps pref=$pref_steps sftb=() pio=("${pref_io[@]}") ;;
+		if ((quick)); then
+			m=(-model tiny -width 32 -layers 3 -vocab-size 64 -context 48) seeds_sz=1
+			pref=$pref_steps pio=("${pref_io[@]}") heat=$heat_every fo=$fo_steps
+		fi ;;
 	L)
-		# GPT-2 124M's body: one seed, long-suffix, 20 SFT and 10 DPO steps of
-		# 8 pairs (the 30-minute budget; README's 124M step times).
-		o=$out/size=L pfx=size=L- seeds_sz=1
+		# GPT-2 124M's body: one seed, long-suffix, 20 SFT steps of 8
+		# sequences, then DPO for 8 steps of 8 pairs with 8 probes at every
+		# step (first-order statistics included); the test split is
+		# evaluated at the start and the end only. One run at a time with
+		# both cores (GOMAXPROCS 2).
+		o=$out/size=L pfx=size=L- seeds_sz=1 procs=2 jobs_sz=1
 		m=(-model S -width 768 -layers 12 -heads 12 -vocab-size 128 -context 48)
 		((quick)) && m=(-model tiny -width 48 -layers 4 -heads 4 -vocab-size 64 -context 48)
-		tasks_sz=long-suffix sft=20 pref=10 sftb=(-batch 8)
-		pio=(-batch 8 -probe 8 -eval-every 5 -dump-every 5 -q)
+		tasks_sz=long-suffix sft=20 pref=8 sftb=(-batch 8)
+		pio=(-batch 8 -probe 8 -eval-every 8 -dump-every 1 -q)
 		if ((quick)); then
-			sft=10 pref=6 sftb=(-batch 4)
-			pio=(-batch 4 -probe 4 -eval-every 3 -dump-every 3 -q)
+			sft=10 pref=4 sftb=(-batch 4)
+			pio=(-batch 4 -probe 4 -eval-every 4 -dump-every 1 -q)
 		fi ;;
 	*) echo "reproduce.sh: unknown size $1 (want S, M or L)" >&2; exit 2 ;;
 	esac
+	data=$data_all
+	if [ "$sz" = L ]; then
+		# Size L's own data: the same generator, task and seed with only as
+		# many training pairs as the DPO run uses (its reference log-probs are
+		# computed for every training pair) and 16 test pairs, so the SFT
+		# split is S's and M's, the training pairs are the first of theirs,
+		# and the probes are other test pairs of the same distribution.
+		data="$o/data/task={task}/seed={seed}/data.arrow"
+		spec data <<EOF
+# size L's datasets: the training pairs its DPO run uses
+root $o/data
+axis task $tasks_sz
+axis seed $seeds_sz
+done data.arrow
+cmd prefgen {task} -n $((pref * ${pio[1]})) -n-sft $nsft -n-test 16 -vocab $vocab -seed {seed} -o {dir}/data.arrow
+EOF
+	fi
+	resume_line="resume checkpoint.safetensors train -resume {dir} -q $data"
 	cp=(-lr 1e-4 "${pio[@]}")
+	fo_flags="-min-lr 0 -warmup 0 -decay constant -clip 0 -steps $fo -batch $batch -probe $probe -eval-every $every -dump-every 1"
 	init="$o/sft/task={task}/seed={seed}/model.safetensors"
 	mkdir -p "$o"
 }
@@ -183,7 +218,6 @@ spec() {
 	cat >"$specs/$pfx$1.sweep"
 	sweep_run "$pfx$1"
 }
-resume_line="resume checkpoint.safetensors train -resume {dir} -q $data"
 # table NAME ARGS...: gradstat ARGS -format md > OUTDIR/tables/${pfx}NAME.md
 table() {
 	local name=$1
@@ -259,6 +293,7 @@ cmd train -mode pref -init $o/sft-untied/task={task}/seed={seed}/model.safetenso
 $resume_line
 EOF
 	table exp1-untied -table runs -by task -cols task,runs,$dyn "$o/exp1-untied"
+	mass_table "$o/exp1-untied/task=1t" >"$out/tables/${pfx}exp1-mass-1t-untied.md"
 }
 
 # Experiment 2: token heatmaps, long-suffix, exact per-token gradients of two
@@ -273,7 +308,7 @@ root $o/exp2-heatmap
 axis task long-suffix
 axis seed 1
 cmd train -mode pref -init $init -loss dpo -beta 0.1 -steps $pref -lr 1e-4 -batch $batch -probe $probe \\
-    -eval-every $every -dump-every $heat_every -grads full -token-grads 2 -q -seed {seed} -force -out {dir} $data
+    -eval-every $every -dump-every $heat -grads full -token-grads 2 -q -seed {seed} -force -out {dir} $data
 $resume_line
 EOF
 	table exp2-heatmap -table tokensum "$o/exp2-heatmap"
@@ -315,7 +350,6 @@ EOF
 
 # Experiment 5: the first-order theory, probes at every step, SGD and AdamW,
 # each at a small and a ten times larger step size (the error is second order).
-fo_flags="-min-lr 0 -warmup 0 -decay constant -clip 0 -steps $fo_steps -batch $batch -probe $probe -eval-every $every -dump-every 1"
 exp5_firstorder() {
 	spec exp5-firstorder <<EOF
 # predicted <g, dtheta> vs observed change of the probe log-probs
@@ -471,9 +505,11 @@ for sz in S M L; do
 		exp5_firstorder
 		# -quick: these run at size S (the same functions); CI time
 		((quick)) && continue
-		exp2_heatmap
 		exp8_matched
 		exp7_1t_adam
+		exp7_1t_adamw
+		exp1_untied
+		exp2_heatmap
 		exp3_losses long-suffix
 		exp5_stepsize
 		;;
@@ -486,7 +522,6 @@ done
 if has S; then
 # Size S's further tables: where the mass of the one-token responses goes,
 # and the runs tables as Arrow.
-mass_table "$out/exp1-untied/task=1t" >"$out/tables/exp1-mass-1t-untied.md"
 for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do
 	mass_table "$out/exp1-optimizer/task=1t/optim=$o" >"$out/tables/exp1-mass-1t-${o/\/lr=/-}.md"
 done
