@@ -515,6 +515,10 @@ for sz in S M L; do
 		;;
 	L)
 		exp1_overlap long-suffix
+		# Probes at every step: the first-order agreement and the cases.
+		table exp1-firstorder -table runs -by task \
+			-cols task,runs,probe_steps,fo_n,fo_corr_w,fo_corr_l,fo_relerr_w_median,fo_relerr_l_median,train_loss_case4,probe_loss_case4,train_norm_l_larger,probe_chosen_fell,probe_chosen_fell_pred,probe_fell_agree \
+			"$o/exp1-overlap"
 		;;
 	esac
 done
