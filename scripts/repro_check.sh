@@ -85,7 +85,9 @@ done
 
 [ "$(grep -c '^| sgd ' "$out/tables/exp5-stepsize-slope.md")" = 1 ] || bad "table exp5-stepsize-slope.md has no sgd row"
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
-[ "$(grep -c '^| [so][a-z]* label' "$out/tables/exp6-attribution.md")" = 2 ] || bad "table exp6-attribution.md does not have its 2 rows"
+for t in exp6-attribution exp6-attribution-adamw-raw; do
+	[ "$(grep -c '^| [so][a-z]* label' "$out/tables/$t.md")" = 2 ] || bad "table $t.md does not have its 2 rows"
+done
 [ "$(grep -c '^| \(same label\|opposite label\|history\) ' "$out/tables/exp6-attribution-adamw.md")" = 3 ] ||
 	bad "table exp6-attribution-adamw.md does not have its 3 rows (same label, opposite label, history)"
 
@@ -126,7 +128,8 @@ for d in "$out"/size=*/; do
 	sz=${d%/}; sz=${sz##*/size=}
 	normalized_check "$sz" "${d%/}"
 	[ -d "$d/exp5-firstorder" ] && firstorder_check "$sz" "${d%/}"
-	for f in "$out/tables/size=$sz-exp6-attribution.md" "$out/tables/size=$sz-exp6-attribution-adamw.md"; do
+	for f in "$out/tables/size=$sz-exp6-attribution.md" "$out/tables/size=$sz-exp6-attribution-adamw-raw.md" \
+		"$out/tables/size=$sz-exp6-attribution-adamw.md"; do
 		[ -f "$f" ] || continue
 		n=2
 		[[ $f == *adamw.md ]] && n=3

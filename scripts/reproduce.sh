@@ -24,6 +24,8 @@
 #   exp6-attribution  which training pairs move each held-out pair (SGD, -attrib)
 #   exp6-attribution-adamw  the same under AdamW, of the applied update
 #                     (-attrib -attrib-update)
+#   exp6-attribution-adamw-raw  the same AdamW runs, of the raw gradient
+#                     (-attrib alone: what changes with the preconditioner)
 #   exp7-1t-adamw     1t DPO under AdamW at other β and weight decay
 #   exp7-1t-adam      1t DPO under AdamW at other Adam β1, β2 and ε
 #   exp8-matched      step-size grids for comparisons at matched margin gain:
@@ -416,8 +418,19 @@ axis seed $seeds_sz
 cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim adamw -lr 0.0001 $fo_flags -attrib -attrib-update -q -seed {seed} -force -out {dir} $data
 $resume_line
 EOF
+	# The same AdamW runs attributing the raw gradient (-attrib alone): the
+	# trajectory is the one above, so the two tables differ only in what is
+	# split (the gradient, or the update Adam applied).
+	spec exp6-attribution-adamw-raw <<EOF
+# per-training-pair attribution of the probes' log-prob changes under AdamW, of the raw gradient
+root $o/exp6-attribution-adamw-raw
+axis task long-suffix
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim adamw -lr 0.0001 $fo_flags -attrib -q -seed {seed} -force -out {dir} $data
+$resume_line
+EOF
 	local e
-	for e in exp6-attribution exp6-attribution-adamw; do
+	for e in exp6-attribution exp6-attribution-adamw exp6-attribution-adamw-raw; do
 		table $e -table attriblabel -data "$out/data/task={task}/seed={seed}/data.arrow" "$o/$e"
 	done
 }
