@@ -29,7 +29,7 @@ for spec in "$out"/specs/*.sweep; do
 		[ "$index" = index ] && continue
 		[ "$status" = done ] || bad "$name: run $index ($dir) is not done"
 		case $name in
-		data) files=(data.arrow) ;;
+		data | size=*-data) files=(data.arrow) ;;
 		sft | sft-* | size=*-sft) files=(config.json steps.arrows model.safetensors) ;;
 		*) files=(config.json steps.arrows pairs.arrows model.safetensors) ;;
 		esac
