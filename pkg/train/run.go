@@ -38,6 +38,9 @@ type Options struct {
 	// periodic checkpoint) are written, with the number of steps done. Tests
 	// use it to interrupt a run at a given step.
 	AfterStep func(step int)
+
+	// model, when set (tests), receives the run's model once it is set up.
+	model func(m *model.Model[float32])
 }
 
 // Progress reports the steps done, with a message.
@@ -310,6 +313,9 @@ func (r *runner) setup() error {
 		return err
 	}
 	r.ln = newLanes(r.m, Lanes(cfg, r.d.MaxLen()))
+	if r.opt.model != nil {
+		r.opt.model(r.m)
+	}
 	if cfg.LoRA.AdaptersOnly() {
 		r.ln.lora = r.lora
 	}
