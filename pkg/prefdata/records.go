@@ -654,10 +654,10 @@ func RenderMessages(msgs []Message) string {
 	return b.String()
 }
 
-// RespSep returns what WriteJSONL puts between a prompt and its response:
+// respSep returns what WriteJSONL puts between a prompt and its response:
 // a space for datasets of words (their tokens are joined by spaces), ""
 // for byte and BPE datasets (their decoding is the exact text).
-func RespSep(d *Dataset) string {
+func respSep(d *Dataset) string {
 	if d.Tokenizer == TokenizerByte || d.Tokenizer == TokenizerBPE {
 		return ""
 	}
@@ -679,7 +679,7 @@ type jsonlRecord struct {
 //
 // Words (synthetic data, the word tokenizer) are joined by spaces, and a
 // response continues its prompt: it begins with the space that separates
-// them (RespSep), so that prompt + response is the text of the whole
+// them (respSep), so that prompt + response is the text of the whole
 // sequence. A byte-level BPE (GPT-2's and its descendants') tokenizes a
 // word after a space as one token (" good", Ġgood) and the same word at the
 // start of a text as another ("good"); prefgen import, like TRL, tokenizes
@@ -689,7 +689,7 @@ type jsonlRecord struct {
 func WriteJSONL(w io.Writer, d *Dataset) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	sep := RespSep(d)
+	sep := respSep(d)
 	for i := range d.Examples {
 		e := &d.Examples[i]
 		rec := jsonlRecord{ID: e.ID, Split: e.Split,
