@@ -35,6 +35,11 @@ type Checkpoint struct {
 	// LoRA are the adapters of -lora ("lora.params", model.LoRA.Params);
 	// Params are then the base weights and M, V the adapters' moments.
 	LoRA []float32
+	// Family is the Hugging Face model_type of the model directory the
+	// weights descend from (metadata "model_type", "" when none): -export-hf
+	// writes that family (a mistral stays mistral) even when the directory
+	// is gone.
+	Family string
 }
 
 // tensorsOf returns the model parameters as named safetensors tensors, in
@@ -49,7 +54,7 @@ func tensorsOf(cfg model.Config, params []float32) []safetensors.Tensor {
 
 func metaOf(format string, c *Checkpoint) map[string]string {
 	mc, _ := json.Marshal(c.Model)
-	return map[string]string{
+	m := map[string]string{
 		"format":         format,
 		"format_version": FormatVersion,
 		"config":         string(mc),
@@ -57,6 +62,10 @@ func metaOf(format string, c *Checkpoint) map[string]string {
 		"step":           strconv.Itoa(c.Step),
 		"mode":           c.Mode,
 	}
+	if c.Family != "" {
+		m["model_type"] = c.Family
+	}
+	return m
 }
 
 // WriteCheckpoint writes c to path atomically: the parameters under their
@@ -102,7 +111,7 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Checkpoint{Model: hm.Config, Params: hm.Params}, nil
+		return &Checkpoint{Model: hm.Config, Params: hm.Params, Family: hm.Family}, nil
 	}
 	r, c, err := openCheckpoint(path)
 	if err != nil {
@@ -200,7 +209,7 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 	if version != FormatVersion {
 		return nil, bad("format_version %q is not supported (want %q; HINT: re-run train with this version)", version, FormatVersion)
 	}
-	c := &Checkpoint{Mode: h.Meta["mode"]}
+	c := &Checkpoint{Mode: h.Meta["mode"], Family: h.Meta["model_type"]}
 	if err := json.Unmarshal([]byte(h.Meta["config"]), &c.Model); err != nil {
 		return nil, bad("bad model config: %v", err)
 	}
