@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"entangle/pkg/hfmodel"
@@ -235,7 +236,7 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 		if !ok {
 			return nil, bad("tensor %q is missing", t.Name)
 		}
-		if !sameShape(x.Shape, t.Shape) {
+		if !slices.Equal(x.Shape, t.Shape) {
 			return nil, bad("tensor %q has shape %v, want %v (model config %s)", t.Name, x.Shape, t.Shape, h.Meta["config"])
 		}
 		if x.DType != "F32" {
@@ -253,14 +254,14 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 		P = x.Shape[0]
 	}
 	for _, name := range []string{"optim.m", "optim.v"} {
-		if x, ok := h.Info(name); ok && (x.DType != "F32" || !sameShape(x.Shape, []int{P})) {
+		if x, ok := h.Info(name); ok && (x.DType != "F32" || !slices.Equal(x.Shape, []int{P})) {
 			return nil, bad("tensor %q has dtype %s shape %v, want F32 [%d]", name, x.DType, x.Shape, P)
 		}
 	}
 	if x, ok := h.Info("optim.t"); !ok || x.DType != "I64" || len(x.Shape) != 0 {
 		return nil, bad("missing or bad optim.t")
 	}
-	if x, ok := h.Info("pref.gate"); ok && (x.DType != "F64" || !sameShape(x.Shape, []int{c.Model.C + 1})) {
+	if x, ok := h.Info("pref.gate"); ok && (x.DType != "F64" || !slices.Equal(x.Shape, []int{c.Model.C + 1})) {
 		return nil, bad("bad pref.gate tensor")
 	}
 	return c, nil
@@ -280,18 +281,6 @@ func readInt64s(r *safetensors.Reader, name string, n int) ([]int64, error) {
 		v[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	return v, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkSources resolves the model config of cfg.Init (headers only) and
