@@ -84,8 +84,8 @@ func (rd *reader) checkSchema(want string) error {
 		return fmt.Errorf("not a train output: unknown format %q (want %s, %s, %s or %s)", f, FormatSteps, FormatPairs, FormatGrads, FormatAttrib)
 	case want != "" && f != want:
 		return fmt.Errorf("is a %s stream, not %s", f, want)
-	case m.Version != Version:
-		return fmt.Errorf("%s format_version %q is not supported: this build reads version %s (hint: read it with the build of train/gradstat that wrote it, or re-run train with this one)", f, m.Version, Version)
+	case !Readable(m.Version):
+		return fmt.Errorf("%s format_version %q is not supported: this build reads versions 1 to %s (hint: read it with the build of train/gradstat that wrote it, or re-run train with this one)", f, m.Version, Version)
 	case perr != nil:
 		return perr
 	}

@@ -11,6 +11,7 @@ import (
 	"entangle/pkg/hfmodel"
 	"entangle/pkg/model"
 	"entangle/pkg/prefdata"
+	"entangle/pkg/runfmt"
 	"entangle/pkg/safetensors"
 )
 
@@ -207,8 +208,8 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 	if format != CheckpointFormat && format != ModelFormat {
 		return nil, bad("format %q is not an entangle checkpoint (want %q or %q; HINT: train writes them under -out DIR)", format, CheckpointFormat, ModelFormat)
 	}
-	if version != FormatVersion {
-		return nil, bad("format_version %q is not supported (want %q; HINT: re-run train with this version)", version, FormatVersion)
+	if !runfmt.Readable(version) {
+		return nil, bad("format_version %q is not supported (want %q or older; HINT: re-run train with this version)", version, FormatVersion)
 	}
 	c := &Checkpoint{Mode: h.Meta["mode"], Family: h.Meta["model_type"]}
 	if err := json.Unmarshal([]byte(h.Meta["config"]), &c.Model); err != nil {
