@@ -59,12 +59,7 @@ func readPairs(t *testing.T, dir string) []runfmt.PairRow {
 	var rows []runfmt.PairRow
 	for r.Next() {
 		for _, row := range r.Rows() { // deep copies: the list columns are views of the batch
-			row.DotG = append([]float64(nil), row.DotG...)
-			row.WWG = append([]float64(nil), row.WWG...)
-			row.LLG = append([]float64(nil), row.LLG...)
-			row.HidW = append([]float32(nil), row.HidW...)
-			row.HidL = append([]float32(nil), row.HidL...)
-			rows = append(rows, row)
+			rows = append(rows, row.Clone())
 		}
 	}
 	if err := r.Err(); err != nil {
