@@ -153,7 +153,7 @@ func TestLaneCounts(t *testing.T) {
 }
 
 // TestLanesGPT2Small: at GPT-2 small's shape an SFT run's lanes (gradient
-// and workspace, about 475 + 150 MiB at 128 tokens) fit laneBudget three times;
+// and workspace, about 475 + 150 MiB at 128 tokens) fit pref.SeqLaneBudget three times;
 // at 1024 tokens (about 2 GiB a lane) once; a preference run keeps
 // model.Lanes evaluation lanes.
 func TestLanesGPT2Small(t *testing.T) {
