@@ -608,3 +608,57 @@ func TestTNSet(t *testing.T) {
 		t.Fatalf("ColSumSet[%d] = %v, ColSum from 0 = %v", i, d2[i], d1[i])
 	}
 }
+
+// TestSetIgnoresC: a set product (runSet with set, the path of TNSet and
+// MulPackedSet) gives the bits of clearing c to +0 and accumulating, whatever
+// c held before (NaN, -0, ±Inf, huge values), for every implementation,
+// product, shape and both ways of reading a row-major b (in place and
+// packed). Some operands are ±0, so that products of -0 show whether the
+// first k block starts from +0 (fma(-1, 0, +0) = +0) or stores the bare
+// product (-0).
+func TestSetIgnoresC(t *testing.T) {
+	defer func(v bool) { bInPlace = v }(bInPlace)
+	rng := rand.New(rand.NewPCG(6, 6))
+	fills := []float32{float32(math.NaN()), float32(math.Copysign(0, -1)), float32(math.Inf(-1)), 3e38}
+	var list [][3]int
+	for i, sh := range shapes() {
+		if i%5 == 0 || i >= len(shapes())-14 {
+			list = append(list, sh)
+		}
+	}
+	list = append(list, [3]int{13, 40, 0}, [3]int{37, 70, 600}, [3]int{24, 1030, 260})
+	for _, name := range Impls() {
+		ks := byName(name)
+		for _, inPlace := range []bool{true, false} {
+			bInPlace = inPlace
+			for _, op := range ops {
+				for si, sh := range list {
+					m, n, k := sh[0], sh[1], sh[2]
+					want := newProblem(rng, m, n, k, op.transA, op.transB)
+					for i := range want.a {
+						if rng.IntN(3) == 0 {
+							want.a[i] = float32(math.Copysign(0, float64(want.a[i])))
+						}
+					}
+					for i := 0; i < m; i++ {
+						clear(want.c[i*want.ldc : i*want.ldc+n])
+					}
+					got := want.clone()
+					genericRun(want.c, want.ldc, want.a, want.lda, op.transA, want.b, want.ldb, op.transB, m, n, k)
+					fill := fills[si%len(fills)]
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							got.c[i*got.ldc+j] = fill
+						}
+					}
+					ks.runSet(got.c, got.ldc, got.a, got.lda, op.transA, got.b, got.ldb, op.transB, nil, m, n, k, true)
+					if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+						t.Fatalf("%s %s in place %v m=%d n=%d k=%d, c filled with %v: c buffer[%d] = %v, cleared+generic %v",
+							name, op.name, inPlace, m, n, k, fill, i, got.cbuf[i], want.cbuf[i])
+					}
+					checkPadding(t, got)
+				}
+			}
+		}
+	}
+}
