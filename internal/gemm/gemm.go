@@ -45,6 +45,18 @@ func TN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, 
 	current().run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
 }
 
+// NTSet sets c = a·bᵀ (NT without the old c; as TNSet). k = 0 sets c to 0.
+func NTSet(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("NTSet", c, ldc, a, lda, false, b, ldb, true, m, n, k)
+	current().runSet(c, ldc, a, lda, false, b, ldb, true, nil, m, n, k, true)
+}
+
+// NNSet sets c = a·b (NN without the old c; as TNSet). k = 0 sets c to 0.
+func NNSet(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("NNSet", c, ldc, a, lda, false, b, ldb, false, m, n, k)
+	current().runSet(c, ldc, a, lda, false, b, ldb, false, nil, m, n, k, true)
+}
+
 // TNSet sets c = aᵀ·b (TN without the old c): each c[i,j] accumulates its k
 // products from +0, so the bits equal clearing c and calling TN, but c is not
 // read (no separate pass over it: a weight gradient's buffer need not be

@@ -662,3 +662,31 @@ func TestSetIgnoresC(t *testing.T) {
 		}
 	}
 }
+
+// TestSetFuncs: NTSet, NNSet and TNSet equal clearing c and calling NT, NN
+// and TN, bit for bit, on a c pre-filled with NaN (the implementation in use).
+func TestSetFuncs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	sets := map[string]func(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int){
+		"NT": NTSet, "NN": NNSet, "TN": TNSet,
+	}
+	for _, op := range ops {
+		for _, sh := range [][3]int{{7, 33, 5}, {64, 384, 128}, {32, 64, 16}, {5, 9, 0}, {37, 70, 600}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			want := newProblem(rng, m, n, k, op.transA, op.transB)
+			got := want.clone()
+			for i := 0; i < m; i++ {
+				clear(want.c[i*want.ldc : i*want.ldc+n])
+				for j := 0; j < n; j++ {
+					got.c[i*got.ldc+j] = float32(math.NaN())
+				}
+			}
+			op.call(want.c, want.ldc, want.a, want.lda, want.b, want.ldb, m, n, k)
+			sets[op.name](got.c, got.ldc, got.a, got.lda, got.b, got.ldb, m, n, k)
+			if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+				t.Fatalf("%sSet m=%d n=%d k=%d: c buffer[%d] = %v, cleared+%s %v", op.name, m, n, k, i, got.cbuf[i], op.name, want.cbuf[i])
+			}
+			checkPadding(t, got)
+		}
+	}
+}
