@@ -59,7 +59,7 @@
 // its own.
 //
 // Packing a row-major operand into step-major panels (B of NT when not packed
-// once with Pack, A of TN) is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
+// once with Pack) is a transpose; it uses AVX 8×8 and 4×4 block transposes (also generated),
 // which doubled NT's speed at m=64 over element-by-element packing: with few
 // rows per call, packing costs as much as the products unless it is SIMD too.
 // The workspaces (≈1.2 MB each, one per concurrent caller) live on a free list
