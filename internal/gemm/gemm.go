@@ -160,17 +160,30 @@ func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, trans
 // first k block starting their accumulators at +0 instead of loading c (so
 // that c is never read; fma(a, b, +0) rounds as on a c cleared to +0).
 func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int, set bool) {
+	ks.runCols(c, ldc, a, lda, transA, b, ldb, transB, pk, m, n, k, set, 0, n)
+}
+
+// runCols is runSet on columns j0..j1-1 of c and op(b) only (j0 a multiple
+// of nr; the other columns of c are neither read nor written).
+func (ks *kernelSet) runCols(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int, set bool, j0, j1 int) {
 	if set && (ks.kern == nil || k == 0) {
 		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
+			clear(c[i*ldc+j0 : i*ldc+j1])
 		}
 	}
-	if m == 0 || n == 0 || k == 0 {
+	if m == 0 || j1 <= j0 || k == 0 {
 		return
 	}
 	if ks.kern == nil {
-		genericRun(c, ldc, a, lda, transA, b, ldb, transB, m, n, k)
+		bo := j0 // op(b)[p, j0] is b[j0*ldb+p] (transB) or b[p*ldb+j0]
+		if transB {
+			bo = j0 * ldb
+		}
+		genericRun(c[j0:], ldc, a, lda, transA, b[bo:], ldb, transB, m, j1-j0, k)
 		return
+	}
+	if j0%ks.nr != 0 || (j1 != n && j1%ks.nr != 0) {
+		panic("gemm: runCols: a column bound inside a strip")
 	}
 	w := ks.get()
 	mr, nr := ks.mr, ks.nr
@@ -185,6 +198,11 @@ func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA b
 	pkOff := 0
 	for jc := 0; jc < n; jc += blockN {
 		ncb := min(blockN, n-jc)
+		if jc+ncb <= j0 || jc >= j1 {
+			// a block outside the columns: skip its packed data
+			pkOff += (ncb + nr - 1) / nr * nr * k
+			continue
+		}
 		for pc := 0; pc < k; pc += blockK {
 			kcb := min(blockK, k-pc)
 			bpBlock := w.bp
@@ -232,8 +250,8 @@ func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA b
 				for pi := p0; pi < p1; pi++ {
 					ir := panelStart(pi, base, extra) - ic
 					mrb := panelStart(pi+1, base, extra) - ic - ir
-					for jr := 0; jr < ncb; jr += nr {
-						nrb := min(nr, ncb-jr)
+					for jr := max(0, j0-jc); jr < min(ncb, j1-jc); jr += nr {
+						nrb := min(nr, ncb-jr, j1-jc-jr)
 						var bp *float32
 						bs := nr
 						switch {
@@ -353,6 +371,39 @@ func MulPackedSet(c []float32, ldc int, a []float32, lda int, p *Packed, m int) 
 		pk = nil
 	}
 	p.ks.runSet(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k, true)
+}
+
+// MulPackedCols is MulPacked (set false) or MulPackedSet (set true) on part
+// part of parts shares of the columns of c and op(b) only: the shares are
+// whole strips of the kernels' width, contiguous, in increasing order, and
+// together cover the n columns; the columns of other parts are neither read
+// nor written. Goroutines computing different parts of one product each read
+// only their share of the packed b, where splitting the rows of c makes
+// each read all of it: for a b too large for the caches (an LM head), that
+// halves the memory traffic on two cores. Each element's bits are those of
+// MulPacked or MulPackedSet.
+func MulPackedCols(c []float32, ldc int, a []float32, lda int, p *Packed, m, part, parts int, set bool) {
+	if p.ks == nil {
+		panic("gemm: MulPackedCols: empty Packed")
+	}
+	if parts < 1 || part < 0 || part >= parts {
+		panic(fmt.Sprintf("gemm: MulPackedCols: part %d of %d", part, parts))
+	}
+	check("MulPackedCols", c, ldc, a, lda, false, p.b, p.ldb, p.transB, m, p.n, p.k)
+	pk := p
+	if p.ks.kern == nil {
+		pk = nil
+	}
+	nr := max(p.ks.nr, 1) // generic: any column
+	j0, j1 := colShare(p.n, nr, part, parts), colShare(p.n, nr, part+1, parts)
+	p.ks.runCols(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k, set, j0, j1)
+}
+
+// colShare is the first column of share q of parts: the ⌈n/nr⌉ strips of nr
+// columns split as evenly as possible (share parts starts at n).
+func colShare(n, nr, q, parts int) int {
+	strips := (n + nr - 1) / nr
+	return min(n, q*strips/parts*nr)
 }
 
 // get takes a free workspace or makes one. Unlike a sync.Pool, the free list

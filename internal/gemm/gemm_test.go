@@ -690,3 +690,72 @@ func TestSetFuncs(t *testing.T) {
 		}
 	}
 }
+
+// TestMulPackedCols: the parts of MulPackedCols, run one after another on a
+// c pre-filled with NaN (set) or with values (accumulate), give the bits of
+// MulPackedSet and MulPacked, for every implementation, both packs, parts
+// 1-5 and shapes with column edges and several column blocks; colShare's
+// shares cover the columns in whole strips.
+func TestMulPackedCols(t *testing.T) {
+	current()
+	defer func(ks *kernelSet) { active = ks }(active)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, name := range Impls() {
+		active = byName(name) // Pack and MulPacked* use the active implementation
+		for _, transB := range []bool{true, false} {
+			for _, sh := range [][3]int{{13, 1100, 300}, {7, 33, 5}, {32, 3000, 40}, {5, 2049, 7}, {4, 9, 0}} {
+				m, n, k := sh[0], sh[1], sh[2]
+				a := make([]float32, m*max(k, 1))
+				b := make([]float32, n*max(k, 1))
+				c0 := make([]float32, m*n)
+				for _, x := range [][]float32{a, b, c0} {
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+				}
+				ldb := n
+				if transB {
+					ldb = max(k, 1)
+				}
+				var p Packed
+				Pack(&p, b, ldb, transB, k, n)
+				for _, set := range []bool{true, false} {
+					want := slices.Clone(c0)
+					if set {
+						MulPackedSet(want, n, a, max(k, 1), &p, m)
+					} else {
+						MulPacked(want, n, a, max(k, 1), &p, m)
+					}
+					for parts := 1; parts <= 5; parts++ {
+						got := slices.Clone(c0)
+						if set {
+							for i := range got {
+								got[i] = float32(math.NaN())
+							}
+						}
+						for q := range parts {
+							MulPackedCols(got, n, a, max(k, 1), &p, m, q, parts, set)
+						}
+						if i := firstDiff(got, want); i >= 0 {
+							t.Fatalf("%s transB=%v m,n,k=%v set=%v parts=%d: c[%d] = %v, want %v", name, transB, sh, set, parts, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, nr := range []int{16, 32} {
+		for n := 0; n < 300; n++ {
+			for parts := 1; parts <= 4; parts++ {
+				if colShare(n, nr, 0, parts) != 0 || colShare(n, nr, parts, parts) != n {
+					t.Fatalf("colShare n=%d nr=%d parts=%d: shares do not cover the columns", n, nr, parts)
+				}
+				for q := 1; q < parts; q++ {
+					if j := colShare(n, nr, q, parts); j%nr != 0 || j < colShare(n, nr, q-1, parts) {
+						t.Fatalf("colShare n=%d nr=%d parts=%d: share %d starts at %d", n, nr, parts, q, j)
+					}
+				}
+			}
+		}
+	}
+}
