@@ -30,7 +30,7 @@ for spec in "$out"/specs/*.sweep; do
 		[ "$status" = done ] || bad "$name: run $index ($dir) is not done"
 		case $name in
 		data | size=*-data) files=(data.arrow) ;;
-		sft | sft-* | size=*-sft) files=(config.json steps.arrows model.safetensors) ;;
+		sft | sft-* | size=*-sft | size=*-sft-*) files=(config.json steps.arrows model.safetensors) ;;
 		*) files=(config.json steps.arrows pairs.arrows model.safetensors) ;;
 		esac
 		for f in "${files[@]}"; do
