@@ -165,6 +165,46 @@ var (
 	invSqrt2Pi = float32(1 / math.Sqrt(2*math.Pi))
 )
 
+// erfcK are erfcPrepFast's constants: the float32 abs mask, 1/√2, 0.5, 1
+// and erfcC.
+var erfcK = [14]float32{math.Float32frombits(0x7fffffff), invSqrt2, 0.5, 1, erfcC[0], erfcC[1], erfcC[2],
+	erfcC[3], erfcC[4], erfcC[5], erfcC[6], erfcC[7], erfcC[8], erfcC[9]}
+
+// erfcPrepFast is erfcPrepRef on SIMD registers, for the first elements of
+// x (it returns how many: a multiple of the register width), nil where the
+// CPU has no such kernel (erfc_amd64.go: AVX2).
+var erfcPrepFast func(t, arg, x []float32) int
+
+// erfcPrep is geluErf32's first step for each element of x: t and the
+// exponential's argument c(t) - z² (erfcPrepRef), on erfcPrepFast where
+// there is one.
+func erfcPrep(t, arg, x []float32) {
+	k := 0
+	if erfcPrepFast != nil {
+		k = erfcPrepFast(t, arg, x)
+	}
+	erfcPrepRef(t[k:], arg[k:], x[k:])
+}
+
+// erfcPrepRef is the scalar definition of erfcPrep, every operation
+// rounded to float32 (the explicit conversions forbid fused
+// multiply-adds):
+//
+//	z = |x|·(1/√2),  t = 1/(1 + 0.5·z),  p = c_0 + t·(c_1 + t·(… + t·c_9)),  arg = p - z·z
+func erfcPrepRef(t, arg, x []float32) {
+	t, arg = t[:len(x)], arg[:len(x)]
+	for k, v := range x {
+		z := float32(max(v, -v) * invSqrt2)
+		tk := 1 / (1 + float32(0.5*z))
+		p := erfcC[9]
+		for j := 8; j >= 0; j-- {
+			p = erfcC[j] + float32(tk*p)
+		}
+		t[k] = tk
+		arg[k] = p - float32(z*z)
+	}
+}
+
 // geluErf32 is the exact GELU in float32 (dout nil: out = GELU(inp)) or its
 // backward (out += GELU'(inp)·dout). The float32 definition, per element,
 // every operation rounded to float32 (no fused multiply-add) and exp32 the
@@ -178,22 +218,17 @@ var (
 //
 // Φ is within 1e-7 of the normal CDF, about a float32 ulp. The
 // exponentials run on gemm's SIMD kernels.
+//
+// The first step (t and the exponential's argument, erfcPrep) runs on AVX2
+// where the CPU has it, with the bits of the scalar erfcPrepRef
+// (TestErfcPrepAllFloat32).
 func geluErf32(out, inp, dout []float32) {
 	const n0 = 256
 	var arg, ex, tt [n0]float32
 	for i0 := 0; i0 < len(inp); i0 += n0 {
 		n := min(n0, len(inp)-i0)
 		x := inp[i0 : i0+n]
-		for k, v := range x {
-			z := float32(max(v, -v) * invSqrt2)
-			t := 1 / (1 + float32(0.5*z))
-			p := erfcC[9]
-			for j := 8; j >= 0; j-- {
-				p = erfcC[j] + float32(t*p)
-			}
-			tt[k] = t
-			arg[k] = p - float32(z*z)
-		}
+		erfcPrep(tt[:n], arg[:n], x)
 		gemm.Exp(ex[:n], arg[:n])
 		if dout == nil {
 			for k, v := range x {
