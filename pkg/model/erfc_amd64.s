@@ -2,11 +2,11 @@
 
 #include "textflag.h"
 
-// func erfcPrepAVX2(t, arg, x *float32, n int, k *[14]float32)
+// func erfcPrepAVX2(t, arg, x *float32, n int, k *[16]float32)
 //
 // Eight elements at a time, n a multiple of 8, the operations of
-// erfcPrepRef in its order (no fused multiply-add): k holds the abs mask,
-// 1/√2, 0.5, 1 and erfcC[0..9].
+// erfcPrepRef in its order (no fused multiply-add): k is erfcK (the abs mask,
+// 1/√2, 0.5, 1, erfcC[0..9], …).
 TEXT ·erfcPrepAVX2(SB), NOSPLIT, $0-40
 	MOVQ t+0(FP), DI
 	MOVQ arg+8(FP), SI
@@ -66,5 +66,115 @@ loop:
 	JMP     loop
 
 done:
+	VZEROUPPER
+	RET
+
+// func geluErfOutAVX2(out, x, t, ex *float32, n int, k *[16]float32)
+//
+// geluErfOutRef, eight elements at a time (n a multiple of 8).
+TEXT ·geluErfOutAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), DX
+	MOVQ t+16(FP), SI
+	MOVQ ex+24(FP), BX
+	MOVQ n+32(FP), CX
+	MOVQ k+40(FP), AX
+	VBROADCASTSS 8(AX), Y13  // 0.5
+	VBROADCASTSS 12(AX), Y12 // 1
+	VXORPS       Y11, Y11, Y11
+
+outLoop:
+	CMPQ CX, $8
+	JB   outDone
+	VMOVUPS   (DX), Y0
+	VMULPS    (SI), Y13, Y1      // 0.5·t
+	VMULPS    (BX), Y1, Y1       // h = (0.5·t)·ex
+	VSUBPS    Y1, Y12, Y2        // 1 - h
+	VCMPPS    $0x1d, Y11, Y0, Y3 // x ≥ 0 (ordered: false for NaN)
+	VBLENDVPS Y3, Y2, Y1, Y1     // Φ = 1 - h if x ≥ 0, else h
+	VMULPS    Y1, Y0, Y1         // x·Φ
+	VMOVUPS   Y1, (DI)
+	ADDQ      $32, DI
+	ADDQ      $32, DX
+	ADDQ      $32, SI
+	ADDQ      $32, BX
+	SUBQ      $8, CX
+	JMP       outLoop
+
+outDone:
+	VZEROUPPER
+	RET
+
+// func geluErfPhiAVX2(t, arg, x, ex *float32, n int, k *[16]float32)
+//
+// geluErfPhiRef, eight elements at a time (n a multiple of 8).
+TEXT ·geluErfPhiAVX2(SB), NOSPLIT, $0-48
+	MOVQ t+0(FP), DI
+	MOVQ arg+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ ex+24(FP), BX
+	MOVQ n+32(FP), CX
+	MOVQ k+40(FP), AX
+	VBROADCASTSS 8(AX), Y13  // 0.5
+	VBROADCASTSS 12(AX), Y12 // 1
+	VBROADCASTSS 56(AX), Y14 // sign mask
+	VXORPS       Y11, Y11, Y11
+
+phiLoop:
+	CMPQ CX, $8
+	JB   phiDone
+	VMOVUPS   (DX), Y0
+	VMULPS    (DI), Y13, Y1      // 0.5·t
+	VMULPS    (BX), Y1, Y1       // h = (0.5·t)·ex
+	VSUBPS    Y1, Y12, Y2        // 1 - h
+	VCMPPS    $0x1d, Y11, Y0, Y3 // x ≥ 0
+	VBLENDVPS Y3, Y2, Y1, Y1     // Φ
+	VMOVUPS   Y1, (DI)
+	VMULPS    Y0, Y0, Y4         // x·x
+	VMULPS    Y13, Y4, Y4        // (x·x)·0.5
+	VXORPS    Y14, Y4, Y4        // -((x·x)·0.5)
+	VMOVUPS   Y4, (SI)
+	ADDQ      $32, DI
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	ADDQ      $32, BX
+	SUBQ      $8, CX
+	JMP       phiLoop
+
+phiDone:
+	VZEROUPPER
+	RET
+
+// func geluErfGradAVX2(out, x, phi, ex, d *float32, n int, k *[16]float32)
+//
+// geluErfGradRef, eight elements at a time (n a multiple of 8).
+TEXT ·geluErfGradAVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), DX
+	MOVQ phi+16(FP), SI
+	MOVQ ex+24(FP), BX
+	MOVQ d+32(FP), R8
+	MOVQ n+40(FP), CX
+	MOVQ k+48(FP), AX
+	VBROADCASTSS 60(AX), Y15 // 1/√(2π)
+
+gradLoop:
+	CMPQ CX, $8
+	JB   gradDone
+	VMULPS  (BX), Y15, Y1 // ex·(1/√(2π))
+	VMULPS  (DX), Y1, Y1  // x·(…)
+	VADDPS  (SI), Y1, Y1  // Φ + x·(…)
+	VMULPS  (R8), Y1, Y1  // (…)·d
+	VADDPS  (DI), Y1, Y1  // out + (…)·d
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	ADDQ    $32, SI
+	ADDQ    $32, BX
+	ADDQ    $32, R8
+	SUBQ    $8, CX
+	JMP     gradLoop
+
+gradDone:
 	VZEROUPPER
 	RET

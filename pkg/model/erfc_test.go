@@ -1,12 +1,15 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"entangle/internal/gemm"
 )
 
 // sameBits32 reports whether a and b are the same float32, any NaN equal
@@ -16,34 +19,65 @@ func sameBits32(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 }
 
-// TestErfcPrepAllFloat32: the SIMD erfcPrep (geluErf32's first step: t and
-// the exponential's argument) gives the scalar definition's bits
-// (erfcPrepRef) on every one of the 2^32 float32 values with
-// ENTANGLE_EXHAUSTIVE=1 (about a minute of CPU time); by default on every
-// chunk of 2^16 consecutive patterns out of 257 (≈2^24 values over every
-// exponent), plus every length 0..40 (the scalar tail). The rest of
-// geluErf32 is gemm.Exp (its own exhaustive check) and scalar code, so the
-// erf GELU and its derivative have the same bits with or without the SIMD
-// kernel. Skipped with -short or where the CPU has no such kernel.
-func TestErfcPrepAllFloat32(t *testing.T) {
+// geluErfRef is geluErf32 on the scalar definitions of its steps only.
+func geluErfRef(out, x, dout []float32) {
+	n := len(x)
+	t, arg, ex := make([]float32, n), make([]float32, n), make([]float32, n)
+	erfcPrepRef(t, arg, x)
+	gemm.Exp(ex, arg)
+	if dout == nil {
+		geluErfOutRef(out, x, t, ex)
+		return
+	}
+	geluErfPhiRef(t, arg, x, ex)
+	gemm.Exp(ex, arg)
+	geluErfGradRef(out, x, t, ex, dout)
+}
+
+// TestGeluErfAllFloat32: the exact GELU and its backward in float32
+// (geluErf32, whose steps run on SIMD kernels where the CPU has them) give
+// the bits of the scalar definitions of the steps (geluErfRef; both on
+// gemm.Exp, which has its own exhaustive check) on every one of the 2^32
+// float32 values with ENTANGLE_EXHAUSTIVE=1 (a few minutes of CPU time),
+// by default on every chunk of 2^16 consecutive patterns out of 257
+// (≈2^24 values over every exponent), and at every length 0..40 (the
+// scalar tails). NaN results compare equal whatever their payload.
+// Skipped with -short or where the CPU has no such kernels.
+func TestGeluErfAllFloat32(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if erfcPrepFast == nil {
-		t.Skip("no SIMD erfcPrep on this CPU")
+	if erfcPrepFast == nil || geluErfOutFast == nil || geluErfPhiFast == nil || geluErfGradFast == nil {
+		t.Skip("no SIMD erf GELU kernels on this CPU")
+	}
+	check := func(x, d []float32) error {
+		n := len(x)
+		for _, back := range []bool{false, true} {
+			got, want := make([]float32, n), make([]float32, n)
+			var dd []float32
+			if back {
+				dd = d
+				for i := range got {
+					got[i], want[i] = 0.25, 0.25
+				}
+			}
+			geluErf32(got, x, dd)
+			geluErfRef(want, x, dd)
+			for i := range x {
+				if !sameBits32(got[i], want[i]) {
+					return fmt.Errorf("backward %v, x %v (bits %#x), d %v: %v, scalar definition %v", back, x[i], math.Float32bits(x[i]), d[i], got[i], want[i])
+				}
+			}
+		}
+		return nil
 	}
 	for n := range 41 {
-		x := make([]float32, n)
+		x, d := make([]float32, n), make([]float32, n)
 		for i := range x {
-			x[i] = float32(i-20) * 0.37
+			x[i], d[i] = float32(i-20)*0.37, 1+float32(i%7)*0.25
 		}
-		t1, a1, t2, a2 := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
-		erfcPrep(t1, a1, x)
-		erfcPrepRef(t2, a2, x)
-		for i := range x {
-			if !sameBits32(t1[i], t2[i]) || !sameBits32(a1[i], a2[i]) {
-				t.Fatalf("length %d, x %v: erfcPrep (%v, %v), erfcPrepRef (%v, %v)", n, x[i], t1[i], a1[i], t2[i], a2[i])
-			}
+		if err := check(x, d); err != nil {
+			t.Fatalf("length %d: %v", n, err)
 		}
 	}
 	stride := uint64(257)
@@ -56,8 +90,10 @@ func TestErfcPrepAllFloat32(t *testing.T) {
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
-			x := make([]float32, chunk)
-			t1, a1, t2, a2 := make([]float32, chunk), make([]float32, chunk), make([]float32, chunk), make([]float32, chunk)
+			x, d := make([]float32, chunk), make([]float32, chunk)
+			for i := range d {
+				d[i] = 1 + float32(i%7)*0.25
+			}
 			for bad.Load() == nil {
 				c := (next.Add(1) - 1) * stride
 				if c >= 1<<32/chunk {
@@ -66,24 +102,17 @@ func TestErfcPrepAllFloat32(t *testing.T) {
 				for i := range x {
 					x[i] = math.Float32frombits(uint32(c*chunk) + uint32(i))
 				}
-				if n := erfcPrepFast(t1, a1, x); n != chunk {
-					bad.Store("erfcPrepFast did not take a whole chunk")
+				if err := check(x, d); err != nil {
+					bad.Store(err)
 					return
-				}
-				erfcPrepRef(t2, a2, x)
-				for i, v := range x {
-					if !sameBits32(t1[i], t2[i]) || !sameBits32(a1[i], a2[i]) {
-						bad.Store([5]float32{v, t1[i], a1[i], t2[i], a2[i]})
-						return
-					}
 				}
 				checked.Add(chunk)
 			}
 		})
 	}
 	wg.Wait()
-	if b := bad.Load(); b != nil {
-		t.Fatalf("erfcPrepFast differs from erfcPrepRef: [x, t, arg, t ref, arg ref] = %v", b)
+	if err := bad.Load(); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d float32 values, identical bits", checked.Load())
+	t.Logf("%d float32 values, forward and backward, identical bits", checked.Load())
 }

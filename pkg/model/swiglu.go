@@ -165,15 +165,57 @@ var (
 	invSqrt2Pi = float32(1 / math.Sqrt(2*math.Pi))
 )
 
-// erfcK are erfcPrepFast's constants: the float32 abs mask, 1/√2, 0.5, 1
-// and erfcC.
-var erfcK = [14]float32{math.Float32frombits(0x7fffffff), invSqrt2, 0.5, 1, erfcC[0], erfcC[1], erfcC[2],
-	erfcC[3], erfcC[4], erfcC[5], erfcC[6], erfcC[7], erfcC[8], erfcC[9]}
+// geluErf32 is the exact GELU in float32 (dout nil: out = GELU(inp)) or its
+// backward (out += GELU'(inp)·dout). The float32 definition, per element,
+// every operation rounded to float32 (no fused multiply-add) and exp32 the
+// exponential of gemm.Exp (the same bits with AVX-512, AVX2 or the scalar
+// reference):
+//
+//	z = |x|·(1/√2),  t = 1/(1 + 0.5·z),  h = 0.5·t·exp32(c(t) - z·z)   (= erfc(z)/2, erfcC)
+//	Φ = 1 - h if x ≥ 0, else h                                           (no cancellation for x < 0)
+//	forward:   out = x·Φ
+//	backward:  out = out + (Φ + x·(exp32(-(x·x)·0.5)·(1/√(2π))))·dout
+//
+// Φ is within 1e-7 of the normal CDF, about a float32 ulp. The
+// exponentials run on gemm's SIMD kernels.
+//
+// Its three elementwise steps around the exponentials (erfcPrep, then
+// geluErfOut, or geluErfPhi and geluErfGrad) run on AVX2 where the CPU has
+// it, with the bits of their scalar definitions (TestGeluErfAllFloat32:
+// every float32 value).
+func geluErf32(out, inp, dout []float32) {
+	const n0 = 256
+	var arg, ex, tt [n0]float32
+	for i0 := 0; i0 < len(inp); i0 += n0 {
+		n := min(n0, len(inp)-i0)
+		x := inp[i0 : i0+n]
+		erfcPrep(tt[:n], arg[:n], x)
+		gemm.Exp(ex[:n], arg[:n])
+		if dout == nil {
+			geluErfOut(out[i0:i0+n], x, tt[:n], ex[:n])
+			continue
+		}
+		geluErfPhi(tt[:n], arg[:n], x, ex[:n])
+		gemm.Exp(ex[:n], arg[:n])
+		geluErfGrad(out[i0:i0+n], x, tt[:n], ex[:n], dout[i0:i0+n])
+	}
+}
 
-// erfcPrepFast is erfcPrepRef on SIMD registers, for the first elements of
-// x (it returns how many: a multiple of the register width), nil where the
-// CPU has no such kernel (erfc_amd64.go: AVX2).
-var erfcPrepFast func(t, arg, x []float32) int
+// The SIMD versions of geluErf32's steps, for the first elements of their
+// slices (each returns how many: a multiple of the register width), nil
+// where the CPU has no such kernel (erfc_amd64.go: AVX2). Each gives the
+// bits of its scalar definition (…Ref).
+var (
+	erfcPrepFast    func(t, arg, x []float32) int
+	geluErfOutFast  func(out, x, t, ex []float32) int
+	geluErfPhiFast  func(t, arg, x, ex []float32) int
+	geluErfGradFast func(out, x, phi, ex, d []float32) int
+)
+
+// erfcK are the kernels' constants: the float32 abs mask, 1/√2, 0.5, 1,
+// erfcC, the sign mask and 1/√(2π).
+var erfcK = [16]float32{math.Float32frombits(0x7fffffff), invSqrt2, 0.5, 1, erfcC[0], erfcC[1], erfcC[2],
+	erfcC[3], erfcC[4], erfcC[5], erfcC[6], erfcC[7], erfcC[8], erfcC[9], math.Float32frombits(0x80000000), invSqrt2Pi}
 
 // erfcPrep is geluErf32's first step for each element of x: t and the
 // exponential's argument c(t) - z² (erfcPrepRef), on erfcPrepFast where
@@ -205,56 +247,75 @@ func erfcPrepRef(t, arg, x []float32) {
 	}
 }
 
-// geluErf32 is the exact GELU in float32 (dout nil: out = GELU(inp)) or its
-// backward (out += GELU'(inp)·dout). The float32 definition, per element,
-// every operation rounded to float32 (no fused multiply-add) and exp32 the
-// exponential of gemm.Exp (the same bits with AVX-512, AVX2 or the scalar
-// reference):
+// geluErfOut is the forward's last step, out = x·Φ (geluErfOutRef), on
+// geluErfOutFast where there is one.
+func geluErfOut(out, x, t, ex []float32) {
+	k := 0
+	if geluErfOutFast != nil {
+		k = geluErfOutFast(out, x, t, ex)
+	}
+	geluErfOutRef(out[k:], x[k:], t[k:], ex[k:])
+}
+
+// geluErfOutRef is the scalar definition of geluErfOut:
 //
-//	z = |x|·(1/√2),  t = 1/(1 + 0.5·z),  h = 0.5·t·exp32(c(t) - z·z)   (= erfc(z)/2, erfcC)
-//	Φ = 1 - h if x ≥ 0, else h                                           (no cancellation for x < 0)
-//	forward:   out = x·Φ
-//	backward:  out = out + (Φ + x·(exp32(-(x·x)·0.5)·(1/√(2π))))·dout
+//	h = (0.5·t)·ex,  Φ = 1 - h if x ≥ 0, else h,  out = x·Φ
+func geluErfOutRef(out, x, t, ex []float32) {
+	out, t, ex = out[:len(x)], t[:len(x)], ex[:len(x)]
+	for k, v := range x {
+		h := float32(0.5*t[k]) * ex[k]
+		phi := h
+		if v >= 0 {
+			phi = 1 - h
+		}
+		out[k] = v * phi
+	}
+}
+
+// geluErfPhi is the backward's second step (geluErfPhiRef), on
+// geluErfPhiFast where there is one.
+func geluErfPhi(t, arg, x, ex []float32) {
+	k := 0
+	if geluErfPhiFast != nil {
+		k = geluErfPhiFast(t, arg, x, ex)
+	}
+	geluErfPhiRef(t[k:], arg[k:], x[k:], ex[k:])
+}
+
+// geluErfPhiRef is the scalar definition of geluErfPhi: Φ as in
+// geluErfOutRef, into t, and the argument of the density's exponential:
 //
-// Φ is within 1e-7 of the normal CDF, about a float32 ulp. The
-// exponentials run on gemm's SIMD kernels.
+//	t = Φ,  arg = -((x·x)·0.5)
+func geluErfPhiRef(t, arg, x, ex []float32) {
+	t, arg, ex = t[:len(x)], arg[:len(x)], ex[:len(x)]
+	for k, v := range x {
+		h := float32(0.5*t[k]) * ex[k]
+		phi := h
+		if v >= 0 {
+			phi = 1 - h
+		}
+		t[k] = phi
+		arg[k] = -float32(float32(v*v) * 0.5)
+	}
+}
+
+// geluErfGrad is the backward's last step (geluErfGradRef), on
+// geluErfGradFast where there is one.
+func geluErfGrad(out, x, phi, ex, d []float32) {
+	k := 0
+	if geluErfGradFast != nil {
+		k = geluErfGradFast(out, x, phi, ex, d)
+	}
+	geluErfGradRef(out[k:], x[k:], phi[k:], ex[k:], d[k:])
+}
+
+// geluErfGradRef is the scalar definition of geluErfGrad:
 //
-// The first step (t and the exponential's argument, erfcPrep) runs on AVX2
-// where the CPU has it, with the bits of the scalar erfcPrepRef
-// (TestErfcPrepAllFloat32).
-func geluErf32(out, inp, dout []float32) {
-	const n0 = 256
-	var arg, ex, tt [n0]float32
-	for i0 := 0; i0 < len(inp); i0 += n0 {
-		n := min(n0, len(inp)-i0)
-		x := inp[i0 : i0+n]
-		erfcPrep(tt[:n], arg[:n], x)
-		gemm.Exp(ex[:n], arg[:n])
-		if dout == nil {
-			for k, v := range x {
-				h := float32(0.5*tt[k]) * ex[k]
-				phi := h
-				if v >= 0 {
-					phi = 1 - h
-				}
-				out[i0+k] = v * phi
-			}
-			continue
-		}
-		for k, v := range x {
-			h := float32(0.5*tt[k]) * ex[k]
-			phi := h
-			if v >= 0 {
-				phi = 1 - h
-			}
-			tt[k] = phi
-			arg[k] = -float32(float32(v*v) * 0.5)
-		}
-		gemm.Exp(ex[:n], arg[:n])
-		d := dout[i0 : i0+n]
-		for k, v := range x {
-			g := tt[k] + float32(v*float32(ex[k]*invSqrt2Pi))
-			out[i0+k] += float32(g * d[k])
-		}
+//	out = out + (Φ + x·(ex·(1/√(2π))))·d
+func geluErfGradRef(out, x, phi, ex, d []float32) {
+	out, phi, ex, d = out[:len(x)], phi[:len(x)], ex[:len(x)], d[:len(x)]
+	for k, v := range x {
+		g := phi[k] + float32(v*float32(ex[k]*invSqrt2Pi))
+		out[k] += float32(g * d[k])
 	}
 }
