@@ -4,7 +4,7 @@ package model
 
 import "golang.org/x/sys/cpu"
 
-// The AVX2 kernels of geluErf32's steps (erfc_amd64.s): n elements, a
+// The AVX2 kernels of geluErf32's and swigluGrad32's steps (erfc_amd64.s): n elements, a
 // multiple of 8; k is erfcK.
 
 //go:noescape
@@ -18,6 +18,9 @@ func geluErfPhiAVX2(t, arg, x, ex *float32, n int, k *[16]float32)
 
 //go:noescape
 func geluErfGradAVX2(out, x, phi, ex, d *float32, n int, k *[16]float32)
+
+//go:noescape
+func swigluGradAVX2(dg, du, x, u, d, e *float32, n int, k *[16]float32)
 
 func init() {
 	if !cpu.X86.HasAVX2 {
@@ -52,6 +55,14 @@ func init() {
 		if n > 0 {
 			_, _, _, _ = out[n-1], phi[n-1], ex[n-1], d[n-1]
 			geluErfGradAVX2(&out[0], &x[0], &phi[0], &ex[0], &d[0], n, &erfcK)
+		}
+		return n
+	}
+	swigluGradFast = func(dg, du, g, u, d, e []float32) int {
+		n := len(g) &^ 7
+		if n > 0 {
+			_, _, _, _, _ = dg[n-1], du[n-1], u[n-1], d[n-1], e[n-1]
+			swigluGradAVX2(&dg[0], &du[0], &g[0], &u[0], &d[0], &e[0], n, &erfcK)
 		}
 		return n
 	}

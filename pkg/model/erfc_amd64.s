@@ -178,3 +178,53 @@ gradLoop:
 gradDone:
 	VZEROUPPER
 	RET
+
+// func swigluGradAVX2(dg, du, x, u, d, e *float32, n int, k *[16]float32)
+//
+// swigluGradStepRef, eight elements at a time (n a multiple of 8).
+TEXT ·swigluGradAVX2(SB), NOSPLIT, $0-64
+	MOVQ dg+0(FP), DI
+	MOVQ du+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ u+24(FP), BX
+	MOVQ d+32(FP), R8
+	MOVQ e+40(FP), R9
+	MOVQ n+48(FP), CX
+	MOVQ k+56(FP), AX
+	VBROADCASTSS 12(AX), Y12 // 1
+
+swiLoop:
+	CMPQ CX, $8
+	JB   swiDone
+	VMOVUPS   (DX), Y0           // x = g
+	VMOVUPS   (R8), Y2           // gi = d
+	VMOVUPS   (R9), Y3           // e
+	VADDPS    Y3, Y12, Y4        // 1 + e
+	VDIVPS    Y4, Y12, Y4        // σ = 1/(1 + e)
+	VSUBPS    Y4, Y12, Y5        // 1 - σ
+	VMULPS    Y4, Y3, Y6         // e·σ
+	VCMPPS    $0x11, Y12, Y3, Y7 // e < 1 (ordered: false for NaN)
+	VBLENDVPS Y7, Y6, Y5, Y5     // ω = e·σ if e < 1, else 1 - σ
+	VMULPS    (BX), Y2, Y6       // gi·u
+	VMULPS    Y4, Y6, Y6         // a = (gi·u)·σ
+	VMULPS    Y5, Y0, Y5         // x·ω
+	VADDPS    Y12, Y5, Y5        // b = 1 + x·ω
+	VMULPS    Y5, Y6, Y6         // a·b
+	VADDPS    (DI), Y6, Y6
+	VMOVUPS   Y6, (DI)           // dg += a·b
+	VMULPS    Y4, Y0, Y7         // x·σ
+	VMULPS    Y7, Y2, Y7         // gi·(x·σ)
+	VADDPS    (SI), Y7, Y7
+	VMOVUPS   Y7, (SI)           // du += gi·(x·σ)
+	ADDQ      $32, DI
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	ADDQ      $32, BX
+	ADDQ      $32, R8
+	ADDQ      $32, R9
+	SUBQ      $8, CX
+	JMP       swiLoop
+
+swiDone:
+	VZEROUPPER
+	RET

@@ -89,6 +89,9 @@ func swiglu32(out, inp []float32, T, FF int) {
 //	ω = e·σ if e < 1 (σ > 1/2: 1-σ would cancel), else 1-σ
 //	dinp[t,i]   = dinp[t,i] + ((d·u)·σ)·(1 + g·ω)
 //	dinp[t,F+i] = dinp[t,F+i] + d·(g·σ)
+//
+// The step after the exponentials runs on AVX2 where the CPU has it, with
+// the bits of its scalar definition (swigluGradStep; TestSwiGLUAllFloat32).
 func swigluGrad32(dinp, inp, dout []float32, T, FF int) {
 	var neg, e [swigluChunk]float32
 	for t := 0; t < T; t++ {
@@ -100,20 +103,43 @@ func swigluGrad32(dinp, inp, dout []float32, T, FF int) {
 				neg[k] = -g[i0+k]
 			}
 			gemm.Exp(e[:n], neg[:n])
-			for k := range n {
-				x, y, gi := g[i0+k], u[i0+k], d[i0+k]
-				s := 1 / (1 + e[k])
-				om := 1 - s // 1-σ: exact enough where σ ≤ 1/2; e·σ where σ is near 1
-				if e[k] < 1 {
-					om = e[k] * s
-				}
-				// explicit conversions round each product: no fused multiply-add
-				a := float32(float32(gi*y) * s)
-				b := 1 + float32(x*om)
-				dg[i0+k] += float32(a * b)
-				du[i0+k] += float32(gi * float32(x*s))
-			}
+			swigluGradStep(dg[i0:i0+n], du[i0:i0+n], g[i0:i0+n], u[i0:i0+n], d[i0:i0+n], e[:n])
 		}
+	}
+}
+
+// swigluGradFast is swigluGradStepRef on SIMD registers for the first
+// elements of g (it returns how many: a multiple of the register width),
+// nil where the CPU has no such kernel (erfc_amd64.go: AVX2).
+var swigluGradFast func(dg, du, g, u, d, e []float32) int
+
+// swigluGradStep is swigluGrad32's step after the exponentials
+// (swigluGradStepRef), on swigluGradFast where there is one.
+func swigluGradStep(dg, du, g, u, d, e []float32) {
+	k := 0
+	if swigluGradFast != nil {
+		k = swigluGradFast(dg, du, g, u, d, e)
+	}
+	swigluGradStepRef(dg[k:], du[k:], g[k:], u[k:], d[k:], e[k:])
+}
+
+// swigluGradStepRef is the scalar definition of swigluGrad32's step after
+// the exponentials e = exp32(-g): the formulas of swigluGrad32, each
+// operation rounded to float32.
+func swigluGradStepRef(dg, du, g, u, d, e []float32) {
+	dg, du, u, d, e = dg[:len(g)], du[:len(g)], u[:len(g)], d[:len(g)], e[:len(g)]
+	for k, x := range g {
+		y, gi := u[k], d[k]
+		s := 1 / (1 + e[k])
+		om := 1 - s // 1-σ: exact enough where σ ≤ 1/2; e·σ where σ is near 1
+		if e[k] < 1 {
+			om = e[k] * s
+		}
+		// explicit conversions round each product: no fused multiply-add
+		a := float32(float32(gi*y) * s)
+		b := 1 + float32(x*om)
+		dg[k] += float32(a * b)
+		du[k] += float32(gi * float32(x*s))
 	}
 }
 
