@@ -467,7 +467,7 @@ func TestBadInputs(t *testing.T) {
 		{"empty", nil, "gradstat: <stdin>: empty input", -1},
 		{"prefgen dataset", pd.Bytes(), "gradstat: <stdin>: is a prefgen dataset, not a train output", -1},
 		{"other arrow", arrowStream(t, map[string]string{"producer": "x"}), `no "format" metadata`, -1},
-		{"unknown version", arrowStream(t, map[string]string{"format": "entangle.steps", "format_version": "2"}), `format_version "2" is not supported`, -1},
+		{"unknown version", arrowStream(t, map[string]string{"format": "entangle.steps", "format_version": "3"}), `format_version "3" is not supported`, -1},
 		{"missing columns", arrowStream(t, map[string]string{"format": "entangle.steps", "format_version": "1"}), `missing column "kind"`, -1},
 		{"truncated", cut, fmt.Sprintf("gradstat: <stdin>:step 0: truncated Arrow stream: the input ends inside a message body at byte %d (", len(cut)), 1},
 	} {

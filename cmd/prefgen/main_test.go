@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"entangle/pkg/cli"
 	"entangle/pkg/prefdata"
 	"entangle/pkg/prefdata/pqrows"
+	"entangle/pkg/tokenizer"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -583,5 +585,50 @@ func TestOutputIsInput(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(jsonl); string(after) != rec {
 		t.Error("the input JSONL changed")
+	}
+}
+
+// TestExportImportGPT2: synthetic sentiment pairs exported as JSONL and
+// imported with a GPT-2-layout byte-level BPE (pkg/tokenizer's sentiment
+// fixture) tokenize as the whole text does: prompt tokens then response
+// tokens equal the tokens of prompt + response, whose first response token
+// is the word after a space (" positive", Ġpositive), not the word that
+// starts a text.
+func TestExportImportGPT2(t *testing.T) {
+	dir := t.TempDir()
+	syn := filepath.Join(dir, "syn.arrow")
+	if _, stderr, code := prefgen(t, "", "1t", "-n", "16", "-n-test", "0", "-n-sft", "0", "-o", syn); code != 0 {
+		t.Fatalf("prefgen: exit %d: %s", code, stderr)
+	}
+	jsonl := filepath.Join(dir, "syn.jsonl")
+	if _, stderr, code := prefgen(t, "", "export", syn, "-o", jsonl); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, stderr)
+	}
+	model := filepath.Join("..", "..", "pkg", "tokenizer", "testdata", "sentiment")
+	out := filepath.Join(dir, "bpe.arrow")
+	if _, stderr, code := prefgen(t, "", "import", "-q", "-tokenizer", model, "-test-frac", "0", jsonl, "-o", out); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, stderr)
+	}
+	f, _ := os.Open(out)
+	d, err := prefdata.Read(f, out)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := exported(t, out)
+	for i, e := range d.Examples {
+		for k, y := range [][]int32{e.Chosen, e.Rejected} {
+			whole := tok.Encode(recs[i][0] + recs[i][1+k])
+			if got := append(append([]int32(nil), e.Prompt...), y...); !slices.Equal(got, whole) {
+				t.Fatalf("pair %d: prompt + response tokens %v, the whole text's %v (%q + %q)", i, got, whole, recs[i][0], recs[i][1+k])
+			}
+			if first := tok.TokenText(y[0]); !strings.HasPrefix(first, " ") {
+				t.Errorf("pair %d: the response starts with %q", i, first)
+			}
+		}
 	}
 }

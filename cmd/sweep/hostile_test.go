@@ -45,9 +45,9 @@ func waitFor(t *testing.T, path string) {
 // TestKill9NoRace: a sweep runner killed with SIGKILL leaves its command
 // running (this one ignores SIGTERM, so the parent-death signal does not stop
 // it); a rerun must not start a second command in the same directory while
-// the first one still runs: it reports the run as still running and exits
-// 1. Once the orphan has finished (DONE), a rerun has nothing to do and
-// exits 0. The command ran exactly once.
+// the first one still runs: it says so and waits for it. Once the orphan has
+// finished (DONE), the rerun has nothing left to do and exits 0. The command
+// ran exactly once.
 func TestKill9NoRace(t *testing.T) {
 	bin := buildSweep(t)
 	spec, root := writeSpec(t, `axis seed 1
@@ -62,26 +62,79 @@ cmd trap '' TERM; echo start >> {root}/starts; touch {root}/ready; \
 	waitFor(t, filepath.Join(root, "ready"))
 	c.Process.Kill() // SIGKILL: no chance to clean up
 	c.Wait()
-	_, stderr, code := sweepCmd(t, "run", "-q", "-root", root, spec)
-	wantLine := "sweep: run 0 (seed=1): still running in another process (" + filepath.Join(root, "seed=1", "sweep.log") + " is locked); not started\n"
-	if code != 1 || stderr != wantLine+"sweep: 1 of 1 runs still running in another process; rerun when they have ended\n" {
-		t.Errorf("rerun while the orphan runs: exit %d, stderr %q", code, stderr)
-	}
+	rerun, stderr := startRunner(t, bin, root, spec)
+	log := filepath.Join(root, "seed=1", "sweep.log")
+	waitLine := "sweep: run 0 (seed=1): running in another process (" + log + " is locked); waiting for it\n"
+	waitForText(t, stderr, waitLine)
 	os.WriteFile(filepath.Join(root, "release"), nil, 0o644)
-	waitFor(t, filepath.Join(root, "seed=1", "DONE"))
-	// The orphan's shell may still hold the log for a moment after DONE.
-	for k := 0; k < 3000; k++ {
-		_, stderr, code = sweepCmd(t, "run", "-q", "-root", root, spec)
-		if !strings.Contains(stderr, "still running") {
-			break
-		}
-		exec.Command("sleep", "0.01").Run()
-	}
-	if code != 0 || stderr != "" {
-		t.Errorf("rerun after the orphan ended: exit %d, stderr %q", code, stderr)
+	err := rerun.Wait()
+	got, _ := os.ReadFile(stderr)
+	if err != nil || string(got) != waitLine+"sweep: run 0 (seed=1): done by the other process\n" {
+		t.Errorf("rerun while the orphan runs: %v, stderr %q", err, got)
 	}
 	if starts, _ := os.ReadFile(filepath.Join(root, "starts")); string(starts) != "start\n" {
 		t.Errorf("the command started %d times", strings.Count(string(starts), "start"))
+	}
+}
+
+// TestTwoRunners: two "sweep run -j 1" of one spec at once share its runs:
+// each runs one, the second waits for the first's and both exit 0 (a run another runner
+// holds is not a failure); every command ran once.
+func TestTwoRunners(t *testing.T) {
+	bin := buildSweep(t)
+	spec, root := writeSpec(t, `axis seed 1 2
+cmd echo start >> {dir}/starts; touch {dir}/started; \
+    k=0; while [ ! -e {root}/release ]; do k=$((k+1)); [ $k -lt 6000 ] || exit 7; sleep 0.01; done; \
+    touch {dir}/DONE
+`)
+	a, errA := startRunner(t, bin, root, spec)
+	waitFor(t, filepath.Join(root, "seed=1", "started"))
+	b, errB := startRunner(t, bin, root, spec)
+	waitFor(t, filepath.Join(root, "seed=2", "started"))
+	waitForText(t, errB, "sweep: run 0 (seed=1): running in another process")
+	os.WriteFile(filepath.Join(root, "release"), nil, 0o644)
+	for k, c := range []*exec.Cmd{a, b} {
+		err := c.Wait()
+		got, _ := os.ReadFile([]string{errA, errB}[k])
+		// b waited for run 0; a reaches run 1 when it may be done already
+		if err != nil || k == 1 && !strings.HasSuffix(string(got), "waiting for it\nsweep: run 0 (seed=1): done by the other process\n") {
+			t.Errorf("runner %d: %v, stderr %q", k, err, got)
+		}
+	}
+	for _, seed := range []string{"seed=1", "seed=2"} {
+		if starts, _ := os.ReadFile(filepath.Join(root, seed, "starts")); string(starts) != "start\n" || !exists(filepath.Join(root, seed, "DONE")) {
+			t.Errorf("%s: started %d times", seed, strings.Count(string(starts), "start"))
+		}
+	}
+}
+
+// startRunner starts "sweep run -q" of spec with its stderr to a file.
+func startRunner(t *testing.T, bin, root, spec string) (*exec.Cmd, string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := exec.Command(bin, "run", "-q", "-root", root, spec)
+	c.Stderr = f
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c, f.Name()
+}
+
+// waitForText polls file until it holds text (as waitFor).
+func waitForText(t *testing.T, file, text string) {
+	t.Helper()
+	for k := 0; ; k++ {
+		if b, _ := os.ReadFile(file); strings.Contains(string(b), text) {
+			return
+		}
+		if k == 3000 {
+			t.Fatalf("%s never held %q", file, text)
+		}
+		exec.Command("sleep", "0.01").Run()
 	}
 }
 

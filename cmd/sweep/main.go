@@ -48,8 +48,10 @@ not done, at most -j at once, each through bash -c with its output appended to
 DIR/sweep.log, skipping done runs so an interrupted sweep resumes, and records
 the spec in ROOT/sweep.spec; a failed run is reported and the others go on
 (exit 1 at the end). A run's sweep.log is locked while its command runs (even
-after the runner was killed): a run that another process still runs is
-reported and not started. A grid has at most 1000000 runs; list, expand and
+after the runner was killed): a run that another process still runs (a
+second "sweep run" of the spec) is not a failure: sweep says so, goes on with
+the other runs and waits for it, then skips it if it was finished there or
+runs it (resumes it) if not. A grid has at most 1000000 runs; list, expand and
 slurm write them one at a time. ^C or SIGTERM is forwarded to the running commands (train
 then writes a checkpoint, which a "resume" line picks up next time), and the
 sweep exits 1 once they have ended. Keep -j times each run's own threads at or
@@ -276,16 +278,22 @@ func runAll(ctx context.Context, env *cli.Env, spec *sweep.Spec, root string, g 
 		Finish: func(r sweep.Run, err error) {
 			ended++
 			if err != nil {
-				if !errors.Is(err, sweep.ErrInterrupted) && !errors.Is(err, sweep.ErrBusy) {
+				if !errors.Is(err, sweep.ErrInterrupted) {
 					failed++
 				}
-				what := sweep.ExitText(err) + ", see " + filepath.Join(r.Dir, sweep.LogFile)
-				if errors.Is(err, sweep.ErrBusy) {
-					what = "still running in another process (" + filepath.Join(r.Dir, sweep.LogFile) + " is locked); not started"
-				}
-				fmt.Fprintf(env.Stderr, "%s: run %d (%s): %s\n", env.Name, r.Index, r.Name(), what)
+				fmt.Fprintf(env.Stderr, "%s: run %d (%s): %s, see %s\n", env.Name, r.Index, r.Name(), sweep.ExitText(err), filepath.Join(r.Dir, sweep.LogFile))
 			}
 			prog.Update(ended, fmt.Sprintf("runs (%d failed)", failed))
+		},
+		Wait: func(r sweep.Run, done bool) {
+			if done {
+				ended++
+				fmt.Fprintf(env.Stderr, "%s: run %d (%s): done by the other process\n", env.Name, r.Index, r.Name())
+				prog.Update(ended, fmt.Sprintf("runs (%d failed)", failed))
+				return
+			}
+			fmt.Fprintf(env.Stderr, "%s: run %d (%s): running in another process (%s is locked); waiting for it\n",
+				env.Name, r.Index, r.Name(), filepath.Join(r.Dir, sweep.LogFile))
 		},
 	}
 	prog.Update(0, "runs")
@@ -296,13 +304,8 @@ func runAll(ctx context.Context, env *cli.Env, spec *sweep.Spec, root string, g 
 	if err != nil {
 		return err
 	}
-	switch {
-	case sum.Failed > 0 && sum.Busy > 0:
-		return fmt.Errorf("%d of %d runs failed, %d still running in another process", sum.Failed, todo, sum.Busy)
-	case sum.Failed > 0:
+	if sum.Failed > 0 {
 		return fmt.Errorf("%d of %d runs failed", sum.Failed, todo)
-	case sum.Busy > 0:
-		return fmt.Errorf("%d of %d runs still running in another process; rerun when they have ended", sum.Busy, todo)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"entangle/pkg/cli"
-	"entangle/pkg/prefdata"
 	"entangle/pkg/train"
 )
 
@@ -80,13 +79,8 @@ func runAnalyze(ctx context.Context, env *cli.Env, fs *flag.FlagSet, set map[str
 	if shards < 1 || shard < 0 || shard >= shards || *af.shard != fmt.Sprintf("%d/%d", shard, shards) {
 		return cli.Usagef("-shard must be i/n with 0 ≤ i < n, got %q", *af.shard)
 	}
-	if *df.pairs < 0 {
-		return cli.Usagef("-pairs must be ≥ 0, got %d", *df.pairs)
-	}
-	switch *df.split {
-	case prefdata.SplitSFT, prefdata.SplitTrain, prefdata.SplitTest:
-	default:
-		return cli.Usagef("-split must be sft, train or test, got %q", *df.split)
+	if err := df.checkPairs(); err != nil {
+		return err
 	}
 	// The pref flags' checks, without the dump schedule of a training run.
 	if pf.cfg.Sparse == "learned" {

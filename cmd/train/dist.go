@@ -21,6 +21,20 @@ type distFlags struct {
 	summary *string
 }
 
+// checkPairs checks -pairs and -split, which -mode dist and -mode analyze
+// share.
+func (df *distFlags) checkPairs() error {
+	if *df.pairs < 0 {
+		return cli.Usagef("-pairs must be ≥ 0, got %d", *df.pairs)
+	}
+	switch *df.split {
+	case prefdata.SplitSFT, prefdata.SplitTrain, prefdata.SplitTest:
+	default:
+		return cli.Usagef("-split must be sft, train or test, got %q", *df.split)
+	}
+	return nil
+}
+
 func addDistFlags(fs *flag.FlagSet) *distFlags {
 	return &distFlags{
 		k:       fs.Int("k", 5, "dist: the `K` most probable tokens per response position"),
@@ -49,13 +63,8 @@ func runDist(env *cli.Env, fs *flag.FlagSet, set map[string]bool, init string, d
 	if *df.k < 1 {
 		return cli.Usagef("-k must be at least 1, got %d", *df.k)
 	}
-	if *df.pairs < 0 {
-		return cli.Usagef("-pairs must be ≥ 0, got %d", *df.pairs)
-	}
-	switch *df.split {
-	case prefdata.SplitSFT, prefdata.SplitTrain, prefdata.SplitTest:
-	default:
-		return cli.Usagef("-split must be sft, train or test, got %q", *df.split)
+	if err := df.checkPairs(); err != nil {
+		return err
 	}
 	c, err := train.ReadCheckpoint(init)
 	if err != nil {

@@ -50,9 +50,13 @@ func runExport(env *cli.Env, set map[string]bool, init string, ef *exportFlags, 
 		return err
 	}
 	// The family of the model directory the weights descend from (a
-	// mistral stays mistral), else the one the architecture implies.
+	// mistral stays mistral): the directory's when it is there, else the
+	// one the checkpoint recorded, else the one the architecture implies.
 	src := train.HFAncestor(init)
 	mt := hfmodel.ModelType(ck.Model)
+	if ck.Family != "" {
+		mt = ck.Family
+	}
 	if src != "" {
 		if acfg, t, err := hfmodel.Inspect(src); err == nil && acfg.Arch == ck.Model.Arch {
 			mt = t

@@ -169,3 +169,45 @@ func TestLyingCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestExportMistral: the weights of a run trained from a mistral model
+// directory export as mistral (config.json model_type, MistralForCausalLM),
+// also once the directory is gone: the run's files record the family
+// (metadata model_type); without it the same weights would be written as
+// llama (the same computation, another family). Loaded back, the model
+// config and weights are the run's.
+func TestExportMistral(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := dataset(t, dir, "1t", 64)
+	src := filepath.Join(dir, "mistral")
+	cfg := model.Config{V: 64, T: 32, C: 16, L: 2, H: 2, KV: 1, FF: 32, Arch: model.ArchLlama, Eps: 1e-5, RopeTheta: 10000}
+	mm := model.New[float32](cfg)
+	mm.Init(5)
+	if err := hfmodel.Write(src, "mistral", cfg, mm.Params, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	if _, stderr, code := trainCmd(t, ctx, nil, "-init", src, "-steps", "1", "-eval-every", "0", "-q", "-out", run, data); code != 0 {
+		t.Fatalf("train -init mistral: exit %d: %s", code, stderr)
+	}
+	if err := os.RemoveAll(src); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "hf")
+	if _, stderr, code := trainCmd(t, ctx, nil, "-export-hf", out, "-init", filepath.Join(run, runfmt.ModelFile)); code != 0 {
+		t.Fatalf("-export-hf: exit %d: %s", code, stderr)
+	}
+	m, err := hfmodel.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := train.ReadCheckpoint(filepath.Join(run, runfmt.ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := string(mustRead(t, filepath.Join(out, hfmodel.ConfigFile)))
+	if m.Family != "mistral" || !strings.Contains(raw, "MistralForCausalLM") || m.Config != ck.Model || !slices.Equal(m.Params, ck.Params) || ck.Family != "mistral" {
+		t.Fatalf("exported as %q (checkpoint family %q), config %+v, want mistral and %+v", m.Family, ck.Family, m.Config, ck.Model)
+	}
+}

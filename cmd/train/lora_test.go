@@ -190,8 +190,7 @@ func TestLoRAGradAdapters(t *testing.T) {
 		var rows []runfmt.PairRow
 		for r.Next() {
 			for _, row := range r.Rows() {
-				row.DotG, row.WWG, row.LLG = slices.Clone(row.DotG), slices.Clone(row.WWG), slices.Clone(row.LLG)
-				rows = append(rows, row)
+				rows = append(rows, row.Clone())
 			}
 		}
 		return r.Meta(), rows

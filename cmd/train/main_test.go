@@ -140,7 +140,7 @@ func TestDataErrors(t *testing.T) {
 		{[]string{big}, "vocabulary has 128 tokens but the model's vocab_size is 64"},
 		{[]string{long}, "longest sequence has " + itoa(lt.MaxLen()) + " tokens but the model's context is 32"},
 		{[]string{"-init", trunc, good}, "train: checkpoint " + trunc + ": safetensors: "},
-		{[]string{"-init", v9, good}, `format_version "9" is not supported (want "1"`},
+		{[]string{"-init", v9, good}, `format_version "9" is not supported (want "2" or older`},
 		{[]string{"-init", modelPath, big}, "vocabulary has 128 tokens but the model's vocab_size is 64"},
 		{[]string{filepath.Join(dir, "missing.arrow")}, "no such file"},
 	} {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -362,7 +363,7 @@ func (p *plan) match() error {
 			}
 			i, ok := want[name]
 			if !ok && name == "lm_head.weight" && p.cfg.Tied {
-				if !sameShape(t.Shape, []int{p.cfg.V, p.cfg.C}) || !safetensors.IsFloat(t.DType) {
+				if !slices.Equal(t.Shape, []int{p.cfg.V, p.cfg.C}) || !safetensors.IsFloat(t.DType) {
 					return fmt.Errorf("%s: tensor %q has shape %v dtype %s, want [%d %d] F32, F16 or BF16",
 						r.Path, t.Name, t.Shape, t.DType, p.cfg.V, p.cfg.C)
 				}
@@ -378,7 +379,7 @@ func (p *plan) match() error {
 				return fmt.Errorf("%s: tensor %q is stored twice (with and without a prefix, or in two shards)", r.Path, t.Name)
 			}
 			m := p.tab[i]
-			if !sameShape(t.Shape, m.Shape) {
+			if !slices.Equal(t.Shape, m.Shape) {
 				return fmt.Errorf("%s: tensor %q has shape %v, want %v (from %s: %s)",
 					r.Path, t.Name, t.Shape, m.Shape, ConfigFile, p.fam.Dims(p.cfg))
 			}
@@ -421,16 +422,4 @@ func (p *plan) match() error {
 		p.dtype = "mixed"
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

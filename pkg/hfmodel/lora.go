@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -332,7 +333,7 @@ func LoadLoRA(dir, modelType string, m *model.Model[float32]) (*model.LoRA[float
 		if !ok {
 			return nil, lc, fmt.Errorf("%s: tensor %s is not an adapter of the targets of %s", wpath, in.Name, AdapterConfigFile)
 		}
-		if !sameShape(in.Shape, shape) {
+		if !slices.Equal(in.Shape, shape) {
 			return nil, lc, fmt.Errorf("%s: tensor %s has shape %v, want %v", wpath, in.Name, in.Shape, shape)
 		}
 	}

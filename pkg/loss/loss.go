@@ -1,6 +1,7 @@
 package loss
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -82,29 +83,58 @@ type Params struct {
 	// Beta is β, the inverse temperature multiplying the margin (TRL beta).
 	// For ipo it is IPO's τ (target margin 1/(2τ)); for orpo it weights the
 	// odds-ratio term (ORPO's λ, which TRL calls beta). Must be > 0.
-	Beta float64
+	Beta float64 `json:"beta"`
 	// LabelSmoothing is ε, the assumed probability that a label is flipped
 	// (TRL label_smoothing): sigmoid (cDPO) and robust need 0 ≤ ε < 0.5,
 	// exo_pair needs 0 < ε < 0.5; simpo and cpo also accept 0 ≤ ε < 0.5.
-	LabelSmoothing float64
+	LabelSmoothing float64 `json:"label_smoothing"`
 	// Tau is discopop's temperature τ of the mixing gate σ(βΔ/τ)
 	// (TRL discopop_tau). Must be > 0.
-	Tau float64
+	Tau float64 `json:"tau"`
 	// Gamma is simpo's target reward margin γ (TRL simpo_gamma). Must be ≥ 0.
-	Gamma float64
+	Gamma float64 `json:"gamma"`
 	// Alpha is rdpo's length coefficient α on |y_w| − |y_l|. Must be ≥ 0.
-	Alpha float64
+	Alpha float64 `json:"alpha"`
 	// Lambda is dpop's penalty weight λ on max(0, z_w^ref − z_w). Must be ≥ 0.
-	Lambda float64
+	Lambda float64 `json:"lambda"`
 	// Delta is slic's hinge margin δ on z_w − z_l. Must be ≥ 0.
-	Delta float64
+	Delta float64 `json:"delta"`
 	// NLLCoef is the coefficient of the built-in chosen-response NLL term
 	// NLL = −z_w/|y_w| of cpo, orpo, rrhf, simpo and slic (TRL cpo_alpha;
 	// orpo's is fixed at 1 in TRL). Must be ≥ 0.
-	NLLCoef float64
+	NLLCoef float64 `json:"nll_coef"`
 	// DesirableWeight and UndesirableWeight are kto_pair's λ_D and λ_U
 	// (TRL desirable_weight, undesirable_weight). Must be > 0.
-	DesirableWeight, UndesirableWeight float64
+	DesirableWeight   float64 `json:"desirable_weight"`
+	UndesirableWeight float64 `json:"undesirable_weight"`
+}
+
+// UnmarshalJSON reads Params from JSON with the keys of its tags
+// (snake_case: "beta", "label_smoothing", …), and also from the Go field
+// names that files written before the tags hold ("Beta",
+// "LabelSmoothing", …; a file holds one form or the other).
+func (p *Params) UnmarshalJSON(b []byte) error {
+	type tagged Params // without this method
+	var q tagged
+	if err := json.Unmarshal(b, &q); err != nil {
+		return err
+	}
+	var old struct { // the keys that differ from the tags but for case
+		LabelSmoothing, NLLCoef, DesirableWeight, UndesirableWeight *float64
+	}
+	if err := json.Unmarshal(b, &old); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		dst *float64
+		src *float64
+	}{{&q.LabelSmoothing, old.LabelSmoothing}, {&q.NLLCoef, old.NLLCoef}, {&q.DesirableWeight, old.DesirableWeight}, {&q.UndesirableWeight, old.UndesirableWeight}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	*p = Params(q)
+	return nil
 }
 
 // spec is one registry entry.

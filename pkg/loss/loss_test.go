@@ -1,6 +1,7 @@
 package loss
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -141,6 +142,28 @@ func TestNeedsRef(t *testing.T) {
 		a, b := l.Eval(p), l.Eval(q)
 		if l.NeedsRef() == (a == b) {
 			t.Errorf("%s: NeedsRef() = %v but changing the reference changes the result: %v", name, l.NeedsRef(), a != b)
+		}
+	}
+}
+
+// TestParamsJSON: Params are written with snake_case keys (as the rest of
+// a run's config.json) and read back, from them and from the Go field
+// names that files written before hold.
+func TestParamsJSON(t *testing.T) {
+	p := Params{Beta: 0.1, LabelSmoothing: 0.2, Tau: 0.3, Gamma: 0.4, Alpha: 0.5, Lambda: 0.6, Delta: 0.7, NLLCoef: 0.8, DesirableWeight: 0.9, UndesirableWeight: 1.1}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"beta":0.1,"label_smoothing":0.2,"tau":0.3,"gamma":0.4,"alpha":0.5,"lambda":0.6,"delta":0.7,"nll_coef":0.8,"desirable_weight":0.9,"undesirable_weight":1.1}`
+	if string(b) != want {
+		t.Errorf("written %s\nwant    %s", b, want)
+	}
+	old := `{"Beta":0.1,"LabelSmoothing":0.2,"Tau":0.3,"Gamma":0.4,"Alpha":0.5,"Lambda":0.6,"Delta":0.7,"NLLCoef":0.8,"DesirableWeight":0.9,"UndesirableWeight":1.1}`
+	for _, in := range []string{want, old} {
+		var q Params
+		if err := json.Unmarshal([]byte(in), &q); err != nil || q != p {
+			t.Errorf("read %s: %+v, %v", in, q, err)
 		}
 	}
 }

@@ -11,6 +11,9 @@ func sigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
+// Logistic is σ (sigmoid) for other packages: pkg/pref's learned gate.
+func Logistic(x float64) float64 { return sigmoid(x) }
+
 // logSigmoid returns log σ(x) = −log(1+e^{−x}) without overflow or
 // cancellation for large |x|.
 func logSigmoid(x float64) float64 {

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"entangle/pkg/loss"
 )
 
 // TestEvaluateIsProbeBefore: Evaluate's rows are ProbeBefore's, bit for bit
@@ -47,6 +49,29 @@ func TestEvaluateIsProbeBefore(t *testing.T) {
 		}
 		if !reflect.DeepEqual(before, m.Params) {
 			t.Errorf("%s: Evaluate moved the parameters", name)
+		}
+		if s.sw != nil || s.sl != nil || len(s.lanes) != 0 {
+			t.Errorf("%s: a Stepper that only evaluated holds the batch sums (%d, %d values) or %d lanes", name, len(s.sw), len(s.sl), len(s.lanes))
+		}
+	}
+}
+
+// TestGateSigmoid: the learned gate's m_t is pkg/loss's σ, the form that
+// keeps e^a/(1+e^a) for a < 0: at a = −720, where e^{−a} overflows, m_t is
+// the subnormal e^{−720}, not 0; and at a = ±3 it has σ's bits.
+func TestGateSigmoid(t *testing.T) {
+	g := newGate(2)
+	var sd side
+	sd.lp = []float64{-1}
+	for _, b := range []float64{-720, -3, 0, 3} {
+		g.b = b
+		learned[float32]{g}.set(&sd, []float32{0.5, -0.25}, 2, nil)
+		want := math.Exp(b) / (1 + math.Exp(b))
+		if b >= 0 {
+			want = 1 / (1 + math.Exp(-b))
+		}
+		if math.Float64bits(sd.q[0]) != math.Float64bits(want) || sd.q[0] != loss.Logistic(b) {
+			t.Errorf("b %v: m_t %v, want %v", b, sd.q[0], want)
 		}
 	}
 }

@@ -43,6 +43,7 @@ func checkFold(t *testing.T, B int, normalize bool) {
 	batch := makePairs(rand.New(rand.NewPCG(17, 0)), B, tinyCfg.V)
 	n := len(m.Params)
 	dst := make([]float32, n)
+	s.sw, s.sl = make([]float32, n), make([]float32, n) // as a previous Grad left them
 	for i := range dst {
 		dst[i], s.sw[i], s.sl[i] = float32(math.NaN()), 7, -3
 	}

@@ -1,8 +1,6 @@
 package pref
 
 import (
-	"math"
-
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
 )
@@ -74,15 +72,9 @@ func (lw learned[F]) set(sd *side, h []F, C int, _ []bool) {
 			a += g.u[c] * float64(x)
 			sd.hid = append(sd.hid, float64(x))
 		}
-		sd.q = append(sd.q, sigmoid(a))
+		sd.q = append(sd.q, loss.Logistic(a))
 	}
 }
-
-// sigmoid is σ(x) = 1/(1 + e^{−x}), accurate to rounding for every x
-// (e^{−x} overflows to +Inf only where σ(x) underflows to 0). pkg/loss's
-// sigmoid computes e^x/(1 + e^x) for x < 0, which differs in the last bit:
-// the gate keeps this form so that its runs' outputs do not change.
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // Gate returns the learned gate's parameters u (a view) and b.
 func (s *Stepper[F]) Gate() (u []float64, b float64) { return s.gate.u, s.gate.b }

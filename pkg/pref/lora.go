@@ -86,7 +86,7 @@ func (s *Stepper[F]) space(a *model.LoRA[F]) {
 	if a != nil {
 		s.n, s.groups = len(a.Params), LoRAGroups(a)
 	}
-	s.sw, s.sl = make([]F, s.n), make([]F, s.n)
+	s.sw, s.sl = nil, nil // the first Grad allocates them
 	s.main = newLane(s.m, s.main.ws, make([]F, s.n), make([]F, s.n), len(s.groups), nil)
 	s.zbOK = false
 	s.lanes = nil

@@ -3,7 +3,6 @@ package pref
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 	"unsafe"
 
@@ -11,25 +10,6 @@ import (
 	"entangle/pkg/loss"
 	"entangle/pkg/model"
 )
-
-// maxLanes bounds the goroutines of Grad (each lane holds a pair's g_w and
-// g_l: 2·NumParams values).
-const maxLanes = 4
-
-// laneBudget bounds the memory of Grad's lanes' gradient buffers: a large
-// model runs on fewer lanes (GPT-2 small, 124M parameters, 950 MiB per lane
-// in float32: 3; pythia-160m and SmolLM2-135M, 1.2 and 1.0 GiB: 2), a small
-// one on maxLanes. Below two lanes a 2-core machine runs one pair at a time
-// with both cores inside each product (smaller products, no two-pair pass):
-// pythia-160m's step took 8.4 s on one lane against PyTorch's 4.2. The
-// results do not depend on the number of lanes.
-const laneBudget = 3 << 30
-
-// lanesFor returns the lanes Grad may use for n parameters of size bytes:
-// as many as fit in laneBudget, at least 1 and at most maxLanes.
-func lanesFor(n, size int) int {
-	return max(1, min(maxLanes, laneBudget/max(1, 2*n*size)))
-}
 
 // lane is one worker of Grad: a workspace, the two sides of its current pair
 // and the pair's gradients. The Stepper's own lane (main) also serves
@@ -96,7 +76,7 @@ type Stepper[F model.Float] struct {
 
 	main   *lane[F]   // MeanLoss, probes, dumps, and Grad on one lane
 	lanes  []*lane[F] // Grad's lanes (serial kernels); lanes[0] shares main's gradient buffers
-	sw, sl []F        // Σ over pairs of g_w, g_l
+	sw, sl []F        // Σ over pairs of g_w, g_l (allocated by the first Grad)
 	fold   batchFold  // the first and last pair's extra work in their pass (pairPassFold)
 	rows   []PairStats
 	res    []loss.Result    // per pair, of the last Grad
@@ -124,7 +104,10 @@ type Stepper[F model.Float] struct {
 }
 
 // NewStepper returns a Stepper for m. It panics on an invalid Config
-// (programmer error: the trainer validates flags).
+// (programmer error: the trainer validates flags). It holds one lane's
+// g_w and g_l; the batch sums Σg_w, Σg_l and Grad's other lanes are
+// allocated by the first Grad, so that a Stepper that only evaluates
+// (Evaluate, Probe) holds 2·NumParams values, not 4.
 func NewStepper[F model.Float](m *model.Model[F], cfg Config) *Stepper[F] {
 	if cfg.Loss == nil {
 		panic("pref: Config.Loss is nil")
@@ -136,7 +119,7 @@ func NewStepper[F model.Float](m *model.Model[F], cfg Config) *Stepper[F] {
 		panic("pref: SparseLambda and GateLR must be ≥ 0")
 	}
 	n := len(m.Params)
-	s := &Stepper[F]{m: m, cfg: cfg, n: n, sw: make([]F, n), sl: make([]F, n), groups: Groups(m.Cfg)}
+	s := &Stepper[F]{m: m, cfg: cfg, n: n, groups: Groups(m.Cfg)}
 	s.main = newLane(m, m.NewWorkspace(), nil, nil, len(s.groups), nil)
 	s.gate = newGate(m.Cfg.C)
 	switch cfg.Sparse {
@@ -179,8 +162,8 @@ func growRows(rows []PairStats, b, g, c int) []PairStats {
 // with (cw, cl) = (d_w, d_l), or loss.Normalized's under Normalize (then dst
 // is the negated normalized ascent direction, not a loss gradient).
 //
-// Pairs run concurrently on up to min(GOMAXPROCS, B, 4) lanes, fewer for
-// models whose lane buffers would exceed 3 GiB (lanesFor; pair i on
+// Pairs run concurrently on GradLanes lanes (at most min(GOMAXPROCS, B, 4),
+// fewer for models whose lane buffers would exceed PairLaneBudget; pair i on
 // lane i mod lanes, serial kernels), but each pair is added to dst and to the
 // batch sums in batch order, in one pass that also computes its dots
 // (pairPass), so the result does not depend on the number of lanes: every
@@ -216,13 +199,17 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]PairStats, BatchStats, error
 		s.adots = s.adots[:4*np*B]
 	}
 	// dst, sw and sl are cleared block by block in the first pair's pass
-	// (the untied input embedding's range here)
+	// (the untied input embedding's range in clearEmbedding)
+	if len(s.sw) != s.n {
+		s.sw, s.sl = make([]F, s.n), make([]F, s.n)
+		s.zbOK = false
+	}
 	s.fold = batchFold{First: true}
 	s.clearEmbedding(dst, batch)
 	s.gate.clearGrad()
 	s.batchKL(batch)
 
-	nl := min(runtime.GOMAXPROCS(0), B, lanesFor(s.n, int(unsafe.Sizeof(F(0)))))
+	nl := GradLanes(s.n, int(unsafe.Sizeof(F(0))), B)
 	if nl == 1 {
 		for i := range batch {
 			s.stepPair(s.main, dst, batch, i, invB, false)

@@ -654,6 +654,16 @@ func RenderMessages(msgs []Message) string {
 	return b.String()
 }
 
+// respSep returns what WriteJSONL puts between a prompt and its response:
+// a space for datasets of words (their tokens are joined by spaces), ""
+// for byte and BPE datasets (their decoding is the exact text).
+func respSep(d *Dataset) string {
+	if d.Tokenizer == TokenizerByte || d.Tokenizer == TokenizerBPE {
+		return ""
+	}
+	return " "
+}
+
 // jsonlRecord is one line of WriteJSONL.
 type jsonlRecord struct {
 	ID       int64  `json:"id"`
@@ -666,13 +676,24 @@ type jsonlRecord struct {
 // WriteJSONL exports d in the prompt/chosen/rejected JSONL convention, one
 // record per example, decoding tokens with the dataset's tokenizer (see
 // Decode). It adds the example's id and split.
+//
+// Words (synthetic data, the word tokenizer) are joined by spaces, and a
+// response continues its prompt: it begins with the space that separates
+// them (respSep), so that prompt + response is the text of the whole
+// sequence. A byte-level BPE (GPT-2's and its descendants') tokenizes a
+// word after a space as one token (" good", Ġgood) and the same word at the
+// start of a text as another ("good"); prefgen import, like TRL, tokenizes
+// the response on its own, so without the space a response's first token
+// would be one the model never sees after a prompt. Byte and BPE datasets
+// decode to their exact text and get nothing added.
 func WriteJSONL(w io.Writer, d *Dataset) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	sep := respSep(d)
 	for i := range d.Examples {
 		e := &d.Examples[i]
 		rec := jsonlRecord{ID: e.ID, Split: e.Split,
-			Prompt: Decode(d, e.Prompt), Chosen: Decode(d, e.Chosen), Rejected: Decode(d, e.Rejected)}
+			Prompt: Decode(d, e.Prompt), Chosen: sep + Decode(d, e.Chosen), Rejected: sep + Decode(d, e.Rejected)}
 		if err := enc.Encode(rec); err != nil {
 			return err
 		}

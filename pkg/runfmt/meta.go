@@ -19,9 +19,19 @@ const (
 	FormatPrefdata = "entangle.prefdata"
 )
 
-// Version is the format_version this package writes and reads. It changes
-// when a column changes meaning or type.
-const Version = "1"
+// Version is the format_version this package writes, also that of train's
+// checkpoints (train.FormatVersion): one number for every file of a run. It
+// changes when a column changes meaning or type, or the keys of the run's
+// config (the "config" metadata, config.json) change:
+//
+//	1  the loss parameters under Go field names ("Beta", "LabelSmoothing")
+//	2  every config key in snake_case ("beta", "label_smoothing")
+const Version = "2"
+
+// Readable reports whether this build reads format_version v: Version, and
+// 1, whose files differ only in the config's loss-parameter keys (which
+// loss.Params reads in both forms).
+func Readable(v string) bool { return v == Version || v == "1" }
 
 // Producer is the default "producer" metadata value.
 const Producer = "train"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -84,8 +85,8 @@ func (rd *reader) checkSchema(want string) error {
 		return fmt.Errorf("not a train output: unknown format %q (want %s, %s, %s or %s)", f, FormatSteps, FormatPairs, FormatGrads, FormatAttrib)
 	case want != "" && f != want:
 		return fmt.Errorf("is a %s stream, not %s", f, want)
-	case m.Version != Version:
-		return fmt.Errorf("%s format_version %q is not supported: this build reads version %s (hint: read it with the build of train/gradstat that wrote it, or re-run train with this one)", f, m.Version, Version)
+	case !Readable(m.Version):
+		return fmt.Errorf("%s format_version %q is not supported: this build reads versions 1 to %s (hint: read it with the build of train/gradstat that wrote it, or re-run train with this one)", f, m.Version, Version)
 	case perr != nil:
 		return perr
 	}
@@ -379,8 +380,16 @@ func (p *PairReader) Meta() Meta { return p.r.meta }
 func (p *PairReader) Next() bool { return p.r.next(p.decode) }
 
 // Rows returns the current batch's rows. They and their slices are views of
-// the batch, valid until the next Next.
+// the batch, valid until the next Next (PairRow.Clone keeps one).
 func (p *PairReader) Rows() []PairRow { return p.rows }
+
+// Clone returns a copy of r that owns its list columns (a row of
+// PairReader.Rows outlives its batch).
+func (r PairRow) Clone() PairRow {
+	r.DotG, r.WWG, r.LLG = slices.Clone(r.DotG), slices.Clone(r.WWG), slices.Clone(r.LLG)
+	r.HidW, r.HidL = slices.Clone(r.HidW), slices.Clone(r.HidL)
+	return r
+}
 
 // Err returns the error that stopped Next, nil at a clean end.
 func (p *PairReader) Err() error { return p.r.err }

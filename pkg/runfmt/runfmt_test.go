@@ -379,7 +379,7 @@ func TestRejects(t *testing.T) {
 		{"prefgen", "is a prefgen dataset, not a train output", prefgen.Bytes(), openAny},
 		{"no format", "no \"format\" metadata", schemaOnly(t, stepsFields(), noFormat), openAny},
 		{"unknown format", "unknown format \"entangle.other\"", schemaOnly(t, stepsFields(), withMeta(FormatSteps, "format", "entangle.other")), openAny},
-		{"version", "format_version \"2\" is not supported: this build reads version 1 (hint:", schemaOnly(t, stepsFields(), withMeta(FormatSteps, "format_version", "2")), openAny},
+		{"version", "format_version \"3\" is not supported: this build reads versions 1 to 2 (hint:", schemaOnly(t, stepsFields(), withMeta(FormatSteps, "format_version", "3")), openAny},
 		{"other format", "is a entangle.pairs stream, not entangle.steps", schemaOnly(t, pairsFields(3, 4), pairsMD), openSteps},
 		{"missing column", "missing column \"ref_w\"", schemaOnly(t, dropped, pairsMD), openPairs},
 		{"wrong type", "column \"len_w\" has type int64, want int32", schemaOnly(t, retyped, pairsMD), openPairs},
@@ -398,6 +398,23 @@ func TestRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "in: ") {
 			t.Errorf("%s: error %v, want one containing %q and starting with the input name", c.name, err, c.want)
 		}
+	}
+}
+
+// TestReadsVersion1: a stream of format_version 1 (its config's loss
+// parameters under Go field names) is read; 2 is written.
+func TestReadsVersion1(t *testing.T) {
+	m := testMeta()
+	md := m.metadata(FormatSteps)
+	for _, v := range []string{"1", Version} {
+		keys, vals := md.Keys(), append([]string(nil), md.Values()...)
+		vals[md.FindKey("format_version")] = v
+		if err := openSteps(schemaOnly(t, stepsFields(), arrow.NewMetadata(keys, vals))); err != nil {
+			t.Errorf("format_version %s: %v", v, err)
+		}
+	}
+	if Version != "2" {
+		t.Errorf("Version %s: this test and the config's history (Version's doc) want 2", Version)
 	}
 }
 

@@ -14,6 +14,8 @@
 // runs), its runs made one at a time by Spec.Run (index order: the cartesian
 // product of the axes in file order, first axis slowest; Spec.Expand makes
 // them all), and executed by Execute, which locks each run directory for as
-// long as its command runs so that no two processes run one run. Shell
-// quoting is Quote's.
+// long as its command runs so that no two processes run one run: a run
+// another process holds is waited for, not failed, so two runners of one
+// spec share its runs and report only real failures. Shell quoting is
+// Quote's.
 package sweep

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // ErrInterrupted is returned by Execute when it stopped early because of a
@@ -30,11 +31,6 @@ func Shell() string {
 	}
 	return "/bin/sh"
 }
-
-// ErrBusy is wrapped by the error of a run that Execute did not start
-// because another process holds its lock: a sweep runner (or its orphaned
-// command, if the runner was killed) is still running it.
-var ErrBusy = errors.New("still running in another process")
 
 // Grid is what Execute runs: Len runs, each made on demand by Run (a
 // million-run grid is never held in memory).
@@ -78,10 +74,17 @@ type Options struct {
 	Start func(r Run, resumed bool)
 	// Finish, when not nil, is called (from Execute's goroutine) when run r
 	// has ended or could not start; err is nil on success, else an
-	// *exec.ExitError, the error that prevented it from starting (one that
-	// Is ErrBusy when another process runs it), or (for a run that failed
-	// after a forwarded signal) an error that Is ErrInterrupted.
+	// *exec.ExitError, the error that prevented it from starting, or (for a
+	// run that failed after a forwarded signal) an error that Is
+	// ErrInterrupted.
 	Finish func(r Run, err error)
+	// Wait, when not nil, is called (from Execute's goroutine) when run r is
+	// found locked by another process, which Execute then waits for; and
+	// again with done true when the lock was released and r found done.
+	Wait func(r Run, done bool)
+	// Poll is how often the locks of the runs waited for are tried; 0 is
+	// one second.
+	Poll time.Duration
 }
 
 // Summary counts the outcomes of Execute's runs.
@@ -89,7 +92,7 @@ type Summary struct {
 	Skipped   int // already done
 	Succeeded int
 	Failed    int // failed, or could not start
-	Busy      int // not started: another process holds the run's lock
+	Waited    int // found running in another process and waited for (then counted as Skipped, or run here)
 	Stopped   int // ended unsuccessfully after a forwarded signal
 }
 
@@ -105,13 +108,21 @@ type Summary struct {
 // process holds it: the runner while it waits, the command and its children,
 // which inherit it as their output. A run whose log is locked — another
 // runner's, or the command of a runner that was killed (kill -9) and left
-// it running — is not started (Finish gets an error that Is ErrBusy), so two
-// trains never write one directory; whether a run is done and whether to
-// resume it is decided only once the lock is held. On Linux each command's
-// shell also gets SIGTERM if the runner dies (Pdeathsig).
+// it running — is not a failure: Execute goes on with the other runs and
+// waits for it (Wait; its lock is tried every Poll), and once the lock is
+// free treats it as any run: done (the other process finished it: Skipped)
+// or run here (it failed or was interrupted there: its resume command when
+// it left the resume file). So two trains never write one directory, two
+// runners on one spec share its runs, and whether a run is done and whether
+// to resume it is decided only once the lock is held. A lock is never
+// stale: it belongs to the open file, and the kernel releases it when the
+// last process holding that file ends (also after kill -9), so there is no
+// pid or host to check. On Linux each command's shell also gets SIGTERM if
+// the runner dies (Pdeathsig).
 //
 // The error is ErrInterrupted when a signal or the context stopped the
-// sweep, else nil (failures are in the summary and the Finish calls).
+// sweep (runs waited for are then left to their process), else nil
+// (failures are in the summary and the Finish calls).
 func Execute(ctx context.Context, g Grid, resumeIf string, opt Options) (Summary, error) {
 	if opt.Jobs < 1 {
 		panic("sweep: Options.Jobs must be at least 1")
@@ -141,35 +152,35 @@ func Execute(ctx context.Context, g Grid, resumeIf string, opt Options) (Summary
 		}
 		mu.Unlock()
 	}
-	// start starts r; started is false for a run found done under its lock.
-	start := func(r Run) (started bool, err error) {
+	// start starts r; started is false for a run found done under its
+	// lock, busy true (and started false) for a run another process holds.
+	// A run waited for is done if the other process finished it, even
+	// with Force.
+	start := func(r Run, waited bool) (started, busy bool, err error) {
 		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-			return false, err
+			return false, false, err
 		}
 		log, err := os.OpenFile(filepath.Join(r.Dir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
-			return false, err
+			return false, false, err
 		}
 		locked, err := tryLock(log)
 		if err != nil || !locked {
 			log.Close()
-			if err == nil {
-				err = fmt.Errorf("%w (%s is locked)", ErrBusy, filepath.Join(r.Dir, LogFile))
-			}
-			return false, err
+			return false, err == nil, err
 		}
-		if !opt.Force && IsDone(r, opt.Done) { // it ended while we looked
+		if (!opt.Force || waited) && IsDone(r, opt.Done) { // it ended while we looked
 			log.Close()
-			return false, nil
+			return false, false, nil
 		}
 		if opt.Force {
 			if err := os.Remove(filepath.Join(r.Dir, opt.Done)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				log.Close()
-				return false, err
+				return false, false, err
 			}
 		}
 		cmdText, resumed := r.Cmd, false
-		if resumeIf != "" && r.Resume != "" && !opt.Force {
+		if resumeIf != "" && r.Resume != "" && (!opt.Force || waited) {
 			if _, err := os.Stat(filepath.Join(r.Dir, resumeIf)); err == nil {
 				cmdText, resumed = r.Resume, true
 			}
@@ -188,7 +199,7 @@ func Execute(ctx context.Context, g Grid, resumeIf string, opt Options) (Summary
 		mu.Unlock()
 		if err != nil {
 			log.Close()
-			return false, err
+			return false, false, err
 		}
 		go func() {
 			err := c.Wait()
@@ -198,10 +209,43 @@ func Execute(ctx context.Context, g Grid, resumeIf string, opt Options) (Summary
 			mu.Unlock()
 			finished <- done{r, err}
 		}()
-		return true, nil
+		return true, false, nil
 	}
 	n := g.Len()
 	active, next := 0, 0
+	// try starts r, or puts it on the waiting list if another process
+	// holds it (first: it was not there yet).
+	var waiting []Run
+	try := func(r Run, first bool) {
+		started, busy, err := start(r, !first)
+		switch {
+		case busy:
+			if first {
+				sum.Waited++
+				if opt.Wait != nil {
+					opt.Wait(r, false)
+				}
+			}
+			waiting = append(waiting, r)
+		case err != nil:
+			sum.Failed++
+			if opt.Finish != nil {
+				opt.Finish(r, err)
+			}
+		case !started:
+			sum.Skipped++
+			if !first && opt.Wait != nil {
+				opt.Wait(r, true)
+			}
+		default:
+			active++
+		}
+	}
+	poll := opt.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	var tick <-chan time.Time
 	ctxDone := ctx.Done()
 	for {
 		// Start runs while there is room and no stop was asked for.
@@ -219,27 +263,30 @@ func Execute(ctx context.Context, g Grid, resumeIf string, opt Options) (Summary
 				sum.Skipped++
 				continue
 			}
-			started, err := start(r)
-			switch {
-			case err != nil:
-				if errors.Is(err, ErrBusy) {
-					sum.Busy++
-				} else {
-					sum.Failed++
-				}
-				if opt.Finish != nil {
-					opt.Finish(r, err)
-				}
-			case !started:
-				sum.Skipped++
-			default:
-				active++
-			}
+			try(r, true)
 		}
-		if active == 0 {
+		if stopSig != nil || ctx.Err() != nil {
+			waiting = nil // left to the processes that run them
+		}
+		if active == 0 && len(waiting) == 0 {
 			break
 		}
+		tick = nil
+		if len(waiting) > 0 && active < opt.Jobs {
+			tick = time.After(poll)
+		}
 		select {
+		case <-tick:
+			// Try the runs waited for, in index order, while there is room.
+			w := waiting
+			waiting = nil
+			for k, r := range w {
+				if active >= opt.Jobs || stopSig != nil {
+					waiting = append(waiting, w[k:]...)
+					break
+				}
+				try(r, false)
+			}
 		case d := <-finished:
 			active--
 			switch {

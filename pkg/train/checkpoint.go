@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"entangle/pkg/hfmodel"
 	"entangle/pkg/model"
 	"entangle/pkg/prefdata"
+	"entangle/pkg/runfmt"
 	"entangle/pkg/safetensors"
 )
 
@@ -35,6 +37,11 @@ type Checkpoint struct {
 	// LoRA are the adapters of -lora ("lora.params", model.LoRA.Params);
 	// Params are then the base weights and M, V the adapters' moments.
 	LoRA []float32
+	// Family is the Hugging Face model_type of the model directory the
+	// weights descend from (metadata "model_type", "" when none): -export-hf
+	// writes that family (a mistral stays mistral) even when the directory
+	// is gone.
+	Family string
 }
 
 // tensorsOf returns the model parameters as named safetensors tensors, in
@@ -49,7 +56,7 @@ func tensorsOf(cfg model.Config, params []float32) []safetensors.Tensor {
 
 func metaOf(format string, c *Checkpoint) map[string]string {
 	mc, _ := json.Marshal(c.Model)
-	return map[string]string{
+	m := map[string]string{
 		"format":         format,
 		"format_version": FormatVersion,
 		"config":         string(mc),
@@ -57,6 +64,10 @@ func metaOf(format string, c *Checkpoint) map[string]string {
 		"step":           strconv.Itoa(c.Step),
 		"mode":           c.Mode,
 	}
+	if c.Family != "" {
+		m["model_type"] = c.Family
+	}
+	return m
 }
 
 // WriteCheckpoint writes c to path atomically: the parameters under their
@@ -102,7 +113,7 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Checkpoint{Model: hm.Config, Params: hm.Params}, nil
+		return &Checkpoint{Model: hm.Config, Params: hm.Params, Family: hm.Family}, nil
 	}
 	r, c, err := openCheckpoint(path)
 	if err != nil {
@@ -197,10 +208,10 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 	if format != CheckpointFormat && format != ModelFormat {
 		return nil, bad("format %q is not an entangle checkpoint (want %q or %q; HINT: train writes them under -out DIR)", format, CheckpointFormat, ModelFormat)
 	}
-	if version != FormatVersion {
-		return nil, bad("format_version %q is not supported (want %q; HINT: re-run train with this version)", version, FormatVersion)
+	if !runfmt.Readable(version) {
+		return nil, bad("format_version %q is not supported (want %q or older; HINT: re-run train with this version)", version, FormatVersion)
 	}
-	c := &Checkpoint{Mode: h.Meta["mode"]}
+	c := &Checkpoint{Mode: h.Meta["mode"], Family: h.Meta["model_type"]}
 	if err := json.Unmarshal([]byte(h.Meta["config"]), &c.Model); err != nil {
 		return nil, bad("bad model config: %v", err)
 	}
@@ -226,7 +237,7 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 		if !ok {
 			return nil, bad("tensor %q is missing", t.Name)
 		}
-		if !sameShape(x.Shape, t.Shape) {
+		if !slices.Equal(x.Shape, t.Shape) {
 			return nil, bad("tensor %q has shape %v, want %v (model config %s)", t.Name, x.Shape, t.Shape, h.Meta["config"])
 		}
 		if x.DType != "F32" {
@@ -244,14 +255,14 @@ func checkHeader(path string, h *safetensors.Header) (*Checkpoint, error) {
 		P = x.Shape[0]
 	}
 	for _, name := range []string{"optim.m", "optim.v"} {
-		if x, ok := h.Info(name); ok && (x.DType != "F32" || !sameShape(x.Shape, []int{P})) {
+		if x, ok := h.Info(name); ok && (x.DType != "F32" || !slices.Equal(x.Shape, []int{P})) {
 			return nil, bad("tensor %q has dtype %s shape %v, want F32 [%d]", name, x.DType, x.Shape, P)
 		}
 	}
 	if x, ok := h.Info("optim.t"); !ok || x.DType != "I64" || len(x.Shape) != 0 {
 		return nil, bad("missing or bad optim.t")
 	}
-	if x, ok := h.Info("pref.gate"); ok && (x.DType != "F64" || !sameShape(x.Shape, []int{c.Model.C + 1})) {
+	if x, ok := h.Info("pref.gate"); ok && (x.DType != "F64" || !slices.Equal(x.Shape, []int{c.Model.C + 1})) {
 		return nil, bad("bad pref.gate tensor")
 	}
 	return c, nil
@@ -271,18 +282,6 @@ func readInt64s(r *safetensors.Reader, name string, n int) ([]int64, error) {
 		v[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	return v, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkSources resolves the model config of cfg.Init (headers only) and

@@ -85,6 +85,6 @@
 // with shapes), then optim.m and optim.v (F32, flat; SGD's momentum or AdamW's
 // moments, when present) and optim.t (I64 scalar, the optimizer's step count).
 // "__metadata__": format ("entangle.checkpoint", or "entangle.model" for
-// model.safetensors, which has no optimizer tensors), format_version "1",
+// model.safetensors, which has no optimizer tensors), format_version (FormatVersion),
 // config (model.Config JSON), train_config (Config JSON), step, mode.
 package train

@@ -20,7 +20,7 @@ func (r *runner) keepWeights(md mode, n int) error {
 	if r.cfg.SaveEvery <= 0 || n%r.cfg.SaveEvery != 0 {
 		return nil
 	}
-	c := &Checkpoint{Model: r.cfg.Model, Params: r.m.Params, Train: r.cfg, Step: n, Mode: r.cfg.Mode}
+	c := &Checkpoint{Model: r.cfg.Model, Params: r.m.Params, Train: r.cfg, Step: n, Mode: r.cfg.Mode, Family: r.family}
 	md.save(c)
 	d := filepath.Join(r.opt.Dir, SeriesDir(n))
 	if err := os.MkdirAll(d, 0o755); err != nil {

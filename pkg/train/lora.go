@@ -109,6 +109,20 @@ func loraGroups(cfg *Config) []runfmt.Group {
 	return gs
 }
 
+// loraBytes returns the bytes of the adapters of cfg (A) and of the copy of
+// the weights' adapted rows (R), float32; 0 for a bad LoRA config.
+func loraBytes(cfg *Config) (A, R float64) {
+	sites, err := cfg.LoRA.sites(cfg.Model)
+	if err != nil {
+		return 0, 0
+	}
+	for _, s := range sites {
+		A += float64(cfg.LoRA.R) * float64(s.In+s.Out)
+		R += float64(s.In) * float64(s.Out)
+	}
+	return 4 * A, 4 * R
+}
+
 // loraMemory adjusts a MemoryNeed estimate for LoRA: with A adapter
 // parameters and R adapted weights (the copy of W₀'s adapted rows), float32,
 //
@@ -118,18 +132,13 @@ func loraGroups(cfg *Config) []runfmt.Group {
 //	pref        + 2A per lane (the pairs' adapter gradients)
 //
 // and under -lora-grad adapters every gradient buffer of P values (the
-// step's, the lanes', the pairs' and probes') holds A values instead.
+// step's, the pairs' and probes') holds A values instead (the lanes'
+// already do: memoryNeed sizes them by A).
 func loraMemory(cfg *Config, m *Memory) {
-	sites, err := cfg.LoRA.sites(cfg.Model)
-	if err != nil {
+	A, R := loraBytes(cfg)
+	if A == 0 {
 		return
 	}
-	var A, R float64
-	for _, s := range sites {
-		A += float64(cfg.LoRA.R) * float64(s.In+s.Out)
-		R += float64(s.In) * float64(s.Out)
-	}
-	A, R = 4*A, 4*R
 	m.Params += A + R
 	m.Grads += A
 	switch {
@@ -147,15 +156,13 @@ func loraMemory(cfg *Config, m *Memory) {
 		m.Pref += 2 * A * float64(m.LaneCount)
 	}
 	if cfg.LoRA.AdaptersOnly() {
-		P := 4 * numParams(cfg.Model)
-		m.Grads -= P
-		m.Lanes -= float64(m.LaneCount) * (P - A)
-		if cfg.Mode == ModePref { // the sums, the pairs' and probes' gradients: A-sized
+		m.Grads -= 4 * numParams(cfg.Model)
+		if cfg.Mode == ModePref { // the sums, the update, the probes' gradients: A-sized
 			probes := 0.0
 			if cfg.Pref != nil {
 				probes = float64(cfg.Pref.Probe)
 			}
-			m.Pref = (4 + 2*probes + 2*float64(m.LaneCount)) * A
+			m.Pref = (4 + 2*probes) * A
 		}
 	}
 }

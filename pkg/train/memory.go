@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"entangle/pkg/model"
+	"entangle/pkg/pref"
 )
 
 // MemoryEnv names the environment variable that overrides the memory a run
@@ -32,17 +33,20 @@ func (m Memory) Total() float64 { return m.Params + m.Grads + m.Optim + m.Lanes 
 //	parameters  P                 (and the reference model's P in -mode pref)
 //	gradients   P
 //	optimizer   2P AdamW, P SGD with momentum, 0 plain SGD
-//	lanes       n × (P + W): each lane's gradient and workspace; in -mode sft
-//	            n = lanesWithin(P + W) (at most laneBudget), in -mode pref
-//	            model.Lanes (pkg/pref's lanes hold g_w and g_l, 2P each, in
-//	            at most 3 GiB)
+//	lanes       -mode sft: n × (G + W), each lane's gradient and workspace,
+//	            n = lanesWithin(G + W) (at most pref.SeqLaneBudget);
+//	            -mode pref: n × (2G + W), each lane a pair's g_w and g_l and
+//	            a workspace, n = pref.GradLanes (the lanes the step uses:
+//	            at most pref.PairLaneBudget, GOMAXPROCS and -batch)
 //	pref        4P (snapshot, update, summed g_w, g_l), + 2P per probe pair
 //	            with -attrib (4P with -attrib-update), the learned gate or
 //	            LoRA (without them the probes keep no gradient: pref.Step)
 //
-// Under -lora-r (loraMemory) the optimizer's moments are the A adapter
-// parameters', there is no reference model unless -ref names one, and the
-// adapters, their gradient and the copy of the adapted rows come on top.
+// G is P, or under -lora-grad adapters the A adapter parameters' bytes (the
+// lanes' gradients are the adapters'). Under -lora-r (loraMemory) the
+// optimizer's moments are the adapters', there is no reference model unless
+// -ref names one, and the adapters, their gradient and the copy of the
+// adapted rows come on top.
 //
 // It is computed in float64, so an absurd config gives a huge figure, never
 // an overflow. The dataset, the Arrow writers and the Go runtime come on top.
@@ -56,8 +60,12 @@ func MemoryNeed(cfg *Config, maxLen int) Memory {
 func memoryNeed(cfg *Config, maxLen, n int) Memory {
 	c := cfg.Model
 	P := 4 * numParams(c)
-	lane := P + model.WorkspaceBytes(c, min(maxLen, c.T), 4)
-	m := Memory{Params: P, Grads: P, LaneCount: model.Lanes}
+	W := model.WorkspaceBytes(c, min(maxLen, c.T), 4)
+	G := P
+	if cfg.LoRA.AdaptersOnly() {
+		G, _ = loraBytes(cfg)
+	}
+	m := Memory{Params: P, Grads: P}
 	switch {
 	case cfg.Optim == "sgd" && cfg.Momentum == 0:
 	case cfg.Optim == "sgd":
@@ -66,12 +74,15 @@ func memoryNeed(cfg *Config, maxLen, n int) Memory {
 		m.Optim = 2 * P
 	}
 	if cfg.Mode != ModePref {
-		m.LaneCount = lanesWithin(lane)
+		m.LaneCount = lanesWithin(G + W)
 		if n > 0 {
 			m.LaneCount = n
 		}
+		m.Lanes = float64(m.LaneCount) * (G + W)
+	} else {
+		m.LaneCount = pref.GradLanes(int(min(G/4, 1<<50)), 4, cfg.Batch)
+		m.Lanes = float64(m.LaneCount) * (2*G + W)
 	}
-	m.Lanes = float64(m.LaneCount) * lane
 	if cfg.Mode == ModePref {
 		m.Params += P
 		m.Pref = 4 * P
@@ -88,28 +99,25 @@ func memoryNeed(cfg *Config, maxLen, n int) Memory {
 	return m
 }
 
-// laneBudget bounds the memory of an SFT run's lanes, each a gradient
-// buffer and a workspace: a large model runs on fewer of them (GPT-2 small
-// on 128-token sequences, about 600 MiB a lane: 3), a small one on model.Lanes.
-// (pkg/pref bounds its lanes' g_w and g_l by 3 GiB: a preference step on one
-// lane loses the two-pair pass and runs smaller products.) The results do
-// not depend on the number of lanes (lanes.run).
-const laneBudget = 2 << 30
-
-// lanesWithin returns how many lanes of b bytes fit in laneBudget: at least
-// 1, at most model.Lanes.
+// lanesWithin returns how many SFT lanes of b bytes fit in
+// pref.SeqLaneBudget (the one place of the lane budgets): at least 1, at
+// most model.Lanes. The results do not depend on the number of lanes
+// (lanes.run).
 func lanesWithin(b float64) int {
-	return max(1, min(model.Lanes, int(laneBudget/max(b, 1))))
+	return max(1, min(model.Lanes, int(pref.SeqLaneBudget/max(b, 1))))
 }
 
-// Lanes returns the lanes a run of cfg uses on sequences of at most maxLen
-// tokens: MemoryNeed's count, fewer while the estimate exceeds the memory
-// available (MemoryAvailable; ENTANGLE_MEMORY forces it), at least 1. Only
-// -mode sft's lanes hold gradients; in -mode pref they evaluate.
+// Lanes returns the SFT lanes a run of cfg uses on sequences of at most
+// maxLen tokens: MemoryNeed's count, fewer while the estimate exceeds the
+// memory available (MemoryAvailable; ENTANGLE_MEMORY forces it), at least
+// 1. In -mode pref they only evaluate (workspaces, no gradient): model.Lanes.
 func Lanes(cfg *Config, maxLen int) int {
+	if cfg.Mode == ModePref {
+		return model.Lanes
+	}
 	m := memoryNeed(cfg, maxLen, 0)
 	avail, _, ok, err := MemoryAvailable()
-	if err != nil || !ok || cfg.Mode == ModePref {
+	if err != nil || !ok {
 		return m.LaneCount
 	}
 	n := m.LaneCount
@@ -228,9 +236,8 @@ func tooLarge(m Memory, c model.Config, avail float64, source string) error {
 //
 //	parameters  P          one model at a time (the reference's weights are
 //	                       freed before the checkpoint's are read)
-//	gradients   4P         the current pair's g_w and g_l (one lane), and the
-//	                       Stepper's batch sums Σg_w, Σg_l, which it allocates
-//	                       though an analysis does not use them
+//	gradients   2P         the current pair's g_w and g_l (one lane; the
+//	                       Stepper allocates batch sums only for a step)
 //	lanes       W          its workspace
 //	dumps       2 × (2n + 2·t·maxResp) × D with -grads: every vector kept
 //	                       until grads.arrows is written, and its encoding;
@@ -238,7 +245,7 @@ func tooLarge(m Memory, c model.Config, avail float64, source string) error {
 func AnalyzeMemoryNeed(cfg *AnalyzeConfig, n, maxLen, maxResp int) Memory {
 	c := cfg.Model
 	P := 4 * numParams(c)
-	m := Memory{Params: P, Grads: 4 * P, Lanes: model.WorkspaceBytes(c, min(maxLen, c.T), 4), LaneCount: 1}
+	m := Memory{Params: P, Grads: 2 * P, Lanes: model.WorkspaceBytes(c, min(maxLen, c.T), 4), LaneCount: 1}
 	if g := cfg.Pref.Grads; g != "" {
 		D := P
 		if _, k, ok := strings.Cut(g, ":"); ok {

@@ -166,9 +166,7 @@ func readAnalysis(dir string) (*analysisPart, error) {
 	p.meta = pr.Meta()
 	for pr.Next() {
 		for _, r := range pr.Rows() {
-			r.DotG, r.WWG, r.LLG = slices.Clone(r.DotG), slices.Clone(r.WWG), slices.Clone(r.LLG)
-			r.HidW, r.HidL = slices.Clone(r.HidW), slices.Clone(r.HidL)
-			p.pairs = append(p.pairs, r)
+			p.pairs = append(p.pairs, r.Clone())
 		}
 	}
 	if err := pr.Err(); err != nil {

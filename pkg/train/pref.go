@@ -221,6 +221,10 @@ func (p *prefMode) step(s int) (runfmt.StepRow, string, error) {
 		norm = r.apply(g, lr)
 	})
 	if err != nil {
+		// The step may have applied its update (a non-finite probe after it:
+		// the model is back at θ_before, the optimizer's state has moved);
+		// the loop stops without a checkpoint, so the one on disk is that of
+		// the last complete step (TestPrefNonFiniteProbe).
 		return runfmt.StepRow{}, "", fmt.Errorf("step %d: %w (outputs up to step %d are kept; try a smaller -lr)", s+1, err, s)
 	}
 	if err := p.write(int64(s+1), res); err != nil {

@@ -8,10 +8,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"entangle/pkg/entangle"
 	"entangle/pkg/loss"
+	"entangle/pkg/model"
+	"entangle/pkg/prefdata"
 	"entangle/pkg/runfmt"
 )
 
@@ -56,12 +59,7 @@ func readPairs(t *testing.T, dir string) []runfmt.PairRow {
 	var rows []runfmt.PairRow
 	for r.Next() {
 		for _, row := range r.Rows() { // deep copies: the list columns are views of the batch
-			row.DotG = append([]float64(nil), row.DotG...)
-			row.WWG = append([]float64(nil), row.WWG...)
-			row.LLG = append([]float64(nil), row.LLG...)
-			row.HidW = append([]float32(nil), row.HidW...)
-			row.HidL = append([]float32(nil), row.HidL...)
-			rows = append(rows, row)
+			rows = append(rows, row.Clone())
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -378,5 +376,107 @@ func TestPrefAttribUpdate(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no probe rows matched the attribution")
+	}
+}
+
+// TestPrefNonFiniteProbe: a probe that is non-finite at θ_before fails its
+// step after the update was applied (pref.Step's probesAround: the model is
+// put back at θ_before, the optimizer's state has moved). The run stops with
+// the error and writes no checkpoint after it: the last one on disk is the
+// state after the last complete step (-ckpt-every), consistent, and a
+// resume from it with the probe mended gives the bytes of an uninterrupted
+// run. The probe's token X, which no training pair holds, has a NaN input
+// embedding (untied model) from step 3 on, so only the probes see it.
+func TestPrefNonFiniteProbe(t *testing.T) {
+	d := data1t(t, 128)
+	inTrain := map[int32]bool{}
+	for _, ex := range d.Examples {
+		if ex.Split != "test" {
+			for _, s := range [][]int32{ex.Prompt, ex.Chosen, ex.Rejected} {
+				for _, tok := range s {
+					inTrain[tok] = true
+				}
+			}
+		}
+	}
+	var probe *prefdata.Example
+	for i := range d.Examples {
+		if d.Examples[i].Split == "test" {
+			probe = &d.Examples[i]
+			break
+		}
+	}
+	X := int32(-1)
+	for _, tok := range probe.Chosen {
+		if !inTrain[tok] {
+			X = tok
+		}
+	}
+	if X < 0 {
+		// make one: the test pairs' first chosen token becomes one no training pair has
+		for tok := int32(d.Vocab.Size() - 1); tok >= 0 && X < 0; tok-- {
+			if !inTrain[tok] {
+				X = tok
+			}
+		}
+		if X < 0 {
+			t.Fatal("every token is in a training pair")
+		}
+		probe.Chosen[0] = X
+	}
+	sft := filepath.Join(t.TempDir(), "sft")
+	c := testConfig(t, d, 30)
+	c.Model.Tied = false
+	if err := Run(context.Background(), c, d, Options{Dir: sft, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := loss.Defaults("dpo")
+	cfg := DefaultConfig()
+	cfg.Mode, cfg.Init = ModePref, filepath.Join(sft, runfmt.ModelFile)
+	cfg.Pref = &PrefConfig{Loss: "dpo", Params: p, Probe: 2, DumpEvery: 2, Ref: cfg.Init}
+	cfg.Steps, cfg.Epochs, cfg.LR, cfg.MinLR, cfg.Warmup, cfg.Batch, cfg.EvalEvery, cfg.CkptEvery = 6, 0, 1e-3, 0, 0, 8, 0, 2
+	if err := Prepare(&cfg, d); err != nil {
+		t.Fatal(err)
+	}
+	full := filepath.Join(t.TempDir(), "full")
+	if err := Run(context.Background(), cfg, d, Options{Dir: full, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The same run, with X's embedding poisoned after step 2 (its
+	// checkpoint written): step 3 is a dump step whose probes are NaN.
+	part := filepath.Join(t.TempDir(), "part")
+	var m *model.Model[float32]
+	var saved []float32
+	err := Run(context.Background(), cfg, d, Options{Dir: part, Quiet: true, model: func(mm *model.Model[float32]) { m = mm }, AfterStep: func(s int) {
+		if s == 2 {
+			row := model.ViewOf(m.Params, cfg.Model, "wte")[int(X)*cfg.Model.C : int(X+1)*cfg.Model.C]
+			saved = append(saved[:0], row...)
+			for k := range row {
+				row[k] = float32(math.NaN())
+			}
+		}
+	}})
+	if err == nil || !strings.Contains(err.Error(), "step 3: probe:") {
+		t.Fatalf("the poisoned run: %v", err)
+	}
+	ck, err := ReadCheckpoint(filepath.Join(part, runfmt.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Step != 2 {
+		t.Fatalf("the checkpoint after the failed step 3 is step %d's, want 2", ck.Step)
+	}
+	for _, v := range ck.Params {
+		if v != v {
+			t.Fatal("the checkpoint holds the poisoned embedding")
+		}
+	}
+	if err := Resume(context.Background(), d, Options{Dir: part, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{runfmt.ModelFile, runfmt.CheckpointFile, runfmt.PairsFile} {
+		if !bytes.Equal(readFile(t, filepath.Join(full, f)), readFile(t, filepath.Join(part, f))) {
+			t.Errorf("%s differs between the uninterrupted run and the one resumed after the failed step", f)
+		}
 	}
 }

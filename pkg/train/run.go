@@ -38,6 +38,9 @@ type Options struct {
 	// periodic checkpoint) are written, with the number of steps done. Tests
 	// use it to interrupt a run at a given step.
 	AfterStep func(step int)
+
+	// model, when set (tests), receives the run's model once it is set up.
+	model func(m *model.Model[float32])
 }
 
 // Progress reports the steps done, with a message.
@@ -185,6 +188,7 @@ type runner struct {
 	cfg         Config
 	d           *prefdata.Dataset
 	ck          *Checkpoint // the checkpoint resumed from, nil for a new run
+	family      string      // Checkpoint.Family of the weights
 	opt         Options
 	start       int // the first step to take
 	train, test []prefdata.Example
@@ -258,7 +262,7 @@ func (r *runner) setup() error {
 	switch {
 	case ck != nil:
 		copy(r.m.Params, ck.Params)
-		r.start = ck.Step
+		r.start, r.family = ck.Step, ck.Family
 	case cfg.Init != "":
 		ick, err := ReadCheckpoint(cfg.Init)
 		if err != nil {
@@ -271,6 +275,7 @@ func (r *runner) setup() error {
 			return err
 		}
 		copy(r.m.Params, ick.Params)
+		r.family = ick.Family
 	default:
 		r.m.Init(cfg.Seed)
 	}
@@ -310,6 +315,9 @@ func (r *runner) setup() error {
 		return err
 	}
 	r.ln = newLanes(r.m, Lanes(cfg, r.d.MaxLen()))
+	if r.opt.model != nil {
+		r.opt.model(r.m)
+	}
 	if cfg.LoRA.AdaptersOnly() {
 		r.ln.lora = r.lora
 	}
@@ -352,7 +360,7 @@ func (r *runner) evalDue(s int) bool {
 
 // checkpoint writes the checkpoint of step s (model, optimizer, mode state).
 func (r *runner) checkpoint(md mode, s int, final bool) error {
-	c := &Checkpoint{Model: r.cfg.Model, Params: r.m.Params, Train: r.cfg, Step: s, Mode: r.cfg.Mode}
+	c := &Checkpoint{Model: r.cfg.Model, Params: r.m.Params, Train: r.cfg, Step: s, Mode: r.cfg.Mode, Family: r.family}
 	r.optState(c)
 	md.save(c)
 	var err error

@@ -7,5 +7,8 @@ import "entangle/pkg/runfmt"
 // NaN is written as null.
 type StepRow = runfmt.StepRow
 
-// FormatVersion is the version of the checkpoint formats this package writes.
-const FormatVersion = "1"
+// FormatVersion is the version of the checkpoint formats this package
+// writes: the run's streams' (runfmt.Version, where its history is), one
+// number for every file of a run. ReadCheckpoint reads the versions
+// runfmt.Readable accepts.
+const FormatVersion = runfmt.Version

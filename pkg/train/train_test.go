@@ -291,7 +291,7 @@ func TestCheckpointRoundTripAndErrors(t *testing.T) {
 	// Another version, another format.
 	f, _ := safetensors.ReadFile(path)
 	for _, tc := range []struct{ key, val, want string }{
-		{"format_version", "2", `format_version "2" is not supported`},
+		{"format_version", "3", `format_version "3" is not supported`},
 		{"format", "entangle.other", `is not an entangle checkpoint`},
 	} {
 		meta := map[string]string{}
