@@ -98,10 +98,26 @@
 //
 // Pack and MulPacked pack a B operand once for many products (the model packs
 // its weights once per training step instead of once per product); same bits.
-// TNSet, MulPackedSet and ColSumSet overwrite instead of accumulating (each
-// tile of c is cleared in cache just before its first k block), with the bits
-// of clearing c first and accumulating, for gradient buffers that would
-// otherwise be zeroed in a separate pass.
+// NTSet, NNSet, TNSet, MulPackedSet and ColSumSet overwrite instead of
+// accumulating, with the bits of clearing c first and accumulating, for
+// outputs that would otherwise be zeroed in a separate pass (gradient
+// buffers, attention scores, a Linear's output without bias). The
+// micro-kernels take a flag zero: the kernels of the first k block start
+// their accumulators at +0 instead of loading c, so c is written, never
+// read; fma(a, b, +0) rounds exactly as on a c cleared to +0 (a product of
+// -0 gives +0 in both). TestSetIgnoresC fills c with NaN, -0, -Inf and 3e38
+// first. Against clearing each tile just before the kernel, TNSet ran 12-30 %
+// faster at the S and M weight-gradient shapes and MulPackedSet 3-4 % at M
+// (with reading b in place, below; best of 6 interleaved runs, GFLOP/s by
+// thread CPU time, on the model-207 Xeon loaded 15 by other jobs).
+//
+// A row-major op(b) (NN, TN: a weight gradient's layer input, attention's v
+// and q) is not packed per call when its rows are at most 4 KiB apart
+// (ldb ≤ 1024): the micro-kernel reads each full strip of nr columns in place,
+// k rows ldb floats apart (its bs), the same loads in the same order; only a
+// last partial strip is packed. This removed most of packB's time (4.4 % of
+// the M step's CPU profile → 1.1 %). Rows further apart are packed: in place,
+// GPT-2 small's fc_proj weight gradient (ldb 3072) ran 20 % slower.
 //
 // Beyond the products, the package holds the model's float32 elementwise
 // kernels: Exp (Cody-Waite reduction and a degree-7 Taylor polynomial, within

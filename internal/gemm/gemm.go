@@ -45,6 +45,18 @@ func TN(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, 
 	current().run(c, ldc, a, lda, true, b, ldb, false, m, n, k)
 }
 
+// NTSet sets c = a·bᵀ (NT without the old c; as TNSet). k = 0 sets c to 0.
+func NTSet(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("NTSet", c, ldc, a, lda, false, b, ldb, true, m, n, k)
+	current().runSet(c, ldc, a, lda, false, b, ldb, true, nil, m, n, k, true)
+}
+
+// NNSet sets c = a·b (NN without the old c; as TNSet). k = 0 sets c to 0.
+func NNSet(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
+	check("NNSet", c, ldc, a, lda, false, b, ldb, false, m, n, k)
+	current().runSet(c, ldc, a, lda, false, b, ldb, false, nil, m, n, k, true)
+}
+
 // TNSet sets c = aᵀ·b (TN without the old c): each c[i,j] accumulates its k
 // products from +0, so the bits equal clearing c and calling TN, but c is not
 // read (no separate pass over it: a weight gradient's buffer need not be
@@ -86,11 +98,13 @@ func check(op string, c []float32, ldc int, a []float32, lda int, transA bool, b
 // microKernel updates a register tile C[0:r, 0:nr] += A·B over k steps from a
 // packed A micro-panel (mr floats per step) and B rows bs floats apart, one
 // fused multiply-add per element and step in increasing step order.
-type microKernel func(k int, a, b *float32, bs int, c *float32, ldc int)
+// With zero ≠ 0 the accumulators start at +0 instead of C: C = A·B, C not
+// read, with the bits of clearing C first.
+type microKernel func(k int, a, b *float32, bs int, c *float32, ldc int, zero int)
 
 // rowKernel is a microKernel reading A unpacked: row i of the tile at
 // a + i*lda, step p at column p (the same loads, FMAs and order).
-type rowKernel func(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+type rowKernel func(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
 // kernelSet is one implementation of the three products: a family of SIMD
 // micro-kernels with an mr×nr register tile, or (kern == nil) the pure-Go
@@ -142,35 +156,73 @@ func (ks *kernelSet) runPacked(c []float32, ldc int, a []float32, lda int, trans
 	ks.runSet(c, ldc, a, lda, transA, b, ldb, transB, pk, m, n, k, false)
 }
 
-// runSet is runPacked, with set: c = op(a)·op(b), each tile of c cleared
-// just before its first k block (so that c is never read).
+// runSet is runPacked, with set: c = op(a)·op(b), the micro-kernels of the
+// first k block starting their accumulators at +0 instead of loading c (so
+// that c is never read; fma(a, b, +0) rounds as on a c cleared to +0).
 func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int, set bool) {
+	ks.runCols(c, ldc, a, lda, transA, b, ldb, transB, pk, m, n, k, set, 0, n)
+}
+
+// runCols is runSet on columns j0..j1-1 of c and op(b) only (j0 a multiple
+// of nr; the other columns of c are neither read nor written).
+func (ks *kernelSet) runCols(c []float32, ldc int, a []float32, lda int, transA bool, b []float32, ldb int, transB bool, pk *Packed, m, n, k int, set bool, j0, j1 int) {
 	if set && (ks.kern == nil || k == 0) {
 		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
+			clear(c[i*ldc+j0 : i*ldc+j1])
 		}
 	}
-	if m == 0 || n == 0 || k == 0 {
+	if m == 0 || j1 <= j0 || k == 0 {
 		return
 	}
 	if ks.kern == nil {
-		genericRun(c, ldc, a, lda, transA, b, ldb, transB, m, n, k)
+		bo := j0 // op(b)[p, j0] is b[j0*ldb+p] (transB) or b[p*ldb+j0]
+		if transB {
+			bo = j0 * ldb
+		}
+		genericRun(c[j0:], ldc, a, lda, transA, b[bo:], ldb, transB, m, j1-j0, k)
 		return
+	}
+	if j0%ks.nr != 0 || (j1 != n && j1%ks.nr != 0) {
+		panic("gemm: runCols: a column bound inside a strip")
 	}
 	w := ks.get()
 	mr, nr := ks.mr, ks.nr
+	// a row-major op(b) (NN, TN) is read in place by full strips, its k rows
+	// ldb apart (the kernel's bs), instead of being packed per call; a
+	// strip past the last full one is packed (zero-padded to nr columns).
+	// Rows more than 4 KiB apart are packed: in place, GPT-2 small's
+	// fc_proj weight gradient (ldb 3072) ran 20 % slower, while every S and M
+	// product with a row-major b and GPT-2's at ldb 768 ran 0-9 % faster
+	// (best of 6 interleaved runs, GFLOP/s by thread CPU time, loaded machine)
+	inPlaceB := pk == nil && !transB && bInPlace && ldb <= bInPlaceMaxLd
 	pkOff := 0
 	for jc := 0; jc < n; jc += blockN {
 		ncb := min(blockN, n-jc)
+		if jc+ncb <= j0 || jc >= j1 {
+			// a block outside the columns: skip its packed data
+			pkOff += (ncb + nr - 1) / nr * nr * k
+			continue
+		}
 		for pc := 0; pc < k; pc += blockK {
 			kcb := min(blockK, k-pc)
 			bpBlock := w.bp
-			if pk != nil {
+			switch {
+			case pk != nil:
 				sz := (ncb + nr - 1) / nr * nr * kcb
 				bpBlock = pk.data[pkOff : pkOff+sz]
 				pkOff += sz
-			} else {
+			case inPlaceB:
+				_ = b[(pc+kcb-1)*ldb+jc+ncb-1] // bounds of the block
+				if full := ncb / nr * nr; full < ncb {
+					packB(w.bp, b, ldb, false, pc, kcb, jc+full, ncb-full, nr)
+				}
+			default:
 				packB(w.bp, b, ldb, transB, pc, kcb, jc, ncb, nr)
+			}
+			// the first k block of a set writes c without reading it
+			zero := 0
+			if set && pc == 0 {
+				zero = 1
 			}
 			// the rows of c in panels of sizes differing by at most one
 			// (rowPanels), ks.mc/mr panels per block of A
@@ -188,40 +240,41 @@ func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA b
 				} else {
 					packA(w.ap, a, lda, transA, p0, p1, base, extra, pc, kcb, mr)
 				}
-				kern := func(r int, bp *float32, cp *float32, ldc int, ir, panel int) {
+				kern := func(r int, bp *float32, bs int, cp *float32, ldc int, ir, panel int) {
 					if rowA {
-						ks.rowK[r-1](kcb, &a[(ic+ir)*lda+pc], lda, bp, nr, cp, ldc)
+						ks.rowK[r-1](kcb, &a[(ic+ir)*lda+pc], lda, bp, bs, cp, ldc, zero)
 					} else {
-						ks.kern[r-1](kcb, &w.ap[panel*kcb*mr], bp, nr, cp, ldc)
+						ks.kern[r-1](kcb, &w.ap[panel*kcb*mr], bp, bs, cp, ldc, zero)
 					}
 				}
 				for pi := p0; pi < p1; pi++ {
 					ir := panelStart(pi, base, extra) - ic
 					mrb := panelStart(pi+1, base, extra) - ic - ir
-					for jr := 0; jr < ncb; jr += nr {
-						nrb := min(nr, ncb-jr)
-						bp := &bpBlock[(jr/nr)*kcb*nr]
+					for jr := max(0, j0-jc); jr < min(ncb, j1-jc); jr += nr {
+						nrb := min(nr, ncb-jr, j1-jc-jr)
+						var bp *float32
+						bs := nr
+						switch {
+						case inPlaceB && nrb == nr:
+							bp, bs = &b[pc*ldb+jc+jr], ldb
+						case inPlaceB:
+							bp = &bpBlock[0]
+						default:
+							bp = &bpBlock[(jr/nr)*kcb*nr]
+						}
 						ci := (ic+ir)*ldc + jc + jr
-						first := set && pc == 0
 						if nrb == nr {
-							if first {
-								for i := 0; i < mrb; i++ {
-									clear(c[ci+i*ldc : ci+i*ldc+nr])
-								}
-							}
-							kern(mrb, bp, &c[ci], ldc, ir, pi-p0)
+							kern(mrb, bp, bs, &c[ci], ldc, ir, pi-p0)
 							continue
 						}
 						// column edge: run the full-width kernel on a copy of the tile
 						t := w.ct
-						for i := 0; i < mrb; i++ {
-							if first {
-								clear(t[i*nr : i*nr+nrb])
-							} else {
+						if zero == 0 {
+							for i := 0; i < mrb; i++ {
 								copy(t[i*nr:i*nr+nrb], c[ci+i*ldc:ci+i*ldc+nrb])
 							}
 						}
-						kern(mrb, bp, &t[0], nr, ir, pi-p0)
+						kern(mrb, bp, bs, &t[0], nr, ir, pi-p0)
 						for i := 0; i < mrb; i++ {
 							copy(c[ci+i*ldc:ci+i*ldc+nrb], t[i*nr:i*nr+nrb])
 						}
@@ -232,6 +285,13 @@ func (ks *kernelSet) runSet(c []float32, ldc int, a []float32, lda int, transA b
 	}
 	ks.put(w)
 }
+
+// bInPlace: a row-major op(b) is read in place (see runSet); a variable so
+// that the benchmarks can compare with packing it.
+var bInPlace = true
+
+// bInPlaceMaxLd is the largest leading dimension (floats) of a b read in place.
+const bInPlaceMaxLd = 1024
 
 // Packed is a B operand packed once for many products with the same B (a
 // layer's weights within a training step): Pack fills it, MulPacked uses it.
@@ -311,6 +371,39 @@ func MulPackedSet(c []float32, ldc int, a []float32, lda int, p *Packed, m int) 
 		pk = nil
 	}
 	p.ks.runSet(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k, true)
+}
+
+// MulPackedCols is MulPacked (set false) or MulPackedSet (set true) on part
+// part of parts shares of the columns of c and op(b) only: the shares are
+// whole strips of the kernels' width, contiguous, in increasing order, and
+// together cover the n columns; the columns of other parts are neither read
+// nor written. Goroutines computing different parts of one product each read
+// only their share of the packed b, where splitting the rows of c makes
+// each read all of it: for a b too large for the caches (an LM head), that
+// halves the memory traffic on two cores. Each element's bits are those of
+// MulPacked or MulPackedSet.
+func MulPackedCols(c []float32, ldc int, a []float32, lda int, p *Packed, m, part, parts int, set bool) {
+	if p.ks == nil {
+		panic("gemm: MulPackedCols: empty Packed")
+	}
+	if parts < 1 || part < 0 || part >= parts {
+		panic(fmt.Sprintf("gemm: MulPackedCols: part %d of %d", part, parts))
+	}
+	check("MulPackedCols", c, ldc, a, lda, false, p.b, p.ldb, p.transB, m, p.n, p.k)
+	pk := p
+	if p.ks.kern == nil {
+		pk = nil
+	}
+	nr := max(p.ks.nr, 1) // generic: any column
+	j0, j1 := colShare(p.n, nr, part, parts), colShare(p.n, nr, part+1, parts)
+	p.ks.runCols(c, ldc, a, lda, false, p.b, p.ldb, p.transB, pk, m, p.n, p.k, set, j0, j1)
+}
+
+// colShare is the first column of share q of parts: the ⌈n/nr⌉ strips of nr
+// columns split as evenly as possible (share parts starts at n).
+func colShare(n, nr, q, parts int) int {
+	strips := (n + nr - 1) / nr
+	return min(n, q*strips/parts*nr)
 }
 
 // get takes a free workspace or makes one. Unlike a sync.Pool, the free list

@@ -608,3 +608,154 @@ func TestTNSet(t *testing.T) {
 		t.Fatalf("ColSumSet[%d] = %v, ColSum from 0 = %v", i, d2[i], d1[i])
 	}
 }
+
+// TestSetIgnoresC: a set product (runSet with set, the path of TNSet and
+// MulPackedSet) gives the bits of clearing c to +0 and accumulating, whatever
+// c held before (NaN, -0, ±Inf, huge values), for every implementation,
+// product, shape and both ways of reading a row-major b (in place and
+// packed). Some operands are ±0, so that products of -0 show whether the
+// first k block starts from +0 (fma(-1, 0, +0) = +0) or stores the bare
+// product (-0).
+func TestSetIgnoresC(t *testing.T) {
+	defer func(v bool) { bInPlace = v }(bInPlace)
+	rng := rand.New(rand.NewPCG(6, 6))
+	fills := []float32{float32(math.NaN()), float32(math.Copysign(0, -1)), float32(math.Inf(-1)), 3e38}
+	var list [][3]int
+	for i, sh := range shapes() {
+		if i%5 == 0 || i >= len(shapes())-14 {
+			list = append(list, sh)
+		}
+	}
+	list = append(list, [3]int{13, 40, 0}, [3]int{37, 70, 600}, [3]int{24, 1030, 260})
+	for _, name := range Impls() {
+		ks := byName(name)
+		for _, inPlace := range []bool{true, false} {
+			bInPlace = inPlace
+			for _, op := range ops {
+				for si, sh := range list {
+					m, n, k := sh[0], sh[1], sh[2]
+					want := newProblem(rng, m, n, k, op.transA, op.transB)
+					for i := range want.a {
+						if rng.IntN(3) == 0 {
+							want.a[i] = float32(math.Copysign(0, float64(want.a[i])))
+						}
+					}
+					for i := 0; i < m; i++ {
+						clear(want.c[i*want.ldc : i*want.ldc+n])
+					}
+					got := want.clone()
+					genericRun(want.c, want.ldc, want.a, want.lda, op.transA, want.b, want.ldb, op.transB, m, n, k)
+					fill := fills[si%len(fills)]
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							got.c[i*got.ldc+j] = fill
+						}
+					}
+					ks.runSet(got.c, got.ldc, got.a, got.lda, op.transA, got.b, got.ldb, op.transB, nil, m, n, k, true)
+					if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+						t.Fatalf("%s %s in place %v m=%d n=%d k=%d, c filled with %v: c buffer[%d] = %v, cleared+generic %v",
+							name, op.name, inPlace, m, n, k, fill, i, got.cbuf[i], want.cbuf[i])
+					}
+					checkPadding(t, got)
+				}
+			}
+		}
+	}
+}
+
+// TestSetFuncs: NTSet, NNSet and TNSet equal clearing c and calling NT, NN
+// and TN, bit for bit, on a c pre-filled with NaN (the implementation in use).
+func TestSetFuncs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	sets := map[string]func(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, m, n, k int){
+		"NT": NTSet, "NN": NNSet, "TN": TNSet,
+	}
+	for _, op := range ops {
+		for _, sh := range [][3]int{{7, 33, 5}, {64, 384, 128}, {32, 64, 16}, {5, 9, 0}, {37, 70, 600}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			want := newProblem(rng, m, n, k, op.transA, op.transB)
+			got := want.clone()
+			for i := 0; i < m; i++ {
+				clear(want.c[i*want.ldc : i*want.ldc+n])
+				for j := 0; j < n; j++ {
+					got.c[i*got.ldc+j] = float32(math.NaN())
+				}
+			}
+			op.call(want.c, want.ldc, want.a, want.lda, want.b, want.ldb, m, n, k)
+			sets[op.name](got.c, got.ldc, got.a, got.lda, got.b, got.ldb, m, n, k)
+			if i := firstDiff(got.cbuf, want.cbuf); i >= 0 {
+				t.Fatalf("%sSet m=%d n=%d k=%d: c buffer[%d] = %v, cleared+%s %v", op.name, m, n, k, i, got.cbuf[i], op.name, want.cbuf[i])
+			}
+			checkPadding(t, got)
+		}
+	}
+}
+
+// TestMulPackedCols: the parts of MulPackedCols, run one after another on a
+// c pre-filled with NaN (set) or with values (accumulate), give the bits of
+// MulPackedSet and MulPacked, for every implementation, both packs, parts
+// 1-5 and shapes with column edges and several column blocks; colShare's
+// shares cover the columns in whole strips.
+func TestMulPackedCols(t *testing.T) {
+	current()
+	defer func(ks *kernelSet) { active = ks }(active)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, name := range Impls() {
+		active = byName(name) // Pack and MulPacked* use the active implementation
+		for _, transB := range []bool{true, false} {
+			for _, sh := range [][3]int{{13, 1100, 300}, {7, 33, 5}, {32, 3000, 40}, {5, 2049, 7}, {4, 9, 0}} {
+				m, n, k := sh[0], sh[1], sh[2]
+				a := make([]float32, m*max(k, 1))
+				b := make([]float32, n*max(k, 1))
+				c0 := make([]float32, m*n)
+				for _, x := range [][]float32{a, b, c0} {
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+				}
+				ldb := n
+				if transB {
+					ldb = max(k, 1)
+				}
+				var p Packed
+				Pack(&p, b, ldb, transB, k, n)
+				for _, set := range []bool{true, false} {
+					want := slices.Clone(c0)
+					if set {
+						MulPackedSet(want, n, a, max(k, 1), &p, m)
+					} else {
+						MulPacked(want, n, a, max(k, 1), &p, m)
+					}
+					for parts := 1; parts <= 5; parts++ {
+						got := slices.Clone(c0)
+						if set {
+							for i := range got {
+								got[i] = float32(math.NaN())
+							}
+						}
+						for q := range parts {
+							MulPackedCols(got, n, a, max(k, 1), &p, m, q, parts, set)
+						}
+						if i := firstDiff(got, want); i >= 0 {
+							t.Fatalf("%s transB=%v m,n,k=%v set=%v parts=%d: c[%d] = %v, want %v", name, transB, sh, set, parts, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, nr := range []int{16, 32} {
+		for n := 0; n < 300; n++ {
+			for parts := 1; parts <= 4; parts++ {
+				if colShare(n, nr, 0, parts) != 0 || colShare(n, nr, parts, parts) != n {
+					t.Fatalf("colShare n=%d nr=%d parts=%d: shares do not cover the columns", n, nr, parts)
+				}
+				for q := 1; q < parts; q++ {
+					if j := colShare(n, nr, q, parts); j%nr != 0 || j < colShare(n, nr, q-1, parts) {
+						t.Fatalf("colShare n=%d nr=%d parts=%d: share %d starts at %d", n, nr, parts, q, j)
+					}
+				}
+			}
+		}
+	}
+}

@@ -29,13 +29,13 @@ func BenchmarkKernelPeak(b *testing.B) {
 		flops := 2 * float64(mr*nr*k)
 		b.Run(name+"/packed", func(b *testing.B) {
 			for range b.N {
-				ks.kern[mr-1](k, &a[0], &bp[0], nr, &c[0], nr)
+				ks.kern[mr-1](k, &a[0], &bp[0], nr, &c[0], nr, 0)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 		b.Run(name+"/rowA", func(b *testing.B) {
 			for range b.N {
-				ks.rowK[mr-1](k, &a[0], k, &bp[0], nr, &c[0], nr)
+				ks.rowK[mr-1](k, &a[0], k, &bp[0], nr, &c[0], nr, 0)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

@@ -4,113 +4,113 @@
 
 package gemm
 
-// kernAVX512R1 updates C[0:1, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R1(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R1 updates C[0:1, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R1(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R2 updates C[0:2, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R2(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R2 updates C[0:2, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R2(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R3 updates C[0:3, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R3(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R3 updates C[0:3, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R3(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R4 updates C[0:4, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R4(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R4 updates C[0:4, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R4(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R5 updates C[0:5, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R5(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R5 updates C[0:5, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R5(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R6 updates C[0:6, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R6(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R6 updates C[0:6, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R6(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R7 updates C[0:7, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R7(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R7 updates C[0:7, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R7(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R8 updates C[0:8, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R8(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R8 updates C[0:8, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R8(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R9 updates C[0:9, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R9(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R9 updates C[0:9, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R9(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R10 updates C[0:10, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R10(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R10 updates C[0:10, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R10(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R11 updates C[0:11, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R11(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R11 updates C[0:11, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R11(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512R12 updates C[0:12, 0:32] += A·B in k steps (see _gen/main.go).
-func kernAVX512R12(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX512R12 updates C[0:12, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX512R12(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA1 updates C[0:1, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA1 updates C[0:1, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA2 updates C[0:2, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA2 updates C[0:2, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA3 updates C[0:3, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA3 updates C[0:3, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA4 updates C[0:4, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA4 updates C[0:4, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA5 updates C[0:5, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA5 updates C[0:5, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA6 updates C[0:6, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA6 updates C[0:6, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA7 updates C[0:7, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA7(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA7 updates C[0:7, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA7(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA8 updates C[0:8, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA8(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA8 updates C[0:8, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA8(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA9 updates C[0:9, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA9(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA9 updates C[0:9, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA9(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA10 updates C[0:10, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA10(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA10 updates C[0:10, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA10(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA11 updates C[0:11, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA11(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA11 updates C[0:11, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA11(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX512RowA12 updates C[0:12, 0:32] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX512RowA12(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX512RowA12 updates C[0:12, 0:32] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX512RowA12(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2R1 updates C[0:1, 0:16] += A·B in k steps (see _gen/main.go).
-func kernAVX2R1(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX2R1 updates C[0:1, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX2R1(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2R2 updates C[0:2, 0:16] += A·B in k steps (see _gen/main.go).
-func kernAVX2R2(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX2R2 updates C[0:2, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX2R2(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2R3 updates C[0:3, 0:16] += A·B in k steps (see _gen/main.go).
-func kernAVX2R3(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX2R3 updates C[0:3, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX2R3(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2R4 updates C[0:4, 0:16] += A·B in k steps (see _gen/main.go).
-func kernAVX2R4(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX2R4 updates C[0:4, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX2R4(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2R5 updates C[0:5, 0:16] += A·B in k steps (see _gen/main.go).
-func kernAVX2R5(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX2R5 updates C[0:5, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX2R5(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2R6 updates C[0:6, 0:16] += A·B in k steps (see _gen/main.go).
-func kernAVX2R6(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// kernAVX2R6 updates C[0:6, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).
+func kernAVX2R6(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2RowA1 updates C[0:1, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX2RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX2RowA1 updates C[0:1, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2RowA2 updates C[0:2, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX2RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX2RowA2 updates C[0:2, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2RowA3 updates C[0:3, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX2RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX2RowA3 updates C[0:3, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2RowA4 updates C[0:4, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX2RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX2RowA4 updates C[0:4, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2RowA5 updates C[0:5, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX2RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX2RowA5 updates C[0:5, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
-// kernAVX2RowA6 updates C[0:6, 0:16] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).
-func kernAVX2RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// kernAVX2RowA6 updates C[0:6, 0:16] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).
+func kernAVX2RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 
 // transpose8x8 transposes nb 8×8 blocks of src (8 rows) into dst (see _gen/main.go).
 func transpose8x8(dst *float32, ldd int, src *float32, lds int, nb int)

@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func kernAVX512R1(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R1(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R1(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R1(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -15,9 +15,17 @@ TEXT ·kernAVX512R1(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), DI
+	TESTQ   DI, DI
+	JNE     kernAVX512R1_zero
 	MOVQ    SI, DI
 	VMOVUPS (DI), Z0
 	VMOVUPS 64(DI), Z1
+	JMP     kernAVX512R1_loopU
+
+kernAVX512R1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R1_loopU:
@@ -70,9 +78,9 @@ kernAVX512R1_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R2(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R2(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R2(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R2(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -81,12 +89,22 @@ TEXT ·kernAVX512R2(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R2_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z2
 	VMOVUPS 64(R8), Z3
+	JMP     kernAVX512R2_loopU
+
+kernAVX512R2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R2_loopU:
@@ -157,9 +175,9 @@ kernAVX512R2_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R3(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R3(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R3(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R3(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -168,6 +186,9 @@ TEXT ·kernAVX512R3(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R3_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -177,6 +198,15 @@ TEXT ·kernAVX512R3(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z4
 	VMOVUPS 64(R8), Z5
+	JMP     kernAVX512R3_loopU
+
+kernAVX512R3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R3_loopU:
@@ -265,9 +295,9 @@ kernAVX512R3_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R4(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R4(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R4(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R4(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -276,6 +306,9 @@ TEXT ·kernAVX512R4(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R4_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -288,6 +321,17 @@ TEXT ·kernAVX512R4(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z6
 	VMOVUPS 64(R8), Z7
+	JMP     kernAVX512R4_loopU
+
+kernAVX512R4_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R4_loopU:
@@ -394,9 +438,9 @@ kernAVX512R4_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R5(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R5(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R5(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R5(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -405,6 +449,9 @@ TEXT ·kernAVX512R5(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R5_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -420,6 +467,19 @@ TEXT ·kernAVX512R5(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z8
 	VMOVUPS 64(R8), Z9
+	JMP     kernAVX512R5_loopU
+
+kernAVX512R5_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R5_loopU:
@@ -544,9 +604,9 @@ kernAVX512R5_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R6(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R6(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R6(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R6(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -555,6 +615,9 @@ TEXT ·kernAVX512R6(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R6_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -573,6 +636,21 @@ TEXT ·kernAVX512R6(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z10
 	VMOVUPS 64(R8), Z11
+	JMP     kernAVX512R6_loopU
+
+kernAVX512R6_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R6_loopU:
@@ -715,9 +793,9 @@ kernAVX512R6_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R7(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R7(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R7(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R7(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -726,6 +804,9 @@ TEXT ·kernAVX512R7(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R7_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -747,6 +828,23 @@ TEXT ·kernAVX512R7(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z12
 	VMOVUPS 64(R8), Z13
+	JMP     kernAVX512R7_loopU
+
+kernAVX512R7_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R7_loopU:
@@ -907,9 +1005,9 @@ kernAVX512R7_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R8(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R8(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R8(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R8(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -918,6 +1016,9 @@ TEXT ·kernAVX512R8(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R8_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -942,6 +1043,25 @@ TEXT ·kernAVX512R8(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z14
 	VMOVUPS 64(R8), Z15
+	JMP     kernAVX512R8_loopU
+
+kernAVX512R8_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R8_loopU:
@@ -1120,9 +1240,9 @@ kernAVX512R8_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R9(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R9(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R9(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R9(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -1131,6 +1251,9 @@ TEXT ·kernAVX512R9(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R9_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -1158,6 +1281,27 @@ TEXT ·kernAVX512R9(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z16
 	VMOVUPS 64(R8), Z17
+	JMP     kernAVX512R9_loopU
+
+kernAVX512R9_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R9_loopU:
@@ -1354,9 +1498,9 @@ kernAVX512R9_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R10(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R10(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R10(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R10(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -1365,6 +1509,9 @@ TEXT ·kernAVX512R10(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R10_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -1395,6 +1542,29 @@ TEXT ·kernAVX512R10(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z18
 	VMOVUPS 64(R8), Z19
+	JMP     kernAVX512R10_loopU
+
+kernAVX512R10_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R10_loopU:
@@ -1609,9 +1779,9 @@ kernAVX512R10_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R11(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R11(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R11(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R11(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -1620,6 +1790,9 @@ TEXT ·kernAVX512R11(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R11_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -1653,6 +1826,31 @@ TEXT ·kernAVX512R11(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z20
 	VMOVUPS 64(R8), Z21
+	JMP     kernAVX512R11_loopU
+
+kernAVX512R11_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R11_loopU:
@@ -1885,9 +2083,9 @@ kernAVX512R11_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512R12(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512R12(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512R12(SB), NOSPLIT, $0-48
+TEXT ·kernAVX512R12(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -1896,6 +2094,9 @@ TEXT ·kernAVX512R12(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX512R12_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Z0
 	VMOVUPS 64(R8), Z1
@@ -1932,6 +2133,33 @@ TEXT ·kernAVX512R12(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Z22
 	VMOVUPS 64(R8), Z23
+	JMP     kernAVX512R12_loopU
+
+kernAVX512R12_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512R12_loopU:
@@ -2182,9 +2410,9 @@ kernAVX512R12_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA1(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA1(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -2195,9 +2423,17 @@ TEXT ·kernAVX512RowA1(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), SI
 	MOVQ    ldc+48(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+56(FP), DI
+	TESTQ   DI, DI
+	JNE     kernAVX512RowA1_zero
 	MOVQ    SI, DI
 	VMOVUPS (DI), Z0
 	VMOVUPS 64(DI), Z1
+	JMP     kernAVX512RowA1_loopU
+
+kernAVX512RowA1_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA1_loopU:
@@ -2250,9 +2486,9 @@ kernAVX512RowA1_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA2(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA2(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -2263,12 +2499,22 @@ TEXT ·kernAVX512RowA2(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), DI
 	MOVQ    ldc+48(FP), R8
 	SHLQ    $0x02, R8
+	MOVQ    zero+56(FP), R9
+	TESTQ   R9, R9
+	JNE     kernAVX512RowA2_zero
 	MOVQ    DI, R9
 	VMOVUPS (R9), Z0
 	VMOVUPS 64(R9), Z1
 	ADDQ    R8, R9
 	VMOVUPS (R9), Z2
 	VMOVUPS 64(R9), Z3
+	JMP     kernAVX512RowA2_loopU
+
+kernAVX512RowA2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA2_loopU:
@@ -2339,9 +2585,9 @@ kernAVX512RowA2_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA3(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA3(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -2352,6 +2598,9 @@ TEXT ·kernAVX512RowA3(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), DI
 	MOVQ    ldc+48(FP), R8
 	SHLQ    $0x02, R8
+	MOVQ    zero+56(FP), R9
+	TESTQ   R9, R9
+	JNE     kernAVX512RowA3_zero
 	MOVQ    DI, R9
 	VMOVUPS (R9), Z0
 	VMOVUPS 64(R9), Z1
@@ -2361,6 +2610,15 @@ TEXT ·kernAVX512RowA3(SB), NOSPLIT, $0-56
 	ADDQ    R8, R9
 	VMOVUPS (R9), Z4
 	VMOVUPS 64(R9), Z5
+	JMP     kernAVX512RowA3_loopU
+
+kernAVX512RowA3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA3_loopU:
@@ -2449,9 +2707,9 @@ kernAVX512RowA3_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA4(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA4(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -2463,6 +2721,9 @@ TEXT ·kernAVX512RowA4(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R8
 	MOVQ    ldc+48(FP), R9
 	SHLQ    $0x02, R9
+	MOVQ    zero+56(FP), R10
+	TESTQ   R10, R10
+	JNE     kernAVX512RowA4_zero
 	MOVQ    R8, R10
 	VMOVUPS (R10), Z0
 	VMOVUPS 64(R10), Z1
@@ -2475,6 +2736,17 @@ TEXT ·kernAVX512RowA4(SB), NOSPLIT, $0-56
 	ADDQ    R9, R10
 	VMOVUPS (R10), Z6
 	VMOVUPS 64(R10), Z7
+	JMP     kernAVX512RowA4_loopU
+
+kernAVX512RowA4_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA4_loopU:
@@ -2581,9 +2853,9 @@ kernAVX512RowA4_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA5(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA5(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -2596,6 +2868,9 @@ TEXT ·kernAVX512RowA5(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R9
 	MOVQ    ldc+48(FP), R10
 	SHLQ    $0x02, R10
+	MOVQ    zero+56(FP), R11
+	TESTQ   R11, R11
+	JNE     kernAVX512RowA5_zero
 	MOVQ    R9, R11
 	VMOVUPS (R11), Z0
 	VMOVUPS 64(R11), Z1
@@ -2611,6 +2886,19 @@ TEXT ·kernAVX512RowA5(SB), NOSPLIT, $0-56
 	ADDQ    R10, R11
 	VMOVUPS (R11), Z8
 	VMOVUPS 64(R11), Z9
+	JMP     kernAVX512RowA5_loopU
+
+kernAVX512RowA5_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA5_loopU:
@@ -2737,9 +3025,9 @@ kernAVX512RowA5_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA6(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA6(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -2752,6 +3040,9 @@ TEXT ·kernAVX512RowA6(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R9
 	MOVQ    ldc+48(FP), R10
 	SHLQ    $0x02, R10
+	MOVQ    zero+56(FP), R11
+	TESTQ   R11, R11
+	JNE     kernAVX512RowA6_zero
 	MOVQ    R9, R11
 	VMOVUPS (R11), Z0
 	VMOVUPS 64(R11), Z1
@@ -2770,6 +3061,21 @@ TEXT ·kernAVX512RowA6(SB), NOSPLIT, $0-56
 	ADDQ    R10, R11
 	VMOVUPS (R11), Z10
 	VMOVUPS 64(R11), Z11
+	JMP     kernAVX512RowA6_loopU
+
+kernAVX512RowA6_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA6_loopU:
@@ -2914,9 +3220,9 @@ kernAVX512RowA6_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA7(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA7(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA7(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA7(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -2929,6 +3235,9 @@ TEXT ·kernAVX512RowA7(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R9
 	MOVQ    ldc+48(FP), R10
 	SHLQ    $0x02, R10
+	MOVQ    zero+56(FP), R11
+	TESTQ   R11, R11
+	JNE     kernAVX512RowA7_zero
 	MOVQ    R9, R11
 	VMOVUPS (R11), Z0
 	VMOVUPS 64(R11), Z1
@@ -2950,6 +3259,23 @@ TEXT ·kernAVX512RowA7(SB), NOSPLIT, $0-56
 	ADDQ    R10, R11
 	VMOVUPS (R11), Z12
 	VMOVUPS 64(R11), Z13
+	JMP     kernAVX512RowA7_loopU
+
+kernAVX512RowA7_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA7_loopU:
@@ -3112,9 +3438,9 @@ kernAVX512RowA7_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA8(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA8(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA8(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA8(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -3127,6 +3453,9 @@ TEXT ·kernAVX512RowA8(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R9
 	MOVQ    ldc+48(FP), R10
 	SHLQ    $0x02, R10
+	MOVQ    zero+56(FP), R11
+	TESTQ   R11, R11
+	JNE     kernAVX512RowA8_zero
 	MOVQ    R9, R11
 	VMOVUPS (R11), Z0
 	VMOVUPS 64(R11), Z1
@@ -3151,6 +3480,25 @@ TEXT ·kernAVX512RowA8(SB), NOSPLIT, $0-56
 	ADDQ    R10, R11
 	VMOVUPS (R11), Z14
 	VMOVUPS 64(R11), Z15
+	JMP     kernAVX512RowA8_loopU
+
+kernAVX512RowA8_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA8_loopU:
@@ -3331,9 +3679,9 @@ kernAVX512RowA8_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA9(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA9(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA9(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA9(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -3347,6 +3695,9 @@ TEXT ·kernAVX512RowA9(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R10
 	MOVQ    ldc+48(FP), R11
 	SHLQ    $0x02, R11
+	MOVQ    zero+56(FP), R12
+	TESTQ   R12, R12
+	JNE     kernAVX512RowA9_zero
 	MOVQ    R10, R12
 	VMOVUPS (R12), Z0
 	VMOVUPS 64(R12), Z1
@@ -3374,6 +3725,27 @@ TEXT ·kernAVX512RowA9(SB), NOSPLIT, $0-56
 	ADDQ    R11, R12
 	VMOVUPS (R12), Z16
 	VMOVUPS 64(R12), Z17
+	JMP     kernAVX512RowA9_loopU
+
+kernAVX512RowA9_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA9_loopU:
@@ -3574,9 +3946,9 @@ kernAVX512RowA9_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA10(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA10(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA10(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA10(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -3590,6 +3962,9 @@ TEXT ·kernAVX512RowA10(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R10
 	MOVQ    ldc+48(FP), R11
 	SHLQ    $0x02, R11
+	MOVQ    zero+56(FP), R12
+	TESTQ   R12, R12
+	JNE     kernAVX512RowA10_zero
 	MOVQ    R10, R12
 	VMOVUPS (R12), Z0
 	VMOVUPS 64(R12), Z1
@@ -3620,6 +3995,29 @@ TEXT ·kernAVX512RowA10(SB), NOSPLIT, $0-56
 	ADDQ    R11, R12
 	VMOVUPS (R12), Z18
 	VMOVUPS 64(R12), Z19
+	JMP     kernAVX512RowA10_loopU
+
+kernAVX512RowA10_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA10_loopU:
@@ -3838,9 +4236,9 @@ kernAVX512RowA10_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA11(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA11(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA11(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA11(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -3854,6 +4252,9 @@ TEXT ·kernAVX512RowA11(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R10
 	MOVQ    ldc+48(FP), R11
 	SHLQ    $0x02, R11
+	MOVQ    zero+56(FP), R12
+	TESTQ   R12, R12
+	JNE     kernAVX512RowA11_zero
 	MOVQ    R10, R12
 	VMOVUPS (R12), Z0
 	VMOVUPS 64(R12), Z1
@@ -3887,6 +4288,31 @@ TEXT ·kernAVX512RowA11(SB), NOSPLIT, $0-56
 	ADDQ    R11, R12
 	VMOVUPS (R12), Z20
 	VMOVUPS 64(R12), Z21
+	JMP     kernAVX512RowA11_loopU
+
+kernAVX512RowA11_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA11_loopU:
@@ -4123,9 +4549,9 @@ kernAVX512RowA11_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX512RowA12(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX512RowA12(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, AVX512F
-TEXT ·kernAVX512RowA12(SB), NOSPLIT, $0-56
+TEXT ·kernAVX512RowA12(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -4139,6 +4565,9 @@ TEXT ·kernAVX512RowA12(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R10
 	MOVQ    ldc+48(FP), R11
 	SHLQ    $0x02, R11
+	MOVQ    zero+56(FP), R12
+	TESTQ   R12, R12
+	JNE     kernAVX512RowA12_zero
 	MOVQ    R10, R12
 	VMOVUPS (R12), Z0
 	VMOVUPS 64(R12), Z1
@@ -4175,6 +4604,33 @@ TEXT ·kernAVX512RowA12(SB), NOSPLIT, $0-56
 	ADDQ    R11, R12
 	VMOVUPS (R12), Z22
 	VMOVUPS 64(R12), Z23
+	JMP     kernAVX512RowA12_loopU
+
+kernAVX512RowA12_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
 
 	// unrolled loop: unroll steps per iteration
 kernAVX512RowA12_loopU:
@@ -4429,9 +4885,9 @@ kernAVX512RowA12_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2R1(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2R1(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2R1(SB), NOSPLIT, $0-48
+TEXT ·kernAVX2R1(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -4440,9 +4896,17 @@ TEXT ·kernAVX2R1(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), DI
+	TESTQ   DI, DI
+	JNE     kernAVX2R1_zero
 	MOVQ    SI, DI
 	VMOVUPS (DI), Y0
 	VMOVUPS 32(DI), Y1
+	JMP     kernAVX2R1_loopU
+
+kernAVX2R1_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2R1_loopU:
@@ -4495,9 +4959,9 @@ kernAVX2R1_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2R2(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2R2(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2R2(SB), NOSPLIT, $0-48
+TEXT ·kernAVX2R2(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -4506,12 +4970,22 @@ TEXT ·kernAVX2R2(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX2R2_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y1
 	ADDQ    DI, R8
 	VMOVUPS (R8), Y2
 	VMOVUPS 32(R8), Y3
+	JMP     kernAVX2R2_loopU
+
+kernAVX2R2_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2R2_loopU:
@@ -4582,9 +5056,9 @@ kernAVX2R2_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2R3(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2R3(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2R3(SB), NOSPLIT, $0-48
+TEXT ·kernAVX2R3(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -4593,6 +5067,9 @@ TEXT ·kernAVX2R3(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX2R3_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y1
@@ -4602,6 +5079,15 @@ TEXT ·kernAVX2R3(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Y4
 	VMOVUPS 32(R8), Y5
+	JMP     kernAVX2R3_loopU
+
+kernAVX2R3_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2R3_loopU:
@@ -4690,9 +5176,9 @@ kernAVX2R3_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2R4(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2R4(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2R4(SB), NOSPLIT, $0-48
+TEXT ·kernAVX2R4(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -4701,6 +5187,9 @@ TEXT ·kernAVX2R4(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX2R4_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y1
@@ -4713,6 +5202,17 @@ TEXT ·kernAVX2R4(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Y6
 	VMOVUPS 32(R8), Y7
+	JMP     kernAVX2R4_loopU
+
+kernAVX2R4_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2R4_loopU:
@@ -4819,9 +5319,9 @@ kernAVX2R4_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2R5(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2R5(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2R5(SB), NOSPLIT, $0-48
+TEXT ·kernAVX2R5(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -4830,6 +5330,9 @@ TEXT ·kernAVX2R5(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX2R5_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y1
@@ -4845,6 +5348,19 @@ TEXT ·kernAVX2R5(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Y8
 	VMOVUPS 32(R8), Y9
+	JMP     kernAVX2R5_loopU
+
+kernAVX2R5_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2R5_loopU:
@@ -4969,9 +5485,9 @@ kernAVX2R5_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2R6(k int, a *float32, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2R6(k int, a *float32, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2R6(SB), NOSPLIT, $0-48
+TEXT ·kernAVX2R6(SB), NOSPLIT, $0-56
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    b+16(FP), DX
@@ -4980,6 +5496,9 @@ TEXT ·kernAVX2R6(SB), NOSPLIT, $0-48
 	MOVQ    c+32(FP), SI
 	MOVQ    ldc+40(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+48(FP), R8
+	TESTQ   R8, R8
+	JNE     kernAVX2R6_zero
 	MOVQ    SI, R8
 	VMOVUPS (R8), Y0
 	VMOVUPS 32(R8), Y1
@@ -4998,6 +5517,21 @@ TEXT ·kernAVX2R6(SB), NOSPLIT, $0-48
 	ADDQ    DI, R8
 	VMOVUPS (R8), Y10
 	VMOVUPS 32(R8), Y11
+	JMP     kernAVX2R6_loopU
+
+kernAVX2R6_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2R6_loopU:
@@ -5140,9 +5674,9 @@ kernAVX2R6_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2RowA1(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2RowA1(SB), NOSPLIT, $0-56
+TEXT ·kernAVX2RowA1(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -5153,9 +5687,17 @@ TEXT ·kernAVX2RowA1(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), SI
 	MOVQ    ldc+48(FP), DI
 	SHLQ    $0x02, DI
+	MOVQ    zero+56(FP), DI
+	TESTQ   DI, DI
+	JNE     kernAVX2RowA1_zero
 	MOVQ    SI, DI
 	VMOVUPS (DI), Y0
 	VMOVUPS 32(DI), Y1
+	JMP     kernAVX2RowA1_loopU
+
+kernAVX2RowA1_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2RowA1_loopU:
@@ -5208,9 +5750,9 @@ kernAVX2RowA1_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2RowA2(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2RowA2(SB), NOSPLIT, $0-56
+TEXT ·kernAVX2RowA2(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -5221,12 +5763,22 @@ TEXT ·kernAVX2RowA2(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), DI
 	MOVQ    ldc+48(FP), R8
 	SHLQ    $0x02, R8
+	MOVQ    zero+56(FP), R9
+	TESTQ   R9, R9
+	JNE     kernAVX2RowA2_zero
 	MOVQ    DI, R9
 	VMOVUPS (R9), Y0
 	VMOVUPS 32(R9), Y1
 	ADDQ    R8, R9
 	VMOVUPS (R9), Y2
 	VMOVUPS 32(R9), Y3
+	JMP     kernAVX2RowA2_loopU
+
+kernAVX2RowA2_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2RowA2_loopU:
@@ -5297,9 +5849,9 @@ kernAVX2RowA2_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2RowA3(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2RowA3(SB), NOSPLIT, $0-56
+TEXT ·kernAVX2RowA3(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -5310,6 +5862,9 @@ TEXT ·kernAVX2RowA3(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), DI
 	MOVQ    ldc+48(FP), R8
 	SHLQ    $0x02, R8
+	MOVQ    zero+56(FP), R9
+	TESTQ   R9, R9
+	JNE     kernAVX2RowA3_zero
 	MOVQ    DI, R9
 	VMOVUPS (R9), Y0
 	VMOVUPS 32(R9), Y1
@@ -5319,6 +5874,15 @@ TEXT ·kernAVX2RowA3(SB), NOSPLIT, $0-56
 	ADDQ    R8, R9
 	VMOVUPS (R9), Y4
 	VMOVUPS 32(R9), Y5
+	JMP     kernAVX2RowA3_loopU
+
+kernAVX2RowA3_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2RowA3_loopU:
@@ -5407,9 +5971,9 @@ kernAVX2RowA3_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2RowA4(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2RowA4(SB), NOSPLIT, $0-56
+TEXT ·kernAVX2RowA4(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -5421,6 +5985,9 @@ TEXT ·kernAVX2RowA4(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R8
 	MOVQ    ldc+48(FP), R9
 	SHLQ    $0x02, R9
+	MOVQ    zero+56(FP), R10
+	TESTQ   R10, R10
+	JNE     kernAVX2RowA4_zero
 	MOVQ    R8, R10
 	VMOVUPS (R10), Y0
 	VMOVUPS 32(R10), Y1
@@ -5433,6 +6000,17 @@ TEXT ·kernAVX2RowA4(SB), NOSPLIT, $0-56
 	ADDQ    R9, R10
 	VMOVUPS (R10), Y6
 	VMOVUPS 32(R10), Y7
+	JMP     kernAVX2RowA4_loopU
+
+kernAVX2RowA4_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2RowA4_loopU:
@@ -5539,9 +6117,9 @@ kernAVX2RowA4_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2RowA5(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2RowA5(SB), NOSPLIT, $0-56
+TEXT ·kernAVX2RowA5(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -5554,6 +6132,9 @@ TEXT ·kernAVX2RowA5(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R9
 	MOVQ    ldc+48(FP), R10
 	SHLQ    $0x02, R10
+	MOVQ    zero+56(FP), R11
+	TESTQ   R11, R11
+	JNE     kernAVX2RowA5_zero
 	MOVQ    R9, R11
 	VMOVUPS (R11), Y0
 	VMOVUPS 32(R11), Y1
@@ -5569,6 +6150,19 @@ TEXT ·kernAVX2RowA5(SB), NOSPLIT, $0-56
 	ADDQ    R10, R11
 	VMOVUPS (R11), Y8
 	VMOVUPS 32(R11), Y9
+	JMP     kernAVX2RowA5_loopU
+
+kernAVX2RowA5_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2RowA5_loopU:
@@ -5695,9 +6289,9 @@ kernAVX2RowA5_store:
 	VZEROUPPER
 	RET
 
-// func kernAVX2RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)
+// func kernAVX2RowA6(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)
 // Requires: AVX, FMA3
-TEXT ·kernAVX2RowA6(SB), NOSPLIT, $0-56
+TEXT ·kernAVX2RowA6(SB), NOSPLIT, $0-64
 	MOVQ    k+0(FP), AX
 	MOVQ    a+8(FP), CX
 	MOVQ    lda+16(FP), DX
@@ -5710,6 +6304,9 @@ TEXT ·kernAVX2RowA6(SB), NOSPLIT, $0-56
 	MOVQ    c+40(FP), R9
 	MOVQ    ldc+48(FP), R10
 	SHLQ    $0x02, R10
+	MOVQ    zero+56(FP), R11
+	TESTQ   R11, R11
+	JNE     kernAVX2RowA6_zero
 	MOVQ    R9, R11
 	VMOVUPS (R11), Y0
 	VMOVUPS 32(R11), Y1
@@ -5728,6 +6325,21 @@ TEXT ·kernAVX2RowA6(SB), NOSPLIT, $0-56
 	ADDQ    R10, R11
 	VMOVUPS (R11), Y10
 	VMOVUPS 32(R11), Y11
+	JMP     kernAVX2RowA6_loopU
+
+kernAVX2RowA6_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 
 	// unrolled loop: unroll steps per iteration
 kernAVX2RowA6_loopU:

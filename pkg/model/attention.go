@@ -179,8 +179,11 @@ const attBlock = 32
 // products on gemm's kernels, per head h and row block [r0, r1) with key
 // columns [0, kc), kc the block's end:
 //
-//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NT), then ·scale and the causal softmax per row (softmaxRow)
-//	out[r0:r1, head h] = att[h, r0:r1, 0:kc]·v[0:kc] (NN; att is 0 past the diagonal)
+//	att[h, r0:r1, 0:kc] = q[r0:r1]·k[0:kc]ᵀ (NTSet), then ·scale and the causal softmax per row (softmaxRow)
+//	out[r0:r1, head h] = att[h, r0:r1, 0:kc]·v[0:kc] (NNSet; att is 0 past the diagonal)
+//
+// The Set products write their outputs without reading them (the bits of
+// clearing them first, without the pass).
 //
 // Each product element is one fused multiply-add chain in increasing k (gemm's
 // contract), so results do not depend on how heads or rows are split.
@@ -198,26 +201,24 @@ func attentionForwardGemm(out, att, qkv []float32, T, H, KV, hs, t0, h0, h1 int)
 				break
 			}
 			kc := r1
-			for t := r0; t < r1; t++ {
-				clear(ah[t*T : t*T+kc])
-			}
-			gemm.NT(ah[r0*T:], T, qkv[r0*C3+h*hs:], C3, qkv[ko:], C3, r1-r0, kc, hs)
+			gemm.NTSet(ah[r0*T:], T, qkv[r0*C3+h*hs:], C3, qkv[ko:], C3, r1-r0, kc, hs)
 			for t := r0; t < r1; t++ {
 				a := ah[t*T : (t+1)*T]
 				softmaxRow(a[:t+1], scale, simdExp)
 				clear(a[t+1:])
-				clear(out[t*C+h*hs : t*C+(h+1)*hs])
 			}
-			gemm.NN(out[r0*C+h*hs:], C, ah[r0*T:], T, qkv[vo:], C3, r1-r0, hs, kc)
+			gemm.NNSet(out[r0*C+h*hs:], C, ah[r0*T:], T, qkv[vo:], C3, r1-r0, hs, kc)
 		}
 	}
 }
 
 // attentionBackwardGemm is attentionBackwardHeads in float32 with the four
 // products on gemm's kernels; per head h, with P = att[h] and D = datt[h]
-// (T×T, zero past the diagonal), g = dout's head columns:
+// (T×T scratch: row t of a row block [b0, b1) is set in columns 0..b1-1, zero
+// past the diagonal; later columns are neither written nor read), g = dout's
+// head columns:
 //
-//	D[t,s]  = g_t·v_s                           (NT, row blocks as in the forward)
+//	D[t,s]  = g_t·v_s                           (NTSet, row blocks as in the forward)
 //	D[t,s] ← P[t,s]·(D[t,s] - Σ_r P[t,r]·D[t,r])·scale   (softmax backward, row-wise; the sum as dot4)
 //	dq += D·k (NN),  dv += Pᵀ·g (TN),  dk += Dᵀ·q (TN)
 //
@@ -229,14 +230,13 @@ func attentionBackwardGemm(dqkv, datt, dout, qkv, att []float32, T, H, KV, hs, h
 	C3 := (H + 2*KV) * hs
 	for h := h0; h < h1; h++ {
 		P, D := att[h*T*T:(h+1)*T*T], datt[h*T*T:(h+1)*T*T]
-		clear(D)
 		ko, vo := C+(h/(H/KV))*hs, C+(KV+h/(H/KV))*hs
 		q, k, v := qkv[h*hs:], qkv[ko:], qkv[vo:]
 		dq, dk, dv := dqkv[h*hs:], dqkv[ko:], dqkv[vo:]
 		g := dout[h*hs:]
 		for b0 := 0; b0 < T; b0 += attBlock {
 			b1 := min(b0+attBlock, T)
-			gemm.NT(D[b0*T:], T, g[b0*C:], C, v, C3, b1-b0, b1, hs)
+			gemm.NTSet(D[b0*T:], T, g[b0*C:], C, v, C3, b1-b0, b1, hs)
 			for t := b0; t < b1; t++ {
 				p, d := P[t*T:t*T+t+1], D[t*T:t*T+t+1]
 				dot := dot4(p, d)

@@ -76,12 +76,13 @@ func matmulForward[F Float](out, inp, w, b []F, T, C, OC int) {
 		return
 	}
 	o32, i32, w32, b32 := as32(out), as32(inp), as32(w), as32(b)
+	if b32 == nil {
+		// out (T,OC) = inp (T,C) · wᵀ (C,OC), without a pass clearing out first
+		gemm.NTSet(o32, OC, i32, C, w32, C, T, OC, C)
+		return
+	}
 	for t := 0; t < T; t++ {
-		if b32 != nil {
-			copy(o32[t*OC:(t+1)*OC], b32)
-		} else {
-			clear(o32[t*OC : (t+1)*OC])
-		}
+		copy(o32[t*OC:(t+1)*OC], b32)
 	}
 	// out (T,OC) += inp (T,C) · wᵀ (C,OC)
 	gemmTiled(blas.NoTrans, blas.Trans, T, OC, C, i32, C, w32, C, o32, OC)

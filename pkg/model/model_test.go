@@ -352,9 +352,14 @@ func TestDeterminism(t *testing.T) {
 		dl = append(dl, d)
 	}
 	var ref []float32
-	for _, packed := range []bool{false, true} {
+	defer func(v int) { splitColsMin = v }(splitColsMin)
+	for _, mode := range []string{"unpacked", "packed", "packed, split by columns"} {
+		packed := mode != "unpacked"
 		if packed {
 			m.PackWeights() // packed weights must not change a bit
+		}
+		if mode == "packed, split by columns" {
+			splitColsMin = 0 // every packed product's goroutines split columns
 		}
 		for _, procs := range []int{1, 2, 3} {
 			ws := m.newWorkspace(procs)
@@ -366,7 +371,7 @@ func TestDeterminism(t *testing.T) {
 			if ref == nil {
 				ref = g
 			} else if !slices.Equal(g, ref) {
-				t.Errorf("workspace with %d goroutines, packed %v: gradient bits differ from 1 goroutine unpacked", procs, packed)
+				t.Errorf("workspace with %d goroutines, %s: gradient bits differ from 1 goroutine unpacked", procs, mode)
 			}
 		}
 	}

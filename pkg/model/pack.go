@@ -84,12 +84,13 @@ func (m *Model[F]) packOf(w []F) *weightPack {
 // out = inp·wᵀ + b for T rows.
 func matmulForwardPacked[F Float](out, inp, b []F, pk *weightPack, T, C, OC int) {
 	o32, b32 := as32(out), as32(b)
+	if b32 == nil {
+		// no bias (the LM head): set, without a pass clearing out first
+		gemm.MulPackedSet(o32, OC, as32(inp), C, &pk.nt, T)
+		return
+	}
 	for t := 0; t < T; t++ {
-		if b32 != nil {
-			copy(o32[t*OC:(t+1)*OC], b32)
-		} else {
-			clear(o32[t*OC : (t+1)*OC])
-		}
+		copy(o32[t*OC:(t+1)*OC], b32)
 	}
 	gemm.MulPacked(o32, OC, as32(inp), C, &pk.nt, T)
 }

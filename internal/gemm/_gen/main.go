@@ -10,6 +10,9 @@
 //
 //	acc[i][j] = C[i][j];  for p: acc[i][j] = fma(a[p*MR+i], b[p*bs+j], acc[i][j]);  C[i][j] = acc[i][j]
 //
+// or, with zero ≠ 0, acc[i][j] = +0 instead of C[i][j] (C is written, not read:
+// the first k block of a product that sets C, with the bits of clearing C first).
+//
 // a is a packed A micro-panel (MR floats per step, row i of the tile at offset i),
 // b points at NR consecutive floats per step, bs floats apart. Kernels exist for
 // every mr in 1..MR so that row edges need no copying.
@@ -66,12 +69,12 @@ func main() {
 // are the same.
 func kernel(s isa, mr int, rowA bool) {
 	name := fmt.Sprintf("%sR%d", s.name, mr)
-	sig := "func(k int, a, b *float32, bs int, c *float32, ldc int)"
-	doc := fmt.Sprintf("%s updates C[0:%d, 0:%d] += A·B in k steps (see _gen/main.go).", name, mr, s.nv*s.width)
+	sig := "func(k int, a, b *float32, bs int, c *float32, ldc int, zero int)"
+	doc := fmt.Sprintf("%s updates C[0:%d, 0:%d] += A·B in k steps, or sets C = A·B with zero ≠ 0 (see _gen/main.go).", name, mr, s.nv*s.width)
 	if rowA {
 		name = fmt.Sprintf("%sRowA%d", s.name, mr)
-		sig = "func(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int)"
-		doc = fmt.Sprintf("%s updates C[0:%d, 0:%d] += A·B in k steps, A row-major with leading dimension lda (see _gen/main.go).", name, mr, s.nv*s.width)
+		sig = "func(k int, a *float32, lda int, b *float32, bs int, c *float32, ldc int, zero int)"
+		doc = fmt.Sprintf("%s updates C[0:%d, 0:%d] += A·B in k steps, or sets C = A·B with zero ≠ 0; A row-major with leading dimension lda (see _gen/main.go).", name, mr, s.nv*s.width)
 	}
 	TEXT(name, NOSPLIT, sig)
 	Doc(doc)
@@ -124,17 +127,38 @@ func kernel(s isa, mr int, rowA bool) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 
+	// the accumulators start at C, or at +0 with zero ≠ 0 (C is not read):
+	// fma(a, b, +0) rounds like fma(a, b, c) on a C cleared to +0, so a set
+	// gives the bits of clearing C and accumulating
 	acc := make([][]VecVirtual, mr)
-	row := GP64()
-	MOVQ(c, row)
 	for i := range acc {
 		acc[i] = make([]VecVirtual, s.nv)
 		for v := range acc[i] {
 			acc[i][v] = s.vec()
+		}
+	}
+	zero := Load(Param("zero"), GP64())
+	TESTQ(zero, zero)
+	JNE(LabelRef(name + "_zero"))
+	row := GP64()
+	MOVQ(c, row)
+	for i := range acc {
+		for v := range acc[i] {
 			VMOVUPS(Mem{Base: row, Disp: 4 * s.width * v}, acc[i][v])
 		}
 		if i+1 < mr {
 			ADDQ(ldc, row)
+		}
+	}
+	JMP(LabelRef(name + "_loopU"))
+	Label(name + "_zero")
+	for i := range acc {
+		for v := range acc[i] {
+			if s.width == 16 {
+				VPXORD(acc[i][v], acc[i][v], acc[i][v]) // AVX-512F (VXORPS zmm needs DQ)
+			} else {
+				VXORPS(acc[i][v], acc[i][v], acc[i][v])
+			}
 		}
 	}
 	bv := make([]VecVirtual, s.nv)
