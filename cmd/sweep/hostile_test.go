@@ -210,8 +210,11 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 }
 
 // TestSlurmRecordsSpecAndLocks: an array task writes ROOT/sweep.spec (the
-// spec byte for byte), and a task whose run another process holds (its
-// sweep.log locked) exits 1 without running it.
+// spec byte for byte); a task whose run another process holds (its sweep.log
+// locked) is not a failure: it says so, waits for the lock, and then exits 0
+// without running the run if the holder finished it (DONE), or runs it — its
+// resume command, the holder having left the resume file — if the holder
+// died before. Each command ran once. (The tasks exited 1 at once before.)
 func TestSlurmRecordsSpecAndLocks(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -221,7 +224,7 @@ func TestSlurmRecordsSpecAndLocks(t *testing.T) {
 	if err != nil {
 		t.Skip("no flock(1)")
 	}
-	text := "axis seed 1 2\ncmd echo ran {seed} >> {dir}/ran  # it's a 'quoted' $comment\n"
+	text := "axis seed 1 2 3\ncmd echo ran {seed} >> {dir}/ran  # it's a 'quoted' $comment\nresume CKPT echo resumed >> {dir}/ran\n"
 	spec, root := writeSpec(t, text)
 	script, stderr, code := sweepCmd(t, "slurm", "-root", root, spec)
 	if code != 0 {
@@ -229,42 +232,79 @@ func TestSlurmRecordsSpecAndLocks(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "job.sh")
 	os.WriteFile(path, []byte(script), 0o755)
-	task := func(k string) (string, error) {
+	// task starts array task k with its stderr to a file.
+	task := func(k string) (*exec.Cmd, string) {
+		f, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
 		c := exec.Command(bash, path)
 		c.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID="+k)
-		out, err := c.CombinedOutput()
-		return string(out), err
+		c.Stderr = f
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c, f.Name()
 	}
-	if out, err := task("0"); err != nil {
-		t.Fatalf("task 0: %v\n%s", err, out)
+	if c, errf := task("0"); c.Wait() != nil {
+		out, _ := os.ReadFile(errf)
+		t.Fatalf("task 0 failed: %s", out)
 	}
 	if got, _ := os.ReadFile(filepath.Join(root, "sweep.spec")); string(got) != text {
 		t.Errorf("sweep.spec %q, want %q", got, text)
 	}
-	// Hold run 1's lock as a live run would, then start its task.
-	dir1 := filepath.Join(root, "seed=2")
-	os.MkdirAll(dir1, 0o755)
-	holder := exec.Command(flock, filepath.Join(dir1, "sweep.log"), "sleep", "30")
-	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	release := func() { syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); holder.Wait() }
-	defer release()
-	for k := 0; k < 3000; k++ { // until flock holds it
-		if exec.Command(flock, "-n", filepath.Join(dir1, "sweep.log"), "true").Run() != nil {
-			break
+	// hold locks dir's sweep.log, as a live run would, until dir/release
+	// appears; the holder then creates dir/DONE when finish is set.
+	hold := func(dir string, finish bool) *exec.Cmd {
+		os.MkdirAll(dir, 0o755)
+		body := `k=0; while [ ! -e "$1"/release ]; do k=$((k+1)); [ $k -lt 6000 ] || exit 7; sleep 0.01; done`
+		if finish {
+			body += `; touch "$1"/DONE`
 		}
-		exec.Command("sleep", "0.01").Run()
+		h := exec.Command(flock, filepath.Join(dir, "sweep.log"), bash, "-c", body, "hold", dir)
+		h.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := h.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { syscall.Kill(-h.Process.Pid, syscall.SIGKILL); h.Wait() })
+		for k := 0; k < 3000; k++ { // until flock holds it
+			if exec.Command(flock, "-n", filepath.Join(dir, "sweep.log"), "true").Run() != nil {
+				return h
+			}
+			exec.Command("sleep", "0.01").Run()
+		}
+		t.Fatalf("%s never locked", dir)
+		return nil
 	}
-	out, err := task("1")
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "is still running in another process") || exists(filepath.Join(dir1, "ran")) {
-		t.Errorf("task 1 with its run locked: %v, %q", err, out)
-	}
-	release()
-	if out, err := task("1"); err != nil || !exists(filepath.Join(dir1, "ran")) {
-		t.Errorf("task 1 after the release: %v %q", err, out)
+	for k, finish := range []bool{true, false} {
+		id := fmt.Sprint(k + 1)
+		dir := filepath.Join(root, fmt.Sprintf("seed=%d", k+2))
+		h := hold(dir, finish)
+		c, errf := task(id)
+		waitLine := "sweep: run " + id + " (" + dir + "): running in another process (" + dir + "/sweep.log is locked); waiting for it\n"
+		waitForText(t, errf, waitLine)
+		if exists(filepath.Join(dir, "ran")) {
+			t.Errorf("task %s ran its run while it was locked", id)
+		}
+		if finish {
+			os.WriteFile(filepath.Join(dir, "release"), nil, 0o644)
+			h.Wait()
+		} else { // the holder dies half-way, leaving a checkpoint
+			os.WriteFile(filepath.Join(dir, "CKPT"), nil, 0o644)
+			syscall.Kill(-h.Process.Pid, syscall.SIGKILL)
+			h.Wait()
+		}
+		err := c.Wait()
+		got, _ := os.ReadFile(errf)
+		ran, _ := os.ReadFile(filepath.Join(dir, "ran"))
+		want, wantRan := waitLine+"sweep: run 1 ("+dir+"): done by the other process\n", ""
+		if !finish {
+			want, wantRan = waitLine, "resumed\n"
+		}
+		if err != nil || string(got) != want || string(ran) != wantRan {
+			t.Errorf("task %s, holder finished %v: %v, stderr %q, ran %q; want stderr %q, ran %q", id, finish, err, got, ran, want, wantRan)
+		}
 	}
 }
 

@@ -57,7 +57,8 @@ then writes a checkpoint, which a "resume" line picks up next time), and the
 sweep exits 1 once they have ended. Keep -j times each run's own threads at or
 below the number of cores (train uses GOMAXPROCS threads: set GOMAXPROCS=1 in
 the command for -j 2 on two cores). "slurm" prints an sbatch job-array script
-of the same runs.`,
+of the same runs; its tasks take the same locks and wait the same way (bounded
+only by the job's -time), then exit 0 for a run done by the other process.`,
 	Examples: `sweep list losses.sweep
 sweep run -j 2 losses.sweep
 sweep run -dry-run -root /tmp/try losses.sweep

@@ -64,6 +64,12 @@ func lastLine(s string) string {
 	return s
 }
 
+// Tiny is the timeout of an oracle at tiny shapes: about 20 s on a quiet
+// 2-core machine, but minutes when other jobs load it (the oracles were
+// killed at 2 minutes with a load average of 20), so it is generous; a hung
+// interpreter still fails the test long before go test's own limit.
+const Tiny = 6 * time.Minute
+
 // Run runs Python script with args, killed after timeout, and returns its
 // standard output; on failure the test fails with the script's stderr.
 func Run(t testing.TB, timeout time.Duration, script string, args ...string) string {

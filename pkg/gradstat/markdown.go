@@ -19,8 +19,9 @@ func WriteMarkdown(w io.Writer) error {
 		"a float is null where it is undefined (a zero norm, NaN input, a statistic not applicable to the row's kind), and\n" +
 		"a warning on stderr says why. Metadata keys: `format` = `entangle.gradstat.<table>`, `format_version` = `1`,\n" +
 		"`producer` = `gradstat`, `table`, and `runs`: a JSON list of `{run, run_id, loss, mode, source, config}` (config\n" +
-		"is the run's resolved train config). Every table starts with the run identity columns `run`, `run_id`, `loss`,\n" +
-		"`step`, `kind`, so several runs (a sweep) go in one table.\n\n" +
+		"is the run's resolved train config); with `-by` also `by` and with `-slope` also `slope` (the flags' values).\n" +
+		"Every table starts with the run identity columns `run`, `run_id`, `loss`, `step`, `kind`, so several runs (a\n" +
+		"sweep) go in one table.\n\n" +
 		"Inputs: pairs/grads/steps streams (files or stdin), a run directory (its streams are read in lockstep by step),\n" +
 		"or a sweep directory (every run directory below it, at any depth; `run` is the `key=value` parts of its path).\n" +
 		"A run directory without `DONE` is a run in progress: it is read with a warning on stderr (its statistics are\n" +

@@ -73,7 +73,7 @@ func TestTorchOracleFamilies(t *testing.T) {
 			out32, out64 := filepath.Join(dir, "out32.safetensors"), filepath.Join(dir, "out64.safetensors")
 			args := append([]string{familiesScript, "write", md, "--seed", "5", "--store", tc.store,
 				"--seqs", seqPath, "--out", out32, "--out64", out64}, tc.args...)
-			runScript(t, 2*time.Minute, args...)
+			runScript(t, torchtest.Tiny, args...)
 			hm, err := Load(md)
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +105,7 @@ func TestTorchOracleFamilies(t *testing.T) {
 			}
 			if tc.export { // torch reads Write's config.json as the Go model means it
 				out := filepath.Join(dir, "back.safetensors")
-				runScript(t, 2*time.Minute, familiesScript, "run", back, "--seqs", seqPath, "--out", out)
+				runScript(t, torchtest.Tiny, familiesScript, "run", back, "--seqs", seqPath, "--out", out)
 				checkAgainst(t, fam, m, out, seqs, torchtest.Tol32)
 			}
 		})

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"entangle/internal/torchtest"
 	"entangle/pkg/model"
@@ -52,7 +51,7 @@ func TestTorchOracleLoRA(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			md, ad := filepath.Join(dir, "base"), filepath.Join(dir, "adapter")
-			torchtest.Run(t, 2*time.Minute, tc.script, append([]string{"write", md, "--seed", "4"}, tc.args...)...)
+			torchtest.Run(t, torchtest.Tiny, tc.script, append([]string{"write", md, "--seed", "4"}, tc.args...)...)
 			hm, err := Load(md)
 			if err != nil {
 				t.Fatal(err)
@@ -81,7 +80,7 @@ func TestTorchOracleLoRA(t *testing.T) {
 			seqPath := filepath.Join(dir, "seqs.json")
 			seqs := writeSeqs(t, seqPath, hm.Config.V, hm.Config.T, 9)
 			out32, out64 := filepath.Join(dir, "out32.safetensors"), filepath.Join(dir, "out64.safetensors")
-			torchtest.Run(t, 2*time.Minute, loraScript, md, ad, "--seqs", seqPath, "--out", out32, "--out64", out64)
+			torchtest.Run(t, torchtest.Tiny, loraScript, md, ad, "--seqs", seqPath, "--out", out32, "--out64", out64)
 
 			m2 := model.New[float32](hm.Config)
 			copy(m2.Params, hm.Params)

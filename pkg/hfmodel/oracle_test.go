@@ -153,7 +153,7 @@ func TestTorchOracleHF(t *testing.T) {
 			if tc.f64 {
 				args = append(args, "--out64", out64, "--greedy", "3,1:12")
 			}
-			stdout := runPy(t, 2*time.Minute, args...)
+			stdout := runPy(t, torchtest.Tiny, args...)
 			hm, err := Load(md)
 			if err != nil {
 				t.Fatal(err)
@@ -219,7 +219,7 @@ func TestTorchOracleHFExported(t *testing.T) {
 			seqPath := filepath.Join(dir, "seqs.json")
 			seqs := writeSeqs(t, seqPath, tc.cfg.V, tc.cfg.T, 2)
 			out := filepath.Join(dir, "out.safetensors")
-			runPy(t, 2*time.Minute, "run", md, "--seqs", seqPath, "--out", out)
+			runPy(t, torchtest.Tiny, "run", md, "--seqs", seqPath, "--out", out)
 			checkAgainst(t, gpt2Family, m, out, seqs, torchtest.Tol32)
 		})
 	}

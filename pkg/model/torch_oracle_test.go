@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"entangle/internal/torchtest"
 	"entangle/pkg/safetensors"
@@ -24,7 +23,7 @@ const oracleScript = "../../scripts/torch/oracle.py"
 // runOracle runs scripts/torch/oracle.py with args and reads its output file.
 func runOracle(t *testing.T, out string, args ...string) *safetensors.File {
 	t.Helper()
-	torchtest.Run(t, 2*time.Minute, oracleScript, args...)
+	torchtest.Run(t, torchtest.Tiny, oracleScript, args...)
 	f, err := safetensors.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

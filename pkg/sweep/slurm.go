@@ -24,11 +24,20 @@ type SlurmOptions struct {
 // (--array=0-(n-1)[%Throttle]). Array task k runs run k: it exits 0 at once
 // if the run is done, else records the spec in root/sweep.spec (atomically,
 // as sweep run does), creates the run directory, opens its sweep.log and
-// takes the run's lock on it (flock, when the flock command exists: a task
-// whose run another process still runs exits 1), checks again that the run
-// is not done, picks the resume command when resumeIf exists there, and runs
-// the command through bash -c with its output appended to the locked log;
-// the task's exit status is the command's. The script runs in sbatch's
+// takes the run's lock on it (flock, when the flock command exists), checks
+// again that the run is not done, picks the resume command when resumeIf
+// exists there, and runs the command through bash -c with its output
+// appended to the locked log; the task's exit status is the command's.
+//
+// A task whose run another process holds (a "sweep run" of the spec, the
+// orphaned command of a killed runner, another submission of the script)
+// is not a failure: it says so on stderr and waits for the lock, as
+// Execute does, then exits 0 if the run was finished there, else runs it
+// (its resume command when resumeIf exists). The wait has no bound of its
+// own: the job's time limit (SlurmOptions.Time) bounds it, and a task
+// killed while it waits has run nothing. A waiting task holds its
+// allocation, so do not submit the array while a local runner is half-way
+// through the same runs. The script runs in sbatch's
 // working directory (the submission directory by default), against which
 // the run directories are relative. Option values must not contain newlines.
 // WriteSlurm stops with ctx's error when ctx is done.
@@ -113,14 +122,18 @@ mkdir -p -- "$root" "$dir" || exit 1
 tmp=$(mktemp "$root/.%s.XXXXXX") && printf '%%s' "$spec" > "$tmp" && mv -f -- "$tmp" "$root"/%s || exit 1
 exec 9>>"$dir"/%s || exit 1
 if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
-  echo "sweep: run $i ($dir) is still running in another process ($dir/%s is locked)" >&2
-  exit 1
+  echo "sweep: run $i ($dir): running in another process ($dir/%s is locked); waiting for it" >&2
+  flock 9 || exit 1
+  if [ -e "$dir"/%s ]; then
+    echo "sweep: run $i ($dir): done by the other process" >&2
+    exit 0
+  fi
 fi
 if [ -e "$dir"/%s ]; then
   echo "sweep: run $i ($dir) is done, skipping" >&2
   exit 0
 fi
-`, n, n-1, Quote(spec.Done), Quote(root), SpecFile, SpecFile, LogFile, LogFile, Quote(spec.Done))
+`, n, n-1, Quote(spec.Done), Quote(root), SpecFile, SpecFile, LogFile, LogFile, Quote(spec.Done), Quote(spec.Done))
 	if spec.ResumeIf != "" {
 		fmt.Fprintf(b, "if [ -e \"$dir\"/%s ]; then\n  cmd=${resumes[$i]}\nfi\n", Quote(spec.ResumeIf))
 	}
