@@ -10,7 +10,9 @@ import (
 // of clear + Backward for every block kind (families plus GPT-2 tiny, tied and
 // untied), float32 with and without packed weights and float64, serial and
 // 3-goroutine kernels, and a head chunk shorter than the response (so the
-// head's gradient is set by its first chunk and added by the next).
+// head's gradient is set by its first chunk and added by the next); and
+// BackwardSetRows of a second sequence into the first one's gradient, with
+// the first one's tokens, gives the bits of clear + Backward.
 func TestBackwardSetFamilies(t *testing.T) {
 	cfgs := familyCfgs()
 	tiny, _ := Preset("tiny")
@@ -62,6 +64,22 @@ func checkBackwardSet[F Float](t *testing.T, name string, m *Model[F], procs int
 	if !slices.Equal(got, want) {
 		t.Errorf("%s procs %d: BackwardSet differs from clear + Backward", name, procs)
 	}
+	// BackwardSetRows of another sequence into the same buffer, with the
+	// first one's tokens as prev: got's untied wte is zero outside those
+	// rows, so the bits are clear + Backward's of the second sequence
+	s2 := randSeq(rng, m.Cfg.V, len(s.Tokens)-2, 2)
+	d2 := d[:len(s2.Tokens)-s2.RespStart]
+	ws.Forward(s2.Tokens, s2.RespStart)
+	want2 := make([]F, len(m.Params))
+	ws.Backward(want2, d2)
+	ws.BackwardSetRows(got, d2, s.Tokens)
+	if !slices.Equal(got, want2) {
+		t.Errorf("%s procs %d: BackwardSetRows differs from clear + Backward", name, procs)
+	}
+	if !slices.Equal(ws.Tokens(), s2.Tokens) {
+		t.Errorf("%s: Tokens is not the last Forward's", name)
+	}
+	ws.Forward(s.Tokens, s.RespStart)
 	// Backward still adds to what dparams holds (not exactly twice the
 	// gradient: a tied wte adds the head's and the embedding's parts to it
 	// one after the other), so within rounding

@@ -103,6 +103,34 @@ func BenchmarkGelu(b *testing.B) {
 	})
 }
 
+// BenchmarkGeluErf is the exact GELU (geluErf32) and SwiGLU (swiglu32) of
+// the families' MLPs, forward and backward, at the size of BenchmarkGelu.
+func BenchmarkGeluErf(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 0))
+	N := bT * 4 * bC
+	inp, out, dinp := randF32(rng, N), make([]float32, N), make([]float32, N)
+	b.Run("Forward", func(b *testing.B) {
+		for b.Loop() {
+			geluErf32(out, inp, nil)
+		}
+	})
+	b.Run("Backward", func(b *testing.B) {
+		for b.Loop() {
+			geluErf32(dinp, inp, out)
+		}
+	})
+	b.Run("SwiGLUForward", func(b *testing.B) {
+		for b.Loop() {
+			swiglu32(out[:N/2], inp, bT, 2*bC)
+		}
+	})
+	b.Run("SwiGLUBackward", func(b *testing.B) {
+		for b.Loop() {
+			swigluGrad32(dinp, inp, out[:N/2], bT, 2*bC)
+		}
+	})
+}
+
 func BenchmarkLogProb(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 0))
 	R := bT - 16

@@ -39,7 +39,11 @@
 // the attention softmax's and the log-softmax's exponentials on its float32
 // elementwise kernels (gemm.GELU, gemm.Exp, within 2 ulps); the erf GELU
 // and SwiGLU are float32 formulas around gemm.Exp (geluErf32, swiglu32:
-// the same bits on every SIMD implementation); RMSNorm, LayerNorm and the
+// the same bits on every SIMD implementation), whose elementwise steps
+// (all of the erf GELU's, SwiGLU's backward) run on AVX2 kernels
+// (erfc_amd64.s) with the bits of their scalar definitions on all 2^32
+// float32 inputs (TestGeluErfAllFloat32, TestSwiGLUAllFloat32 with
+// ENTANGLE_EXHAUSTIVE=1); RMSNorm, LayerNorm and the
 // rotary rotation (each about 1% of a step's profile or less) stay scalar
 // loops, and the RoPE tables are computed in float64 and rounded.
 // The float32 torch oracle tests check the whole path for every family.

@@ -284,7 +284,7 @@ func (a *LoRA[F]) Backward(ws *Workspace[F], dst, dlogp []F) {
 		}
 	}
 	defer func() { ws.tap = nil }()
-	ws.backward(nil, dlogp, false)
+	ws.backward(nil, dlogp, false, nil, false)
 }
 
 // BackwardSet is Backward that sets dst instead of adding to it.

@@ -444,7 +444,7 @@ func (ws *Workspace[F]) Hidden() []F {
 // dlogp = all ones gives ∇θ log π(y|x); dlogp = -1/N gives the gradient of the
 // mean cross-entropy. It panics if no Forward ran or a length does not match.
 func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
-	ws.backward(dparams, dlogp, false)
+	ws.backward(dparams, dlogp, false, nil, false)
 }
 
 // BackwardSet is Backward that sets dparams to the gradient instead of adding
@@ -455,10 +455,30 @@ func (ws *Workspace[F]) Backward(dparams []F, dlogp []F) {
 // their kernel adds to them. This saves a pass over the whole buffer. The
 // bits equal clear(dparams) followed by Backward.
 func (ws *Workspace[F]) BackwardSet(dparams []F, dlogp []F) {
-	ws.backward(dparams, dlogp, true)
+	ws.backward(dparams, dlogp, true, nil, false)
 }
 
-func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
+// BackwardSetRows is BackwardSet for a buffer whose untied input embedding
+// (wte of a model with an LM head of its own) is zero outside the rows of
+// the tokens prev: it clears those rows only, instead of all V, before
+// adding the sequence's rows. A sequence's wte gradient is non-zero only in
+// the rows of its own tokens, so with prev = the Tokens of the buffer's
+// previous BackwardSet or BackwardSetRows the invariant carries over from
+// one call to the next (a buffer fresh from make or cleared: prev empty),
+// and the bits equal BackwardSet's. For a tied model (the embedding
+// gradient is the head's, dense) it is BackwardSet. At pythia-160m's shape
+// the full clear was 154 MB of writes per sequence.
+func (ws *Workspace[F]) BackwardSetRows(dparams []F, dlogp []F, prev []int32) {
+	ws.backward(dparams, dlogp, true, prev, true)
+}
+
+// Tokens returns the tokens of the last Forward, a view valid until the
+// next Forward.
+func (ws *Workspace[F]) Tokens() []int32 {
+	return ws.tokens[:ws.n:ws.n]
+}
+
+func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool, prev []int32, rows bool) {
 	zero := func(xs ...[]F) {
 		if set {
 			for _, x := range xs {
@@ -549,7 +569,13 @@ func (ws *Workspace[F]) backward(dparams []F, dlogp []F, set bool) {
 		}
 	}
 	if !cfg.Tied { // tied: g.wte is g.head, set above to the head's gradient
-		zero(g.wte)
+		if rows && g.wte != nil { // BackwardSetRows: the other rows are zero
+			for _, t := range prev {
+				clear(g.wte[int(t)*C : int(t+1)*C])
+			}
+		} else {
+			zero(g.wte)
+		}
 	}
 	switch {
 	case g.wte == nil: // frozen

@@ -19,7 +19,9 @@
 // Every update is element-wise and computed in float64, so results do not
 // depend on GOMAXPROCS; AdamW.Step runs fixed parts of the vector on up to
 // GOMAXPROCS goroutines (each element is computed alone, so the bits are
-// those of the serial loop). ClipGlobalNorm sums squares in float64 over
+// those of the serial loop; for float32 buffers the loop runs four elements
+// at a time on AVX2 where the CPU has it, the same float64 operations in
+// the same order: the same bits, TestAdamWKernel). ClipGlobalNorm sums squares in float64 over
 // the same fixed parts, in index order within each, and adds the parts'
 // sums in order, so its norm does not depend on GOMAXPROCS either.
 //

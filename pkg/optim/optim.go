@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"entangle/internal/num"
 )
 
 // Float is the element type of parameter, gradient and state buffers.
@@ -170,18 +173,47 @@ func (o *AdamW[F]) Step(params, grads []F, lr float64) {
 	bc1 := 1 - math.Pow(b1, t)
 	bc2 := 1 - math.Pow(b2, t)
 	decay := 1 - lr*o.WeightDecay
+	k := [12]float64{b1, c1, b2, c2, decay, lr, bc1, bc2, eps, eps, eps, eps}
 	parts(len(params), func(lo, hi int) {
-		ps, gs, ms, vs := params[lo:hi], grads[lo:hi], o.M[lo:hi], o.V[lo:hi]
-		for i := range ps {
-			g := float64(gs[i])
-			m := b1*float64(ms[i]) + c1*g
-			v := b2*float64(vs[i]) + c2*g*g
-			ms[i], vs[i] = F(m), F(v)
-			p := float64(ps[i]) * decay
-			ps[i] = F(p - lr*(m/bc1)/(math.Sqrt(v/bc2)+eps))
-		}
+		adamwPart(params[lo:hi], grads[lo:hi], o.M[lo:hi], o.V[lo:hi], &k)
 	})
 	o.T++
+}
+
+// adamwFast is adamwRef for float32 buffers on SIMD registers, for the
+// first elements (it returns how many: a multiple of the register width),
+// nil where the CPU has no such kernel (adamw_amd64.go: AVX2). It gives
+// adamwRef's bits: the same float64 operations in the same order, each
+// correctly rounded, no fused multiply-add (TestAdamWKernel).
+var adamwFast func(p, g, m, v []float32, k *[12]float64) int
+
+// adamwPart is one part of AdamW.Step: adamwFast where there is one for
+// float32 buffers, adamwRef for the rest.
+func adamwPart[F Float](ps, gs, ms, vs []F, k *[12]float64) {
+	i := 0
+	if adamwFast != nil && unsafe.Sizeof(F(0)) == 4 && len(ps) > 0 {
+		i = adamwFast(num.As32(ps), num.As32(gs), num.As32(ms), num.As32(vs), k)
+	}
+	adamwRef(ps[i:], gs[i:], ms[i:], vs[i:], k)
+}
+
+// adamwRef is the scalar definition of one AdamW step over a part, in
+// float64 with k = β1, 1−β1, β2, 1−β2, decay = 1−lr·λ, lr, bc1 = 1−β1^t,
+// bc2 = 1−β2^t, ε (then ε repeated for the SIMD kernel):
+//
+//	m = β1·m + (1−β1)·g,  v = β2·v + (1−β2)·g·g   (stored rounded to F)
+//	θ = θ·decay − lr·(m/bc1)/(√(v/bc2) + ε)
+func adamwRef[F Float](ps, gs, ms, vs []F, k *[12]float64) {
+	b1, c1, b2, c2, decay, lr, bc1, bc2, eps := k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+	gs, ms, vs = gs[:len(ps)], ms[:len(ps)], vs[:len(ps)]
+	for i := range ps {
+		g := float64(gs[i])
+		m := b1*float64(ms[i]) + c1*g
+		v := b2*float64(vs[i]) + c2*g*g
+		ms[i], vs[i] = F(m), F(v)
+		p := float64(ps[i]) * decay
+		ps[i] = F(p - lr*(m/bc1)/(math.Sqrt(v/bc2)+eps))
+	}
 }
 
 // partLen is the length of the fixed parts of the parameter vector over which

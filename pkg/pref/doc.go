@@ -61,6 +61,19 @@
 // g_l, dst, Σg_w, Σg_l; write the last three), 20 when two lanes add two
 // pairs per pass (dst and the sums read and written once for both).
 //
+// An untied input embedding (wte of a model with an LM head of its own:
+// pythia-160m's embed_in, 38.6 M of its 162 M parameters) is the exception:
+// a sequence's gradient with respect to it is zero outside the rows of its
+// tokens, so the passes skip the blocks of it a pair does not touch
+// (zeroBlocks; the range of dst is cleared once per Grad, and of Σg_w, Σg_l
+// only the blocks the previous batch touched), and a lane's backward clears
+// only the rows its buffer's previous sequence touched
+// (model.Workspace.BackwardSetRows) instead of all V. Skipping a block of
+// exact zeros leaves every element and every compensated block sum as the
+// dense pass leaves it, so the bits do not change (TestSparseEmbedding).
+// AdamW still updates every row (weight decay, moments). A tied embedding
+// (GPT-2, SmolLM2) is the head's gradient, dense.
+//
 // The other exact route is the "ghost" one of per-example gradient norms in
 // differentially private training (Goodfellow 2015; Li et al. 2022, ghost
 // clipping; Bu et al.), extended to the inner product: a linear layer's

@@ -7,7 +7,7 @@ package pref
 // gradients: pairs run one at a time on the Stepper's own lane, so memory
 // does not grow with the number of pairs (2·NumParams gradient values
 // whatever their count). When visit is not nil it receives pair i's g_w and
-// g_l (views, valid until it returns) after the pair's statistics are
+// g_l (read-only views, valid until it returns) after the pair's statistics are
 // complete. kto_pair's reference point is the mean over all the pairs given.
 // The statistics are newly allocated.
 func (s *Stepper[F]) Evaluate(pairs []Pair, visit func(i int, gw, gl []F) error) ([]PairStats, error) {

@@ -87,7 +87,8 @@ func (s *Stepper[F]) space(a *model.LoRA[F]) {
 		s.n, s.groups = len(a.Params), LoRAGroups(a)
 	}
 	s.sw, s.sl = nil, nil // the first Grad allocates them
-	s.main = newLane(s.m, s.main.ws, make([]F, s.n), make([]F, s.n), len(s.groups))
+	s.main = newLane(s.m, s.main.ws, make([]F, s.n), make([]F, s.n), len(s.groups), nil)
+	s.zbOK = false
 	s.lanes = nil
 	s.rows, s.probes = nil, probeState[F]{}
 	s.step = stepState[F]{}
@@ -108,5 +109,35 @@ func (s *Stepper[F]) backwardSet(ln *lane[F], g, d []F) {
 		s.only.BackwardSet(ln.ws, g, d)
 		return
 	}
-	ln.ws.BackwardSet(g, d)
+	rec := ln.rowsOf(g)
+	if rec == nil || s.embGroup() < 0 {
+		ln.ws.BackwardSet(g, d)
+		if rec != nil {
+			rec.ok = false
+		}
+		return
+	}
+	// an untied input embedding: clear only the rows the buffer's last
+	// backward touched (model's BackwardSetRows; the same bits)
+	if rec.ok {
+		ln.ws.BackwardSetRows(g, d, rec.tok)
+	} else {
+		ln.ws.BackwardSet(g, d)
+	}
+	rec.tok = append(rec.tok[:0], ln.ws.Tokens()...)
+	rec.ok = true
+}
+
+// rowsOf returns the row record of g when it is one of the lane's gradient
+// buffers, else nil.
+func (ln *lane[F]) rowsOf(g []F) *embRows {
+	switch {
+	case len(g) == 0:
+		return nil
+	case len(ln.gw) > 0 && &g[0] == &ln.gw[0]:
+		return ln.gwRows
+	case len(ln.gl) > 0 && &g[0] == &ln.gl[0]:
+		return ln.glRows
+	}
+	return nil
 }

@@ -143,10 +143,22 @@ func (s *Stepper[F]) pairGrads(ln *lane[F], p *Pair, row *PairStats, withDots bo
 	r := s.evalPair(ln, p)
 	r.Loss += s.gatePenalty(ln)
 	s.loraDots(ln)
+	ln.zb.g = s.embGroup()
+	if ln.zb.g >= 0 {
+		if nb := (s.groups[ln.zb.g].Len + passBlock - 1) / passBlock; len(ln.zb.pair) != nb {
+			ln.zb.pair = make([]bool, nb)
+		}
+		s.markPair(ln.zb.pair, p, false)
+	}
 	if !withDots {
 		return r, nil
 	}
-	pairPass(nil, nil, nil, ln.gw, ln.gl, 0, 0, s.groups, ln.gd, true, ln.acc)
+	ln.zb.batch = nil
+	zb := &ln.zb
+	if zb.g < 0 {
+		zb = nil
+	}
+	pairPassFold(nil, nil, nil, ln.gw, ln.gl, 0, 0, s.groups, ln.gd, true, ln.acc, nil, zb)
 	return r, s.finishRow(ln, p, row, r)
 }
 

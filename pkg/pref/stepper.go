@@ -23,14 +23,36 @@ type lane[F model.Float] struct {
 	acc    *[48]float64        // pairPass's float64 lanes (gemm.PairBlock)
 	aw, al []F                 // adapter gradients of the pair (SetLoRA)
 	agd    []entangle.GroupDot // their dots per adapter group
+
+	// The untied input embedding (Stepper.embGroup): the rows of gw and gl
+	// that may be non-zero (backwardSet), and the pass's blocks of it that
+	// the pair touches (zb.pair, markPair).
+	gwRows, glRows *embRows
+	zb             zeroBlocks
 }
 
-func newLane[F model.Float](m *model.Model[F], ws *model.Workspace[F], gw, gl []F, groups int) *lane[F] {
+// embRows is what a gradient buffer's untied input-embedding range holds:
+// with ok, zeros outside the rows of tok (the tokens of its last backward),
+// so that the next backward need clear only those (model's
+// BackwardSetRows); without, anything.
+type embRows struct {
+	tok []int32
+	ok  bool
+}
+
+// newLane returns a lane on ws. With gw == nil it allocates the gradient
+// buffers (one value per model parameter); from is the lane whose gw, gl
+// it shares (with their row records), nil for buffers fresh from make.
+func newLane[F model.Float](m *model.Model[F], ws *model.Workspace[F], gw, gl []F, groups int, from *lane[F]) *lane[F] {
 	n, T, C := len(m.Params), m.Cfg.T, m.Cfg.C
 	if gw == nil {
 		gw, gl = make([]F, n), make([]F, n)
 	}
-	ln := &lane[F]{ws: ws, gw: gw, gl: gl, dlogp: make([]F, T), gd: make([]entangle.GroupDot, groups), acc: new([48]float64)}
+	ln := &lane[F]{ws: ws, gw: gw, gl: gl, dlogp: make([]F, T), gd: make([]entangle.GroupDot, groups), acc: new([48]float64),
+		gwRows: &embRows{ok: true}, glRows: &embRows{ok: true}, zb: zeroBlocks{g: -1}}
+	if from != nil {
+		ln.gwRows, ln.glRows = from.gwRows, from.glRows
+	}
 	for _, sd := range []*side{&ln.w, &ln.l} {
 		sd.tok = make([]int32, 0, T)
 		sd.lp = make([]float64, 0, T)
@@ -63,6 +85,8 @@ type Stepper[F model.Float] struct {
 	bar    [2]chan struct{} // the two lanes' barrier of runCouples
 	cpl    [2]couplePair[F] // the couple of runCouples
 	blk    []float64        // coupleHalf's block sums
+	zb     zeroBlocks       // the batch's blocks of the untied input embedding (clearEmbedding)
+	zbOK   bool             // sw and sl are zero outside zb.batch's blocks
 	kl     float64
 	probes probeState[F]
 
@@ -96,7 +120,7 @@ func NewStepper[F model.Float](m *model.Model[F], cfg Config) *Stepper[F] {
 	}
 	n := len(m.Params)
 	s := &Stepper[F]{m: m, cfg: cfg, n: n, groups: Groups(m.Cfg)}
-	s.main = newLane(m, m.NewWorkspace(), nil, nil, len(s.groups))
+	s.main = newLane(m, m.NewWorkspace(), nil, nil, len(s.groups), nil)
 	s.gate = newGate(m.Cfg.C)
 	switch cfg.Sparse {
 	case SparseNone:
@@ -175,10 +199,13 @@ func (s *Stepper[F]) Grad(dst []F, batch []Pair) ([]PairStats, BatchStats, error
 		s.adots = s.adots[:4*np*B]
 	}
 	// dst, sw and sl are cleared block by block in the first pair's pass
+	// (the untied input embedding's range in clearEmbedding)
 	if len(s.sw) != s.n {
 		s.sw, s.sl = make([]F, s.n), make([]F, s.n)
+		s.zbOK = false
 	}
 	s.fold = batchFold{First: true}
+	s.clearEmbedding(dst, batch)
 	s.gate.clearGrad()
 	s.batchKL(batch)
 
@@ -246,11 +273,11 @@ func (s *Stepper[F]) batchStats(B int) BatchStats {
 // nl), each adding its pairs to the sums in turn.
 func (s *Stepper[F]) runLanes(nl int, dst []F, batch []Pair, invB float64) {
 	for len(s.lanes) < nl {
-		gw, gl := s.main.gw, s.main.gl
+		gw, gl, from := s.main.gw, s.main.gl, s.main
 		if len(s.lanes) > 0 {
-			gw, gl = make([]F, s.n), make([]F, s.n)
+			gw, gl, from = make([]F, s.n), make([]F, s.n), nil
 		}
-		s.lanes = append(s.lanes, newLane(s.m, s.m.NewSerialWorkspace(), gw, gl, len(s.groups)))
+		s.lanes = append(s.lanes, newLane(s.m, s.m.NewSerialWorkspace(), gw, gl, len(s.groups), from))
 	}
 	if nl == 2 {
 		s.runCouples(dst, batch, invB)
@@ -287,10 +314,10 @@ func (s *Stepper[F]) stepPair(ln *lane[F], dst []F, batch []Pair, i int, invB fl
 		// the sums, the last takes their statistics
 		s.fold.Last = i == len(batch)-1
 		if fused {
-			pairPassFold(dst, s.sw, s.sl, ln.gw, ln.gl, -r.DW*invB, r.DL*invB, s.groups, ln.gd, true, ln.acc, &s.fold)
+			pairPassFold(dst, s.sw, s.sl, ln.gw, ln.gl, -r.DW*invB, r.DL*invB, s.groups, ln.gd, true, ln.acc, &s.fold, s.laneZero(ln))
 			err = s.finishRow(ln, p, row, r)
 		} else {
-			pairPassFold(dst, s.sw, s.sl, ln.gw, ln.gl, -row.CW*invB, row.CL*invB, s.groups, nil, false, ln.acc, &s.fold)
+			pairPassFold(dst, s.sw, s.sl, ln.gw, ln.gl, -row.CW*invB, row.CL*invB, s.groups, nil, false, ln.acc, &s.fold, s.laneZero(ln))
 		}
 		s.fold.First = false
 		if err == nil && s.cfg.Sparse == SparseLearned {
@@ -361,7 +388,7 @@ func (s *Stepper[F]) runCouples(dst []F, batch []Pair, invB float64) {
 				c := &s.cpl
 				if c[0].on || c[1].on {
 					last := i0+1 == B-1
-					coupleHalf(dst, s.sw, s.sl, c, s.groups, s.fold.First, last, h*nb/2, (h+1)*nb/2, s.blk, ln.acc)
+					coupleHalf(dst, s.sw, s.sl, c, s.groups, s.fold.First, last, h*nb/2, (h+1)*nb/2, s.blk, ln.acc, s.batchZero())
 				}
 				wait(h)
 				if h == 0 {
@@ -384,7 +411,7 @@ func (s *Stepper[F]) setCouple(i0 int, invB float64) {
 		if !fused {
 			a, c = -row.CW*invB, row.CL*invB
 		}
-		s.cpl[q] = couplePair[F]{gw: ln.gw, gl: ln.gl, a: a, c: c, on: s.errs[i] == nil, dots: fused, gd: ln.gd}
+		s.cpl[q] = couplePair[F]{gw: ln.gw, gl: ln.gl, a: a, c: c, on: s.errs[i] == nil, dots: fused, gd: ln.gd, touched: ln.zb.pair}
 	}
 }
 
@@ -409,4 +436,95 @@ func (s *Stepper[F]) finishCouple(batch []Pair, i0 int, invB float64) {
 			s.gate.addGrad(&ln.w, &ln.l, s.res[i], s.cfg.SparseLambda, invB, s.m.Cfg.C)
 		}
 	}
+}
+
+// denseEmbedding turns the row sparsity of the untied input embedding off
+// (tests compare the two).
+var denseEmbedding = false
+
+// embGroup returns the index in s.groups of the untied input embedding
+// (wte of a model whose LM head is a tensor of its own), whose gradient a
+// sequence touches only in the rows of its tokens, or -1: tied (wte's
+// gradient is the head's, dense), the adapters-only space, or a range of
+// one block.
+func (s *Stepper[F]) embGroup() int {
+	if denseEmbedding || s.only != nil || s.m.Cfg.Tied || len(s.groups) == 0 || s.groups[0].Name != "wte" ||
+		s.groups[0].Len <= passBlock {
+		return -1
+	}
+	return 0
+}
+
+// markPair sets marks[k] for the blocks k (of passBlock elements from the
+// range's start) of the untied input embedding that hold a row of a token
+// of pair p (prompt, chosen or rejected; rows of C values), and clears the
+// others.
+func (s *Stepper[F]) markPair(marks []bool, p *Pair, keep bool) {
+	if !keep {
+		clear(marks)
+	}
+	C := s.m.Cfg.C
+	for _, seq := range [][]int32{p.Ex.Prompt, p.Ex.Chosen, p.Ex.Rejected} {
+		for _, t := range seq {
+			for k := int(t) * C / passBlock; k <= (int(t+1)*C-1)/passBlock; k++ {
+				marks[k] = true
+			}
+		}
+	}
+}
+
+// laneZero returns the zero blocks of lane ln's current pair for the pass
+// (markPair ran in pairGrads), nil when no range is skipped.
+func (s *Stepper[F]) laneZero(ln *lane[F]) *zeroBlocks {
+	if ln.zb.g < 0 {
+		return nil
+	}
+	ln.zb.batch = s.zb.batch
+	return &ln.zb
+}
+
+// batchZero returns the batch's zero blocks for coupleHalf, nil when no
+// range is skipped.
+func (s *Stepper[F]) batchZero() *zeroBlocks {
+	if s.zb.g < 0 {
+		return nil
+	}
+	return &s.zb
+}
+
+// clearEmbedding prepares the row sparsity of the untied input embedding
+// for a Grad of batch (zeroBlocks): it clears that range of dst, clears the
+// blocks of sw and sl that the previous batch touched (the others are zero;
+// all of them the first time) and marks the blocks this batch touches
+// (s.zb.batch). The passes then skip the blocks of that range a pair does
+// not touch, instead of clearing them in the first pair's pass and adding
+// zeros to them in every pair's.
+func (s *Stepper[F]) clearEmbedding(dst []F, batch []Pair) {
+	g := s.embGroup()
+	s.zb.g = g
+	if g < 0 {
+		s.zbOK = false // the dense passes write every block of sw and sl
+		return
+	}
+	r := s.groups[g]
+	nb := (r.Len + passBlock - 1) / passBlock
+	clear(dst[r.Off : r.Off+r.Len])
+	if !s.zbOK || len(s.zb.batch) != nb {
+		clear(s.sw[r.Off : r.Off+r.Len])
+		clear(s.sl[r.Off : r.Off+r.Len])
+		s.zb.batch = make([]bool, nb)
+	}
+	for k, on := range s.zb.batch {
+		if on {
+			off := r.Off + k*passBlock
+			end := min(off+passBlock, r.Off+r.Len)
+			clear(s.sw[off:end])
+			clear(s.sl[off:end])
+		}
+	}
+	clear(s.zb.batch)
+	for i := range batch {
+		s.markPair(s.zb.batch, &batch[i], true)
+	}
+	s.zbOK = true
 }
