@@ -85,11 +85,13 @@ done
 
 [ "$(grep -c '^| sgd ' "$out/tables/exp5-stepsize-slope.md")" = 1 ] || bad "table exp5-stepsize-slope.md has no sgd row"
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
-for t in exp6-attribution exp6-attribution-adamw-raw; do
+for t in exp6-attribution exp6-attribution-adamw-raw exp6-attribution-1t; do
 	[ "$(grep -c '^| [so][a-z]* label' "$out/tables/$t.md")" = 2 ] || bad "table $t.md does not have its 2 rows"
 done
-[ "$(grep -c '^| \(same label\|opposite label\|history\) ' "$out/tables/exp6-attribution-adamw.md")" = 3 ] ||
-	bad "table exp6-attribution-adamw.md does not have its 3 rows (same label, opposite label, history)"
+for t in exp6-attribution-adamw exp6-attribution-1t-adamw; do
+	[ "$(grep -c '^| \(same label\|opposite label\|history\) ' "$out/tables/$t.md")" = 3 ] ||
+		bad "table $t.md does not have its 3 rows (same label, opposite label, history)"
+done
 
 # Figures: non-empty PNG files.
 figs=(exp1-dynamics exp1-dynamics-change exp1-entanglement exp1-cases exp2-heatmap exp1-optimizer-dynamics-1t)
@@ -129,7 +131,8 @@ for d in "$out"/size=*/; do
 	normalized_check "$sz" "${d%/}"
 	[ -d "$d/exp5-firstorder" ] && firstorder_check "$sz" "${d%/}"
 	for f in "$out/tables/size=$sz-exp6-attribution.md" "$out/tables/size=$sz-exp6-attribution-adamw-raw.md" \
-		"$out/tables/size=$sz-exp6-attribution-adamw.md"; do
+		"$out/tables/size=$sz-exp6-attribution-adamw.md" "$out/tables/size=$sz-exp6-attribution-1t.md" \
+		"$out/tables/size=$sz-exp6-attribution-1t-adamw.md"; do
 		[ -f "$f" ] || continue
 		n=2
 		[[ $f == *adamw.md ]] && n=3

@@ -26,6 +26,7 @@
 #                     (-attrib -attrib-update)
 #   exp6-attribution-adamw-raw  the same AdamW runs, of the raw gradient
 #                     (-attrib alone: what changes with the preconditioner)
+#   exp6-attribution-1t[-adamw]  the attribution on 1t, SGD and AdamW's update
 #   exp7-1t-adamw     1t DPO under AdamW at other β and weight decay
 #   exp7-1t-adam      1t DPO under AdamW at other Adam β1, β2 and ε
 #   exp8-matched      step-size grids for comparisons at matched margin gain:
@@ -64,8 +65,8 @@
 #      OUTDIR/size=L/<name>/
 # Tables of every size: OUTDIR/tables/NAME.md for S, size=M-NAME.md,
 # size=L-NAME.md. On a quiet 2-core machine at -j 2 the whole default
-# reproduction takes about 30 minutes (docs/RESULTS.md, "Sizes M and L":
-# CPU time per size).
+# reproduction takes about 17 minutes (docs/RESULTS.md, "Sizes M and L":
+# measured end to end, and the CPU time per size).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -435,6 +436,33 @@ EOF
 	done
 }
 
+# Experiment 6 on 1t: what moves a held-out chosen label token, where AdamW's
+# DPO lowers it (at M while the pairs' own cosine is still negative): the
+# same attribution under SGD (η 0.05, exp1-optimizer's) and of AdamW's
+# applied update (η 1e-4, exp1-overlap's), first-order runs as above.
+exp6_attribution_1t() {
+	spec exp6-attribution-1t <<EOF
+# per-training-pair attribution of the probes' log-prob changes on 1t, SGD
+root $o/exp6-attribution-1t
+axis task 1t
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim sgd -lr 0.05 $fo_flags -attrib -q -seed {seed} -force -out {dir} $data
+$resume_line
+EOF
+	spec exp6-attribution-1t-adamw <<EOF
+# per-training-pair attribution of the probes' log-prob changes on 1t under AdamW's applied update
+root $o/exp6-attribution-1t-adamw
+axis task 1t
+axis seed $seeds_sz
+cmd train -mode pref -init $init -loss dpo -beta 0.1 -optim adamw -lr 0.0001 $fo_flags -attrib -attrib-update -q -seed {seed} -force -out {dir} $data
+$resume_line
+EOF
+	local e
+	for e in exp6-attribution-1t exp6-attribution-1t-adamw; do
+		table $e -table attriblabel -data "$out/data/task={task}/seed={seed}/data.arrow" "$o/$e"
+	done
+}
+
 # Experiment 7: what in AdamW's DPO makes 1t's chosen fall: the DPO β and
 # AdamW's decoupled weight decay, around exp1-overlap's setting (β 0.1, no
 # decay); and (exp7-1t-adam) Adam's own β1 (0: no momentum), β2 and ε (train
@@ -506,6 +534,7 @@ for sz in S M L; do
 		exp5_firstorder
 		exp5_stepsize
 		exp6_attribution
+		exp6_attribution_1t
 		exp7_1t_adamw
 		exp7_1t_adam
 		exp8_matched
@@ -525,6 +554,7 @@ for sz in S M L; do
 		exp2_heatmap
 		exp3_losses long-suffix
 		exp5_stepsize
+		exp6_attribution_1t
 		;;
 	L)
 		exp1_overlap long-suffix
