@@ -85,6 +85,10 @@ done
 
 [ "$(grep -c '^| sgd ' "$out/tables/exp5-stepsize-slope.md")" = 1 ] || bad "table exp5-stepsize-slope.md has no sgd row"
 [ "$(grep -c '^| [SD]' "$out/tables/exp1-dist-1t.md")" = 7 ] || bad "table exp1-dist-1t.md does not have its 7 rows"
+if [ -d "$out/size=M/exp1-untied" ]; then
+	[ "$(grep -c '^| [SD]' "$out/tables/size=M-exp1-dist-1t.md" 2>/dev/null)" = 5 ] ||
+		bad "table size=M-exp1-dist-1t.md is missing or does not have its 5 rows"
+fi
 for t in exp6-attribution exp6-attribution-adamw-raw exp6-attribution-1t; do
 	[ "$(grep -c '^| [so][a-z]* label' "$out/tables/$t.md")" = 2 ] || bad "table $t.md does not have its 2 rows"
 done

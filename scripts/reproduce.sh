@@ -566,13 +566,6 @@ for sz in S M L; do
 	esac
 done
 
-if has S; then
-# Size S's further tables: where the mass of the one-token responses goes,
-# and the runs tables as Arrow.
-for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do
-	mass_table "$out/exp1-optimizer/task=1t/optim=$o" >"$out/tables/exp1-mass-1t-${o/\/lr=/-}.md"
-done
-mass_table "$out/exp4-mitigations/task=long-suffix/method=sparse-oracle" >"$out/tables/exp4-mass-sparse-oracle.md"
 # Where the label position's mass goes (1t, test split, seed 1): train -mode
 # dist scores every test pair under a model; per model, the means over pairs
 # of p_w and p_l at the label position, of the largest probability of any
@@ -586,6 +579,14 @@ dist_rows() { # NAME CHECKPOINT ...: the table, one row per model
 		shift 2
 	done
 }
+
+if has S; then
+# Size S's further tables: where the mass of the one-token responses goes,
+# and the runs tables as Arrow.
+for o in adamw/lr=0.00001 sgd/lr=0.05 sgd/lr=0.5; do
+	mass_table "$out/exp1-optimizer/task=1t/optim=$o" >"$out/tables/exp1-mass-1t-${o/\/lr=/-}.md"
+done
+mass_table "$out/exp4-mitigations/task=long-suffix/method=sparse-oracle" >"$out/tables/exp4-mass-sparse-oracle.md"
 dist_rows "SFT" "$out/sft/task=1t/seed=1/model.safetensors" \
 	"DPO, AdamW 1e-4" "$out/exp1-overlap/task=1t/seed=1/model.safetensors" \
 	"DPO, AdamW 1e-5" "$out/exp1-optimizer/task=1t/optim=adamw/lr=0.00001/seed=1/model.safetensors" \
@@ -626,6 +627,17 @@ for o in sgd/lr=0.005 sgd/lr=0.05 adamw/lr=0.00001 adamw/lr=0.0001; do
 done
 
 fi # size S
+
+# Size M's label-position table (the models M has: exp1-optimizer runs SGD
+# 0.05 only there).
+if has M && ((!quick)); then
+	m="$out/size=M"
+	dist_rows "SFT" "$m/sft/task=1t/seed=1/model.safetensors" \
+		"DPO, AdamW 1e-4" "$m/exp1-overlap/task=1t/seed=1/model.safetensors" \
+		"DPO, SGD 0.05" "$m/exp1-optimizer/task=1t/optim=sgd/lr=0.05/seed=1/model.safetensors" \
+		"SFT, untied head" "$m/sft-untied/task=1t/seed=1/model.safetensors" \
+		"DPO, AdamW 1e-4, untied head" "$m/exp1-untied/task=1t/seed=1/model.safetensors" >"$out/tables/size=M-exp1-dist-1t.md"
+fi
 
 # Checks of what mathematics guarantees (not of the paper's claims).
 echo "== checks" >&2
